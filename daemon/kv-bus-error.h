@@ -1,0 +1,21 @@
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+G_BEGIN_DECLS
+
+#define KV_BUS_ERROR_NOT_FOUND          "org.example.KVStore.Error.NotFound"
+#define KV_BUS_ERROR_INVALID_KEY        "org.example.KVStore.Error.InvalidKey"
+#define KV_BUS_ERROR_INVALID_VALUE_TYPE "org.example.KVStore.Error.InvalidValueType"
+#define KV_BUS_ERROR_OVERFLOW           "org.example.KVStore.Error.Overflow"
+#define KV_BUS_ERROR_TOO_LARGE          "org.example.KVStore.Error.TooLarge"
+
+/* The D-Bus error name for @error: a KV_ERROR code maps to its name above, anything
+ * else to org.freedesktop.DBus.Error.Failed. */
+const char *kv_bus_error_name(const GError *error);
+
+/* Fills @ret_error from @error and returns the negative errno sd-bus handlers return. */
+int kv_bus_error_set(sd_bus_error *ret_error, const GError *error);
+
+G_END_DECLS

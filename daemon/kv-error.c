@@ -1,0 +1,3 @@
+#include "kv-error.h"
+
+G_DEFINE_QUARK(kv-error-quark, kv_error)

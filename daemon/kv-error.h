@@ -1,0 +1,22 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Errors of the service layer. The bus layer maps each code to one D-Bus error name
+ * (kv-bus-error.c); nothing here knows about D-Bus. */
+#define KV_ERROR (kv_error_quark())
+
+typedef enum {
+  KV_ERROR_NOT_FOUND,
+  KV_ERROR_INVALID_KEY,
+  KV_ERROR_INVALID_VALUE_TYPE,
+  KV_ERROR_OVERFLOW,
+  KV_ERROR_TOO_LARGE,
+} KvError;
+
+/* The GError domain of KvError codes. */
+GQuark kv_error_quark(void);
+
+G_END_DECLS

@@ -1,0 +1,51 @@
+#pragma once
+
+#include "kv-repository.h"
+
+G_BEGIN_DECLS
+
+/* The business rules of the store over a repository: key and value validation, size
+ * limits and increments. Every call either succeeds or changes nothing. Errors are in
+ * the KV_ERROR domain. */
+typedef struct _KvService KvService;
+
+#define KV_KEY_MAX_BYTES              4096
+#define KV_DEFAULT_MAX_VALUE_SIZE     (1024 * 1024)
+
+/* Creates a service over @repository (borrowed: it must outlive the service); values
+ * whose serialized size exceeds @max_value_size are refused. */
+KvService *kv_service_new(KvRepository *repository, gsize max_value_size);
+
+/* Frees the service, not its repository. */
+void kv_service_free(KvService *self);
+
+/* Returns a new reference to the value of @key, or NULL with NOT_FOUND or INVALID_KEY. */
+GVariant *kv_service_get(KvService *self, const char *key, GError **error);
+
+/* Stores @value (a floating reference is sunk) under @key; INVALID_KEY, INVALID_VALUE_TYPE
+ * or TOO_LARGE on bad input. */
+gboolean kv_service_set(KvService *self, const char *key, GVariant *value, GError **error);
+
+/* Sets @out_exists to whether @key is stored; fails only with INVALID_KEY. */
+gboolean kv_service_exists(KvService *self, const char *key, gboolean *out_exists,
+                           GError **error);
+
+/* Deletes @key; @out_existed tells whether it was there (a missing key is not an error). */
+gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_existed,
+                           GError **error);
+
+/* Adds @delta to the value of @key by the rules of kv_increment() and stores the result,
+ * returned in @out_value. */
+gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gint64 *out_value,
+                              GError **error);
+
+/* Calls @func for every key starting with @prefix ("" for all), in bytewise order. */
+void kv_service_foreach(KvService *self, const char *prefix, KvRepositoryForeachFunc func,
+                        gpointer user_data);
+
+/* The number of stored keys. */
+guint kv_service_count(KvService *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvService, kv_service_free)
+
+G_END_DECLS

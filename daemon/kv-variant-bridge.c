@@ -1,0 +1,308 @@
+#include "kv-variant-bridge.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int read_basic(sd_bus_message *m, char type, GVariant **ret)
+{
+  union {
+    uint8_t y;
+    int b;
+    int16_t n;
+    uint16_t q;
+    int32_t i;
+    uint32_t u;
+    int64_t x;
+    uint64_t t;
+    double d;
+    const char *s;
+    int h;
+  } v;
+  int r = sd_bus_message_read_basic(m, type, &v);
+  if (r < 0)
+    return r;
+
+  switch (type) {
+  case 'y':
+    *ret = g_variant_new_byte(v.y);
+    break;
+  case 'b':
+    *ret = g_variant_new_boolean(v.b);
+    break;
+  case 'n':
+    *ret = g_variant_new_int16(v.n);
+    break;
+  case 'q':
+    *ret = g_variant_new_uint16(v.q);
+    break;
+  case 'i':
+    *ret = g_variant_new_int32(v.i);
+    break;
+  case 'u':
+    *ret = g_variant_new_uint32(v.u);
+    break;
+  case 'x':
+    *ret = g_variant_new_int64(v.x);
+    break;
+  case 't':
+    *ret = g_variant_new_uint64(v.t);
+    break;
+  case 'd':
+    *ret = g_variant_new_double(v.d);
+    break;
+  case 's':
+    *ret = g_variant_new_string(v.s);
+    break;
+  case 'o':
+    *ret = g_variant_new_object_path(v.s);
+    break;
+  case 'g':
+    *ret = g_variant_new_signature(v.s);
+    break;
+  case 'h':
+    *ret = g_variant_new_handle(-1);
+    break;
+  default:
+    return -EINVAL;
+  }
+  g_variant_ref_sink(*ret);
+  return 0;
+}
+
+static gsize fixed_element_size(const char *type)
+{
+  if (type[0] == '\0' || type[1] != '\0')
+    return 0;
+  switch (type[0]) {
+  case 'y':
+    return 1;
+  case 'n':
+  case 'q':
+    return 2;
+  case 'i':
+  case 'u':
+    return 4;
+  case 'x':
+  case 't':
+  case 'd':
+    return 8;
+  default:
+    return 0; /* 'b' is 4 bytes on the wire but 1 in GVariant: not copyable as is */
+  }
+}
+
+static int read_fixed_array(sd_bus_message *m, const char *element_type, gsize element_size,
+                            GVariant **ret)
+{
+  const void *data;
+  size_t size;
+  int r = sd_bus_message_read_array(m, element_type[0], &data, &size);
+  if (r < 0)
+    return r;
+
+  *ret = g_variant_ref_sink(
+      g_variant_new_fixed_array(G_VARIANT_TYPE(element_type), size > 0 ? data : "",
+                                size / element_size, element_size));
+  return 0;
+}
+
+/* Reads the children of an array, struct or dict entry whose GVariant type is
+ * @container_type. */
+static int read_container(sd_bus_message *m, char bus_type, const char *contents,
+                          const char *container_type, GVariant **ret)
+{
+  GVariantBuilder builder;
+  int r = sd_bus_message_enter_container(m, bus_type, contents);
+  if (r < 0)
+    return r;
+
+  g_variant_builder_init(&builder, G_VARIANT_TYPE(container_type));
+  while ((r = sd_bus_message_at_end(m, 0)) == 0) {
+    g_autoptr(GVariant) child = NULL;
+    r = kv_variant_bridge_read_value(m, &child);
+    if (r < 0)
+      break;
+    g_variant_builder_add_value(&builder, child);
+  }
+  if (r < 0 || (r = sd_bus_message_exit_container(m)) < 0) {
+    g_variant_builder_clear(&builder);
+    return r;
+  }
+
+  *ret = g_variant_ref_sink(g_variant_builder_end(&builder));
+  return 0;
+}
+
+int kv_variant_bridge_read_variant(sd_bus_message *m, GVariant **ret)
+{
+  const char *contents;
+  int r = sd_bus_message_peek_type(m, NULL, &contents);
+  if (r < 0)
+    return r;
+  if (r == 0)
+    return -ENXIO;
+
+  r = sd_bus_message_enter_container(m, 'v', contents);
+  if (r < 0)
+    return r;
+
+  g_autoptr(GVariant) value = NULL;
+  r = kv_variant_bridge_read_value(m, &value);
+  if (r < 0)
+    return r;
+  r = sd_bus_message_exit_container(m);
+  if (r < 0)
+    return r;
+
+  *ret = g_steal_pointer(&value);
+  return 0;
+}
+
+int kv_variant_bridge_read_value(sd_bus_message *m, GVariant **ret)
+{
+  char type;
+  const char *contents;
+  int r = sd_bus_message_peek_type(m, &type, &contents);
+  if (r < 0)
+    return r;
+  if (r == 0)
+    return -ENXIO;
+
+  switch (type) {
+  case 'a': {
+    gsize element_size = fixed_element_size(contents);
+    if (element_size > 0)
+      return read_fixed_array(m, contents, element_size, ret);
+    g_autofree char *array_type = g_strconcat("a", contents, NULL);
+    return read_container(m, 'a', contents, array_type, ret);
+  }
+  case 'r': {
+    g_autofree char *struct_type = g_strconcat("(", contents, ")", NULL);
+    return read_container(m, 'r', contents, struct_type, ret);
+  }
+  case 'e': {
+    g_autofree char *entry_type = g_strconcat("{", contents, "}", NULL);
+    return read_container(m, 'e', contents, entry_type, ret);
+  }
+  case 'v': {
+    g_autoptr(GVariant) child = NULL;
+    r = kv_variant_bridge_read_variant(m, &child);
+    if (r < 0)
+      return r;
+    *ret = g_variant_ref_sink(g_variant_new_variant(child));
+    return 0;
+  }
+  default:
+    return read_basic(m, type, ret);
+  }
+}
+
+static int append_basic(sd_bus_message *m, GVariant *value)
+{
+  char type = g_variant_get_type_string(value)[0];
+
+  switch (type) {
+  case 'y': {
+    uint8_t v = g_variant_get_byte(value);
+    return sd_bus_message_append_basic(m, type, &v);
+  }
+  case 'b': {
+    int v = g_variant_get_boolean(value);
+    return sd_bus_message_append_basic(m, type, &v);
+  }
+  case 'n': {
+    int16_t v = g_variant_get_int16(value);
+    return sd_bus_message_append_basic(m, type, &v);
+  }
+  case 'q': {
+    uint16_t v = g_variant_get_uint16(value);
+    return sd_bus_message_append_basic(m, type, &v);
+  }
+  case 'i': {
+    int32_t v = g_variant_get_int32(value);
+    return sd_bus_message_append_basic(m, type, &v);
+  }
+  case 'u': {
+    uint32_t v = g_variant_get_uint32(value);
+    return sd_bus_message_append_basic(m, type, &v);
+  }
+  case 'x': {
+    int64_t v = g_variant_get_int64(value);
+    return sd_bus_message_append_basic(m, type, &v);
+  }
+  case 't': {
+    uint64_t v = g_variant_get_uint64(value);
+    return sd_bus_message_append_basic(m, type, &v);
+  }
+  case 'd': {
+    double v = g_variant_get_double(value);
+    return sd_bus_message_append_basic(m, type, &v);
+  }
+  case 's':
+  case 'o':
+  case 'g':
+    return sd_bus_message_append_basic(m, type, g_variant_get_string(value, NULL));
+  default:
+    return -EINVAL; /* maybe and handle have no meaning on the wire here */
+  }
+}
+
+static int append_children(sd_bus_message *m, char bus_type, const char *contents,
+                           GVariant *value)
+{
+  GVariantIter iter;
+  GVariant *child;
+  int r = sd_bus_message_open_container(m, bus_type, contents);
+  if (r < 0)
+    return r;
+
+  g_variant_iter_init(&iter, value);
+  while ((child = g_variant_iter_next_value(&iter)) != NULL) {
+    r = kv_variant_bridge_append_value(m, child);
+    g_variant_unref(child);
+    if (r < 0)
+      return r;
+  }
+  return sd_bus_message_close_container(m);
+}
+
+int kv_variant_bridge_append_value(sd_bus_message *m, GVariant *value)
+{
+  const char *type = g_variant_get_type_string(value);
+
+  switch (type[0]) {
+  case 'a': {
+    gsize element_size = fixed_element_size(type + 1);
+    if (element_size > 0) {
+      gsize n_elements;
+      const void *data = g_variant_get_fixed_array(value, &n_elements, element_size);
+      return sd_bus_message_append_array(m, type[1], data, n_elements * element_size);
+    }
+    return append_children(m, 'a', type + 1, value);
+  }
+  case '(':
+  case '{': {
+    if (type[1] == ')')
+      return -EINVAL; /* D-Bus has no empty struct */
+    g_autofree char *contents = g_strndup(type + 1, strlen(type) - 2);
+    return append_children(m, type[0] == '(' ? 'r' : 'e', contents, value);
+  }
+  case 'v': {
+    g_autoptr(GVariant) child = g_variant_get_variant(value);
+    return kv_variant_bridge_append_variant(m, child);
+  }
+  default:
+    return append_basic(m, value);
+  }
+}
+
+int kv_variant_bridge_append_variant(sd_bus_message *m, GVariant *value)
+{
+  int r = sd_bus_message_open_container(m, 'v', g_variant_get_type_string(value));
+  if (r < 0)
+    return r;
+  r = kv_variant_bridge_append_value(m, value);
+  if (r < 0)
+    return r;
+  return sd_bus_message_close_container(m);
+}

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+G_BEGIN_DECLS
+
+/* Moves values between sd-bus messages and GVariant, type for type, so that a value is
+ * stored and returned exactly as the caller sent it. All functions return 0 or a
+ * negative errno, like sd-bus. */
+
+/* Reads the next complete value of @m, whatever its type, into @ret (a non-floating
+ * reference). A unix fd ('h') becomes a GVariant handle holding -1: it cannot travel. */
+int kv_variant_bridge_read_value(sd_bus_message *m, GVariant **ret);
+
+/* Reads a 'v' argument and returns its content (not wrapped in a variant). */
+int kv_variant_bridge_read_variant(sd_bus_message *m, GVariant **ret);
+
+/* Appends @value with its own type. -EINVAL for types D-Bus has no wire form for
+ * (maybe, handle, unit tuple). */
+int kv_variant_bridge_append_value(sd_bus_message *m, GVariant *value);
+
+/* Appends @value wrapped as a 'v' argument. */
+int kv_variant_bridge_append_variant(sd_bus_message *m, GVariant *value);
+
+G_END_DECLS
