@@ -1,0 +1,213 @@
+#include "kv-error.h"
+#include "kv-memory-repository.h"
+#include "kv-service.h"
+
+#include <string.h>
+
+typedef struct {
+  KvRepository *repository;
+  KvService *service;
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer data)
+{
+  f->repository = kv_memory_repository_new();
+  f->service = kv_service_new(f->repository, data ? GPOINTER_TO_SIZE(data) : 1024);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+  kv_service_free(f->service);
+  kv_repository_free(f->repository);
+}
+
+static char *repeat(char c, gsize n)
+{
+  char *s = g_malloc(n + 1);
+
+  memset(s, c, n);
+  s[n] = '\0';
+  return s;
+}
+
+/* Everything in the store, for checking that a failed call changed nothing. */
+static void collect(const char *key, GVariant *value, gpointer user_data)
+{
+  g_variant_builder_add(user_data, "{sv}", key, value);
+}
+
+static GVariant *snapshot(Fixture *f)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
+  kv_service_foreach(f->service, "", collect, &builder);
+  return g_variant_ref_sink(g_variant_builder_end(&builder));
+}
+
+static void test_set_get(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true(kv_service_set(f->service, "k", g_variant_new_uint16(3), &error));
+  g_assert_no_error(error);
+  g_autoptr(GVariant) value = kv_service_get(f->service, "k", &error);
+  g_assert_no_error(error);
+  g_assert_cmpvariant(value, g_variant_new_uint16(3));
+}
+
+static void test_get_missing(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null(kv_service_get(f->service, "missing", &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_NOT_FOUND);
+  g_assert_cmpstr(error->message, ==, "Key 'missing' not found");
+}
+
+static void test_key_limits(Fixture *f, gconstpointer data)
+{
+  g_autofree char *longest = repeat('k', KV_KEY_MAX_BYTES);
+  g_autofree char *too_long = repeat('k', KV_KEY_MAX_BYTES + 1);
+  g_autoptr(GError) error = NULL;
+  gboolean flag;
+  gint64 result;
+
+  g_assert_true(kv_service_set(f->service, longest, g_variant_new_int32(1), &error));
+  g_assert_no_error(error);
+
+  g_assert_false(kv_service_set(f->service, too_long, g_variant_new_int32(1), &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_KEY);
+  g_clear_error(&error);
+  g_assert_false(kv_service_set(f->service, "", g_variant_new_int32(1), &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_KEY);
+  g_clear_error(&error);
+  g_assert_null(kv_service_get(f->service, "", &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_KEY);
+  g_clear_error(&error);
+  g_assert_false(kv_service_exists(f->service, too_long, &flag, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_KEY);
+  g_clear_error(&error);
+  g_assert_false(kv_service_delete(f->service, "", &flag, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_KEY);
+  g_clear_error(&error);
+  g_assert_false(kv_service_increment(f->service, "", 1, &result, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_KEY);
+  g_assert_cmpuint(kv_service_count(f->service), ==, 1);
+}
+
+static void test_size_limit(Fixture *f, gconstpointer data)
+{
+  /* A bytestring's serialized size is its length plus the trailing NUL. */
+  g_autofree char *fits = repeat('x', 1023);
+  g_autofree char *too_big = repeat('x', 1024);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true(kv_service_set(f->service, "k", g_variant_new_string(fits), &error));
+  g_assert_no_error(error);
+  g_autoptr(GVariant) before = snapshot(f);
+
+  g_assert_false(kv_service_set(f->service, "k", g_variant_new_string(too_big), &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_TOO_LARGE);
+  g_assert_nonnull(strstr(error->message, "1025 bytes"));
+  g_autoptr(GVariant) after = snapshot(f);
+  g_assert_cmpvariant(before, after);
+}
+
+static void test_increment_grows_past_limit(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 result;
+
+  /* "99" is 3 bytes serialized, "100" is 4: over a limit of 3. */
+  g_assert_true(kv_service_set(f->service, "n", g_variant_new_string("99"), &error));
+  g_assert_false(kv_service_increment(f->service, "n", 1, &result, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_TOO_LARGE);
+  g_autoptr(GVariant) value = kv_service_get(f->service, "n", NULL);
+  g_assert_cmpstr(g_variant_get_string(value, NULL), ==, "99");
+}
+
+static void test_file_descriptors_refused(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *children[] = {g_variant_new_handle(0)};
+
+  g_assert_false(kv_service_set(f->service, "fd", g_variant_new_handle(0), &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_VALUE_TYPE);
+  g_clear_error(&error);
+  g_assert_false(kv_service_set(f->service, "fds", g_variant_new_tuple(children, 1), &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_VALUE_TYPE);
+  g_assert_cmpuint(kv_service_count(f->service), ==, 0);
+}
+
+static void test_exists_delete(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean flag = TRUE;
+
+  g_assert_true(kv_service_exists(f->service, "k", &flag, &error));
+  g_assert_false(flag);
+  g_assert_true(kv_service_delete(f->service, "k", &flag, &error));
+  g_assert_false(flag);
+  kv_service_set(f->service, "k", g_variant_new_boolean(FALSE), NULL);
+  g_assert_true(kv_service_exists(f->service, "k", &flag, &error));
+  g_assert_true(flag);
+  g_assert_true(kv_service_delete(f->service, "k", &flag, &error));
+  g_assert_true(flag);
+  g_assert_true(kv_service_exists(f->service, "k", &flag, &error));
+  g_assert_false(flag);
+  g_assert_no_error(error);
+}
+
+static void test_increment_stores(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 result;
+
+  g_assert_true(kv_service_increment(f->service, "c", 5, &result, &error));
+  g_assert_cmpint(result, ==, 5);
+  g_assert_true(kv_service_increment(f->service, "c", -7, &result, &error));
+  g_assert_cmpint(result, ==, -2);
+  g_autoptr(GVariant) value = kv_service_get(f->service, "c", &error);
+  g_assert_cmpvariant(value, g_variant_new_int64(-2));
+  g_assert_no_error(error);
+}
+
+static void test_failed_increment_changes_nothing(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 result = 99;
+
+  kv_service_set(f->service, "max", g_variant_new_int32(G_MAXINT32), NULL);
+  kv_service_set(f->service, "text", g_variant_new_string("007"), NULL);
+  g_autoptr(GVariant) before = snapshot(f);
+
+  g_assert_false(kv_service_increment(f->service, "max", 1, &result, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_OVERFLOW);
+  g_assert_true(g_str_has_prefix(error->message, "Cannot increment 'max': "));
+  g_clear_error(&error);
+  g_assert_false(kv_service_increment(f->service, "text", 1, &result, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_VALUE_TYPE);
+  g_assert_cmpint(result, ==, 99);
+
+  g_autoptr(GVariant) after = snapshot(f);
+  g_assert_cmpvariant(before, after);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, func, limit)                                                                   \
+  g_test_add("/service/" path, Fixture, GSIZE_TO_POINTER(limit), setup, func, teardown)
+  ADD("set-get", test_set_get, 0);
+  ADD("get-missing", test_get_missing, 0);
+  ADD("key-limits", test_key_limits, 0);
+  ADD("size-limit", test_size_limit, 1024);
+  ADD("increment-grows-past-limit", test_increment_grows_past_limit, 3);
+  ADD("file-descriptors-refused", test_file_descriptors_refused, 0);
+  ADD("exists-delete", test_exists_delete, 0);
+  ADD("increment-stores", test_increment_stores, 0);
+  ADD("failed-increment-changes-nothing", test_failed_increment_changes_nothing, 0);
+#undef ADD
+  return g_test_run();
+}

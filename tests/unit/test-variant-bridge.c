@@ -1,0 +1,148 @@
+#include "kv-sd-bus-cleanup.h"
+#include "kv-variant-bridge.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Every D-Bus type, alone and nested, including empty containers. */
+static const char *const values[] = {
+  "byte 0x7f",
+  "true",
+  "false",
+  "int16 -32768",
+  "uint16 65535",
+  "-2147483648",
+  "uint32 4294967295",
+  "int64 -9223372036854775808",
+  "uint64 18446744073709551615",
+  "3.25",
+  "-0.0",
+  "''",
+  "'h\xc3\xa9llo, world'",
+  "objectpath '/org/example/KVStore'",
+  "signature 'a{sv}(iu)'",
+  "<'nested'>",
+  "<<int64 5>>",
+  "@ay []",
+  "[byte 1, 2, 255]",
+  "@an [-1, 2]",
+  "@aq [1, 2]",
+  "@ai [1, 2, 3]",
+  "@au [4]",
+  "@ax [-9223372036854775808]",
+  "@at [18446744073709551615]",
+  "@ad [1.5, -2.5]",
+  "[true, false, true]",
+  "@as []",
+  "['a', 'b', '']",
+  "[objectpath '/a', '/b']",
+  "[signature 'i', 's']",
+  "[<1>, <'two'>, <[3]>]",
+  "@a{sv} {}",
+  "{'a': <1>, 'b': <'x'>, 'c': <@as []>}",
+  "{1: 'one', 2: 'two'}",
+  "{'outer': {'inner': <byte 1>}}",
+  "('s', 1, [2.5], <true>)",
+  "[(1, 'a'), (2, 'b')]",
+  "@a(is) []",
+  "[[1, 2], @ai [], [3]]",
+  "[@ay [1], @ay []]",
+  "[[[[[[[[int64 1]]]]]]]]",
+  "(((((('deep',),),),),),)",
+  "<<<<<<<<'variants'>>>>>>>>",
+  "{'list': <[{'k': <(1, [byte 2])>}]>}",
+};
+
+static sd_bus *new_unstarted_peer(int *other_fd)
+{
+  int fds[2];
+  sd_bus *bus = NULL;
+
+  g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  g_assert_cmpint(sd_bus_new(&bus), >=, 0);
+  g_assert_cmpint(sd_bus_set_fd(bus, fds[0], fds[0]), >=, 0);
+  /* Starting puts the bus in a state where messages can be built; no peer answers. */
+  g_assert_cmpint(sd_bus_start(bus), >=, 0);
+  *other_fd = fds[1];
+  return bus;
+}
+
+static sd_bus_message *new_message(sd_bus *bus)
+{
+  sd_bus_message *m = NULL;
+
+  g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, "org.example.KVStore",
+                                                 "/org/example/KVStore", "org.example.KVStore",
+                                                 "Set"),
+                  >=, 0);
+  return m;
+}
+
+static void seal_and_rewind(sd_bus_message *m)
+{
+  g_assert_cmpint(sd_bus_message_seal(m, 1, 0), >=, 0);
+  g_assert_cmpint(sd_bus_message_rewind(m, 1), >=, 0);
+}
+
+static void test_round_trip(gconstpointer data)
+{
+  const char *text = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = g_variant_parse(NULL, text, NULL, NULL, &error);
+  g_assert_no_error(error);
+  int other_fd;
+  g_autoptr(sd_bus) bus = new_unstarted_peer(&other_fd);
+  g_autoptr(sd_bus_message) m = new_message(bus);
+
+  g_assert_cmpint(sd_bus_message_append_basic(m, 's', "key"), >=, 0);
+  g_assert_cmpint(kv_variant_bridge_append_variant(m, value), >=, 0);
+  g_assert_cmpint(kv_variant_bridge_append_value(m, value), >=, 0);
+  seal_and_rewind(m);
+
+  g_autofree char *expected_signature = g_strconcat("sv", g_variant_get_type_string(value), NULL);
+  g_assert_cmpstr(sd_bus_message_get_signature(m, 1), ==, expected_signature);
+
+  const char *key;
+  g_autoptr(GVariant) from_variant = NULL;
+  g_autoptr(GVariant) from_value = NULL;
+  g_assert_cmpint(sd_bus_message_read_basic(m, 's', &key), >=, 0);
+  g_assert_cmpint(kv_variant_bridge_read_variant(m, &from_variant), ==, 0);
+  g_assert_cmpint(kv_variant_bridge_read_value(m, &from_value), ==, 0);
+  g_assert_cmpint(sd_bus_message_at_end(m, 1), >, 0);
+
+  g_assert_false(g_variant_is_floating(from_variant));
+  g_assert_cmpvariant(from_variant, value);
+  g_assert_cmpvariant(from_value, value);
+  /* Nothing left to read is an error, not a crash. */
+  g_autoptr(GVariant) nothing = NULL;
+  g_assert_cmpint(kv_variant_bridge_read_value(m, &nothing), ==, -ENXIO);
+  g_assert_null(nothing);
+  close(other_fd);
+}
+
+static void test_unsendable_types(void)
+{
+  const char *unsendable[] = {"@mi 5", "[@mi 5]", "handle 0", "()", "[()]"};
+  int other_fd;
+  g_autoptr(sd_bus) bus = new_unstarted_peer(&other_fd);
+
+  for (gsize i = 0; i < G_N_ELEMENTS(unsendable); i++) {
+    g_autoptr(sd_bus_message) m = new_message(bus);
+    g_autoptr(GVariant) value = g_variant_parse(NULL, unsendable[i], NULL, NULL, NULL);
+    g_assert_nonnull(value);
+    g_assert_cmpint(kv_variant_bridge_append_value(m, value), <, 0);
+  }
+  close(other_fd);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS(values); i++) {
+    g_autofree char *path = g_strdup_printf("/variant-bridge/round-trip/%zu", i);
+    g_test_add_data_func(path, values[i], test_round_trip);
+  }
+  g_test_add_func("/variant-bridge/unsendable-types", test_unsendable_types);
+  return g_test_run();
+}
