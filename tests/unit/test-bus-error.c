@@ -1,3 +1,4 @@
+#include "kv-test-assert.h"
 #include "kv-bus-error.h"
 #include "kv-error.h"
 #include "kv-sd-bus-cleanup.h"

@@ -1,3 +1,4 @@
+#include "kv-test-assert.h"
 #include "kv-error.h"
 #include "kv-increment.h"
 
@@ -101,7 +102,7 @@ static void test_case(gconstpointer data)
 
   g_assert_no_error(error);
   g_autoptr(GVariant) expected = parse(c->expected);
-  g_assert_cmpvariant(next, expected);
+  kv_assert_variant_eq(next, expected);
   g_assert_false(g_variant_is_floating(next));
   if (g_variant_is_of_type(expected, G_VARIANT_TYPE_STRING)) {
     gint64 parsed;

@@ -1,3 +1,4 @@
+#include "kv-test-assert.h"
 #include "kvctl-value.h"
 
 typedef struct {
@@ -52,7 +53,7 @@ static void test_parse(gconstpointer data)
   }
   g_assert_no_error(error);
   g_autoptr(GVariant) expected = g_variant_parse(NULL, c->expected, NULL, NULL, NULL);
-  g_assert_cmpvariant(value, expected);
+  kv_assert_variant_eq(value, expected);
 }
 
 static void test_format(void)

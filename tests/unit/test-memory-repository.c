@@ -1,3 +1,4 @@
+#include "kv-test-assert.h"
 #include "kv-memory-repository.h"
 
 static void collect_key(const char *key, GVariant *value, gpointer user_data)
@@ -26,7 +27,7 @@ static void test_set_get_delete(void)
   g_assert_no_error(error);
 
   g_autoptr(GVariant) value = kv_repository_get(repository, "a");
-  g_assert_cmpvariant(value, g_variant_new_int32(7));
+  kv_assert_variant_eq(value, g_variant_new_int32(7));
   g_assert_true(kv_repository_exists(repository, "a"));
   g_assert_cmpuint(kv_repository_count(repository), ==, 1);
 

@@ -1,3 +1,4 @@
+#include "kv-test-assert.h"
 #include "kv-error.h"
 #include "kv-memory-repository.h"
 #include "kv-service.h"
@@ -53,7 +54,7 @@ static void test_set_get(Fixture *f, gconstpointer data)
   g_assert_no_error(error);
   g_autoptr(GVariant) value = kv_service_get(f->service, "k", &error);
   g_assert_no_error(error);
-  g_assert_cmpvariant(value, g_variant_new_uint16(3));
+  kv_assert_variant_eq(value, g_variant_new_uint16(3));
 }
 
 static void test_get_missing(Fixture *f, gconstpointer data)
@@ -111,7 +112,7 @@ static void test_size_limit(Fixture *f, gconstpointer data)
   g_assert_error(error, KV_ERROR, KV_ERROR_TOO_LARGE);
   g_assert_nonnull(strstr(error->message, "1025 bytes"));
   g_autoptr(GVariant) after = snapshot(f);
-  g_assert_cmpvariant(before, after);
+  kv_assert_variant_eq(before, after);
 }
 
 static void test_increment_grows_past_limit(Fixture *f, gconstpointer data)
@@ -169,7 +170,7 @@ static void test_increment_stores(Fixture *f, gconstpointer data)
   g_assert_true(kv_service_increment(f->service, "c", -7, &result, &error));
   g_assert_cmpint(result, ==, -2);
   g_autoptr(GVariant) value = kv_service_get(f->service, "c", &error);
-  g_assert_cmpvariant(value, g_variant_new_int64(-2));
+  kv_assert_variant_eq(value, g_variant_new_int64(-2));
   g_assert_no_error(error);
 }
 
@@ -191,7 +192,7 @@ static void test_failed_increment_changes_nothing(Fixture *f, gconstpointer data
   g_assert_cmpint(result, ==, 99);
 
   g_autoptr(GVariant) after = snapshot(f);
-  g_assert_cmpvariant(before, after);
+  kv_assert_variant_eq(before, after);
 }
 
 int main(int argc, char **argv)

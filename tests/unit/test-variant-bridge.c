@@ -1,3 +1,4 @@
+#include "kv-test-assert.h"
 #include "kv-sd-bus-cleanup.h"
 #include "kv-variant-bridge.h"
 
@@ -112,8 +113,8 @@ static void test_round_trip(gconstpointer data)
   g_assert_cmpint(sd_bus_message_at_end(m, 1), >, 0);
 
   g_assert_false(g_variant_is_floating(from_variant));
-  g_assert_cmpvariant(from_variant, value);
-  g_assert_cmpvariant(from_value, value);
+  kv_assert_variant_eq(from_variant, value);
+  kv_assert_variant_eq(from_value, value);
   /* Nothing left to read is an error, not a crash. */
   g_autoptr(GVariant) nothing = NULL;
   g_assert_cmpint(kv_variant_bridge_read_value(m, &nothing), ==, -ENXIO);

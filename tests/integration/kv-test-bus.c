@@ -1,0 +1,106 @@
+#include "kv-test-bus.h"
+
+#include "kv-config.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+
+const char *kv_test_getenv(const char *name)
+{
+  const char *value = g_getenv(name);
+
+  if (value == NULL)
+    g_error("%s is not set: run the tests through 'meson test'", name);
+  return value;
+}
+
+void kv_test_bus_up(KvTestBus *self, const char *daemon_args)
+{
+  g_autoptr(GError) error = NULL;
+
+  self->status_dir = g_dir_make_tmp("kvstore-test-XXXXXX", &error);
+  g_assert_no_error(error);
+  self->status_file = g_build_filename(self->status_dir, "exit-status", NULL);
+  /* dbus-daemon, and so every service it activates, inherits these. */
+  g_setenv("KV_TEST_STATUS_FILE", self->status_file, TRUE);
+  g_setenv("KV_TEST_DAEMON_ARGS", daemon_args ? daemon_args : "", TRUE);
+
+  self->dbus = g_test_dbus_new(G_TEST_DBUS_NONE);
+  g_test_dbus_add_service_dir(self->dbus, kv_test_getenv("KV_TEST_SERVICES_DIR"));
+  g_test_dbus_up(self->dbus);
+
+  self->connection = g_dbus_connection_new_for_address_sync(
+      g_test_dbus_get_bus_address(self->dbus),
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+          G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
+  g_assert_no_error(error);
+}
+
+const char *kv_test_bus_address(KvTestBus *self)
+{
+  return g_test_dbus_get_bus_address(self->dbus);
+}
+
+static GVariant *call_bus_driver(KvTestBus *self, const char *method, GError **error)
+{
+  return g_dbus_connection_call_sync(self->connection, "org.freedesktop.DBus",
+                                     "/org/freedesktop/DBus", "org.freedesktop.DBus", method,
+                                     g_variant_new("(s)", KV_BUS_NAME), NULL,
+                                     G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+}
+
+gboolean kv_test_bus_name_has_owner(KvTestBus *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call_bus_driver(self, "NameHasOwner", &error);
+  gboolean has_owner;
+
+  g_assert_no_error(error);
+  g_variant_get(reply, "(b)", &has_owner);
+  return has_owner;
+}
+
+static void stop_daemon(KvTestBus *self)
+{
+  g_autoptr(GVariant) reply = call_bus_driver(self, "GetConnectionUnixProcessID", NULL);
+  guint32 pid;
+
+  if (reply == NULL)
+    return; /* never activated, or already gone */
+  g_variant_get(reply, "(u)", &pid);
+  g_assert_cmpint(kill((pid_t)pid, SIGTERM), ==, 0);
+
+  /* Generous: a sanitizer build writes its leak report before exiting. */
+  for (int i = 0; i < 3000 && !g_file_test(self->status_file, G_FILE_TEST_EXISTS); i++)
+    g_usleep(10 * 1000);
+
+  g_autofree char *status = NULL;
+  g_autoptr(GError) error = NULL;
+  g_file_get_contents(self->status_file, &status, NULL, &error);
+  g_assert_no_error(error);
+  g_strchomp(status);
+  g_assert_cmpstr(status, ==, "0");
+}
+
+void kv_test_bus_down(KvTestBus *self)
+{
+  stop_daemon(self);
+  g_dbus_connection_close_sync(self->connection, NULL, NULL);
+  g_clear_object(&self->connection);
+  g_test_dbus_down(self->dbus);
+  g_clear_object(&self->dbus);
+
+  g_unlink(self->status_file);
+  g_rmdir(self->status_dir);
+  g_clear_pointer(&self->status_file, g_free);
+  g_clear_pointer(&self->status_dir, g_free);
+}
+
+GVariant *kv_test_bus_call(KvTestBus *self, const char *method, GVariant *parameters,
+                           GError **error)
+{
+  return g_dbus_connection_call_sync(self->connection, KV_BUS_NAME, KV_OBJECT_PATH,
+                                     KV_INTERFACE, method, parameters, NULL,
+                                     G_DBUS_CALL_FLAGS_NONE, 10000, NULL, error);
+}

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* A private session bus (GTestDBus) whose services dir activates the kvstored under test
+ * through a wrapper that records kvstored's exit status, so that every test also checks
+ * that the daemon shut down cleanly (exit 0, which includes no leak or sanitizer report). */
+typedef struct {
+  GTestDBus *dbus;
+  GDBusConnection *connection;
+  char *status_dir;
+  char *status_file;
+} KvTestBus;
+
+/* Starts the bus; @daemon_args (may be NULL) are extra kvstored options for activation. */
+void kv_test_bus_up(KvTestBus *self, const char *daemon_args);
+
+/* Stops an activated kvstored with SIGTERM, asserts it exited 0, and stops the bus. */
+void kv_test_bus_down(KvTestBus *self);
+
+/* The bus address, for spawned clients. */
+const char *kv_test_bus_address(KvTestBus *self);
+
+/* Calls @method of org.example.KVStore through GDBus and returns its reply, or NULL with
+ * @error set (a D-Bus error is kept remote, so g_dbus_error_get_remote_error() names it). */
+GVariant *kv_test_bus_call(KvTestBus *self, const char *method, GVariant *parameters,
+                           GError **error);
+
+/* Whether org.example.KVStore has an owner on the bus now. */
+gboolean kv_test_bus_name_has_owner(KvTestBus *self);
+
+/* Environment variable @name, which meson sets for the test, or a test failure. */
+const char *kv_test_getenv(const char *name);
+
+G_END_DECLS
