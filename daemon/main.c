@@ -3,6 +3,7 @@
 
 #include "kv-bus.h"
 #include "kv-config.h"
+#include "kv-log.h"
 #include "kv-memory-repository.h"
 #include "kv-sd-bus-cleanup.h"
 #include "kv-service.h"
@@ -115,27 +116,27 @@ static int run(const Options *options)
 
   int r = sd_event_default(&event);
   if (r < 0) {
-    g_warning("Cannot create the event loop: %s", g_strerror(-r));
+    kv_log(LOG_ERR, "Cannot create the event loop: %s", g_strerror(-r));
     return EXIT_FAILURE;
   }
   r = add_exit_signals(event);
   if (r < 0) {
-    g_warning("Cannot watch SIGTERM and SIGINT: %s", g_strerror(-r));
+    kv_log(LOG_ERR, "Cannot watch SIGTERM and SIGINT: %s", g_strerror(-r));
     return EXIT_FAILURE;
   }
   r = open_bus(options, &bus, &bus_name);
   if (r < 0) {
-    g_warning("Cannot connect to the %s bus: %s", bus_name, g_strerror(-r));
+    kv_log(LOG_ERR, "Cannot connect to the %s bus: %s", bus_name, g_strerror(-r));
     return EXIT_FAILURE;
   }
   r = kv_bus_add_object(bus, service, &slot);
   if (r < 0) {
-    g_warning("Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
+    kv_log(LOG_ERR, "Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
     return EXIT_FAILURE;
   }
   r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
   if (r < 0) {
-    g_warning("Cannot attach the bus to the event loop: %s", g_strerror(-r));
+    kv_log(LOG_ERR, "Cannot attach the bus to the event loop: %s", g_strerror(-r));
     return EXIT_FAILURE;
   }
   /* Losing the bus makes the loop exit with EXIT_FAILURE. */
@@ -143,28 +144,28 @@ static int run(const Options *options)
 
   r = sd_bus_request_name(bus, KV_BUS_NAME, 0);
   if (r == -EEXIST) {
-    g_warning("The name %s is already owned on the %s bus; is another kvstored running?",
+    kv_log(LOG_ERR, "The name %s is already owned on the %s bus; is another kvstored running?",
               KV_BUS_NAME, bus_name);
     return EXIT_FAILURE;
   }
   if (r < 0) {
-    g_warning("Cannot acquire the name %s: %s", KV_BUS_NAME, g_strerror(-r));
+    kv_log(LOG_ERR, "Cannot acquire the name %s: %s", KV_BUS_NAME, g_strerror(-r));
     return EXIT_FAILURE;
   }
 
-  g_message("kvstored %s serving %s on the %s bus", KV_VERSION, KV_BUS_NAME, bus_name);
+  kv_log(LOG_INFO, "Version %s serving %s on the %s bus", KV_VERSION, KV_BUS_NAME, bus_name);
   sd_notify(0, "READY=1\nSTATUS=Serving " KV_BUS_NAME);
 
   r = sd_event_loop(event);
   sd_notify(0, "STOPPING=1");
   if (r < 0) {
-    g_warning("Event loop failed: %s", g_strerror(-r));
+    kv_log(LOG_ERR, "Event loop failed: %s", g_strerror(-r));
     return EXIT_FAILURE;
   }
   if (r != 0)
-    g_warning("Lost the connection to the %s bus; exiting", bus_name);
+    kv_log(LOG_ERR, "Lost the connection to the %s bus; exiting", bus_name);
   else
-    g_message("Stopping on request");
+    kv_log(LOG_INFO, "Stopping on request");
   return r;
 }
 
@@ -179,6 +180,5 @@ int main(int argc, char **argv)
     return EXIT_SUCCESS;
   }
 
-  g_log_writer_default_set_use_stderr(TRUE);
   return run(&options);
 }

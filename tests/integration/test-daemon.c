@@ -1,0 +1,191 @@
+/* kvstored as a process: options, exit codes, signals, name conflicts, bus loss. */
+
+#include "kv-config.h"
+#include "kv-test-bus.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+static void setup(KvTestBus *bus, gconstpointer data)
+{
+  kv_test_bus_up(bus, NULL);
+}
+
+static void teardown(KvTestBus *bus, gconstpointer data)
+{
+  kv_test_bus_down(bus);
+}
+
+/* Starts kvstored directly (not through activation) with @args. */
+static GSubprocess *spawn_daemon(GSubprocessLauncher *launcher, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add(argv, (gpointer)kv_test_getenv("KV_TEST_KVSTORED"));
+  for (gsize i = 0; args[i] != NULL; i++)
+    g_ptr_array_add(argv, (gpointer)args[i]);
+  g_ptr_array_add(argv, NULL);
+
+  GSubprocess *process =
+      g_subprocess_launcher_spawnv(launcher, (const char *const *)argv->pdata, &error);
+  g_assert_no_error(error);
+  return process;
+}
+
+static GSubprocessLauncher *new_launcher(void)
+{
+  return g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                   G_SUBPROCESS_FLAGS_STDERR_PIPE);
+}
+
+static int run_to_end(const char *const *args, char **out, char **err)
+{
+  g_autoptr(GSubprocessLauncher) launcher = new_launcher();
+  g_autoptr(GSubprocess) process = spawn_daemon(launcher, args);
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_communicate_utf8(process, NULL, NULL, out, err, &error);
+  g_assert_no_error(error);
+  g_assert_true(g_subprocess_get_if_exited(process));
+  return g_subprocess_get_exit_status(process);
+}
+
+static void wait_for_name(KvTestBus *bus)
+{
+  for (int i = 0; i < 1000 && !kv_test_bus_name_has_owner(bus); i++)
+    g_usleep(10 * 1000);
+  g_assert_true(kv_test_bus_name_has_owner(bus));
+}
+
+static void assert_contains(const char *text, const char *part)
+{
+  if (strstr(text, part) == NULL)
+    g_error("'%s' does not contain '%s'", text, part);
+}
+
+static void test_version_and_help(void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint(run_to_end((const char *[]){"--version", NULL}, &out, &err), ==, 0);
+  g_assert_cmpstr(out, ==, "kvstored " KV_VERSION "\n");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  g_assert_cmpint(run_to_end((const char *[]){"--help", NULL}, &out, &err), ==, 0);
+  assert_contains(out, "--max-value-size=SIZE");
+  assert_contains(out, "--session");
+}
+
+static void test_usage_errors(void)
+{
+  const struct {
+    const char *args[3];
+    const char *message;
+  } cases[] = {
+    {{"--bogus"}, "Unknown option --bogus"},
+    {{"--session", "--system"}, "exclude each other"},
+    {{"--max-value-size=0"}, "is not a size"},
+    {{"--max-value-size=12Q"}, "is not a size"},
+    {{"--max-value-size=99999999999999999G"}, "is not a size"},
+    {{"--session", "extra"}, "unexpected argument 'extra'"},
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_assert_cmpint(run_to_end(cases[i].args, &out, &err), ==, 2);
+    assert_contains(err, cases[i].message);
+  }
+}
+
+static void test_name_already_owned(KvTestBus *bus, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  /* Activate the first daemon through a call; a second one must refuse to start. */
+  g_autoptr(GVariant) reply = kv_test_bus_call(bus, "Exists", g_variant_new("(s)", "k"), NULL);
+  g_assert_nonnull(reply);
+  g_assert_cmpint(run_to_end((const char *[]){"--session", NULL}, &out, &err), ==, 1);
+  assert_contains(err, "org.example.KVStore is already owned on the session bus");
+}
+
+static void test_sigint_exits_cleanly(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = new_launcher();
+  g_autoptr(GSubprocess) process = spawn_daemon(launcher, (const char *[]){"--session", NULL});
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+
+  wait_for_name(bus);
+  g_subprocess_send_signal(process, SIGINT);
+  g_subprocess_communicate_utf8(process, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error(error);
+  g_assert_true(g_subprocess_get_if_exited(process));
+  g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 0);
+  assert_contains(err, "Stopping on request");
+}
+
+static void test_serves_the_activating_bus(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = new_launcher();
+
+  /* What dbus-daemon sets for a service it starts; no --session or --system given. */
+  g_subprocess_launcher_setenv(launcher, "DBUS_STARTER_BUS_TYPE", "session", TRUE);
+  g_subprocess_launcher_setenv(launcher, "DBUS_STARTER_ADDRESS", kv_test_bus_address(bus), TRUE);
+  g_autoptr(GSubprocess) process = spawn_daemon(launcher, (const char *[]){NULL});
+
+  wait_for_name(bus);
+  g_subprocess_send_signal(process, SIGTERM);
+  g_autoptr(GError) error = NULL;
+  g_subprocess_communicate_utf8(process, NULL, NULL, NULL, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 0);
+}
+
+static void test_exits_when_bus_goes_away(void)
+{
+  KvTestBus bus = {0};
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+
+  kv_test_bus_up(&bus, NULL);
+  /* Created after the bus, whose address the launcher copies from the environment. */
+  g_autoptr(GSubprocessLauncher) launcher = new_launcher();
+  g_autoptr(GSubprocess) process = spawn_daemon(launcher, (const char *[]){"--session", NULL});
+  wait_for_name(&bus);
+
+  /* Tear the bus down under it: kvstored must notice and exit, not hang. */
+  g_dbus_connection_close_sync(bus.connection, NULL, NULL);
+  g_clear_object(&bus.connection);
+  g_test_dbus_down(bus.dbus);
+  g_clear_object(&bus.dbus);
+
+  g_subprocess_communicate_utf8(process, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error(error);
+  g_assert_true(g_subprocess_get_if_exited(process));
+  g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 1);
+  assert_contains(err, "Lost the connection to the session bus");
+  g_rmdir(bus.status_dir);
+  g_free(bus.status_file);
+  g_free(bus.status_dir);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/daemon/version-and-help", test_version_and_help);
+  g_test_add_func("/daemon/usage-errors", test_usage_errors);
+  g_test_add("/daemon/name-already-owned", KvTestBus, NULL, setup, test_name_already_owned,
+             teardown);
+  g_test_add("/daemon/sigint-exits-cleanly", KvTestBus, NULL, setup, test_sigint_exits_cleanly,
+             teardown);
+  g_test_add("/daemon/serves-the-activating-bus", KvTestBus, NULL, setup,
+             test_serves_the_activating_bus, teardown);
+  g_test_add_func("/daemon/exits-when-bus-goes-away", test_exits_when_bus_goes_away);
+  return g_test_run();
+}
