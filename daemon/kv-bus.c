@@ -180,28 +180,27 @@ static int property_get_count(sd_bus *bus, const char *path, const char *interfa
 /* Reads are open to every peer; writes keep sd-bus's default privilege check, which on
  * the system bus admits only callers with our uid (root) or CAP_SYS_ADMIN. */
 static const sd_bus_vtable kv_vtable[] = {
-  SD_BUS_VTABLE_START(0),
-  SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  SD_BUS_PROPERTY("Count", "u", property_get_count, 0, 0),
-  SD_BUS_METHOD_WITH_ARGS("Get", SD_BUS_ARGS("s", key), SD_BUS_RESULT("v", value), method_get,
-                          SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "v", value), SD_BUS_NO_RESULT,
-                          method_set, 0),
-  SD_BUS_METHOD_WITH_ARGS("Exists", SD_BUS_ARGS("s", key), SD_BUS_RESULT("b", exists),
-                          method_exists, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", key), SD_BUS_RESULT("b", existed),
-                          method_delete, 0),
-  SD_BUS_METHOD_WITH_ARGS("Increment", SD_BUS_ARGS("s", key, "x", delta),
-                          SD_BUS_RESULT("x", value), method_increment, 0),
-  SD_BUS_METHOD_WITH_ARGS("Keys", SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("as", keys),
-                          method_keys, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS("GetAll", SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("a{sv}", entries),
-                          method_get_all, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_VTABLE_END,
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("Count", "u", property_get_count, 0, 0),
+    SD_BUS_METHOD_WITH_ARGS("Get", SD_BUS_ARGS("s", key), SD_BUS_RESULT("v", value), method_get,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "v", value), SD_BUS_NO_RESULT, method_set,
+                            0),
+    SD_BUS_METHOD_WITH_ARGS("Exists", SD_BUS_ARGS("s", key), SD_BUS_RESULT("b", exists),
+                            method_exists, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", key), SD_BUS_RESULT("b", existed),
+                            method_delete, 0),
+    SD_BUS_METHOD_WITH_ARGS("Increment", SD_BUS_ARGS("s", key, "x", delta),
+                            SD_BUS_RESULT("x", value), method_increment, 0),
+    SD_BUS_METHOD_WITH_ARGS("Keys", SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("as", keys),
+                            method_keys, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetAll", SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("a{sv}", entries),
+                            method_get_all, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_END,
 };
 
 int kv_bus_add_object(sd_bus *bus, KvService *service, sd_bus_slot **ret_slot)
 {
-  return sd_bus_add_object_vtable(bus, ret_slot, KV_OBJECT_PATH, KV_INTERFACE, kv_vtable,
-                                  service);
+  return sd_bus_add_object_vtable(bus, ret_slot, KV_OBJECT_PATH, KV_INTERFACE, kv_vtable, service);
 }

@@ -1,3 +1,6 @@
 #include "kv-error.h"
 
-G_DEFINE_QUARK(kv-error-quark, kv_error)
+GQuark kv_error_quark(void)
+{
+  return g_quark_from_static_string("kv-error-quark");
+}

@@ -14,13 +14,9 @@ typedef struct {
 
 /* uint64 stops at G_MAXINT64 because Increment returns the result as int64. */
 static const IntegerRange integer_ranges[] = {
-  {'y', 0, G_MAXUINT8},
-  {'n', G_MININT16, G_MAXINT16},
-  {'q', 0, G_MAXUINT16},
-  {'i', G_MININT32, G_MAXINT32},
-  {'u', 0, G_MAXUINT32},
-  {'x', G_MININT64, G_MAXINT64},
-  {'t', 0, G_MAXINT64},
+    {'y', 0, G_MAXUINT8},          {'n', G_MININT16, G_MAXINT16}, {'q', 0, G_MAXUINT16},
+    {'i', G_MININT32, G_MAXINT32}, {'u', 0, G_MAXUINT32},         {'x', G_MININT64, G_MAXINT64},
+    {'t', 0, G_MAXINT64},
 };
 
 gboolean kv_parse_canonical_int64(const char *text, gint64 *out_value)
@@ -107,9 +103,8 @@ static GVariant *increment_integer(GVariant *current, const IntegerRange *range,
   if (overflow || result < range->min || result > range->max) {
     g_autofree char *type_name = kv_type_name(current);
     g_autofree char *text = g_variant_print(current, FALSE);
-    g_set_error(error, KV_ERROR, KV_ERROR_OVERFLOW,
-                "%s + %" G_GINT64_FORMAT " does not fit %s%s", text, delta, type_name,
-                range->type == 't' ? " within int64" : "");
+    g_set_error(error, KV_ERROR, KV_ERROR_OVERFLOW, "%s + %" G_GINT64_FORMAT " does not fit %s%s",
+                text, delta, type_name, range->type == 't' ? " within int64" : "");
     return NULL;
   }
 
@@ -129,8 +124,8 @@ static GVariant *increment_string(GVariant *current, gint64 delta, gint64 *out_r
     return NULL;
   }
   if (__builtin_add_overflow(number, delta, &result)) {
-    g_set_error(error, KV_ERROR, KV_ERROR_OVERFLOW,
-                "%s + %" G_GINT64_FORMAT " does not fit int64", text, delta);
+    g_set_error(error, KV_ERROR, KV_ERROR_OVERFLOW, "%s + %" G_GINT64_FORMAT " does not fit int64",
+                text, delta);
     return NULL;
   }
 

@@ -85,13 +85,13 @@ static void memory_free(KvRepository *repository)
 }
 
 static const KvRepositoryVTable memory_vtable = {
-  .get = memory_get,
-  .set = memory_set,
-  .delete = memory_delete,
-  .exists = memory_exists,
-  .count = memory_count,
-  .foreach = memory_foreach,
-  .free = memory_free,
+    .get = memory_get,
+    .set = memory_set,
+    .delete = memory_delete,
+    .exists = memory_exists,
+    .count = memory_count,
+    .foreach = memory_foreach,
+    .free = memory_free,
 };
 
 KvRepository *kv_memory_repository_new(void)
@@ -99,7 +99,7 @@ KvRepository *kv_memory_repository_new(void)
   KvMemoryRepository *self = g_new0(KvMemoryRepository, 1);
 
   self->parent.vtable = &memory_vtable;
-  self->table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                      (GDestroyNotify)g_variant_unref);
+  self->table =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
   return &self->parent;
 }

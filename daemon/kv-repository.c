@@ -13,7 +13,7 @@ gboolean kv_repository_set(KvRepository *self, const char *key, GVariant *value,
 gboolean kv_repository_delete(KvRepository *self, const char *key, gboolean *out_existed,
                               GError **error)
 {
-  return self->vtable->delete(self, key, out_existed, error);
+  return self->vtable->delete (self, key, out_existed, error);
 }
 
 gboolean kv_repository_exists(KvRepository *self, const char *key)
@@ -29,7 +29,7 @@ guint kv_repository_count(KvRepository *self)
 void kv_repository_foreach(KvRepository *self, const char *prefix, KvRepositoryForeachFunc func,
                            gpointer user_data)
 {
-  self->vtable->foreach(self, prefix, func, user_data);
+  self->vtable->foreach (self, prefix, func, user_data);
 }
 
 void kv_repository_free(KvRepository *self)

@@ -41,16 +41,14 @@ static gboolean validate_key(const char *key, GError **error)
   return TRUE;
 }
 
-static gboolean validate_value(KvService *self, const char *key, GVariant *value,
-                               GError **error)
+static gboolean validate_value(KvService *self, const char *key, GVariant *value, GError **error)
 {
   /* A file descriptor is only an index into one message's fd list: stored, it would
    * mean nothing to the next reader. */
   if (strchr(g_variant_get_type_string(value), 'h') != NULL) {
     g_autofree char *type_name = kv_type_name(value);
     g_set_error(error, KV_ERROR, KV_ERROR_INVALID_VALUE_TYPE,
-                "Cannot store a %s under '%s': file descriptors cannot be stored", type_name,
-                key);
+                "Cannot store a %s under '%s': file descriptors cannot be stored", type_name, key);
     return FALSE;
   }
 
@@ -84,8 +82,7 @@ gboolean kv_service_set(KvService *self, const char *key, GVariant *value, GErro
   return kv_repository_set(self->repository, key, owned, error);
 }
 
-gboolean kv_service_exists(KvService *self, const char *key, gboolean *out_exists,
-                           GError **error)
+gboolean kv_service_exists(KvService *self, const char *key, gboolean *out_exists, GError **error)
 {
   if (!validate_key(key, error))
     return FALSE;
@@ -94,8 +91,7 @@ gboolean kv_service_exists(KvService *self, const char *key, gboolean *out_exist
   return TRUE;
 }
 
-gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_existed,
-                           GError **error)
+gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_existed, GError **error)
 {
   if (!validate_key(key, error))
     return FALSE;
@@ -113,8 +109,8 @@ gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gi
   gint64 result;
   g_autoptr(GVariant) next = kv_increment(current, delta, &result, &local_error);
   if (next == NULL) {
-    g_propagate_prefixed_error(error, g_steal_pointer(&local_error), "Cannot increment '%s': ",
-                               key);
+    g_propagate_prefixed_error(error, g_steal_pointer(&local_error),
+                               "Cannot increment '%s': ", key);
     return FALSE;
   }
   if (!validate_value(self, key, next, error) ||

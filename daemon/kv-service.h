@@ -9,8 +9,8 @@ G_BEGIN_DECLS
  * the KV_ERROR domain. */
 typedef struct _KvService KvService;
 
-#define KV_KEY_MAX_BYTES              4096
-#define KV_DEFAULT_MAX_VALUE_SIZE     (1024 * 1024)
+#define KV_KEY_MAX_BYTES          4096
+#define KV_DEFAULT_MAX_VALUE_SIZE (1024 * 1024)
 
 /* Creates a service over @repository (borrowed: it must outlive the service); values
  * whose serialized size exceeds @max_value_size are refused. */
@@ -27,12 +27,10 @@ GVariant *kv_service_get(KvService *self, const char *key, GError **error);
 gboolean kv_service_set(KvService *self, const char *key, GVariant *value, GError **error);
 
 /* Sets @out_exists to whether @key is stored; fails only with INVALID_KEY. */
-gboolean kv_service_exists(KvService *self, const char *key, gboolean *out_exists,
-                           GError **error);
+gboolean kv_service_exists(KvService *self, const char *key, gboolean *out_exists, GError **error);
 
 /* Deletes @key; @out_existed tells whether it was there (a missing key is not an error). */
-gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_existed,
-                           GError **error);
+gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_existed, GError **error);
 
 /* Adds @delta to the value of @key by the rules of kv_increment() and stores the result,
  * returned in @out_value. */

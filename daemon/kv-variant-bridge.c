@@ -100,9 +100,8 @@ static int read_fixed_array(sd_bus_message *m, const char *element_type, gsize e
   if (r < 0)
     return r;
 
-  *ret = g_variant_ref_sink(
-      g_variant_new_fixed_array(G_VARIANT_TYPE(element_type), size > 0 ? data : "",
-                                size / element_size, element_size));
+  *ret = g_variant_ref_sink(g_variant_new_fixed_array(
+      G_VARIANT_TYPE(element_type), size > 0 ? data : "", size / element_size, element_size));
   return 0;
 }
 
@@ -247,8 +246,7 @@ static int append_basic(sd_bus_message *m, GVariant *value)
   }
 }
 
-static int append_children(sd_bus_message *m, char bus_type, const char *contents,
-                           GVariant *value)
+static int append_children(sd_bus_message *m, char bus_type, const char *contents, GVariant *value)
 {
   GVariantIter iter;
   GVariant *child;

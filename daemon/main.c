@@ -36,14 +36,14 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
 {
   g_autoptr(GError) error = NULL;
   const GOptionEntry entries[] = {
-    {"session", 0, 0, G_OPTION_ARG_NONE, &options->session, "Serve on the session (user) bus",
-     NULL},
-    {"system", 0, 0, G_OPTION_ARG_NONE, &options->system, "Serve on the system bus", NULL},
-    {"max-value-size", 0, 0, G_OPTION_ARG_CALLBACK, parse_max_value_size,
-     "Refuse values whose serialized size exceeds SIZE bytes (suffixes K, M, G; default 1M)",
-     "SIZE"},
-    {"version", 0, 0, G_OPTION_ARG_NONE, &options->version, "Print the version and exit", NULL},
-    {NULL},
+      {"session", 0, 0, G_OPTION_ARG_NONE, &options->session, "Serve on the session (user) bus",
+       NULL},
+      {"system", 0, 0, G_OPTION_ARG_NONE, &options->system, "Serve on the system bus", NULL},
+      {"max-value-size", 0, 0, G_OPTION_ARG_CALLBACK, parse_max_value_size,
+       "Refuse values whose serialized size exceeds SIZE bytes (suffixes K, M, G; default 1M)",
+       "SIZE"},
+      {"version", 0, 0, G_OPTION_ARG_NONE, &options->version, "Print the version and exit", NULL},
+      {NULL},
   };
   g_autoptr(GOptionContext) context = g_option_context_new("- key/value store on D-Bus");
   GOptionGroup *group = g_option_group_new(NULL, NULL, NULL, options, NULL);
@@ -145,7 +145,7 @@ static int run(const Options *options)
   r = sd_bus_request_name(bus, KV_BUS_NAME, 0);
   if (r == -EEXIST) {
     kv_log(LOG_ERR, "The name %s is already owned on the %s bus; is another kvstored running?",
-              KV_BUS_NAME, bus_name);
+           KV_BUS_NAME, bus_name);
     return EXIT_FAILURE;
   }
   if (r < 0) {

@@ -6,10 +6,9 @@ static const struct {
   const char *name;
   const char *type;
 } type_names[] = {
-  {"string", "s"},   {"bool", "b"},    {"boolean", "b"},    {"byte", "y"},
-  {"int16", "n"},    {"uint16", "q"},  {"int32", "i"},      {"uint32", "u"},
-  {"int64", "x"},    {"uint64", "t"},  {"double", "d"},     {"objectpath", "o"},
-  {"signature", "g"},
+    {"string", "s"}, {"bool", "b"},       {"boolean", "b"},   {"byte", "y"},  {"int16", "n"},
+    {"uint16", "q"}, {"int32", "i"},      {"uint32", "u"},    {"int64", "x"}, {"uint64", "t"},
+    {"double", "d"}, {"objectpath", "o"}, {"signature", "g"},
 };
 
 static const char *resolve_type(const char *type_name, GError **error)

@@ -68,8 +68,7 @@ static int bus_failure(const char *what, int r)
 static int call_failure(const sd_bus_error *error, int r)
 {
   if (sd_bus_error_is_set(error))
-    fprintf(stderr, "kvctl: %s (%s)\n", error->message ? error->message : error->name,
-            error->name);
+    fprintf(stderr, "kvctl: %s (%s)\n", error->message ? error->message : error->name, error->name);
   else
     fprintf(stderr, "kvctl: %s\n", g_strerror(-r));
   return sd_bus_error_has_name(error, KV_ERROR_NOT_FOUND_NAME) ? KVCTL_EXIT_MISSING
@@ -108,12 +107,11 @@ static int call(sd_bus *bus, sd_bus_message *message, sd_bus_message **reply)
 }
 
 /* Sends method @member with one string argument. */
-static int call_with_key(sd_bus *bus, const char *member, const char *key,
-                         sd_bus_message **reply)
+static int call_with_key(sd_bus *bus, const char *member, const char *key, sd_bus_message **reply)
 {
   g_autoptr(sd_bus_message) message = NULL;
-  int r = sd_bus_message_new_method_call(bus, &message, KV_BUS_NAME, KV_OBJECT_PATH,
-                                         KV_INTERFACE, member);
+  int r = sd_bus_message_new_method_call(bus, &message, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
+                                         member);
   if (r >= 0)
     r = sd_bus_message_append_basic(message, 's', key);
   if (r < 0)
@@ -151,10 +149,9 @@ static int command_set(sd_bus *bus, int argc, char **argv)
   gboolean gvariant_text = FALSE;
   g_autoptr(GError) error = NULL;
   const GOptionEntry entries[] = {
-    {"type", 't', 0, G_OPTION_ARG_STRING, &type_name, "Type of VALUE", "TYPE"},
-    {"gvariant", 'g', 0, G_OPTION_ARG_NONE, &gvariant_text, "VALUE is typed GVariant text",
-     NULL},
-    {NULL},
+      {"type", 't', 0, G_OPTION_ARG_STRING, &type_name, "Type of VALUE", "TYPE"},
+      {"gvariant", 'g', 0, G_OPTION_ARG_NONE, &gvariant_text, "VALUE is typed GVariant text", NULL},
+      {NULL},
   };
   g_autoptr(GOptionContext) context = g_option_context_new("KEY VALUE");
 
@@ -173,8 +170,8 @@ static int command_set(sd_bus *bus, int argc, char **argv)
     return usage_error("set: %s", error->message);
 
   g_autoptr(sd_bus_message) message = NULL;
-  int r = sd_bus_message_new_method_call(bus, &message, KV_BUS_NAME, KV_OBJECT_PATH,
-                                         KV_INTERFACE, "Set");
+  int r = sd_bus_message_new_method_call(bus, &message, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
+                                         "Set");
   if (r >= 0)
     r = sd_bus_message_append_basic(message, 's', argv[1]);
   if (r >= 0)
@@ -234,8 +231,8 @@ static int command_incr(sd_bus *bus, int argc, char **argv)
   if (argc == 3 && !g_ascii_string_to_signed(argv[2], 10, G_MININT64, G_MAXINT64, &delta, NULL))
     return usage_error("incr: DELTA '%s' is not an int64", argv[2]);
 
-  int r = sd_bus_message_new_method_call(bus, &message, KV_BUS_NAME, KV_OBJECT_PATH,
-                                         KV_INTERFACE, "Increment");
+  int r = sd_bus_message_new_method_call(bus, &message, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
+                                         "Increment");
   if (r >= 0)
     r = sd_bus_message_append(message, "sx", argv[1], (int64_t)delta);
   if (r < 0)
@@ -251,8 +248,7 @@ static int command_incr(sd_bus *bus, int argc, char **argv)
 }
 
 /* keys and dump: both select by an optional prefix. */
-static int call_selection(sd_bus *bus, const char *member, int argc, char **argv,
-                          GVariant **ret)
+static int call_selection(sd_bus *bus, const char *member, int argc, char **argv, GVariant **ret)
 {
   g_autoptr(sd_bus_message) reply = NULL;
 
@@ -319,9 +315,9 @@ static const struct {
   const char *name;
   int (*run)(sd_bus *bus, int argc, char **argv);
 } commands[] = {
-  {"get", command_get},   {"set", command_set},   {"exists", command_exists},
-  {"del", command_del},   {"incr", command_incr}, {"keys", command_keys},
-  {"dump", command_dump}, {"ping", command_ping},
+    {"get", command_get},   {"set", command_set},   {"exists", command_exists},
+    {"del", command_del},   {"incr", command_incr}, {"keys", command_keys},
+    {"dump", command_dump}, {"ping", command_ping},
 };
 
 int main(int argc, char **argv)
@@ -330,10 +326,10 @@ int main(int argc, char **argv)
   g_autofree char *address = NULL;
   g_autoptr(GError) error = NULL;
   const GOptionEntry entries[] = {
-    {"system", 0, 0, G_OPTION_ARG_NONE, &options.system, "Use the system bus", NULL},
-    {"user", 0, 0, G_OPTION_ARG_NONE, &options.user, "Use the session (user) bus", NULL},
-    {"address", 0, 0, G_OPTION_ARG_STRING, &address, "Use the bus at ADDRESS", "ADDRESS"},
-    {NULL},
+      {"system", 0, 0, G_OPTION_ARG_NONE, &options.system, "Use the system bus", NULL},
+      {"user", 0, 0, G_OPTION_ARG_NONE, &options.user, "Use the session (user) bus", NULL},
+      {"address", 0, 0, G_OPTION_ARG_STRING, &address, "Use the bus at ADDRESS", "ADDRESS"},
+      {NULL},
   };
   g_autoptr(GOptionContext) context = g_option_context_new("COMMAND [ARGUMENTS...]");
 

@@ -29,11 +29,11 @@ void kv_test_bus_up(KvTestBus *self, const char *daemon_args)
   g_test_dbus_add_service_dir(self->dbus, kv_test_getenv("KV_TEST_SERVICES_DIR"));
   g_test_dbus_up(self->dbus);
 
-  self->connection = g_dbus_connection_new_for_address_sync(
-      g_test_dbus_get_bus_address(self->dbus),
-      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-          G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-      NULL, NULL, &error);
+  self->connection =
+      g_dbus_connection_new_for_address_sync(g_test_dbus_get_bus_address(self->dbus),
+                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                             NULL, NULL, &error);
   g_assert_no_error(error);
 }
 
@@ -44,10 +44,9 @@ const char *kv_test_bus_address(KvTestBus *self)
 
 static GVariant *call_bus_driver(KvTestBus *self, const char *method, GError **error)
 {
-  return g_dbus_connection_call_sync(self->connection, "org.freedesktop.DBus",
-                                     "/org/freedesktop/DBus", "org.freedesktop.DBus", method,
-                                     g_variant_new("(s)", KV_BUS_NAME), NULL,
-                                     G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+  return g_dbus_connection_call_sync(
+      self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+      method, g_variant_new("(s)", KV_BUS_NAME), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
 }
 
 gboolean kv_test_bus_name_has_owner(KvTestBus *self)
@@ -100,7 +99,7 @@ void kv_test_bus_down(KvTestBus *self)
 GVariant *kv_test_bus_call(KvTestBus *self, const char *method, GVariant *parameters,
                            GError **error)
 {
-  return g_dbus_connection_call_sync(self->connection, KV_BUS_NAME, KV_OBJECT_PATH,
-                                     KV_INTERFACE, method, parameters, NULL,
-                                     G_DBUS_CALL_FLAGS_NONE, 10000, NULL, error);
+  return g_dbus_connection_call_sync(self->connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
+                                     method, parameters, NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
+                                     error);
 }

@@ -50,8 +50,8 @@ static GVariant *describe_interface(GDBusInterfaceInfo *info, const char *ignore
     g_variant_builder_add(&signals, "(s@a(ss))", info->signals[i]->name,
                           describe_args(info->signals[i]->args));
 
-  return g_variant_ref_sink(g_variant_new("(a(sa(ss)a(ss)a{ss})a(ssua{ss})a(sa(ss)))",
-                                          &methods, &properties, &signals));
+  return g_variant_ref_sink(
+      g_variant_new("(a(sa(ss)a(ss)a{ss})a(ssua{ss})a(sa(ss)))", &methods, &properties, &signals));
 }
 
 static GVariant *describe_xml(const char *xml, const char *ignored_annotation)
@@ -74,8 +74,8 @@ void kv_test_assert_introspection_matches(GDBusConnection *connection,
   g_file_get_contents(kv_test_getenv("KV_TEST_INTERFACE_XML"), &contract_xml, NULL, &error);
   g_assert_no_error(error);
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-      connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Introspectable",
-      "Introspect", NULL, G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+      connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Introspectable", "Introspect",
+      NULL, G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
   g_assert_no_error(error);
   const char *live_xml;
   g_variant_get(reply, "(&s)", &live_xml);

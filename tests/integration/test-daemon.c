@@ -36,8 +36,7 @@ static GSubprocess *spawn_daemon(GSubprocessLauncher *launcher, const char *cons
 
 static GSubprocessLauncher *new_launcher(void)
 {
-  return g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                   G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  return g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
 }
 
 static int run_to_end(const char *const *args, char **out, char **err)
@@ -86,12 +85,12 @@ static void test_usage_errors(void)
     const char *args[3];
     const char *message;
   } cases[] = {
-    {{"--bogus"}, "Unknown option --bogus"},
-    {{"--session", "--system"}, "exclude each other"},
-    {{"--max-value-size=0"}, "is not a size"},
-    {{"--max-value-size=12Q"}, "is not a size"},
-    {{"--max-value-size=99999999999999999G"}, "is not a size"},
-    {{"--session", "extra"}, "unexpected argument 'extra'"},
+      {{"--bogus"}, "Unknown option --bogus"},
+      {{"--session", "--system"}, "exclude each other"},
+      {{"--max-value-size=0"}, "is not a size"},
+      {{"--max-value-size=12Q"}, "is not a size"},
+      {{"--max-value-size=99999999999999999G"}, "is not a size"},
+      {{"--session", "extra"}, "unexpected argument 'extra'"},
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {

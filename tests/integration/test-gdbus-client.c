@@ -80,19 +80,37 @@ static void test_ping(KvTestBus *bus, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-      bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL,
-      NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+      bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+      G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
 
   g_assert_no_error(error);
   kv_assert_variant_eq(reply, g_variant_new("()"));
 }
 
 static const char *const typed_values[] = {
-  "byte 0xff", "true", "int16 -32768", "uint16 65535", "-2147483648", "uint32 4294967295",
-  "int64 -9223372036854775808", "uint64 18446744073709551615", "-1.25", "'t\xc3\xa9xt'",
-  "objectpath '/a/b'", "signature 'a{sv}'", "<<'nested'>>", "@ay []", "[byte 1, 2]",
-  "@ax [1, -1]", "[true, false]", "@as []", "{'k': <1>, 'l': <[2.5]>}", "{1: 'one'}",
-  "('s', 1, [<true>])", "[[1, 2], @ai []]", "@a(si) []",
+    "byte 0xff",
+    "true",
+    "int16 -32768",
+    "uint16 65535",
+    "-2147483648",
+    "uint32 4294967295",
+    "int64 -9223372036854775808",
+    "uint64 18446744073709551615",
+    "-1.25",
+    "'t\xc3\xa9xt'",
+    "objectpath '/a/b'",
+    "signature 'a{sv}'",
+    "<<'nested'>>",
+    "@ay []",
+    "[byte 1, 2]",
+    "@ax [1, -1]",
+    "[true, false]",
+    "@as []",
+    "{'k': <1>, 'l': <[2.5]>}",
+    "{1: 'one'}",
+    "('s', 1, [<true>])",
+    "[[1, 2], @ai []]",
+    "@a(si) []",
 };
 
 static void test_values_round_trip(KvTestBus *bus, gconstpointer data)
@@ -109,7 +127,8 @@ static void test_values_round_trip(KvTestBus *bus, gconstpointer data)
   g_autoptr(GVariant) count = g_dbus_connection_call_sync(
       bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get",
       g_variant_new("(ss)", KV_INTERFACE, "Count"), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-  kv_assert_variant_eq(count, g_variant_new("(v)", g_variant_new_uint32(G_N_ELEMENTS(typed_values))));
+  kv_assert_variant_eq(count,
+                       g_variant_new("(v)", g_variant_new_uint32(G_N_ELEMENTS(typed_values))));
 }
 
 static void test_replace_changes_type(KvTestBus *bus, gconstpointer data)
@@ -142,13 +161,15 @@ static void test_increment(KvTestBus *bus, gconstpointer data)
   kv_assert_variant_eq(stored, g_variant_new_int64(5));
 
   set_value(bus, "s", g_variant_new_string("10"));
-  g_autoptr(GVariant) from_string = call_ok(bus, "Increment", g_variant_new("(sx)", "s", (gint64)5));
+  g_autoptr(GVariant) from_string =
+      call_ok(bus, "Increment", g_variant_new("(sx)", "s", (gint64)5));
   kv_assert_variant_eq(from_string, g_variant_new("(x)", (gint64)15));
   g_autoptr(GVariant) still_string = get_value(bus, "s");
   kv_assert_variant_eq(still_string, g_variant_new_string("15"));
 
   set_value(bus, "b", g_variant_new_byte(200));
-  g_autoptr(GVariant) from_byte = call_ok(bus, "Increment", g_variant_new("(sx)", "b", (gint64)-100));
+  g_autoptr(GVariant) from_byte =
+      call_ok(bus, "Increment", g_variant_new("(sx)", "b", (gint64)-100));
   kv_assert_variant_eq(from_byte, g_variant_new("(x)", (gint64)100));
   g_autoptr(GVariant) still_byte = get_value(bus, "b");
   kv_assert_variant_eq(still_byte, g_variant_new_byte(100));
@@ -219,8 +240,7 @@ static void test_errors(KvTestBus *bus, gconstpointer data)
   assert_call_fails(bus, "Set", g_variant_new("(sv)", long_key, g_variant_new_int32(1)),
                     ERROR_PREFIX "InvalidKey", "4096");
   assert_call_fails(bus, "Exists", g_variant_new("(s)", ""), ERROR_PREFIX "InvalidKey", NULL);
-  assert_call_fails(bus, "Delete", g_variant_new("(s)", long_key), ERROR_PREFIX "InvalidKey",
-                    NULL);
+  assert_call_fails(bus, "Delete", g_variant_new("(s)", long_key), ERROR_PREFIX "InvalidKey", NULL);
   assert_call_fails(bus, "Increment", g_variant_new("(sx)", "", (gint64)1),
                     ERROR_PREFIX "InvalidKey", NULL);
   assert_call_fails(bus, "Increment", g_variant_new("(sx)", "double", (gint64)1),
@@ -244,7 +264,8 @@ static void test_limit_option(KvTestBus *bus, gconstpointer data)
 {
   /* Started with --max-value-size=16: a 15-character string is 16 bytes serialized. */
   set_value(bus, "fits", g_variant_new_string("123456789012345"));
-  assert_call_fails(bus, "Set", g_variant_new("(sv)", "big", g_variant_new_string("1234567890123456")),
+  assert_call_fails(bus, "Set",
+                    g_variant_new("(sv)", "big", g_variant_new_string("1234567890123456")),
                     ERROR_PREFIX "TooLarge", "the limit is 16 bytes");
 }
 

@@ -31,9 +31,9 @@ static void run_kvctl(const char *const *argv, int *status, char **out, char **e
     g_ptr_array_add(full, (gpointer)argv[i]);
   g_ptr_array_add(full, NULL);
 
-  g_autoptr(GSubprocess) process = g_subprocess_newv(
-      (const char *const *)full->pdata,
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_autoptr(GSubprocess) process =
+      g_subprocess_newv((const char *const *)full->pdata,
+                        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
   g_assert_no_error(error);
   g_subprocess_communicate_utf8(process, NULL, NULL, out, err, &error);
   g_assert_no_error(error);
@@ -70,35 +70,35 @@ static void run_steps(const Step *steps, gsize n_steps)
 static void test_commands(KvTestBus *bus, gconstpointer data)
 {
   static const Step steps[] = {
-    {"ping", 0, "pong\n", NULL},
-    {"get greeting", 1, "", "Key 'greeting' not found (org.example.KVStore.Error.NotFound)"},
-    {"exists greeting", 1, "false\n", NULL},
-    {"set greeting hello~world", 0, "", NULL},
-    {"get greeting", 0, "hello world\n", NULL},
-    {"exists greeting", 0, "true\n", NULL},
-    {"set counter 10", 0, "", NULL},
-    {"incr counter 5", 0, "15\n", NULL},
-    {"get counter", 0, "15\n", NULL},
-    {"incr counter", 0, "16\n", NULL},
-    {"incr counter -20", 0, "-4\n", NULL},
-    {"incr fresh", 0, "1\n", NULL},
-    {"set --type int32 small 2147483647", 0, "", NULL},
-    {"incr small", 3, "", "org.example.KVStore.Error.Overflow"},
-    {"get small", 0, "2147483647\n", NULL},
-    {"set --type double ratio 2.5", 0, "", NULL},
-    {"incr ratio", 3, "", "double"},
-    {"set --gvariant list [1,~2]", 0, "", NULL},
-    {"get list", 0, "[1, 2]\n", NULL},
-    {"set --type bool flag true", 0, "", NULL},
-    {"set --type as names ['a',~'b']", 0, "", NULL},
-    {"keys", 0, "counter\nflag\nfresh\ngreeting\nlist\nnames\nratio\nsmall\n", NULL},
-    {"keys f", 0, "flag\nfresh\n", NULL},
-    {"keys nothing", 0, "", NULL},
-    {"dump f", 0, "flag\ttrue\nfresh\tint64 1\n", NULL},
-    {"dump greeting", 0, "greeting\t'hello world'\n", NULL},
-    {"del greeting missing counter", 0, "2\n", NULL},
-    {"get greeting", 1, "", "not found"},
-    {"set <empty> value", 3, "", "org.example.KVStore.Error.InvalidKey"},
+      {"ping", 0, "pong\n", NULL},
+      {"get greeting", 1, "", "Key 'greeting' not found (org.example.KVStore.Error.NotFound)"},
+      {"exists greeting", 1, "false\n", NULL},
+      {"set greeting hello~world", 0, "", NULL},
+      {"get greeting", 0, "hello world\n", NULL},
+      {"exists greeting", 0, "true\n", NULL},
+      {"set counter 10", 0, "", NULL},
+      {"incr counter 5", 0, "15\n", NULL},
+      {"get counter", 0, "15\n", NULL},
+      {"incr counter", 0, "16\n", NULL},
+      {"incr counter -20", 0, "-4\n", NULL},
+      {"incr fresh", 0, "1\n", NULL},
+      {"set --type int32 small 2147483647", 0, "", NULL},
+      {"incr small", 3, "", "org.example.KVStore.Error.Overflow"},
+      {"get small", 0, "2147483647\n", NULL},
+      {"set --type double ratio 2.5", 0, "", NULL},
+      {"incr ratio", 3, "", "double"},
+      {"set --gvariant list [1,~2]", 0, "", NULL},
+      {"get list", 0, "[1, 2]\n", NULL},
+      {"set --type bool flag true", 0, "", NULL},
+      {"set --type as names ['a',~'b']", 0, "", NULL},
+      {"keys", 0, "counter\nflag\nfresh\ngreeting\nlist\nnames\nratio\nsmall\n", NULL},
+      {"keys f", 0, "flag\nfresh\n", NULL},
+      {"keys nothing", 0, "", NULL},
+      {"dump f", 0, "flag\ttrue\nfresh\tint64 1\n", NULL},
+      {"dump greeting", 0, "greeting\t'hello world'\n", NULL},
+      {"del greeting missing counter", 0, "2\n", NULL},
+      {"get greeting", 1, "", "not found"},
+      {"set <empty> value", 3, "", "org.example.KVStore.Error.InvalidKey"},
   };
 
   run_steps(steps, G_N_ELEMENTS(steps));
@@ -107,20 +107,20 @@ static void test_commands(KvTestBus *bus, gconstpointer data)
 static void test_usage_errors(KvTestBus *bus, gconstpointer data)
 {
   static const Step steps[] = {
-    {"frobnicate", 2, "", "unknown command 'frobnicate'"},
-    {"get", 2, "", "usage: get KEY"},
-    {"get a b", 2, "", "usage: get KEY"},
-    {"set onlykey", 2, "", "usage: set"},
-    {"set --type float k 1", 2, "", "Unknown type 'float'"},
-    {"set --type int32 k five", 2, "", "Cannot read the value"},
-    {"set --type int32 --gvariant k 5", 2, "", "exclude each other"},
-    {"set --gvariant k just~5", 2, "", "maybe"},
-    {"incr k notanumber", 2, "", "not an int64"},
-    {"del", 2, "", "usage: del KEY..."},
-    {"keys a b", 2, "", "usage: keys [PREFIX]"},
-    {"ping extra", 2, "", "usage: ping"},
-    {"--system --user ping", 2, "", "exclude each other"},
-    {"--bogus ping", 2, "", "Unknown option"},
+      {"frobnicate", 2, "", "unknown command 'frobnicate'"},
+      {"get", 2, "", "usage: get KEY"},
+      {"get a b", 2, "", "usage: get KEY"},
+      {"set onlykey", 2, "", "usage: set"},
+      {"set --type float k 1", 2, "", "Unknown type 'float'"},
+      {"set --type int32 k five", 2, "", "Cannot read the value"},
+      {"set --type int32 --gvariant k 5", 2, "", "exclude each other"},
+      {"set --gvariant k just~5", 2, "", "maybe"},
+      {"incr k notanumber", 2, "", "not an int64"},
+      {"del", 2, "", "usage: del KEY..."},
+      {"keys a b", 2, "", "usage: keys [PREFIX]"},
+      {"ping extra", 2, "", "usage: ping"},
+      {"--system --user ping", 2, "", "exclude each other"},
+      {"--bogus ping", 2, "", "Unknown option"},
   };
 
   /* A usage error never touches the bus: the daemon is not even activated. */
@@ -131,7 +131,7 @@ static void test_usage_errors(KvTestBus *bus, gconstpointer data)
 static void test_help(KvTestBus *bus, gconstpointer data)
 {
   static const Step steps[] = {
-    {"--help", 0, NULL, NULL},
+      {"--help", 0, NULL, NULL},
   };
   const char *argv[] = {"--help", NULL};
   g_autofree char *out = NULL;
@@ -164,8 +164,8 @@ static void test_address_option(KvTestBus *bus, gconstpointer data)
 static void test_unreachable_bus(KvTestBus *bus, gconstpointer data)
 {
   static const Step steps[] = {
-    {"--address unix:path=/nonexistent/kvstore-test-socket ping", 3, "",
-     "cannot connect to the bus"},
+      {"--address unix:path=/nonexistent/kvstore-test-socket ping", 3, "",
+       "cannot connect to the bus"},
   };
 
   run_steps(steps, G_N_ELEMENTS(steps));

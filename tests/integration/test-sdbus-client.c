@@ -36,8 +36,8 @@ static void teardown(Fixture *f, gconstpointer data)
 }
 
 #define CALL(f, error, reply, member, ...)                                                         \
-  sd_bus_call_method((f)->client, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, member, error,     \
-                     reply, __VA_ARGS__)
+  sd_bus_call_method((f)->client, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, member, error, reply, \
+                     __VA_ARGS__)
 
 static void test_typed_values(Fixture *f, gconstpointer data)
 {
@@ -96,10 +96,10 @@ static void test_error_names(Fixture *f, gconstpointer data)
     const char *key;
     const char *name;
   } cases[] = {
-    {"Get", "s", "missing", "org.example.KVStore.Error.NotFound"},
-    {"Get", "s", "", "org.example.KVStore.Error.InvalidKey"},
-    {"Increment", "sx", "text", "org.example.KVStore.Error.InvalidValueType"},
-    {"Increment", "sx", "max", "org.example.KVStore.Error.Overflow"},
+      {"Get", "s", "missing", "org.example.KVStore.Error.NotFound"},
+      {"Get", "s", "", "org.example.KVStore.Error.InvalidKey"},
+      {"Increment", "sx", "text", "org.example.KVStore.Error.InvalidValueType"},
+      {"Increment", "sx", "max", "org.example.KVStore.Error.Overflow"},
   };
   g_auto(sd_bus_error) setup_error = SD_BUS_ERROR_NULL;
 
@@ -159,9 +159,9 @@ static int on_increment_reply(sd_bus_message *m, void *userdata, sd_bus_error *r
 
 static int send_increment(Client *client)
 {
-  int r = sd_bus_call_method_async(client->bus, NULL, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
-                                   "Increment", on_increment_reply, client, "sx", "hits",
-                                   (int64_t)1);
+  int r =
+      sd_bus_call_method_async(client->bus, NULL, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
+                               "Increment", on_increment_reply, client, "sx", "hits", (int64_t)1);
   if (r >= 0) {
     client->to_send--;
     client->pending++;

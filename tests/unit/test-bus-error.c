@@ -9,11 +9,11 @@ static void test_names(void)
     KvError code;
     const char *name;
   } expected[] = {
-    {KV_ERROR_NOT_FOUND, "org.example.KVStore.Error.NotFound"},
-    {KV_ERROR_INVALID_KEY, "org.example.KVStore.Error.InvalidKey"},
-    {KV_ERROR_INVALID_VALUE_TYPE, "org.example.KVStore.Error.InvalidValueType"},
-    {KV_ERROR_OVERFLOW, "org.example.KVStore.Error.Overflow"},
-    {KV_ERROR_TOO_LARGE, "org.example.KVStore.Error.TooLarge"},
+      {KV_ERROR_NOT_FOUND, "org.example.KVStore.Error.NotFound"},
+      {KV_ERROR_INVALID_KEY, "org.example.KVStore.Error.InvalidKey"},
+      {KV_ERROR_INVALID_VALUE_TYPE, "org.example.KVStore.Error.InvalidValueType"},
+      {KV_ERROR_OVERFLOW, "org.example.KVStore.Error.Overflow"},
+      {KV_ERROR_TOO_LARGE, "org.example.KVStore.Error.TooLarge"},
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {

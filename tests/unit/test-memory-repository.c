@@ -49,8 +49,8 @@ static void test_replace_frees_old_value(void)
   g_autoptr(KvRepository) repository = kv_memory_repository_new();
   static const char data[] = "old";
   gboolean freed = FALSE;
-  GVariant *old = g_variant_new_from_data(G_VARIANT_TYPE_STRING, data, sizeof data, TRUE,
-                                          note_freed, &freed);
+  GVariant *old =
+      g_variant_new_from_data(G_VARIANT_TYPE_STRING, data, sizeof data, TRUE, note_freed, &freed);
 
   g_assert_true(kv_repository_set(repository, "k", old, NULL));
   g_assert_false(freed);
@@ -68,10 +68,10 @@ static void test_delete_frees_value(void)
   static const char data[] = "v";
   gboolean freed = FALSE;
 
-  kv_repository_set(repository, "k",
-                    g_variant_new_from_data(G_VARIANT_TYPE_STRING, data, sizeof data, TRUE,
-                                            note_freed, &freed),
-                    NULL);
+  kv_repository_set(
+      repository, "k",
+      g_variant_new_from_data(G_VARIANT_TYPE_STRING, data, sizeof data, TRUE, note_freed, &freed),
+      NULL);
   kv_repository_delete(repository, "k", NULL, NULL);
   g_assert_true(freed);
 }

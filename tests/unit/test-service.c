@@ -198,7 +198,7 @@ static void test_failed_increment_changes_nothing(Fixture *f, gconstpointer data
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-#define ADD(path, func, limit)                                                                   \
+#define ADD(path, func, limit)                                                                     \
   g_test_add("/service/" path, Fixture, GSIZE_TO_POINTER(limit), setup, func, teardown)
   ADD("set-get", test_set_get, 0);
   ADD("get-missing", test_get_missing, 0);

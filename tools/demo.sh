@@ -1,0 +1,83 @@
+#!/bin/sh
+# Walks through every call of org.example.KVStore the way a person would try it, with
+# kvctl, busctl, gdbus and dbus-send, and checks each answer. It talks to the session bus
+# in DBUS_SESSION_BUS_ADDRESS, where kvstored is started by D-Bus activation.
+# 'tools/dev demo' runs it on a private bus; the test suite runs it too.
+set -u
+
+SERVICE="org.example.KVStore /org/example/KVStore org.example.KVStore"
+GDBUS="--session --dest org.example.KVStore --object-path /org/example/KVStore"
+failures=0
+
+# check STATUS OUTPUT COMMAND...: runs COMMAND, shows it, and compares its exit status
+# and its output (stdout and stderr together) with what is expected.
+check() {
+  want_status=$1
+  want_output=$2
+  shift 2
+  printf '$ %s\n' "$*"
+  output=$("$@" 2>&1)
+  status=$?
+  [ -n "$output" ] && printf '%s\n' "$output"
+  if [ "$status" -ne "$want_status" ] || [ "$output" != "$want_output" ]; then
+    printf '!! expected exit status %s and output:\n%s\n' "$want_status" "$want_output" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+say() {
+  printf '\n# %s\n' "$*"
+}
+
+say "kvctl: the whole flow"
+check 0 "pong" kvctl ping
+check 0 "" kvctl set counter 10
+check 0 "10" kvctl get counter
+check 0 "true" kvctl exists counter
+check 0 "15" kvctl incr counter 5
+check 0 "15" kvctl get counter
+check 0 "1" kvctl del counter
+check 1 "kvctl: Key 'counter' not found (org.example.KVStore.Error.NotFound)" kvctl get counter
+check 1 "false" kvctl exists counter
+
+say "kvctl: typed values"
+check 0 "" kvctl set --type int32 answer 42
+check 0 "" kvctl set --gvariant point "(1.5, -2.0)"
+check 0 "(1.5, -2.0)" kvctl get point
+check 0 "answer	42
+point	(1.5, -2.0)" kvctl dump
+check 3 "kvctl: Cannot increment 'point': it holds a struct '(dd)'; only integers and strings holding a base-10 int64 can be incremented (org.example.KVStore.Error.InvalidValueType)" kvctl incr point
+
+say "busctl"
+check 0 "" busctl --user call $SERVICE Set sv greeting s hello
+check 0 'v s "hello"' busctl --user call $SERVICE Get s greeting
+check 0 "x 1" busctl --user call $SERVICE Increment sx visits 1
+check 0 'as 4 "answer" "greeting" "point" "visits"' busctl --user call $SERVICE Keys s ""
+check 0 "b true" busctl --user call $SERVICE Exists s visits
+check 0 "u 4" busctl --user get-property $SERVICE Count
+check 1 "Call failed: Key 'nope' not found" busctl --user call $SERVICE Get s nope
+
+say "gdbus"
+# shellcheck disable=SC2086
+check 0 "({'greeting': <'hello'>},)" gdbus call $GDBUS --method org.example.KVStore.GetAll "g"
+# shellcheck disable=SC2086
+check 0 "()" gdbus call $GDBUS --method org.example.KVStore.Set ratio "<0.5>"
+# shellcheck disable=SC2086
+check 0 "(<0.5>,)" gdbus call $GDBUS --method org.example.KVStore.Get ratio
+# shellcheck disable=SC2086
+check 0 "(true,)" gdbus call $GDBUS --method org.example.KVStore.Delete ratio
+# shellcheck disable=SC2086
+check 1 "Error: GDBus.Error:org.example.KVStore.Error.InvalidKey: Key must not be empty" gdbus call $GDBUS --method org.example.KVStore.Get ""
+
+say "dbus-send"
+check 0 "   int64 2" sh -c "dbus-send --session --print-reply=literal --dest=org.example.KVStore /org/example/KVStore org.example.KVStore.Increment string:visits int64:1"
+
+say "health check"
+check 0 "" busctl --user call org.example.KVStore /org/example/KVStore org.freedesktop.DBus.Peer Ping
+
+echo
+if [ "$failures" -ne 0 ]; then
+  echo "demo: $failures check(s) failed" >&2
+  exit 1
+fi
+echo "demo: every call answered as expected"
