@@ -101,6 +101,21 @@ static void test_usage_errors(void)
   }
 }
 
+static void test_cannot_connect(void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = new_launcher();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+
+  g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS",
+                               "unix:path=/nonexistent/kvstore-test-bus", TRUE);
+  g_autoptr(GSubprocess) process = spawn_daemon(launcher, (const char *[]){"--session", NULL});
+  g_subprocess_communicate_utf8(process, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 1);
+  assert_contains(err, "Cannot connect to the session bus");
+}
+
 static void test_name_already_owned(KvTestBus *bus, gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -179,6 +194,7 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/daemon/version-and-help", test_version_and_help);
   g_test_add_func("/daemon/usage-errors", test_usage_errors);
+  g_test_add_func("/daemon/cannot-connect", test_cannot_connect);
   g_test_add("/daemon/name-already-owned", KvTestBus, NULL, setup, test_name_already_owned,
              teardown);
   g_test_add("/daemon/sigint-exits-cleanly", KvTestBus, NULL, setup, test_sigint_exits_cleanly,
