@@ -50,34 +50,33 @@ static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   return sd_bus_reply_method_return(m, NULL);
 }
 
-static int method_exists(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+/* Exists and Delete: a key in, a boolean out. */
+typedef gboolean (*KeyFlagFunc)(KvService *service, const char *key, gboolean *out_flag,
+                                GError **error);
+
+static int reply_key_flag(sd_bus_message *m, KvService *service, KeyFlagFunc func,
+                          sd_bus_error *ret_error)
 {
-  KvService *service = userdata;
   g_autoptr(GError) error = NULL;
-  gboolean exists;
+  gboolean flag;
   const char *key;
   int r = sd_bus_message_read(m, "s", &key);
   if (r < 0)
     return r;
 
-  if (!kv_service_exists(service, key, &exists, &error))
+  if (!func(service, key, &flag, &error))
     return kv_bus_error_set(ret_error, error);
-  return sd_bus_reply_method_return(m, "b", exists);
+  return sd_bus_reply_method_return(m, "b", flag);
+}
+
+static int method_exists(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  return reply_key_flag(m, userdata, kv_service_exists, ret_error);
 }
 
 static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  KvService *service = userdata;
-  g_autoptr(GError) error = NULL;
-  gboolean existed;
-  const char *key;
-  int r = sd_bus_message_read(m, "s", &key);
-  if (r < 0)
-    return r;
-
-  if (!kv_service_delete(service, key, &existed, &error))
-    return kv_bus_error_set(ret_error, error);
-  return sd_bus_reply_method_return(m, "b", existed);
+  return reply_key_flag(m, userdata, kv_service_delete, ret_error);
 }
 
 static int method_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)

@@ -37,6 +37,16 @@ void kv_test_bus_up(KvTestBus *self, const char *daemon_args)
   g_assert_no_error(error);
 }
 
+void kv_test_bus_setup(KvTestBus *self, gconstpointer daemon_args)
+{
+  kv_test_bus_up(self, daemon_args);
+}
+
+void kv_test_bus_teardown(KvTestBus *self, gconstpointer daemon_args)
+{
+  kv_test_bus_down(self);
+}
+
 const char *kv_test_bus_address(KvTestBus *self)
 {
   return g_test_dbus_get_bus_address(self->dbus);

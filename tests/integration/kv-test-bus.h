@@ -17,6 +17,11 @@ typedef struct {
 /* Starts the bus; @daemon_args (may be NULL) are extra kvstored options for activation. */
 void kv_test_bus_up(KvTestBus *self, const char *daemon_args);
 
+/* kv_test_bus_up() and kv_test_bus_down() in the shape g_test_add() wants; @daemon_args
+ * is the test data. */
+void kv_test_bus_setup(KvTestBus *self, gconstpointer daemon_args);
+void kv_test_bus_teardown(KvTestBus *self, gconstpointer daemon_args);
+
 /* Stops an activated kvstored with SIGTERM, asserts it exited 0, and stops the bus. */
 void kv_test_bus_down(KvTestBus *self);
 

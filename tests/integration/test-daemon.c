@@ -7,16 +7,6 @@
 #include <signal.h>
 #include <string.h>
 
-static void setup(KvTestBus *bus, gconstpointer data)
-{
-  kv_test_bus_up(bus, NULL);
-}
-
-static void teardown(KvTestBus *bus, gconstpointer data)
-{
-  kv_test_bus_down(bus);
-}
-
 /* Starts kvstored directly (not through activation) with @args. */
 static GSubprocess *spawn_daemon(GSubprocessLauncher *launcher, const char *const *args)
 {
@@ -195,12 +185,12 @@ int main(int argc, char **argv)
   g_test_add_func("/daemon/version-and-help", test_version_and_help);
   g_test_add_func("/daemon/usage-errors", test_usage_errors);
   g_test_add_func("/daemon/cannot-connect", test_cannot_connect);
-  g_test_add("/daemon/name-already-owned", KvTestBus, NULL, setup, test_name_already_owned,
-             teardown);
-  g_test_add("/daemon/sigint-exits-cleanly", KvTestBus, NULL, setup, test_sigint_exits_cleanly,
-             teardown);
-  g_test_add("/daemon/serves-the-activating-bus", KvTestBus, NULL, setup,
-             test_serves_the_activating_bus, teardown);
+  g_test_add("/daemon/name-already-owned", KvTestBus, NULL, kv_test_bus_setup,
+             test_name_already_owned, kv_test_bus_teardown);
+  g_test_add("/daemon/sigint-exits-cleanly", KvTestBus, NULL, kv_test_bus_setup,
+             test_sigint_exits_cleanly, kv_test_bus_teardown);
+  g_test_add("/daemon/serves-the-activating-bus", KvTestBus, NULL, kv_test_bus_setup,
+             test_serves_the_activating_bus, kv_test_bus_teardown);
   g_test_add_func("/daemon/exits-when-bus-goes-away", test_exits_when_bus_goes_away);
   return g_test_run();
 }

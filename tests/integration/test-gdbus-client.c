@@ -4,20 +4,11 @@
 #include "kv-config.h"
 #include "kv-test-bus.h"
 #include "kv-test-introspection.h"
+#include "kv-test-values.h"
 
 #include <string.h>
 
 #define ERROR_PREFIX "org.example.KVStore.Error."
-
-static void setup(KvTestBus *bus, gconstpointer data)
-{
-  kv_test_bus_up(bus, data);
-}
-
-static void teardown(KvTestBus *bus, gconstpointer data)
-{
-  kv_test_bus_down(bus);
-}
 
 static GVariant *call_ok(KvTestBus *bus, const char *method, GVariant *parameters)
 {
@@ -87,36 +78,10 @@ static void test_ping(KvTestBus *bus, gconstpointer data)
   kv_assert_variant_eq(reply, g_variant_new("()"));
 }
 
-static const char *const typed_values[] = {
-    "byte 0xff",
-    "true",
-    "int16 -32768",
-    "uint16 65535",
-    "-2147483648",
-    "uint32 4294967295",
-    "int64 -9223372036854775808",
-    "uint64 18446744073709551615",
-    "-1.25",
-    "'t\xc3\xa9xt'",
-    "objectpath '/a/b'",
-    "signature 'a{sv}'",
-    "<<'nested'>>",
-    "@ay []",
-    "[byte 1, 2]",
-    "@ax [1, -1]",
-    "[true, false]",
-    "@as []",
-    "{'k': <1>, 'l': <[2.5]>}",
-    "{1: 'one'}",
-    "('s', 1, [<true>])",
-    "[[1, 2], @ai []]",
-    "@a(si) []",
-};
-
 static void test_values_round_trip(KvTestBus *bus, gconstpointer data)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS(typed_values); i++) {
-    g_autoptr(GVariant) value = g_variant_parse(NULL, typed_values[i], NULL, NULL, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS(kv_test_values); i++) {
+    g_autoptr(GVariant) value = g_variant_parse(NULL, kv_test_values[i], NULL, NULL, NULL);
     g_autofree char *key = g_strdup_printf("value/%02zu", i);
 
     set_value(bus, key, value);
@@ -128,7 +93,7 @@ static void test_values_round_trip(KvTestBus *bus, gconstpointer data)
       bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get",
       g_variant_new("(ss)", KV_INTERFACE, "Count"), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
   kv_assert_variant_eq(count,
-                       g_variant_new("(v)", g_variant_new_uint32(G_N_ELEMENTS(typed_values))));
+                       g_variant_new("(v)", g_variant_new_uint32(G_N_ELEMENTS(kv_test_values))));
 }
 
 static void test_replace_changes_type(KvTestBus *bus, gconstpointer data)
@@ -279,7 +244,8 @@ static void test_introspection_matches_contract(KvTestBus *bus, gconstpointer da
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-#define ADD(path, func, args) g_test_add("/gdbus/" path, KvTestBus, args, setup, func, teardown)
+#define ADD(path, func, args)                                                                      \
+  g_test_add("/gdbus/" path, KvTestBus, args, kv_test_bus_setup, func, kv_test_bus_teardown)
   ADD("activation", test_activation, NULL);
   ADD("ping", test_ping, NULL);
   ADD("values-round-trip", test_values_round_trip, NULL);

@@ -11,16 +11,6 @@ typedef struct {
   const char *err_part; /* part of stderr, NULL for empty stderr */
 } Step;
 
-static void setup(KvTestBus *bus, gconstpointer data)
-{
-  kv_test_bus_up(bus, NULL);
-}
-
-static void teardown(KvTestBus *bus, gconstpointer data)
-{
-  kv_test_bus_down(bus);
-}
-
 static void run_kvctl(const char *const *argv, int *status, char **out, char **err)
 {
   g_autoptr(GError) error = NULL;
@@ -174,7 +164,8 @@ static void test_unreachable_bus(KvTestBus *bus, gconstpointer data)
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-#define ADD(path, func) g_test_add("/kvctl/" path, KvTestBus, NULL, setup, func, teardown)
+#define ADD(path, func)                                                                            \
+  g_test_add("/kvctl/" path, KvTestBus, NULL, kv_test_bus_setup, func, kv_test_bus_teardown)
   ADD("commands", test_commands);
   ADD("usage-errors", test_usage_errors);
   ADD("help", test_help);

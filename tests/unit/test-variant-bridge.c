@@ -1,59 +1,11 @@
 #include "kv-test-assert.h"
 #include "kv-sd-bus-cleanup.h"
+#include "kv-test-values.h"
 #include "kv-variant-bridge.h"
 
 #include <errno.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* Every D-Bus type, alone and nested, including empty containers. */
-static const char *const values[] = {
-    "byte 0x7f",
-    "true",
-    "false",
-    "int16 -32768",
-    "uint16 65535",
-    "-2147483648",
-    "uint32 4294967295",
-    "int64 -9223372036854775808",
-    "uint64 18446744073709551615",
-    "3.25",
-    "-0.0",
-    "''",
-    "'h\xc3\xa9llo, world'",
-    "objectpath '/org/example/KVStore'",
-    "signature 'a{sv}(iu)'",
-    "<'nested'>",
-    "<<int64 5>>",
-    "@ay []",
-    "[byte 1, 2, 255]",
-    "@an [-1, 2]",
-    "@aq [1, 2]",
-    "@ai [1, 2, 3]",
-    "@au [4]",
-    "@ax [-9223372036854775808]",
-    "@at [18446744073709551615]",
-    "@ad [1.5, -2.5]",
-    "[true, false, true]",
-    "@as []",
-    "['a', 'b', '']",
-    "[objectpath '/a', '/b']",
-    "[signature 'i', 's']",
-    "[<1>, <'two'>, <[3]>]",
-    "@a{sv} {}",
-    "{'a': <1>, 'b': <'x'>, 'c': <@as []>}",
-    "{1: 'one', 2: 'two'}",
-    "{'outer': {'inner': <byte 1>}}",
-    "('s', 1, [2.5], <true>)",
-    "[(1, 'a'), (2, 'b')]",
-    "@a(is) []",
-    "[[1, 2], @ai [], [3]]",
-    "[@ay [1], @ay []]",
-    "[[[[[[[[int64 1]]]]]]]]",
-    "(((((('deep',),),),),),)",
-    "<<<<<<<<'variants'>>>>>>>>",
-    "{'list': <[{'k': <(1, [byte 2])>}]>}",
-};
 
 static sd_bus *new_unstarted_peer(int *other_fd)
 {
@@ -140,9 +92,9 @@ static void test_unsendable_types(void)
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  for (gsize i = 0; i < G_N_ELEMENTS(values); i++) {
+  for (gsize i = 0; i < G_N_ELEMENTS(kv_test_values); i++) {
     g_autofree char *path = g_strdup_printf("/variant-bridge/round-trip/%zu", i);
-    g_test_add_data_func(path, values[i], test_round_trip);
+    g_test_add_data_func(path, kv_test_values[i], test_round_trip);
   }
   g_test_add_func("/variant-bridge/unsendable-types", test_unsendable_types);
   return g_test_run();
