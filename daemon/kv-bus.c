@@ -125,7 +125,7 @@ static void append_entry(const char *key, GVariant *value, gpointer user_data)
 
 /* Keys and GetAll differ only in what each entry contributes to the array. */
 static int reply_selection(sd_bus_message *m, KvService *service, const char *element_type,
-                           KvRepositoryForeachFunc append)
+                           gboolean with_values, KvRepositoryForeachFunc append)
 {
   g_autoptr(sd_bus_message) reply = NULL;
   const char *prefix;
@@ -140,7 +140,7 @@ static int reply_selection(sd_bus_message *m, KvService *service, const char *el
     return r;
 
   ReplyWriter writer = {reply, 0};
-  kv_service_foreach(service, prefix, append, &writer);
+  kv_service_foreach(service, prefix, with_values, append, &writer);
   if (writer.error < 0)
     return writer.error;
 
@@ -152,12 +152,12 @@ static int reply_selection(sd_bus_message *m, KvService *service, const char *el
 
 static int method_keys(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  return reply_selection(m, userdata, "s", append_key);
+  return reply_selection(m, userdata, "s", FALSE, append_key);
 }
 
 static int method_get_all(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  return reply_selection(m, userdata, "{sv}", append_entry);
+  return reply_selection(m, userdata, "{sv}", TRUE, append_entry);
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface,

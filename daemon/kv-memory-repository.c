@@ -1,27 +1,48 @@
 #include "kv-memory-repository.h"
 
+#include "kv-entry.h"
+
 #include <string.h>
 
+/* Each key lives in one KvEntry, packed with its value. Two indexes point at the entry's
+ * key string: a hash set for O(1) lookups, and a balanced tree that keeps keys in
+ * bytewise order, so that a prefix selection costs O(log n + k), not a scan of every
+ * key. Neither index owns anything; the repository frees the entries. */
 typedef struct {
   KvRepository parent;
-  GHashTable *table; /* char* key -> GVariant* value, both owned */
+  GHashTable *lookup; /* set of entry keys */
+  GTree *order;       /* entry key -> NULL */
 } KvMemoryRepository;
+
+static KvEntry *find_entry(KvMemoryRepository *self, const char *key)
+{
+  const char *stored_key = g_hash_table_lookup(self->lookup, key);
+
+  return stored_key != NULL ? kv_entry_from_key(stored_key) : NULL;
+}
 
 static GVariant *memory_get(KvRepository *repository, const char *key)
 {
-  KvMemoryRepository *self = (KvMemoryRepository *)repository;
-  GVariant *value = g_hash_table_lookup(self->table, key);
+  KvEntry *entry = find_entry((KvMemoryRepository *)repository, key);
 
-  return value != NULL ? g_variant_ref(value) : NULL;
+  return entry != NULL ? kv_entry_dup_value(entry) : NULL;
 }
 
 static gboolean memory_set(KvRepository *repository, const char *key, GVariant *value,
                            GError **error)
 {
   KvMemoryRepository *self = (KvMemoryRepository *)repository;
+  g_autoptr(GVariant) owned = g_variant_ref_sink(value);
+  KvEntry *old = find_entry(self, key);
+  KvEntry *entry = kv_entry_new(key, owned);
+  char *entry_key = (char *)kv_entry_key(entry);
 
-  /* g_hash_table_replace keeps no stale key copy around and frees the old value. */
-  g_hash_table_replace(self->table, g_strdup(key), g_variant_ref_sink(value));
+  /* Both calls put the new key pointer in place of an equal old one, without touching
+   * the structure of either index. */
+  g_hash_table_add(self->lookup, entry_key);
+  g_tree_replace(self->order, entry_key, NULL);
+  if (old != NULL)
+    kv_entry_free(old);
   return TRUE;
 }
 
@@ -29,10 +50,15 @@ static gboolean memory_delete(KvRepository *repository, const char *key, gboolea
                               GError **error)
 {
   KvMemoryRepository *self = (KvMemoryRepository *)repository;
-  gboolean existed = g_hash_table_remove(self->table, key);
+  KvEntry *entry = find_entry(self, key);
 
+  if (entry != NULL) {
+    g_hash_table_remove(self->lookup, key);
+    g_tree_remove(self->order, key);
+    kv_entry_free(entry);
+  }
   if (out_existed != NULL)
-    *out_existed = existed;
+    *out_existed = entry != NULL;
   return TRUE;
 }
 
@@ -40,47 +66,45 @@ static gboolean memory_exists(KvRepository *repository, const char *key)
 {
   KvMemoryRepository *self = (KvMemoryRepository *)repository;
 
-  return g_hash_table_contains(self->table, key);
+  return g_hash_table_contains(self->lookup, key);
 }
 
 static guint memory_count(KvRepository *repository)
 {
   KvMemoryRepository *self = (KvMemoryRepository *)repository;
 
-  return g_hash_table_size(self->table);
+  return g_hash_table_size(self->lookup);
 }
 
-static int compare_keys(gconstpointer a, gconstpointer b)
-{
-  /* strcmp compares as unsigned char, which is the documented bytewise order. */
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static void memory_foreach(KvRepository *repository, const char *prefix,
+static void memory_foreach(KvRepository *repository, const char *prefix, gboolean with_values,
                            KvRepositoryForeachFunc func, gpointer user_data)
 {
   KvMemoryRepository *self = (KvMemoryRepository *)repository;
-  g_autoptr(GPtrArray) keys = g_ptr_array_new();
-  GHashTableIter iter;
-  gpointer key;
 
-  g_hash_table_iter_init(&iter, self->table);
-  while (g_hash_table_iter_next(&iter, &key, NULL))
-    if (g_str_has_prefix(key, prefix))
-      g_ptr_array_add(keys, key);
+  /* Every key with the prefix sorts at or after the prefix itself, and they all come
+   * before the first key without it. */
+  for (GTreeNode *node = g_tree_lower_bound(self->order, prefix); node != NULL;
+       node = g_tree_node_next(node)) {
+    const char *key = g_tree_node_key(node);
+    if (!g_str_has_prefix(key, prefix))
+      break;
 
-  g_ptr_array_sort(keys, compare_keys);
-  for (guint i = 0; i < keys->len; i++) {
-    const char *k = g_ptr_array_index(keys, i);
-    func(k, g_hash_table_lookup(self->table, k), user_data);
+    g_autoptr(GVariant) value = with_values ? kv_entry_dup_value(kv_entry_from_key(key)) : NULL;
+    func(key, value, user_data);
   }
 }
 
 static void memory_free(KvRepository *repository)
 {
   KvMemoryRepository *self = (KvMemoryRepository *)repository;
+  GHashTableIter iter;
+  gpointer key;
 
-  g_hash_table_unref(self->table);
+  g_hash_table_iter_init(&iter, self->lookup);
+  while (g_hash_table_iter_next(&iter, &key, NULL))
+    kv_entry_free(kv_entry_from_key(key));
+  g_hash_table_unref(self->lookup);
+  g_tree_unref(self->order);
   g_free(self);
 }
 
@@ -94,12 +118,18 @@ static const KvRepositoryVTable memory_vtable = {
     .free = memory_free,
 };
 
+static int compare_keys(gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  /* strcmp compares as unsigned char: the documented bytewise order. */
+  return strcmp(a, b);
+}
+
 KvRepository *kv_memory_repository_new(void)
 {
   KvMemoryRepository *self = g_new0(KvMemoryRepository, 1);
 
   self->parent.vtable = &memory_vtable;
-  self->table =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
+  self->lookup = g_hash_table_new(g_str_hash, g_str_equal);
+  self->order = g_tree_new_full(compare_keys, NULL, NULL, NULL);
   return &self->parent;
 }

@@ -26,10 +26,10 @@ guint kv_repository_count(KvRepository *self)
   return self->vtable->count(self);
 }
 
-void kv_repository_foreach(KvRepository *self, const char *prefix, KvRepositoryForeachFunc func,
-                           gpointer user_data)
+void kv_repository_foreach(KvRepository *self, const char *prefix, gboolean with_values,
+                           KvRepositoryForeachFunc func, gpointer user_data)
 {
-  self->vtable->foreach (self, prefix, func, user_data);
+  self->vtable->foreach (self, prefix, with_values, func, user_data);
 }
 
 void kv_repository_free(KvRepository *self)

@@ -9,7 +9,8 @@ G_BEGIN_DECLS
  * KvRepository as their first member and point it at their vtable. */
 typedef struct _KvRepository KvRepository;
 
-/* Called once per entry in bytewise key order; the key and value are borrowed. */
+/* Called once per entry in bytewise key order; the key and value (NULL when values were
+ * not asked for) are borrowed. */
 typedef void (*KvRepositoryForeachFunc)(const char *key, GVariant *value, gpointer user_data);
 
 typedef struct {
@@ -18,8 +19,8 @@ typedef struct {
   gboolean (*delete)(KvRepository *self, const char *key, gboolean *out_existed, GError **error);
   gboolean (*exists)(KvRepository *self, const char *key);
   guint (*count)(KvRepository *self);
-  void (*foreach)(KvRepository *self, const char *prefix, KvRepositoryForeachFunc func,
-                  gpointer user_data);
+  void (*foreach)(KvRepository *self, const char *prefix, gboolean with_values,
+                  KvRepositoryForeachFunc func, gpointer user_data);
   void (*free)(KvRepository *self);
 } KvRepositoryVTable;
 
@@ -45,10 +46,10 @@ gboolean kv_repository_exists(KvRepository *self, const char *key);
 /* The number of stored keys. */
 guint kv_repository_count(KvRepository *self);
 
-/* Calls @func for every key starting with @prefix ("" for all), in bytewise key order.
- * @func must not modify the repository. */
-void kv_repository_foreach(KvRepository *self, const char *prefix, KvRepositoryForeachFunc func,
-                           gpointer user_data);
+/* Calls @func for every key starting with @prefix ("" for all), in bytewise key order,
+ * with its value, or with NULL unless @with_values. @func must not modify the repository. */
+void kv_repository_foreach(KvRepository *self, const char *prefix, gboolean with_values,
+                           KvRepositoryForeachFunc func, gpointer user_data);
 
 /* Frees the repository and every value it holds. */
 void kv_repository_free(KvRepository *self);

@@ -121,10 +121,10 @@ gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gi
   return TRUE;
 }
 
-void kv_service_foreach(KvService *self, const char *prefix, KvRepositoryForeachFunc func,
-                        gpointer user_data)
+void kv_service_foreach(KvService *self, const char *prefix, gboolean with_values,
+                        KvRepositoryForeachFunc func, gpointer user_data)
 {
-  kv_repository_foreach(self->repository, prefix, func, user_data);
+  kv_repository_foreach(self->repository, prefix, with_values, func, user_data);
 }
 
 guint kv_service_count(KvService *self)

@@ -37,9 +37,10 @@ gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_exist
 gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gint64 *out_value,
                               GError **error);
 
-/* Calls @func for every key starting with @prefix ("" for all), in bytewise order. */
-void kv_service_foreach(KvService *self, const char *prefix, KvRepositoryForeachFunc func,
-                        gpointer user_data);
+/* Calls @func for every key starting with @prefix ("" for all), in bytewise order, with
+ * its value, or with NULL unless @with_values. */
+void kv_service_foreach(KvService *self, const char *prefix, gboolean with_values,
+                        KvRepositoryForeachFunc func, gpointer user_data);
 
 /* The number of stored keys. */
 guint kv_service_count(KvService *self);

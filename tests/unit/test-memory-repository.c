@@ -1,8 +1,10 @@
 #include "kv-test-assert.h"
 #include "kv-memory-repository.h"
+#include "kv-test-values.h"
 
 static void collect_key(const char *key, GVariant *value, gpointer user_data)
 {
+  g_assert_null(value);
   g_ptr_array_add(user_data, g_strdup(key));
 }
 
@@ -10,7 +12,7 @@ static GPtrArray *keys_with_prefix(KvRepository *repository, const char *prefix)
 {
   GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
 
-  kv_repository_foreach(repository, prefix, collect_key, keys);
+  kv_repository_foreach(repository, prefix, FALSE, collect_key, keys);
   g_ptr_array_add(keys, NULL);
   return keys;
 }
@@ -39,41 +41,65 @@ static void test_set_get_delete(void)
   g_assert_null(kv_repository_get(repository, "a"));
 }
 
-static void note_freed(gpointer user_data)
-{
-  *(gboolean *)user_data = TRUE;
-}
-
-static void test_replace_frees_old_value(void)
+/* Under LeakSanitizer (the ASan build) a value or key that is not freed fails this. */
+static void test_replace_and_delete_free_entries(void)
 {
   g_autoptr(KvRepository) repository = kv_memory_repository_new();
-  static const char data[] = "old";
-  gboolean freed = FALSE;
-  GVariant *old =
-      g_variant_new_from_data(G_VARIANT_TYPE_STRING, data, sizeof data, TRUE, note_freed, &freed);
+  g_autofree char *big = g_strnfill(64 * 1024, 'x');
 
-  g_assert_true(kv_repository_set(repository, "k", old, NULL));
-  g_assert_false(freed);
-  g_assert_true(kv_repository_set(repository, "k", g_variant_new_string("new"), NULL));
-  g_assert_true(freed);
+  for (int i = 0; i < 100; i++) {
+    g_assert_true(kv_repository_set(repository, "k", g_variant_new_string(big), NULL));
+    g_assert_true(kv_repository_set(repository, "k", g_variant_new_int32(i), NULL));
+  }
   g_assert_cmpuint(kv_repository_count(repository), ==, 1);
-
   g_autoptr(GVariant) value = kv_repository_get(repository, "k");
-  g_assert_cmpstr(g_variant_get_string(value, NULL), ==, "new");
+  kv_assert_variant_eq(value, g_variant_new_int32(99));
+
+  gboolean existed;
+  g_assert_true(kv_repository_delete(repository, "k", &existed, NULL));
+  g_assert_true(existed);
+  g_assert_true(
+      kv_repository_set(repository, "gone-with-the-repository", g_variant_new_string(big), NULL));
 }
 
-static void test_delete_frees_value(void)
+static void test_values_kept_exactly(void)
 {
   g_autoptr(KvRepository) repository = kv_memory_repository_new();
-  static const char data[] = "v";
-  gboolean freed = FALSE;
 
-  kv_repository_set(
-      repository, "k",
-      g_variant_new_from_data(G_VARIANT_TYPE_STRING, data, sizeof data, TRUE, note_freed, &freed),
-      NULL);
-  kv_repository_delete(repository, "k", NULL, NULL);
-  g_assert_true(freed);
+  for (gsize i = 0; i < G_N_ELEMENTS(kv_test_values); i++) {
+    g_autoptr(GVariant) value = g_variant_parse(NULL, kv_test_values[i], NULL, NULL, NULL);
+    g_autofree char *key = g_strdup_printf("%03zu", i);
+    g_assert_true(kv_repository_set(repository, key, value, NULL));
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS(kv_test_values); i++) {
+    g_autoptr(GVariant) expected = g_variant_parse(NULL, kv_test_values[i], NULL, NULL, NULL);
+    g_autofree char *key = g_strdup_printf("%03zu", i);
+    g_autoptr(GVariant) stored = kv_repository_get(repository, key);
+    g_assert_false(g_variant_is_floating(stored));
+    kv_assert_variant_eq(stored, expected);
+  }
+}
+
+static void collect_entry(const char *key, GVariant *value, gpointer user_data)
+{
+  g_variant_builder_add(user_data, "{sv}", key, value);
+}
+
+static void test_foreach_with_values(void)
+{
+  g_autoptr(KvRepository) repository = kv_memory_repository_new();
+  GVariantBuilder builder;
+
+  kv_repository_set(repository, "b", g_variant_new_uint64(2), NULL);
+  kv_repository_set(repository, "a", g_variant_new_string("one"), NULL);
+  kv_repository_set(repository, "c", g_variant_new_boolean(TRUE), NULL);
+  g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
+  kv_repository_foreach(repository, "", TRUE, collect_entry, &builder);
+
+  g_autoptr(GVariant) all = g_variant_ref_sink(g_variant_builder_end(&builder));
+  g_autoptr(GVariant) expected =
+      g_variant_parse(NULL, "{'a': <'one'>, 'b': <uint64 2>, 'c': <true>}", NULL, NULL, NULL);
+  kv_assert_variant_eq(all, g_variant_ref(expected));
 }
 
 static void test_foreach_sorted_by_prefix(void)
@@ -100,8 +126,10 @@ int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/memory-repository/set-get-delete", test_set_get_delete);
-  g_test_add_func("/memory-repository/replace-frees-old-value", test_replace_frees_old_value);
-  g_test_add_func("/memory-repository/delete-frees-value", test_delete_frees_value);
+  g_test_add_func("/memory-repository/replace-and-delete-free-entries",
+                  test_replace_and_delete_free_entries);
+  g_test_add_func("/memory-repository/values-kept-exactly", test_values_kept_exactly);
+  g_test_add_func("/memory-repository/foreach-with-values", test_foreach_with_values);
   g_test_add_func("/memory-repository/foreach-sorted-by-prefix", test_foreach_sorted_by_prefix);
   return g_test_run();
 }

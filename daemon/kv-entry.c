@@ -1,0 +1,55 @@
+#include "kv-entry.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* Layout of data[]: key '\0' type '\0', padding, then the serialized value, which starts
+ * 8-aligned as GVariant wants its serialized data to be. */
+struct _KvEntry {
+  guint32 value_offset;
+  guint32 value_size;
+  char data[];
+};
+
+KvEntry *kv_entry_new(const char *key, GVariant *value)
+{
+  const char *type = g_variant_get_type_string(value);
+  gsize key_size = strlen(key) + 1;
+  gsize type_size = strlen(type) + 1;
+  gsize value_offset = (key_size + type_size + 7) & ~(gsize)7;
+  gsize value_size = g_variant_get_size(value);
+
+  g_return_val_if_fail(value_offset + value_size <= G_MAXUINT32, NULL);
+
+  KvEntry *self = g_malloc(offsetof(KvEntry, data) + value_offset + value_size);
+  self->value_offset = (guint32)value_offset;
+  self->value_size = (guint32)value_size;
+  memcpy(self->data, key, key_size);
+  memcpy(self->data + key_size, type, type_size);
+  g_variant_store(value, self->data + value_offset);
+  return self;
+}
+
+const char *kv_entry_key(const KvEntry *self)
+{
+  return self->data;
+}
+
+KvEntry *kv_entry_from_key(const char *key)
+{
+  return (KvEntry *)(key - offsetof(KvEntry, data));
+}
+
+GVariant *kv_entry_dup_value(const KvEntry *self)
+{
+  const char *type = self->data + strlen(self->data) + 1;
+  g_autoptr(GBytes) bytes = g_bytes_new(self->data + self->value_offset, self->value_size);
+
+  /* Trusted: g_variant_store() wrote these bytes in normal form. */
+  return g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(type), bytes, TRUE));
+}
+
+void kv_entry_free(KvEntry *self)
+{
+  g_free(self);
+}
