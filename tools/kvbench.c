@@ -1,0 +1,745 @@
+/* kvbench: measures a running kvstored against the cost of the bus itself. Every
+ * figure comes with its ratio to org.freedesktop.DBus.Peer.Ping on the same daemon in
+ * the same run, since absolute figures drift on a shared machine. */
+
+#include "kv-config.h"
+#include "kv-memory-repository.h"
+#include "kv-sd-bus-cleanup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEY_FORMAT "key:%012u"      /* 16 bytes */
+#define PREFIX_100 "key:0000000001" /* selects key:000000000100 .. key:000000000199 */
+
+typedef enum { OP_PING, OP_GET, OP_SET, OP_INCR, OP_EXISTS, OP_KEYS, OP_GET_ALL, OP_LOAD } Op;
+
+static const char *const op_names[] = {"ping",   "get",  "set",    "incr",
+                                       "exists", "keys", "getall", "load"};
+static const char *const op_members[] = {"Ping",   "Get",  "Set",    "Increment",
+                                         "Exists", "Keys", "GetAll", "Set"};
+
+typedef struct {
+  char *address;
+  gboolean user;
+  gboolean system;
+  double duration;
+  int pipeline;
+  int clients;
+  int keys;
+  char *value_sizes;
+  int raw_baseline; /* internal: measure the raw GHashTable baseline and exit */
+} Options;
+
+/* What one measurement sends: the operation and its arguments. */
+typedef struct {
+  Op op;
+  const char *prefix;
+  char *value;     /* for set */
+  const char *key; /* for get: this key instead of the preloaded ones */
+  guint key_count;
+  guint next;
+  int client;
+} Workload;
+
+typedef struct {
+  GArray *latencies_ns; /* guint64 */
+  double seconds;
+  int failures;
+} Result;
+
+static guint64 now_ns(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (guint64)ts.tv_sec * G_GUINT64_CONSTANT(1000000000) + (guint64)ts.tv_nsec;
+}
+
+static int connect_bus(const Options *options, sd_bus **ret)
+{
+  if (options->address != NULL) {
+    g_autoptr(sd_bus) bus = NULL;
+    int r = sd_bus_new(&bus);
+    if (r >= 0)
+      r = sd_bus_set_address(bus, options->address);
+    if (r >= 0)
+      r = sd_bus_set_bus_client(bus, 1);
+    if (r >= 0)
+      r = sd_bus_start(bus);
+    if (r < 0)
+      return r;
+    *ret = g_steal_pointer(&bus);
+    return 0;
+  }
+  if (options->system)
+    return sd_bus_open_system(ret);
+  if (options->user || g_getenv("DBUS_SESSION_BUS_ADDRESS") != NULL)
+    return sd_bus_open_user(ret);
+  return sd_bus_open_system(ret);
+}
+
+static int build_call(sd_bus *bus, Workload *w, sd_bus_message **ret)
+{
+  g_autoptr(sd_bus_message) m = NULL;
+  char key[32];
+
+  int r = sd_bus_message_new_method_call(
+      bus, &m, KV_BUS_NAME, KV_OBJECT_PATH,
+      w->op == OP_PING ? "org.freedesktop.DBus.Peer" : KV_INTERFACE, op_members[w->op]);
+  if (r < 0)
+    return r;
+
+  guint n = w->next++;
+  g_snprintf(key, sizeof key, KEY_FORMAT, w->key_count > 0 ? n % w->key_count : 0);
+  switch (w->op) {
+  case OP_PING:
+    break;
+  case OP_GET:
+  case OP_EXISTS:
+    r = sd_bus_message_append(m, "s", w->key != NULL ? w->key : key);
+    break;
+  case OP_SET:
+    g_snprintf(key, sizeof key, "bench:set:%d", w->client);
+    r = sd_bus_message_append(m, "sv", key, "s", w->value);
+    break;
+  case OP_INCR:
+    g_snprintf(key, sizeof key, "bench:counter:%d", w->client);
+    r = sd_bus_message_append(m, "sx", key, (int64_t)1);
+    break;
+  case OP_KEYS:
+  case OP_GET_ALL:
+    r = sd_bus_message_append(m, "s", w->prefix);
+    break;
+  case OP_LOAD: {
+    /* The shape the memory target names: 16-byte keys, 16-byte string values. */
+    char value[32];
+    g_snprintf(key, sizeof key, KEY_FORMAT, n);
+    g_snprintf(value, sizeof value, "value-%010u", n);
+    r = sd_bus_message_append(m, "sv", key, "s", value);
+    break;
+  }
+  }
+  if (r < 0)
+    return r;
+  *ret = g_steal_pointer(&m);
+  return 0;
+}
+
+static void result_init(Result *result)
+{
+  result->latencies_ns = g_array_new(FALSE, FALSE, sizeof(guint64));
+  result->seconds = 0;
+  result->failures = 0;
+}
+
+static void result_clear(Result *result)
+{
+  g_clear_pointer(&result->latencies_ns, g_array_unref);
+}
+
+/* One client, one call at a time, for @duration seconds. */
+static int run_sync(sd_bus *bus, Workload *w, double duration, Result *result)
+{
+  guint64 start = now_ns();
+  guint64 end = start + (guint64)(duration * 1e9);
+  guint64 t;
+
+  do {
+    g_autoptr(sd_bus_message) call = NULL;
+    g_autoptr(sd_bus_message) reply = NULL;
+    g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+    guint64 before = now_ns();
+    int r = build_call(bus, w, &call);
+    if (r < 0)
+      return r;
+    r = sd_bus_call(bus, call, 0, &error, &reply);
+    t = now_ns();
+    if (r < 0) {
+      if (result->failures++ == 0)
+        fprintf(stderr, "kvbench: %s failed: %s\n", op_names[w->op],
+                error.message ? error.message : g_strerror(-r));
+      continue;
+    }
+    guint64 latency = t - before;
+    g_array_append_val(result->latencies_ns, latency);
+  } while (t < end);
+  result->seconds += (double)(t - start) / 1e9;
+  return 0;
+}
+
+typedef struct {
+  Workload *workload;
+  sd_bus *bus;
+  Result *result;
+  guint64 end;       /* no new call after this time */
+  guint64 remaining; /* nor after this many calls */
+  int in_flight;
+  int error;
+} Pipeline;
+
+typedef struct {
+  Pipeline *pipeline;
+  guint64 sent;
+} PendingCall;
+
+static int send_pipelined(Pipeline *p);
+
+static int on_pipelined_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  PendingCall *call = userdata;
+  Pipeline *p = call->pipeline;
+  guint64 latency = now_ns() - call->sent;
+
+  g_free(call);
+  p->in_flight--;
+  if (sd_bus_message_is_method_error(m, NULL)) {
+    if (p->result->failures++ == 0)
+      fprintf(stderr, "kvbench: %s failed: %s\n", op_names[p->workload->op],
+              sd_bus_message_get_error(m)->message);
+  } else {
+    g_array_append_val(p->result->latencies_ns, latency);
+  }
+  if (p->remaining > 0 && now_ns() < p->end && p->error >= 0)
+    p->error = send_pipelined(p);
+  return 0;
+}
+
+static int send_pipelined(Pipeline *p)
+{
+  g_autoptr(sd_bus_message) m = NULL;
+  int r = build_call(p->bus, p->workload, &m);
+  if (r < 0)
+    return r;
+
+  PendingCall *call = g_new0(PendingCall, 1);
+  call->pipeline = p;
+  call->sent = now_ns();
+  /* A floating slot: sd-bus frees it with the reply. */
+  r = sd_bus_call_async(p->bus, NULL, m, on_pipelined_reply, call, 0);
+  if (r < 0) {
+    g_free(call);
+    return r;
+  }
+  p->in_flight++;
+  p->remaining--;
+  return 0;
+}
+
+/* One client keeping @depth calls in flight for @duration seconds or @limit calls,
+ * whichever ends first. */
+static int run_pipelined(sd_bus *bus, Workload *w, double duration, guint64 limit, int depth,
+                         Result *result)
+{
+  guint64 start = now_ns();
+  Pipeline p = {w, bus, result, start + (guint64)(duration * 1e9), limit, 0, 0};
+
+  for (int i = 0; i < depth && p.remaining > 0 && p.error >= 0; i++)
+    p.error = send_pipelined(&p);
+  while (p.in_flight > 0) {
+    int r = sd_bus_process(bus, NULL);
+    if (r < 0)
+      return r;
+    if (r == 0 && (r = sd_bus_wait(bus, UINT64_MAX)) < 0)
+      return r;
+  }
+  result->seconds += (double)(now_ns() - start) / 1e9;
+  return p.error;
+}
+
+static gboolean read_all(int fd, void *buffer, gsize size)
+{
+  for (gsize got = 0; got < size;) {
+    ssize_t n = read(fd, (char *)buffer + got, size - got);
+    if (n <= 0)
+      return FALSE;
+    got += (gsize)n;
+  }
+  return TRUE;
+}
+
+static gboolean write_all(int fd, const void *buffer, gsize size)
+{
+  for (gsize put = 0; put < size;) {
+    ssize_t n = write(fd, (const char *)buffer + put, size - put);
+    if (n <= 0)
+      return FALSE;
+    put += (gsize)n;
+  }
+  return TRUE;
+}
+
+/* Runs in a forked child: its own connection, a synchronous loop, and the latencies
+ * sent back through @fd. Never returns. */
+static void run_client_process(const Options *options, Workload *w, double duration, int fd)
+{
+  g_autoptr(sd_bus) bus = NULL;
+  Result mine;
+
+  result_init(&mine);
+  if (connect_bus(options, &bus) < 0 || run_sync(bus, w, duration, &mine) < 0)
+    _exit(1);
+  guint64 header[2] = {mine.latencies_ns->len, (guint64)mine.failures};
+  gboolean ok = write_all(fd, header, sizeof header) &&
+                write_all(fd, mine.latencies_ns->data, mine.latencies_ns->len * sizeof(guint64));
+  _exit(ok ? 0 : 1);
+}
+
+/* --clients processes side by side, each a synchronous client for @duration seconds. */
+static int run_clients(const Options *options, Workload *w, double duration, Result *result)
+{
+  g_autofree pid_t *pids = g_new0(pid_t, options->clients);
+  g_autofree int *fds = g_new0(int, options->clients);
+  int status = 0;
+
+  for (int c = 0; c < options->clients; c++) {
+    int pipe_fds[2];
+    if (pipe(pipe_fds) < 0)
+      return -errno;
+    w->client = c + 1;
+    w->next = (guint)c * 7919;
+    pids[c] = fork();
+    if (pids[c] < 0)
+      return -errno;
+    if (pids[c] == 0) {
+      close(pipe_fds[0]);
+      run_client_process(options, w, duration, pipe_fds[1]);
+    }
+    close(pipe_fds[1]);
+    fds[c] = pipe_fds[0];
+  }
+
+  for (int c = 0; c < options->clients; c++) {
+    guint64 header[2] = {0, 0};
+    if (read_all(fds[c], header, sizeof header)) {
+      gsize old_len = result->latencies_ns->len;
+      g_array_set_size(result->latencies_ns, old_len + header[0]);
+      if (!read_all(fds[c], &g_array_index(result->latencies_ns, guint64, old_len),
+                    header[0] * sizeof(guint64)))
+        g_array_set_size(result->latencies_ns, old_len);
+      result->failures += (int)header[1];
+    }
+    close(fds[c]);
+    int child_status;
+    if (waitpid(pids[c], &child_status, 0) < 0 || !WIFEXITED(child_status) ||
+        WEXITSTATUS(child_status) != 0)
+      status = -EIO;
+  }
+  result->seconds += duration;
+  return status;
+}
+
+static int compare_u64(gconstpointer a, gconstpointer b)
+{
+  guint64 x = *(const guint64 *)a, y = *(const guint64 *)b;
+
+  return x < y ? -1 : x > y;
+}
+
+typedef struct {
+  double calls_per_second;
+  double p50_us;
+  double p99_us;
+  double daemon_cpu_us; /* kvstored's CPU time per call, user and system */
+} Figures;
+
+static Figures summarize(Result *result)
+{
+  Figures f = {0, 0, 0, 0};
+  guint n = result->latencies_ns->len;
+
+  if (n == 0)
+    return f;
+  g_array_sort(result->latencies_ns, compare_u64);
+  f.calls_per_second = n / result->seconds;
+  f.p50_us = g_array_index(result->latencies_ns, guint64, n / 2) / 1e3;
+  f.p99_us = g_array_index(result->latencies_ns, guint64, MIN(n - 1, (guint)(n * 0.99))) / 1e3;
+  return f;
+}
+
+/* kvstored's CPU time so far in microseconds, or -1 (not on this machine, say). */
+static double cpu_us(pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+  g_autofree char *stat = NULL;
+  unsigned long utime, stime;
+  const char *end;
+
+  /* utime and stime are fields 14 and 15; the command name before them may hold spaces. */
+  if (pid <= 0 || !g_file_get_contents(path, &stat, NULL, NULL) ||
+      (end = strrchr(stat, ')')) == NULL ||
+      sscanf(end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+    return -1;
+  return (double)(utime + stime) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int run_mode(sd_bus *bus, const Options *options, Workload *w, const char *mode,
+                    double seconds, Result *result)
+{
+  if (g_str_equal(mode, "sync"))
+    return run_sync(bus, w, seconds, result);
+  if (g_str_equal(mode, "pipeline"))
+    return run_pipelined(bus, w, seconds, G_MAXUINT64, options->pipeline, result);
+  return run_clients(options, w, seconds, result);
+}
+
+typedef struct {
+  Result result;
+  double cpu_us;
+} Series;
+
+/* Adds a slice of @seconds of @w in @mode to @series. */
+static int run_slice(sd_bus *bus, const Options *options, pid_t pid, Workload *w, const char *mode,
+                     double seconds, Series *series)
+{
+  double before = cpu_us(pid);
+  int r = run_mode(bus, options, w, mode, seconds, &series->result);
+  double after = cpu_us(pid);
+
+  if (before >= 0 && after >= 0)
+    series->cpu_us += after - before;
+  if (r >= 0 && series->result.failures > 0)
+    r = -EIO;
+  return r;
+}
+
+static Figures series_figures(Series *series)
+{
+  Figures f = summarize(&series->result);
+
+  if (series->result.latencies_ns->len > 0)
+    f.daemon_cpu_us = series->cpu_us / series->result.latencies_ns->len;
+  return f;
+}
+
+/* Measures @w and Ping in the same mode in alternating slices, so that the drift of a
+ * shared machine touches both alike. */
+static int measure(sd_bus *bus, const Options *options, pid_t pid, Workload *w, const char *mode,
+                   Figures *out, Figures *ping_out)
+{
+  enum { SLICES = 4 };
+  Workload ping = {.op = OP_PING};
+  Series op_series = {.cpu_us = 0}, ping_series = {.cpu_us = 0};
+  int r = 0;
+
+  result_init(&op_series.result);
+  result_init(&ping_series.result);
+  for (int i = 0; i < SLICES && r >= 0; i++) {
+    r = run_slice(bus, options, pid, &ping, mode, options->duration / SLICES, &ping_series);
+    if (r >= 0)
+      r = run_slice(bus, options, pid, w, mode, options->duration / SLICES, &op_series);
+  }
+  *out = series_figures(&op_series);
+  *ping_out = series_figures(&ping_series);
+  result_clear(&op_series.result);
+  result_clear(&ping_series.result);
+  return r;
+}
+
+static void print_header(void)
+{
+  printf("%-7s %6s %-9s %9s %8s %8s %7s %9s %7s %8s\n", "op", "bytes", "mode", "calls/s", "p50 us",
+         "p99 us", "cpu us", "ping/s", "ping cpu", "vs ping");
+}
+
+static void print_row(const char *op, const char *size, const char *mode, const Figures *f,
+                      const Figures *ping)
+{
+  printf("%-7s %6s %-9s %9.0f %8.1f %8.1f %7.1f %9.0f %8.1f %7.2fx\n", op, size, mode,
+         f->calls_per_second, f->p50_us, f->p99_us, f->daemon_cpu_us, ping->calls_per_second,
+         ping->daemon_cpu_us,
+         f->calls_per_second > 0 ? ping->calls_per_second / f->calls_per_second : 0);
+}
+
+static long rss_kib(pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents(path, &status, NULL, NULL) || (line = strstr(status, "VmRSS:")) == NULL)
+    return -1;
+  return strtol(line + strlen("VmRSS:"), NULL, 10);
+}
+
+static pid_t daemon_pid(sd_bus *bus)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  uint32_t pid = 0;
+
+  if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                         "org.freedesktop.DBus", "GetConnectionUnixProcessID", NULL, &reply, "s",
+                         KV_BUS_NAME) < 0 ||
+      sd_bus_message_read(reply, "u", &pid) < 0)
+    return -1;
+  return (pid_t)pid;
+}
+
+/* The baseline of the memory target: a GHashTable of @n keys and values, each a
+ * g_strdup of 16 bytes. Run in a fresh process (see raw_baseline_in_new_process()). */
+static double raw_hash_table_bytes_per_key(int n)
+{
+  long before = rss_kib(getpid());
+  GHashTable *table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+  for (int i = 0; i < n; i++) {
+    char key[32], value[32];
+    g_snprintf(key, sizeof key, KEY_FORMAT, (guint)i);
+    g_snprintf(value, sizeof value, "value-%010u", (guint)i);
+    g_hash_table_insert(table, g_strdup(key), g_strdup(value));
+  }
+  double per_key = (rss_kib(getpid()) - before) * 1024.0 / n;
+  g_hash_table_unref(table);
+  return per_key;
+}
+
+static int preload(sd_bus *bus, const Options *options)
+{
+  Workload w = {.op = OP_LOAD};
+  Result result;
+
+  result_init(&result);
+  int r = run_pipelined(bus, &w, G_MAXINT32, (guint64)options->keys, options->pipeline, &result);
+  printf("Preloaded %d keys in %.1f s (%.0f sets/s, %d in flight)\n", options->keys, result.seconds,
+         options->keys / result.seconds, options->pipeline);
+  if (r >= 0 && result.failures > 0)
+    r = -EIO;
+  result_clear(&result);
+  return r;
+}
+
+static void count_key(const char *key, GVariant *value, gpointer user_data)
+{
+  (*(guint *)user_data)++;
+}
+
+typedef struct {
+  const char *prefix;
+  guint matches;
+} ScanFilter;
+
+static void filter_key(const char *key, GVariant *value, gpointer user_data)
+{
+  ScanFilter *filter = user_data;
+
+  if (g_str_has_prefix(key, filter->prefix))
+    filter->matches++;
+}
+
+/* The ordered index against a scan of every key, in process, on a repository of the
+ * same size as the daemon's. */
+static void compare_index_with_scan(int n)
+{
+  g_autoptr(KvRepository) repository = kv_memory_repository_new();
+  enum { ROUNDS = 5 };
+  guint64 index_ns = G_MAXUINT64, scan_ns = G_MAXUINT64;
+  guint matches = 0;
+
+  for (int i = 0; i < n; i++) {
+    char key[32], value[32];
+    g_snprintf(key, sizeof key, KEY_FORMAT, (guint)i);
+    g_snprintf(value, sizeof value, "value-%010u", (guint)i);
+    kv_repository_set(repository, key, g_variant_new_string(value), NULL);
+  }
+  for (int round = 0; round < ROUNDS; round++) {
+    guint64 t0 = now_ns();
+    matches = 0;
+    kv_repository_foreach(repository, PREFIX_100, FALSE, count_key, &matches);
+    guint64 t1 = now_ns();
+    ScanFilter filter = {PREFIX_100, 0};
+    kv_repository_foreach(repository, "", FALSE, filter_key, &filter);
+    guint64 t2 = now_ns();
+    index_ns = MIN(index_ns, t1 - t0);
+    scan_ns = MIN(scan_ns, t2 - t1);
+  }
+  printf("In process, %d keys, prefix selecting %u: index %.1f us, full scan %.1f us "
+         "(index takes %.5fx the scan's time)\n",
+         n, matches, index_ns / 1e3, scan_ns / 1e3, (double)index_ns / (double)scan_ns);
+}
+
+static gboolean parse_sizes(const char *text, GArray **ret)
+{
+  g_auto(GStrv) parts = g_strsplit(text, ",", -1);
+  g_autoptr(GArray) sizes = g_array_new(FALSE, FALSE, sizeof(guint64));
+
+  for (gsize i = 0; parts[i] != NULL; i++) {
+    guint64 size;
+    if (!g_ascii_string_to_unsigned(parts[i], 10, 2, 64 * 1024 * 1024, &size, NULL))
+      return FALSE;
+    g_array_append_val(sizes, size);
+  }
+  *ret = g_steal_pointer(&sizes);
+  return TRUE;
+}
+
+/* The table of single-key operations, each against Ping in the same mode. */
+static int run_table(sd_bus *bus, const Options *options, pid_t pid, GArray *value_sizes)
+{
+  const char *modes[] = {"sync", "pipeline", "clients"};
+  Figures f, ping;
+  int r;
+
+  print_header();
+  for (Op op = OP_GET; op <= OP_EXISTS; op++) {
+    gboolean sized = op == OP_GET || op == OP_SET;
+    for (guint s = 0; s < (sized ? value_sizes->len : 1); s++) {
+      gsize size = sized ? g_array_index(value_sizes, guint64, s) : 16;
+      g_autofree char *value = g_strnfill(size - 1, 'v');
+      g_autofree char *size_text = sized ? g_strdup_printf("%zu", size) : g_strdup("-");
+      g_autofree char *get_key = g_strdup_printf("bench:get:%zu", size);
+      Workload w = {.op = op, .value = value, .key_count = (guint)options->keys};
+
+      if (op == OP_GET) {
+        /* Get reads back a value of the size under test. */
+        r = sd_bus_call_method(bus, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Set", NULL, NULL,
+                               "sv", get_key, "s", value);
+        if (r < 0)
+          return r;
+        w.key = get_key;
+      }
+      for (gsize m = 0; m < G_N_ELEMENTS(modes); m++) {
+        if ((r = measure(bus, options, pid, &w, modes[m], &f, &ping)) < 0)
+          return r;
+        print_row(op_names[op], size_text, modes[m], &f, &ping);
+      }
+    }
+  }
+  if (options->keys < 200)
+    return 0;
+
+  for (Op op = OP_KEYS; op <= OP_GET_ALL; op++) {
+    Workload w = {.op = op, .prefix = PREFIX_100};
+    if ((r = measure(bus, options, pid, &w, "sync", &f, &ping)) < 0)
+      return r;
+    print_row(op_names[op], "100", "sync", &f, &ping);
+  }
+  printf("(keys and getall select 100 of %d keys with the prefix '%s')\n\n", options->keys,
+         PREFIX_100);
+  compare_index_with_scan(options->keys);
+  return 0;
+}
+
+/* A fresh kvbench process measures the baseline, as fresh as kvstored's heap was. */
+static double raw_baseline_in_new_process(int keys)
+{
+  g_autofree char *count = g_strdup_printf("%d", keys);
+  const char *argv[] = {"/proc/self/exe", "--raw-baseline", count, NULL};
+  g_autofree char *out = NULL;
+  int status;
+
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status,
+                    NULL) ||
+      !g_spawn_check_wait_status(status, NULL))
+    return -1;
+  return g_ascii_strtod(out, NULL);
+}
+
+static void report_memory(const Options *options, long rss_before, long rss_after)
+{
+  if (rss_before <= 0 || rss_after <= 0 || options->keys == 0)
+    return;
+
+  double per_key = (rss_after - rss_before) * 1024.0 / options->keys;
+  double raw = raw_baseline_in_new_process(options->keys);
+  printf("kvstored resident memory: %.1f MiB -> %.1f MiB, %.1f bytes per key "
+         "(16-byte keys, 16-byte strings)\n",
+         rss_before / 1024.0, rss_after / 1024.0, per_key);
+  printf("Raw GHashTable of two g_strdup strings: %.1f bytes per key; kvstored uses %.2fx\n\n", raw,
+         per_key / raw);
+}
+
+static int run(const Options *options, GArray *value_sizes)
+{
+  g_autoptr(sd_bus) bus = NULL;
+  int r = connect_bus(options, &bus);
+  if (r < 0) {
+    fprintf(stderr, "kvbench: cannot connect to the bus: %s\n", g_strerror(-r));
+    return 1;
+  }
+  /* Activates kvstored if it is not running yet. */
+  r = sd_bus_call_method(bus, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Peer", "Ping",
+                         NULL, NULL, NULL);
+  if (r < 0) {
+    fprintf(stderr, "kvbench: kvstored does not answer: %s\n", g_strerror(-r));
+    return 1;
+  }
+
+  pid_t pid = daemon_pid(bus);
+  printf("kvbench %s: kvstored pid %d; %.2f s per figure, pipeline %d, %d clients\n"
+         "'cpu us' is kvstored's own CPU time per call (user and system); the rest of a call's\n"
+         "cost is the bus daemon's and the client's."
+         " 'vs ping' is the time per call relative to Ping,\n"
+         "measured in alternating slices with it in the same mode.\n\n",
+         KV_VERSION, (int)pid, options->duration, options->pipeline, options->clients);
+
+  long rss_before = rss_kib(pid);
+  if ((r = preload(bus, options)) < 0) {
+    fprintf(stderr, "kvbench: preload failed: %s\n", g_strerror(-r));
+    return 1;
+  }
+  report_memory(options, rss_before, rss_kib(pid));
+
+  if ((r = run_table(bus, options, pid, value_sizes)) < 0) {
+    fprintf(stderr, "kvbench: measurement failed: %s\n", g_strerror(-r));
+    return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  Options options = {NULL, FALSE, FALSE, 1.0, 32, 4, 10000, NULL, 0};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) value_sizes = NULL;
+  const GOptionEntry entries[] = {
+      {"system", 0, 0, G_OPTION_ARG_NONE, &options.system, "Use the system bus", NULL},
+      {"user", 0, 0, G_OPTION_ARG_NONE, &options.user, "Use the session (user) bus", NULL},
+      {"address", 0, 0, G_OPTION_ARG_STRING, &options.address, "Use the bus at ADDRESS", "ADDRESS"},
+      {"duration", 'd', 0, G_OPTION_ARG_DOUBLE, &options.duration, "Seconds per figure (default 1)",
+       "SECONDS"},
+      {"pipeline", 'p', 0, G_OPTION_ARG_INT, &options.pipeline,
+       "Calls in flight in pipeline mode (default 32)", "N"},
+      {"clients", 'c', 0, G_OPTION_ARG_INT, &options.clients,
+       "Client processes in clients mode (default 4)", "N"},
+      {"keys", 'k', 0, G_OPTION_ARG_INT, &options.keys,
+       "Keys to preload: 16-byte keys with 16-byte string values (default 10000)", "N"},
+      {"raw-baseline", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &options.raw_baseline, NULL,
+       NULL},
+      {"value-sizes", 's', 0, G_OPTION_ARG_STRING, &options.value_sizes,
+       "Value sizes for get and set, bytes serialized (default 16,1024,65536)", "LIST"},
+      {NULL},
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new("- measure kvstored");
+
+  g_option_context_add_main_entries(context, entries, NULL);
+  g_option_context_set_description(
+      context,
+      "Preloads keys, reports kvstored's resident memory per key against a raw GHashTable,\n"
+      "then measures ping, get, set, incr and exists in three modes: sync (one client, one\n"
+      "call at a time), pipeline (one client, N calls in flight) and clients (N processes,\n"
+      "each sync). Each row gives calls/s, median and 99th percentile latency, and the\n"
+      "time per call relative to org.freedesktop.DBus.Peer.Ping in the same mode, which\n"
+      "costs a full bus round trip and no work in kvstored. Finally Keys and GetAll with a\n"
+      "prefix selecting 100 keys, and the ordered index against a full scan in process.\n"
+      "Exit status: 0 success, 1 failure, 2 usage error.");
+  if (!g_option_context_parse(context, &argc, &argv, &error)) {
+    fprintf(stderr, "kvbench: %s\n", error->message);
+    return 2;
+  }
+  if (argc > 1 || options.duration <= 0 || options.pipeline < 1 || options.clients < 1 ||
+      options.keys < 0 ||
+      !parse_sizes(options.value_sizes ? options.value_sizes : "16,1024,65536", &value_sizes)) {
+    fprintf(stderr, "kvbench: invalid arguments; try 'kvbench --help'\n");
+    return 2;
+  }
+  if (options.raw_baseline > 0) {
+    printf("%.1f\n", raw_hash_table_bytes_per_key(options.raw_baseline));
+    return 0;
+  }
+  return run(&options, value_sizes);
+}
