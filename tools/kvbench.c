@@ -25,14 +25,13 @@ static const char *const op_members[] = {"Ping",   "Get",  "Set",    "Increment"
                                          "Exists", "Keys", "GetAll", "Set"};
 
 typedef struct {
-  char *address;
+  const char *address;
   gboolean user;
   gboolean system;
   double duration;
   int pipeline;
   int clients;
   int keys;
-  char *value_sizes;
   int raw_baseline; /* internal: measure the raw GHashTable baseline and exit */
 } Options;
 
@@ -693,13 +692,15 @@ static int run(const Options *options, GArray *value_sizes)
 
 int main(int argc, char **argv)
 {
-  Options options = {NULL, FALSE, FALSE, 1.0, 32, 4, 10000, NULL, 0};
+  Options options = {NULL, FALSE, FALSE, 1.0, 32, 4, 10000, 0};
+  g_autofree char *address = NULL;
+  g_autofree char *value_sizes_text = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GArray) value_sizes = NULL;
   const GOptionEntry entries[] = {
       {"system", 0, 0, G_OPTION_ARG_NONE, &options.system, "Use the system bus", NULL},
       {"user", 0, 0, G_OPTION_ARG_NONE, &options.user, "Use the session (user) bus", NULL},
-      {"address", 0, 0, G_OPTION_ARG_STRING, &options.address, "Use the bus at ADDRESS", "ADDRESS"},
+      {"address", 0, 0, G_OPTION_ARG_STRING, &address, "Use the bus at ADDRESS", "ADDRESS"},
       {"duration", 'd', 0, G_OPTION_ARG_DOUBLE, &options.duration, "Seconds per figure (default 1)",
        "SECONDS"},
       {"pipeline", 'p', 0, G_OPTION_ARG_INT, &options.pipeline,
@@ -710,7 +711,7 @@ int main(int argc, char **argv)
        "Keys to preload: 16-byte keys with 16-byte string values (default 10000)", "N"},
       {"raw-baseline", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &options.raw_baseline, NULL,
        NULL},
-      {"value-sizes", 's', 0, G_OPTION_ARG_STRING, &options.value_sizes,
+      {"value-sizes", 's', 0, G_OPTION_ARG_STRING, &value_sizes_text,
        "Value sizes for get and set, bytes serialized (default 16,1024,65536)", "LIST"},
       {NULL},
   };
@@ -733,10 +734,11 @@ int main(int argc, char **argv)
   }
   if (argc > 1 || options.duration <= 0 || options.pipeline < 1 || options.clients < 1 ||
       options.keys < 0 ||
-      !parse_sizes(options.value_sizes ? options.value_sizes : "16,1024,65536", &value_sizes)) {
+      !parse_sizes(value_sizes_text ? value_sizes_text : "16,1024,65536", &value_sizes)) {
     fprintf(stderr, "kvbench: invalid arguments; try 'kvbench --help'\n");
     return 2;
   }
+  options.address = address;
   if (options.raw_baseline > 0) {
     printf("%.1f\n", raw_hash_table_bytes_per_key(options.raw_baseline));
     return 0;

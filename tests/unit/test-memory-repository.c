@@ -99,7 +99,7 @@ static void test_foreach_with_values(void)
   g_autoptr(GVariant) all = g_variant_ref_sink(g_variant_builder_end(&builder));
   g_autoptr(GVariant) expected =
       g_variant_parse(NULL, "{'a': <'one'>, 'b': <uint64 2>, 'c': <true>}", NULL, NULL, NULL);
-  kv_assert_variant_eq(all, g_variant_ref(expected));
+  g_assert_cmpvariant(all, expected);
 }
 
 static void test_foreach_sorted_by_prefix(void)
