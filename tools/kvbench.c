@@ -2,6 +2,7 @@
  * figure comes with its ratio to org.freedesktop.DBus.Peer.Ping on the same daemon in
  * the same run, since absolute figures drift on a shared machine. */
 
+#include "kv-client-bus.h"
 #include "kv-config.h"
 #include "kv-memory-repository.h"
 #include "kv-sd-bus-cleanup.h"
@@ -25,9 +26,7 @@ static const char *const op_members[] = {"Ping",   "Get",  "Set",    "Increment"
                                          "Exists", "Keys", "GetAll", "Set"};
 
 typedef struct {
-  const char *address;
-  gboolean user;
-  gboolean system;
+  KvClientBus bus;
   double duration;
   int pipeline;
   int clients;
@@ -58,29 +57,6 @@ static guint64 now_ns(void)
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (guint64)ts.tv_sec * G_GUINT64_CONSTANT(1000000000) + (guint64)ts.tv_nsec;
-}
-
-static int connect_bus(const Options *options, sd_bus **ret)
-{
-  if (options->address != NULL) {
-    g_autoptr(sd_bus) bus = NULL;
-    int r = sd_bus_new(&bus);
-    if (r >= 0)
-      r = sd_bus_set_address(bus, options->address);
-    if (r >= 0)
-      r = sd_bus_set_bus_client(bus, 1);
-    if (r >= 0)
-      r = sd_bus_start(bus);
-    if (r < 0)
-      return r;
-    *ret = g_steal_pointer(&bus);
-    return 0;
-  }
-  if (options->system)
-    return sd_bus_open_system(ret);
-  if (options->user || g_getenv("DBUS_SESSION_BUS_ADDRESS") != NULL)
-    return sd_bus_open_user(ret);
-  return sd_bus_open_system(ret);
 }
 
 static int build_call(sd_bus *bus, Workload *w, sd_bus_message **ret)
@@ -281,7 +257,7 @@ static void run_client_process(const Options *options, Workload *w, double durat
   Result mine;
 
   result_init(&mine);
-  if (connect_bus(options, &bus) < 0 || run_sync(bus, w, duration, &mine) < 0)
+  if (kv_client_bus_connect(&options->bus, &bus) < 0 || run_sync(bus, w, duration, &mine) < 0)
     _exit(1);
   guint64 header[2] = {mine.latencies_ns->len, (guint64)mine.failures};
   gboolean ok = write_all(fd, header, sizeof header) &&
@@ -655,7 +631,7 @@ static void report_memory(const Options *options, long rss_before, long rss_afte
 static int run(const Options *options, GArray *value_sizes)
 {
   g_autoptr(sd_bus) bus = NULL;
-  int r = connect_bus(options, &bus);
+  int r = kv_client_bus_connect(&options->bus, &bus);
   if (r < 0) {
     fprintf(stderr, "kvbench: cannot connect to the bus: %s\n", g_strerror(-r));
     return 1;
@@ -692,14 +668,14 @@ static int run(const Options *options, GArray *value_sizes)
 
 int main(int argc, char **argv)
 {
-  Options options = {NULL, FALSE, FALSE, 1.0, 32, 4, 10000, 0};
+  Options options = {.duration = 1.0, .pipeline = 32, .clients = 4, .keys = 10000};
   g_autofree char *address = NULL;
   g_autofree char *value_sizes_text = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GArray) value_sizes = NULL;
   const GOptionEntry entries[] = {
-      {"system", 0, 0, G_OPTION_ARG_NONE, &options.system, "Use the system bus", NULL},
-      {"user", 0, 0, G_OPTION_ARG_NONE, &options.user, "Use the session (user) bus", NULL},
+      {"system", 0, 0, G_OPTION_ARG_NONE, &options.bus.system, "Use the system bus", NULL},
+      {"user", 0, 0, G_OPTION_ARG_NONE, &options.bus.user, "Use the session (user) bus", NULL},
       {"address", 0, 0, G_OPTION_ARG_STRING, &address, "Use the bus at ADDRESS", "ADDRESS"},
       {"duration", 'd', 0, G_OPTION_ARG_DOUBLE, &options.duration, "Seconds per figure (default 1)",
        "SECONDS"},
@@ -738,7 +714,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "kvbench: invalid arguments; try 'kvbench --help'\n");
     return 2;
   }
-  options.address = address;
+  options.bus.address = address;
   if (options.raw_baseline > 0) {
     printf("%.1f\n", raw_hash_table_bytes_per_key(options.raw_baseline));
     return 0;

@@ -1,5 +1,6 @@
 /* kvctl: drives org.example.KVStore from a shell. */
 
+#include "kv-client-bus.h"
 #include "kv-config.h"
 #include "kv-sd-bus-cleanup.h"
 #include "kv-variant-bridge.h"
@@ -39,12 +40,6 @@ static const char commands_help[] =
     "Exit status: 0 success, 1 key missing (get, exists), 2 usage error,\n"
     "3 error from the service or the bus (its message on stderr).";
 
-typedef struct {
-  gboolean system;
-  gboolean user;
-  char *address;
-} BusOptions;
-
 static int usage_error(const char *format, ...) G_GNUC_PRINTF(1, 2);
 
 static int usage_error(const char *format, ...)
@@ -73,29 +68,6 @@ static int call_failure(const sd_bus_error *error, int r)
     fprintf(stderr, "kvctl: %s\n", g_strerror(-r));
   return sd_bus_error_has_name(error, KV_ERROR_NOT_FOUND_NAME) ? KVCTL_EXIT_MISSING
                                                                : KVCTL_EXIT_FAILURE;
-}
-
-static int connect_bus(const BusOptions *options, sd_bus **ret)
-{
-  if (options->address != NULL) {
-    g_autoptr(sd_bus) bus = NULL;
-    int r = sd_bus_new(&bus);
-    if (r >= 0)
-      r = sd_bus_set_address(bus, options->address);
-    if (r >= 0)
-      r = sd_bus_set_bus_client(bus, 1);
-    if (r >= 0)
-      r = sd_bus_start(bus);
-    if (r < 0)
-      return r;
-    *ret = g_steal_pointer(&bus);
-    return 0;
-  }
-  if (options->system)
-    return sd_bus_open_system(ret);
-  if (options->user || g_getenv("DBUS_SESSION_BUS_ADDRESS") != NULL)
-    return sd_bus_open_user(ret);
-  return sd_bus_open_system(ret);
 }
 
 static int call(sd_bus *bus, sd_bus_message *message, sd_bus_message **reply)
@@ -322,7 +294,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-  BusOptions options = {0};
+  KvClientBus options = {0};
   g_autofree char *address = NULL;
   g_autoptr(GError) error = NULL;
   const GOptionEntry entries[] = {
@@ -350,7 +322,7 @@ int main(int argc, char **argv)
       continue;
 
     g_autoptr(sd_bus) bus = NULL;
-    int r = connect_bus(&options, &bus);
+    int r = kv_client_bus_connect(&options, &bus);
     if (r < 0)
       return bus_failure("cannot connect to the bus", r);
     return commands[i].run(bus, argc - 1, argv + 1);
