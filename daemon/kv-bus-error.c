@@ -12,6 +12,7 @@ static const struct {
     {KV_ERROR_INVALID_VALUE_TYPE, KV_BUS_ERROR_INVALID_VALUE_TYPE},
     {KV_ERROR_OVERFLOW, KV_BUS_ERROR_OVERFLOW},
     {KV_ERROR_TOO_LARGE, KV_BUS_ERROR_TOO_LARGE},
+    {KV_ERROR_STORAGE, KV_BUS_ERROR_STORAGE},
 };
 
 const char *kv_bus_error_name(const GError *error)

@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 #define KV_BUS_ERROR_INVALID_VALUE_TYPE "org.example.KVStore.Error.InvalidValueType"
 #define KV_BUS_ERROR_OVERFLOW           "org.example.KVStore.Error.Overflow"
 #define KV_BUS_ERROR_TOO_LARGE          "org.example.KVStore.Error.TooLarge"
+#define KV_BUS_ERROR_STORAGE            "org.example.KVStore.Error.StorageError"
 
 /* The D-Bus error name for @error: a KV_ERROR code maps to its name above, anything
  * else to org.freedesktop.DBus.Error.Failed. */

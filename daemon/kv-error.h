@@ -14,6 +14,7 @@ typedef enum {
   KV_ERROR_INVALID_VALUE_TYPE,
   KV_ERROR_OVERFLOW,
   KV_ERROR_TOO_LARGE,
+  KV_ERROR_STORAGE,
 } KvError;
 
 /* The GError domain of KvError codes. */

@@ -94,6 +94,11 @@ static void memory_foreach(KvRepository *repository, const char *prefix, gboolea
   }
 }
 
+static gboolean memory_commit(KvRepository *repository, GError **error)
+{
+  return TRUE; /* memory is all there is */
+}
+
 static void memory_free(KvRepository *repository)
 {
   KvMemoryRepository *self = (KvMemoryRepository *)repository;
@@ -115,6 +120,7 @@ static const KvRepositoryVTable memory_vtable = {
     .exists = memory_exists,
     .count = memory_count,
     .foreach = memory_foreach,
+    .commit = memory_commit,
     .free = memory_free,
 };
 

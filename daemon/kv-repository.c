@@ -32,6 +32,11 @@ void kv_repository_foreach(KvRepository *self, const char *prefix, gboolean with
   self->vtable->foreach (self, prefix, with_values, func, user_data);
 }
 
+gboolean kv_repository_commit(KvRepository *self, GError **error)
+{
+  return self->vtable->commit(self, error);
+}
+
 void kv_repository_free(KvRepository *self)
 {
   if (self != NULL)

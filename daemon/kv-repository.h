@@ -19,6 +19,7 @@ typedef struct {
   gboolean (*delete)(KvRepository *self, const char *key, gboolean *out_existed, GError **error);
   gboolean (*exists)(KvRepository *self, const char *key);
   guint (*count)(KvRepository *self);
+  gboolean (*commit)(KvRepository *self, GError **error);
   void (*foreach)(KvRepository *self, const char *prefix, gboolean with_values,
                   KvRepositoryForeachFunc func, gpointer user_data);
   void (*free)(KvRepository *self);
@@ -51,7 +52,11 @@ guint kv_repository_count(KvRepository *self);
 void kv_repository_foreach(KvRepository *self, const char *prefix, gboolean with_values,
                            KvRepositoryForeachFunc func, gpointer user_data);
 
-/* Frees the repository and every value it holds. */
+/* Makes every change since the last commit durable, as the implementation defines it.
+ * On failure those changes are all undone, and @error is KV_ERROR_STORAGE. */
+gboolean kv_repository_commit(KvRepository *self, GError **error);
+
+/* Frees the repository and every value it holds; uncommitted changes are lost. */
 void kv_repository_free(KvRepository *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvRepository, kv_repository_free)

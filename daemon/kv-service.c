@@ -131,3 +131,8 @@ guint kv_service_count(KvService *self)
 {
   return kv_repository_count(self->repository);
 }
+
+gboolean kv_service_commit(KvService *self, GError **error)
+{
+  return kv_repository_commit(self->repository, error);
+}

@@ -45,6 +45,10 @@ void kv_service_foreach(KvService *self, const char *prefix, gboolean with_value
 /* The number of stored keys. */
 guint kv_service_count(KvService *self);
 
+/* Makes the changes since the last commit durable (see kv_repository_commit()); the bus
+ * layer calls it once per turn of the event loop and replies to writes after it. */
+gboolean kv_service_commit(KvService *self, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvService, kv_service_free)
 
 G_END_DECLS

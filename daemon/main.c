@@ -3,11 +3,14 @@
 
 #include "kv-bus.h"
 #include "kv-config.h"
+#include "kv-idle.h"
 #include "kv-log.h"
 #include "kv-memory-repository.h"
+#include "kv-persistent-repository.h"
 #include "kv-sd-bus-cleanup.h"
 #include "kv-service.h"
 #include "kv-size-option.h"
+#include "kv-state-dir.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -15,14 +18,30 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE                 2
+#define DEFAULT_COMPACT_BYTES      (4 * 1024 * 1024)
+#define STATUS_INTERVAL_USEC       (1000 * 1000)
+#define LARGEST_IDLE_TIMEOUT_HOURS 24
 
 typedef struct {
   gboolean session;
   gboolean system;
   gboolean version;
+  gboolean in_memory;
+  char *state_dir;
+  char *sync;
+  double idle_timeout;
   guint64 max_value_size;
+  guint64 compact_bytes;
 } Options;
+
+/* What the event loop's callbacks need. */
+typedef struct {
+  KvRepository *repository;
+  gboolean persistent;
+  KvBus *front;
+  char *last_status;
+} Daemon;
 
 static gboolean parse_max_value_size(const char *option_name, const char *value, gpointer data,
                                      GError **error)
@@ -32,6 +51,20 @@ static gboolean parse_max_value_size(const char *option_name, const char *value,
   return kv_parse_size(value, &options->max_value_size, error);
 }
 
+static gboolean parse_compact_size(const char *option_name, const char *value, gpointer data,
+                                   GError **error)
+{
+  Options *options = data;
+
+  return kv_parse_size(value, &options->compact_bytes, error);
+}
+
+static gboolean usage_error(const char *message)
+{
+  fprintf(stderr, "kvstored: %s\nTry 'kvstored --help'.\n", message);
+  return FALSE;
+}
+
 static gboolean parse_options(int *argc, char ***argv, Options *options)
 {
   g_autoptr(GError) error = NULL;
@@ -39,8 +72,22 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
       {"session", 0, 0, G_OPTION_ARG_NONE, &options->session, "Serve on the session (user) bus",
        NULL},
       {"system", 0, 0, G_OPTION_ARG_NONE, &options->system, "Serve on the system bus", NULL},
+      {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &options->state_dir,
+       "Keep the data in DIR (default: see below)", "DIR"},
+      {"in-memory", 0, 0, G_OPTION_ARG_NONE, &options->in_memory,
+       "Keep the data in memory only: it is lost on exit", NULL},
+      {"sync", 0, 0, G_OPTION_ARG_STRING, &options->sync,
+       "always (default): reply to a write once it is on stable storage; none: once it is "
+       "written to the kernel, which a crash of the machine can lose",
+       "always|none"},
+      {"idle-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &options->idle_timeout,
+       "Exit after SECONDS without calls (0, the default: never)", "SECONDS"},
       {"max-value-size", 0, 0, G_OPTION_ARG_CALLBACK, parse_max_value_size,
        "Refuse values whose serialized size exceeds SIZE bytes (suffixes K, M, G; default 1M)",
+       "SIZE"},
+      {"compact-size", 0, 0, G_OPTION_ARG_CALLBACK, parse_compact_size,
+       "Fold the journal into a new snapshot once it is larger than SIZE and than the "
+       "snapshot (default 4M)",
        "SIZE"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &options->version, "Print the version and exit", NULL},
       {NULL},
@@ -51,23 +98,39 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
   g_option_group_add_entries(group, entries);
   g_option_context_set_main_group(context, group);
   g_option_context_set_description(
-      context, "Without --session or --system, kvstored serves the bus that activated it,\n"
-               "else the system bus. It exits 0 on SIGTERM or SIGINT, 1 on failure and 2\n"
-               "on a usage error.");
+      context,
+      "Without --session or --system, kvstored serves the bus that activated it, else the\n"
+      "system bus. The data lives in --state-dir, else $STATE_DIRECTORY (systemd), else on\n"
+      "the session bus $XDG_STATE_HOME/kvstore (~/.local/state/kvstore), else\n"
+      "/var/lib/kvstore. kvstored exits 0 on SIGTERM or SIGINT, after committing what is\n"
+      "pending, 1 on failure and 2 on a usage error.");
 
-  if (!g_option_context_parse(context, argc, argv, &error)) {
-    fprintf(stderr, "kvstored: %s\nTry 'kvstored --help'.\n", error->message);
-    return FALSE;
-  }
+  if (!g_option_context_parse(context, argc, argv, &error))
+    return usage_error(error->message);
   if (*argc > 1) {
-    fprintf(stderr, "kvstored: unexpected argument '%s'\nTry 'kvstored --help'.\n", (*argv)[1]);
-    return FALSE;
+    g_autofree char *message = g_strdup_printf("unexpected argument '%s'", (*argv)[1]);
+    return usage_error(message);
   }
-  if (options->session && options->system) {
-    fprintf(stderr, "kvstored: --session and --system exclude each other\n");
-    return FALSE;
-  }
+  if (options->session && options->system)
+    return usage_error("--session and --system exclude each other");
+  if (options->in_memory && options->state_dir != NULL)
+    return usage_error("--in-memory and --state-dir exclude each other");
+  if (options->sync != NULL && strcmp(options->sync, "always") != 0 &&
+      strcmp(options->sync, "none") != 0)
+    return usage_error("--sync takes 'always' or 'none'");
+  if (!(options->idle_timeout >= 0 && options->idle_timeout <= LARGEST_IDLE_TIMEOUT_HOURS * 3600))
+    return usage_error("--idle-timeout takes a number of seconds from 0 to 86400");
   return TRUE;
+}
+
+/* Whether kvstored serves a session bus rather than the system bus. */
+static gboolean serves_session_bus(const Options *options)
+{
+  const char *starter = g_getenv("DBUS_STARTER_BUS_TYPE");
+
+  if (options->session || options->system)
+    return options->session;
+  return starter != NULL && strcmp(starter, "system") != 0;
 }
 
 static int open_bus(const Options *options, sd_bus **ret, const char **ret_name)
@@ -87,7 +150,50 @@ static int open_bus(const Options *options, sd_bus **ret, const char **ret_name)
   return sd_bus_open(ret);
 }
 
-static int add_exit_signals(sd_event *event)
+static void log_warning(const char *message, gpointer user_data)
+{
+  kv_log(LOG_WARNING, "%s", message);
+}
+
+static KvRepository *open_repository(const Options *options)
+{
+  g_autoptr(GError) error = NULL;
+  KvRecoveryInfo info;
+
+  if (options->in_memory) {
+    kv_log(LOG_INFO, "Keeping the data in memory only");
+    return kv_memory_repository_new();
+  }
+
+  g_autofree char *dir = kv_state_dir_resolve(options->state_dir, serves_session_bus(options));
+  KvSyncMode sync = g_strcmp0(options->sync, "none") == 0 ? KV_SYNC_NONE : KV_SYNC_ALWAYS;
+  gint64 start = g_get_monotonic_time();
+  KvRepository *repository =
+      kv_persistent_repository_open(dir, kv_memory_repository_new(), sync, options->compact_bytes,
+                                    log_warning, NULL, &info, &error);
+  if (repository == NULL) {
+    kv_log(LOG_ERR, "Cannot load the data: %s", error->message);
+    return NULL;
+  }
+  kv_log(LOG_INFO,
+         "Loaded %u keys from %s in %.0f ms (%" G_GUINT64_FORMAT
+         " from the snapshot, then %" G_GUINT64_FORMAT " journal records); sync %s",
+         kv_repository_count(repository), dir, (g_get_monotonic_time() - start) / 1000.0,
+         info.snapshot_keys, info.journal_records, sync == KV_SYNC_NONE ? "none" : "always");
+  return repository;
+}
+
+static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo *info,
+                          void *userdata)
+{
+  Daemon *daemon = userdata;
+
+  kv_log(LOG_INFO, "Stopping on %s", strsignal((int)info->ssi_signo));
+  kv_bus_commit(daemon->front);
+  return sd_event_exit(sd_event_source_get_event(source), 0);
+}
+
+static int add_exit_signals(sd_event *event, Daemon *daemon)
 {
   sigset_t mask;
 
@@ -97,21 +203,49 @@ static int add_exit_signals(sd_event *event)
   sigaddset(&mask, SIGINT);
   if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
     return -errno;
+  /* A full disk or RLIMIT_FSIZE must fail a write with EFBIG, not kill the daemon. */
+  signal(SIGXFSZ, SIG_IGN);
 
-  /* A NULL handler makes sd-event exit its loop with code 0. */
-  int r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
+  int r = sd_event_add_signal(event, NULL, SIGTERM, on_exit_signal, daemon);
   if (r < 0)
     return r;
-  return sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+  return sd_event_add_signal(event, NULL, SIGINT, on_exit_signal, daemon);
+}
+
+static char *describe(Daemon *daemon)
+{
+  guint count = kv_repository_count(daemon->repository);
+
+  if (!daemon->persistent)
+    return g_strdup_printf("%u keys in memory", count);
+  return g_strdup_printf("%u keys, journal %.1f KiB", count,
+                         kv_persistent_repository_journal_size(daemon->repository) / 1024.0);
+}
+
+static int on_status_timer(sd_event_source *source, uint64_t usec, void *userdata)
+{
+  Daemon *daemon = userdata;
+  g_autofree char *status = describe(daemon);
+
+  if (g_strcmp0(status, daemon->last_status) != 0) {
+    g_autofree char *message = g_strconcat("STATUS=", status, NULL);
+    sd_notify(0, message);
+    g_free(daemon->last_status);
+    daemon->last_status = g_steal_pointer(&status);
+  }
+  int r = sd_event_source_set_time(source, usec + STATUS_INTERVAL_USEC);
+  return r < 0 ? r : sd_event_source_set_enabled(source, SD_EVENT_ON);
 }
 
 static int run(const Options *options)
 {
   g_autoptr(sd_event) event = NULL;
-  g_autoptr(KvRepository) repository = kv_memory_repository_new();
-  g_autoptr(KvService) service = kv_service_new(repository, options->max_value_size);
+  g_autoptr(KvRepository) repository = NULL;
+  g_autoptr(KvService) service = NULL;
   g_autoptr(sd_bus) bus = NULL;
-  g_autoptr(sd_bus_slot) slot = NULL;
+  g_autoptr(KvBus) front = NULL;
+  g_autoptr(KvIdle) idle = NULL;
+  Daemon daemon = {NULL, FALSE, NULL, NULL};
   const char *bus_name;
 
   int r = sd_event_default(&event);
@@ -119,19 +253,17 @@ static int run(const Options *options)
     kv_log(LOG_ERR, "Cannot create the event loop: %s", g_strerror(-r));
     return EXIT_FAILURE;
   }
-  r = add_exit_signals(event);
+  r = add_exit_signals(event, &daemon);
   if (r < 0) {
     kv_log(LOG_ERR, "Cannot watch SIGTERM and SIGINT: %s", g_strerror(-r));
     return EXIT_FAILURE;
   }
+  /* Pings systemd's watchdog when WatchdogSec= is set; does nothing otherwise. */
+  sd_event_set_watchdog(event, 1);
+
   r = open_bus(options, &bus, &bus_name);
   if (r < 0) {
     kv_log(LOG_ERR, "Cannot connect to the %s bus: %s", bus_name, g_strerror(-r));
-    return EXIT_FAILURE;
-  }
-  r = kv_bus_add_object(bus, service, &slot);
-  if (r < 0) {
-    kv_log(LOG_ERR, "Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
     return EXIT_FAILURE;
   }
   r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
@@ -152,26 +284,54 @@ static int run(const Options *options)
     kv_log(LOG_ERR, "Cannot acquire the name %s: %s", KV_BUS_NAME, g_strerror(-r));
     return EXIT_FAILURE;
   }
+  /* Calls that arrive while the data loads wait in the bus's queue: the loop is not
+   * running yet. Taking the name first tells a second kvstored at once that it is not
+   * needed, and lets a new instance wait for the lock of one that is still finishing. */
+  repository = open_repository(options);
+  if (repository == NULL)
+    return EXIT_FAILURE;
+  service = kv_service_new(repository, options->max_value_size);
+  r = kv_bus_new(bus, service, &front);
+  if (r < 0) {
+    kv_log(LOG_ERR, "Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
+    return EXIT_FAILURE;
+  }
+  daemon = (Daemon){repository, !options->in_memory, front, NULL};
+
+  if (options->idle_timeout > 0) {
+    r = kv_idle_new(bus, front, KV_BUS_NAME, (guint64)(options->idle_timeout * 1e6), &idle);
+    if (r < 0) {
+      kv_log(LOG_ERR, "Cannot watch for idleness: %s", g_strerror(-r));
+      return EXIT_FAILURE;
+    }
+  }
+  r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, 0, 0, on_status_timer, &daemon);
+  if (r < 0) {
+    kv_log(LOG_ERR, "Cannot add the status timer: %s", g_strerror(-r));
+    return EXIT_FAILURE;
+  }
 
   kv_log(LOG_INFO, "Version %s serving %s on the %s bus", KV_VERSION, KV_BUS_NAME, bus_name);
-  sd_notify(0, "READY=1\nSTATUS=Serving " KV_BUS_NAME);
+  sd_notify(0, "READY=1");
 
   r = sd_event_loop(event);
   sd_notify(0, "STOPPING=1");
+  g_free(daemon.last_status);
   if (r < 0) {
     kv_log(LOG_ERR, "Event loop failed: %s", g_strerror(-r));
     return EXIT_FAILURE;
   }
   if (r != 0)
     kv_log(LOG_ERR, "Lost the connection to the %s bus; exiting", bus_name);
-  else
-    kv_log(LOG_INFO, "Stopping on request");
   return r;
 }
 
 int main(int argc, char **argv)
 {
-  Options options = {.max_value_size = KV_DEFAULT_MAX_VALUE_SIZE};
+  Options options = {
+      .max_value_size = KV_DEFAULT_MAX_VALUE_SIZE,
+      .compact_bytes = DEFAULT_COMPACT_BYTES,
+  };
 
   if (!parse_options(&argc, &argv, &options))
     return EXIT_USAGE;
@@ -180,5 +340,8 @@ int main(int argc, char **argv)
     return EXIT_SUCCESS;
   }
 
-  return run(&options);
+  int status = run(&options);
+  g_free(options.state_dir);
+  g_free(options.sync);
+  return status;
 }

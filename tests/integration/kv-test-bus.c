@@ -21,8 +21,10 @@ void kv_test_bus_up(KvTestBus *self, const char *daemon_args)
   self->status_dir = g_dir_make_tmp("kvstore-test-XXXXXX", &error);
   g_assert_no_error(error);
   self->status_file = g_build_filename(self->status_dir, "exit-status", NULL);
+  self->state_dir = g_build_filename(self->status_dir, "state", NULL);
   /* dbus-daemon, and so every service it activates, inherits these. */
   g_setenv("KV_TEST_STATUS_FILE", self->status_file, TRUE);
+  g_setenv("KV_TEST_STATE_DIR", self->state_dir, TRUE);
   g_setenv("KV_TEST_DAEMON_ARGS", daemon_args ? daemon_args : "", TRUE);
 
   self->dbus = g_test_dbus_new(G_TEST_DBUS_NONE);
@@ -92,6 +94,22 @@ static void stop_daemon(KvTestBus *self)
   g_assert_cmpstr(status, ==, "0");
 }
 
+/* Removes @path and everything below it. */
+static void remove_tree(const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *child = g_build_filename(path, name, NULL);
+    if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+      remove_tree(child);
+    else
+      g_unlink(child);
+  }
+  g_rmdir(path);
+}
+
 void kv_test_bus_down(KvTestBus *self)
 {
   stop_daemon(self);
@@ -100,9 +118,9 @@ void kv_test_bus_down(KvTestBus *self)
   g_test_dbus_down(self->dbus);
   g_clear_object(&self->dbus);
 
-  g_unlink(self->status_file);
-  g_rmdir(self->status_dir);
+  remove_tree(self->status_dir);
   g_clear_pointer(&self->status_file, g_free);
+  g_clear_pointer(&self->state_dir, g_free);
   g_clear_pointer(&self->status_dir, g_free);
 }
 

@@ -10,8 +10,9 @@ G_BEGIN_DECLS
 typedef struct {
   GTestDBus *dbus;
   GDBusConnection *connection;
-  char *status_dir;
-  char *status_file;
+  char *status_dir;  /* everything of the test's below here */
+  char *status_file; /* kvstored's exit status, written by the wrapper */
+  char *state_dir;   /* kvstored's --state-dir; kept across activations */
 } KvTestBus;
 
 /* Starts the bus; @daemon_args (may be NULL) are extra kvstored options for activation. */

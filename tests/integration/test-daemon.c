@@ -99,7 +99,8 @@ static void test_cannot_connect(void)
 
   g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS",
                                "unix:path=/nonexistent/kvstore-test-bus", TRUE);
-  g_autoptr(GSubprocess) process = spawn_daemon(launcher, (const char *[]){"--session", NULL});
+  g_autoptr(GSubprocess) process =
+      spawn_daemon(launcher, (const char *[]){"--session", "--in-memory", NULL});
   g_subprocess_communicate_utf8(process, NULL, NULL, NULL, &err, &error);
   g_assert_no_error(error);
   g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 1);
@@ -114,14 +115,16 @@ static void test_name_already_owned(KvTestBus *bus, gconstpointer data)
   /* Activate the first daemon through a call; a second one must refuse to start. */
   g_autoptr(GVariant) reply = kv_test_bus_call(bus, "Exists", g_variant_new("(s)", "k"), NULL);
   g_assert_nonnull(reply);
-  g_assert_cmpint(run_to_end((const char *[]){"--session", NULL}, &out, &err), ==, 1);
+  g_assert_cmpint(run_to_end((const char *[]){"--session", "--in-memory", NULL}, &out, &err), ==,
+                  1);
   assert_contains(err, "org.example.KVStore is already owned on the session bus");
 }
 
 static void test_sigint_exits_cleanly(KvTestBus *bus, gconstpointer data)
 {
   g_autoptr(GSubprocessLauncher) launcher = new_launcher();
-  g_autoptr(GSubprocess) process = spawn_daemon(launcher, (const char *[]){"--session", NULL});
+  g_autoptr(GSubprocess) process =
+      spawn_daemon(launcher, (const char *[]){"--session", "--in-memory", NULL});
   g_autoptr(GError) error = NULL;
   g_autofree char *err = NULL;
 
@@ -131,7 +134,7 @@ static void test_sigint_exits_cleanly(KvTestBus *bus, gconstpointer data)
   g_assert_no_error(error);
   g_assert_true(g_subprocess_get_if_exited(process));
   g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 0);
-  assert_contains(err, "Stopping on request");
+  assert_contains(err, "Stopping on Interrupt");
 }
 
 static void test_serves_the_activating_bus(KvTestBus *bus, gconstpointer data)
@@ -141,7 +144,7 @@ static void test_serves_the_activating_bus(KvTestBus *bus, gconstpointer data)
   /* What dbus-daemon sets for a service it starts; no --session or --system given. */
   g_subprocess_launcher_setenv(launcher, "DBUS_STARTER_BUS_TYPE", "session", TRUE);
   g_subprocess_launcher_setenv(launcher, "DBUS_STARTER_ADDRESS", kv_test_bus_address(bus), TRUE);
-  g_autoptr(GSubprocess) process = spawn_daemon(launcher, (const char *[]){NULL});
+  g_autoptr(GSubprocess) process = spawn_daemon(launcher, (const char *[]){"--in-memory", NULL});
 
   wait_for_name(bus);
   g_subprocess_send_signal(process, SIGTERM);
@@ -160,7 +163,8 @@ static void test_exits_when_bus_goes_away(void)
   kv_test_bus_up(&bus, NULL);
   /* Created after the bus, whose address the launcher copies from the environment. */
   g_autoptr(GSubprocessLauncher) launcher = new_launcher();
-  g_autoptr(GSubprocess) process = spawn_daemon(launcher, (const char *[]){"--session", NULL});
+  g_autoptr(GSubprocess) process =
+      spawn_daemon(launcher, (const char *[]){"--session", "--in-memory", NULL});
   wait_for_name(&bus);
 
   /* Tear the bus down under it: kvstored must notice and exit, not hang. */

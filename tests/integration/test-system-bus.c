@@ -47,7 +47,7 @@ static void setup(Fixture *f, gconstpointer data)
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
   g_subprocess_launcher_setenv(launcher, "DBUS_SYSTEM_BUS_ADDRESS", f->address, TRUE);
   f->kvstored = g_subprocess_launcher_spawn(launcher, &error, getenv_or_fail("KV_TEST_KVSTORED"),
-                                            "--system", NULL);
+                                            "--system", "--in-memory", NULL);
   g_assert_no_error(error);
 
   f->connection =

@@ -1,0 +1,184 @@
+#include "kv-journal.h"
+
+#include "kv-file-util.h"
+#include "kv-record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+static const char journal_magic[8] = {'K', 'V', 'S', 'T', 'J', 'R', 'N', '\n'};
+
+struct _KvJournal {
+  char *path;
+  char *dir;
+  int fd;
+  gsize size;          /* flushed bytes */
+  GByteArray *pending; /* records not yet written */
+};
+
+static KvJournal *journal_new(const char *path)
+{
+  KvJournal *self = g_new0(KvJournal, 1);
+
+  self->path = g_strdup(path);
+  self->dir = g_path_get_dirname(path);
+  self->fd = -1;
+  self->pending = g_byte_array_new();
+  return self;
+}
+
+void kv_journal_free(KvJournal *self)
+{
+  if (self == NULL)
+    return;
+  if (self->fd >= 0)
+    close(self->fd);
+  g_byte_array_unref(self->pending);
+  g_free(self->dir);
+  g_free(self->path);
+  g_free(self);
+}
+
+static gboolean write_empty_journal(KvJournal *self, GError **error)
+{
+  g_autoptr(GByteArray) header = g_byte_array_new();
+  g_autofree char *tmp = g_strconcat(self->path, ".tmp", NULL);
+
+  kv_record_append_file_header(header, journal_magic);
+  return kv_file_replace(self->dir, tmp, self->path, header->data, header->len, error);
+}
+
+/* Replays every whole record of @data; returns the offset where valid data ends. */
+static gboolean replay_records(KvJournal *self, const guint8 *data, gsize size,
+                               const GVariantType *type, KvJournalReplayFunc replay,
+                               gpointer user_data, gsize *out_end, GError **error)
+{
+  gsize offset = KV_RECORD_FILE_HEADER_SIZE;
+
+  for (;;) {
+    g_autoptr(GVariant) payload = NULL;
+    gsize at = offset;
+    switch (kv_record_read(data, size, &offset, type, &payload)) {
+    case KV_RECORD_OK:
+      if (!replay(payload, user_data, error)) {
+        g_prefix_error(error, "%s, record at offset %zu: ", self->path, at);
+        return FALSE;
+      }
+      break;
+    case KV_RECORD_END:
+    case KV_RECORD_TORN:
+      *out_end = at;
+      return TRUE;
+    case KV_RECORD_CORRUPT:
+      g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                  "%s is damaged at offset %zu (checksum mismatch with %zu more bytes after "
+                  "it); refusing to start rather than lose data. Move the file away to start "
+                  "from the snapshot alone.",
+                  self->path, at, size - at);
+      return FALSE;
+    }
+  }
+}
+
+KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournalReplayFunc replay,
+                           gpointer user_data, gsize *out_dropped_bytes, GError **error)
+{
+  g_autoptr(KvJournal) self = journal_new(path);
+  g_autoptr(GError) local_error = NULL;
+  gsize end;
+
+  *out_dropped_bytes = 0;
+  g_autoptr(GMappedFile) file = g_mapped_file_new(path, FALSE, &local_error);
+  if (file == NULL && g_error_matches(local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+    g_clear_error(&local_error);
+    if (!write_empty_journal(self, error))
+      return NULL;
+    file = g_mapped_file_new(path, FALSE, error);
+  } else if (file == NULL) {
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return NULL;
+  }
+  if (file == NULL)
+    return NULL;
+
+  const guint8 *data = (const guint8 *)g_mapped_file_get_contents(file);
+  gsize size = g_mapped_file_get_length(file);
+  if (!kv_record_check_file_header(data, size, journal_magic, path, error) ||
+      !replay_records(self, data, size, type, replay, user_data, &end, error))
+    return NULL;
+
+  self->fd = open(path, O_RDWR | O_CLOEXEC);
+  if (self->fd < 0) {
+    kv_file_set_error(error, errno, "open", path);
+    return NULL;
+  }
+  if (end < size) {
+    if (ftruncate(self->fd, (off_t)end) < 0 || fdatasync(self->fd) < 0) {
+      kv_file_set_error(error, errno, "cut the torn tail of", path);
+      return NULL;
+    }
+    *out_dropped_bytes = size - end;
+  }
+  self->size = end;
+  return g_steal_pointer(&self);
+}
+
+void kv_journal_append(KvJournal *self, GVariant *payload)
+{
+  kv_record_append(self->pending, payload);
+}
+
+gboolean kv_journal_has_pending(KvJournal *self)
+{
+  return self->pending->len > 0;
+}
+
+void kv_journal_discard(KvJournal *self)
+{
+  g_byte_array_set_size(self->pending, 0);
+}
+
+gboolean kv_journal_flush(KvJournal *self, gboolean sync, GError **error)
+{
+  if (self->pending->len == 0)
+    return TRUE;
+
+  gboolean ok = kv_file_pwrite_all(self->fd, self->pending->data, self->pending->len,
+                                   (goffset)self->size, self->path, error);
+  if (ok && sync && fdatasync(self->fd) < 0) {
+    kv_file_set_error(error, errno, "sync", self->path);
+    ok = FALSE;
+  }
+  if (!ok) {
+    /* Nothing of this group may survive to be replayed: its callers get an error. */
+    if (ftruncate(self->fd, (off_t)self->size) == 0)
+      (void)fdatasync(self->fd);
+    kv_journal_discard(self);
+    return FALSE;
+  }
+  self->size += self->pending->len;
+  kv_journal_discard(self);
+  return TRUE;
+}
+
+gsize kv_journal_size(KvJournal *self)
+{
+  return self->size;
+}
+
+gboolean kv_journal_reset(KvJournal *self, GError **error)
+{
+  if (!write_empty_journal(self, error))
+    return FALSE;
+
+  int fd = open(self->path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    kv_file_set_error(error, errno, "open", self->path);
+    return FALSE;
+  }
+  close(self->fd);
+  self->fd = fd;
+  self->size = KV_RECORD_FILE_HEADER_SIZE;
+  return TRUE;
+}

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* An append-only file of checksummed records (kv-record.h), each a GVariant payload.
+ * Appends collect in memory until kv_journal_flush() writes them in one go and, unless
+ * told not to, fdatasync()s: that is the group commit. */
+typedef struct _KvJournal KvJournal;
+
+/* Called for each record while a journal is opened, in file order. Returning FALSE with
+ * @error set stops the opening with that error. */
+typedef gboolean (*KvJournalReplayFunc)(GVariant *payload, gpointer user_data, GError **error);
+
+/* Opens the journal at @path, creating an empty one (mode 0600) if there is none, and
+ * replays its records of type @type. A torn or garbled tail is cut off and its size
+ * returned in @out_dropped_bytes; damage before the tail fails with an error naming the
+ * file and the offset, and changes nothing. */
+KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournalReplayFunc replay,
+                           gpointer user_data, gsize *out_dropped_bytes, GError **error);
+
+/* Queues @payload for the next flush. */
+void kv_journal_append(KvJournal *self, GVariant *payload);
+
+/* Whether records wait for a flush. */
+gboolean kv_journal_has_pending(KvJournal *self);
+
+/* Writes the queued records and, with @sync, waits until they are on stable storage. On
+ * failure the file is cut back to its size before, the queue is dropped and the journal
+ * stays usable. */
+gboolean kv_journal_flush(KvJournal *self, gboolean sync, GError **error);
+
+/* Drops the queued records without writing them. */
+void kv_journal_discard(KvJournal *self);
+
+/* Size in bytes of what has been flushed. */
+gsize kv_journal_size(KvJournal *self);
+
+/* Replaces the file with an empty journal, atomically (temporary file, fsync, rename,
+ * directory fsync). Queued records are kept. */
+gboolean kv_journal_reset(KvJournal *self, GError **error);
+
+/* Closes the file; queued records are lost. */
+void kv_journal_free(KvJournal *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvJournal, kv_journal_free)
+
+G_END_DECLS

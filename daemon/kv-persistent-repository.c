@@ -1,0 +1,339 @@
+#include "kv-persistent-repository.h"
+
+#include "kv-error.h"
+#include "kv-file-util.h"
+#include "kv-journal.h"
+#include "kv-snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A journal record: its sequence number and the changes it makes, each a key with its
+ * new value, or with nothing for a deletion. */
+#define RECORD_TYPE G_VARIANT_TYPE("(ta(smv))")
+
+#define LOCK_WAIT_SECONDS 20
+
+/* How to take back one change that is not committed yet. */
+typedef struct {
+  char *key;
+  GVariant *old_value; /* NULL: the key did not exist */
+} Undo;
+
+typedef struct {
+  KvRepository parent;
+  KvRepository *inner;
+  char *snapshot_path;
+  KvJournal *journal;
+  KvSyncMode sync;
+  gsize compact_bytes;
+  gsize snapshot_bytes;
+  gsize next_compaction; /* journal size that triggers the next compaction */
+  guint64 sequence;      /* of the last change applied, committed or not */
+  guint64 committed_sequence;
+  GArray *undo; /* Undo, one per change since the last commit */
+  KvWarningFunc warn;
+  gpointer warn_data;
+  int lock_fd;
+} KvPersistentRepository;
+
+static void undo_clear(gpointer data)
+{
+  Undo *undo = data;
+
+  g_free(undo->key);
+  g_clear_pointer(&undo->old_value, g_variant_unref);
+}
+
+static void warn(KvPersistentRepository *self, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+static void warn(KvPersistentRepository *self, const char *format, ...)
+{
+  va_list args;
+
+  if (self->warn == NULL)
+    return;
+  va_start(args, format);
+  g_autofree char *message = g_strdup_vprintf(format, args);
+  va_end(args);
+  self->warn(message, self->warn_data);
+}
+
+/* Queues one change for the journal and applies it to the inner repository. */
+static gboolean apply_change(KvPersistentRepository *self, const char *key, GVariant *value,
+                             GError **error)
+{
+  GVariantBuilder changes;
+  Undo undo = {g_strdup(key), kv_repository_get(self->inner, key)};
+
+  g_variant_builder_init(&changes, G_VARIANT_TYPE("a(smv)"));
+  g_variant_builder_add(&changes, "(smv)", key, value);
+  g_autoptr(GVariant) record =
+      g_variant_ref_sink(g_variant_new("(ta(smv))", self->sequence + 1, &changes));
+
+  gboolean ok = value != NULL ? kv_repository_set(self->inner, key, value, error)
+                              : kv_repository_delete(self->inner, key, NULL, error);
+  if (!ok) {
+    undo_clear(&undo);
+    return FALSE;
+  }
+  kv_journal_append(self->journal, record);
+  g_array_append_val(self->undo, undo);
+  self->sequence++;
+  return TRUE;
+}
+
+static GVariant *persistent_get(KvRepository *repository, const char *key)
+{
+  return kv_repository_get(((KvPersistentRepository *)repository)->inner, key);
+}
+
+static gboolean persistent_set(KvRepository *repository, const char *key, GVariant *value,
+                               GError **error)
+{
+  g_autoptr(GVariant) owned = g_variant_ref_sink(value);
+
+  return apply_change((KvPersistentRepository *)repository, key, owned, error);
+}
+
+static gboolean persistent_delete(KvRepository *repository, const char *key, gboolean *out_existed,
+                                  GError **error)
+{
+  KvPersistentRepository *self = (KvPersistentRepository *)repository;
+  gboolean existed = kv_repository_exists(self->inner, key);
+
+  if (out_existed != NULL)
+    *out_existed = existed;
+  /* Deleting a missing key changes nothing, so there is nothing to journal. */
+  return !existed || apply_change(self, key, NULL, error);
+}
+
+static gboolean persistent_exists(KvRepository *repository, const char *key)
+{
+  return kv_repository_exists(((KvPersistentRepository *)repository)->inner, key);
+}
+
+static guint persistent_count(KvRepository *repository)
+{
+  return kv_repository_count(((KvPersistentRepository *)repository)->inner);
+}
+
+static void persistent_foreach(KvRepository *repository, const char *prefix, gboolean with_values,
+                               KvRepositoryForeachFunc func, gpointer user_data)
+{
+  kv_repository_foreach(((KvPersistentRepository *)repository)->inner, prefix, with_values, func,
+                        user_data);
+}
+
+/* Takes back every uncommitted change, newest first. */
+static void roll_back(KvPersistentRepository *self)
+{
+  for (guint i = self->undo->len; i > 0; i--) {
+    Undo *undo = &g_array_index(self->undo, Undo, i - 1);
+    if (undo->old_value != NULL)
+      kv_repository_set(self->inner, undo->key, undo->old_value, NULL);
+    else
+      kv_repository_delete(self->inner, undo->key, NULL, NULL);
+  }
+  g_array_set_size(self->undo, 0);
+  kv_journal_discard(self->journal);
+  self->sequence = self->committed_sequence;
+}
+
+static gsize file_size(const char *path)
+{
+  GStatBuf st;
+
+  return g_stat(path, &st) == 0 ? (gsize)st.st_size : 0;
+}
+
+gboolean kv_persistent_repository_compact(KvRepository *repository, GError **error)
+{
+  KvPersistentRepository *self = (KvPersistentRepository *)repository;
+
+  /* The snapshot must hold exactly what the journal has committed. */
+  g_return_val_if_fail(self->undo->len == 0, FALSE);
+  if (!kv_snapshot_write(self->snapshot_path, self->inner, self->committed_sequence, error) ||
+      !kv_snapshot_install(self->snapshot_path, error) || !kv_journal_reset(self->journal, error))
+    return FALSE;
+  self->snapshot_bytes = file_size(self->snapshot_path);
+  self->next_compaction = MAX(self->compact_bytes, self->snapshot_bytes);
+  return TRUE;
+}
+
+static gboolean persistent_commit(KvRepository *repository, GError **error)
+{
+  KvPersistentRepository *self = (KvPersistentRepository *)repository;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!kv_journal_has_pending(self->journal))
+    return TRUE;
+  if (!kv_journal_flush(self->journal, self->sync == KV_SYNC_ALWAYS, &local_error)) {
+    roll_back(self);
+    g_set_error(error, KV_ERROR, KV_ERROR_STORAGE, "Storage failed, nothing was changed: %s",
+                local_error->message);
+    return FALSE;
+  }
+  g_array_set_size(self->undo, 0);
+  self->committed_sequence = self->sequence;
+
+  if (kv_journal_size(self->journal) > self->next_compaction &&
+      !kv_persistent_repository_compact(repository, &local_error)) {
+    /* The data is safe in the journal; try again once it has doubled. */
+    self->next_compaction = 2 * kv_journal_size(self->journal);
+    warn(self, "Compaction failed, the journal keeps growing: %s", local_error->message);
+  }
+  return TRUE;
+}
+
+static void persistent_free(KvRepository *repository)
+{
+  KvPersistentRepository *self = (KvPersistentRepository *)repository;
+
+  kv_repository_free(self->inner);
+  g_clear_pointer(&self->journal, kv_journal_free);
+  g_array_unref(self->undo);
+  g_free(self->snapshot_path);
+  if (self->lock_fd >= 0)
+    close(self->lock_fd);
+  g_free(self);
+}
+
+static const KvRepositoryVTable persistent_vtable = {
+    .get = persistent_get,
+    .set = persistent_set,
+    .delete = persistent_delete,
+    .exists = persistent_exists,
+    .count = persistent_count,
+    .foreach = persistent_foreach,
+    .commit = persistent_commit,
+    .free = persistent_free,
+};
+
+gsize kv_persistent_repository_journal_size(KvRepository *repository)
+{
+  return kv_journal_size(((KvPersistentRepository *)repository)->journal);
+}
+
+typedef struct {
+  KvPersistentRepository *self;
+  guint64 snapshot_sequence;
+  guint64 last_sequence;
+  guint64 replayed;
+} Replay;
+
+static gboolean replay_record(GVariant *record, gpointer user_data, GError **error)
+{
+  Replay *replay = user_data;
+  g_autoptr(GVariantIter) changes = NULL;
+  guint64 sequence;
+  const char *key;
+  GVariant *value;
+
+  g_variant_get(record, "(ta(smv))", &sequence, &changes);
+  if (sequence <= replay->last_sequence ||
+      (sequence > replay->snapshot_sequence && sequence != replay->last_sequence + 1)) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                "sequence number %" G_GUINT64_FORMAT " follows %" G_GUINT64_FORMAT, sequence,
+                replay->last_sequence);
+    return FALSE;
+  }
+  replay->last_sequence = sequence;
+  /* Written before the snapshot was installed: already in it. */
+  if (sequence <= replay->snapshot_sequence)
+    return TRUE;
+
+  while (g_variant_iter_next(changes, "(&smv)", &key, &value)) {
+    gboolean ok = value != NULL ? kv_repository_set(replay->self->inner, key, value, error)
+                                : kv_repository_delete(replay->self->inner, key, NULL, error);
+    g_clear_pointer(&value, g_variant_unref);
+    if (!ok)
+      return FALSE;
+  }
+  replay->replayed++;
+  return TRUE;
+}
+
+/* One kvstored per state directory: a second one, started by D-Bus activation while
+ * the first is still finishing after releasing its name, waits for it. */
+static int lock_directory(const char *dir, GError **error)
+{
+  g_autofree char *path = g_build_filename(dir, "lock", NULL);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+  if (fd < 0) {
+    kv_file_set_error(error, errno, "open", path);
+    return -1;
+  }
+  for (int i = 0; i < LOCK_WAIT_SECONDS * 20; i++) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+      return fd;
+    if (errno != EWOULDBLOCK)
+      break;
+    g_usleep(G_USEC_PER_SEC / 20);
+  }
+  g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+              "%s is in use by another kvstored (still locked after %d s)", dir, LOCK_WAIT_SECONDS);
+  close(fd);
+  return -1;
+}
+
+KvRepository *kv_persistent_repository_open(const char *dir, KvRepository *inner, KvSyncMode sync,
+                                            gsize compact_bytes, KvWarningFunc warn_func,
+                                            gpointer warn_data, KvRecoveryInfo *out_info,
+                                            GError **error)
+{
+  KvPersistentRepository *self = g_new0(KvPersistentRepository, 1);
+  g_autoptr(KvRepository) owned = &self->parent;
+  g_autofree char *journal_path = g_build_filename(dir, "journal", NULL);
+  g_autofree char *journal_tmp = g_build_filename(dir, "journal.tmp", NULL);
+  g_autofree char *snapshot_tmp = g_build_filename(dir, "snapshot.tmp", NULL);
+  Replay replay = {self, 0, 0, 0};
+  gsize dropped;
+
+  self->parent.vtable = &persistent_vtable;
+  self->inner = inner;
+  self->snapshot_path = g_build_filename(dir, "snapshot", NULL);
+  self->sync = sync;
+  self->compact_bytes = compact_bytes;
+  self->undo = g_array_new(FALSE, FALSE, sizeof(Undo));
+  g_array_set_clear_func(self->undo, undo_clear);
+  self->warn = warn_func;
+  self->warn_data = warn_data;
+  self->lock_fd = -1;
+
+  if (g_mkdir_with_parents(dir, 0700) < 0) {
+    kv_file_set_error(error, errno, "create the state directory", dir);
+    return NULL;
+  }
+  if ((self->lock_fd = lock_directory(dir, error)) < 0)
+    return NULL;
+  /* Left by a crash in the middle of a compaction; never part of the state. */
+  g_unlink(snapshot_tmp);
+  g_unlink(journal_tmp);
+
+  if (!kv_snapshot_load(self->snapshot_path, inner, &replay.snapshot_sequence, error))
+    return NULL;
+  out_info->snapshot_keys = kv_repository_count(inner);
+  replay.last_sequence = 0;
+  self->journal =
+      kv_journal_open(journal_path, RECORD_TYPE, replay_record, &replay, &dropped, error);
+  if (self->journal == NULL)
+    return NULL;
+  if (dropped > 0)
+    warn(self,
+         "Cut a torn tail of %zu bytes off %s: the last write before a crash, which was "
+         "never acknowledged",
+         dropped, journal_path);
+
+  out_info->journal_records = replay.replayed;
+  out_info->dropped_bytes = dropped;
+  self->sequence = self->committed_sequence = MAX(replay.snapshot_sequence, replay.last_sequence);
+  self->snapshot_bytes = file_size(self->snapshot_path);
+  self->next_compaction = MAX(compact_bytes, self->snapshot_bytes);
+  return g_steal_pointer(&owned);
+}

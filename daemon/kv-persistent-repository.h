@@ -1,0 +1,44 @@
+#pragma once
+
+#include "kv-repository.h"
+
+G_BEGIN_DECLS
+
+/* A repository that keeps the live data in an inner (memory) repository and makes every
+ * change durable in a state directory: a snapshot plus an append-only journal.
+ *
+ * Changes are applied to the inner repository at once and queued for the journal;
+ * kv_repository_commit() writes them in one go and waits for stable storage (unless
+ * sync is off). A failed commit undoes the changes it held, in memory too. After a
+ * commit, a journal larger than the snapshot and than @compact_bytes is folded into a
+ * new snapshot. */
+
+typedef enum {
+  KV_SYNC_ALWAYS, /* fdatasync before a commit returns */
+  KV_SYNC_NONE,   /* write(2) only: a crash of the machine can lose the last commits */
+} KvSyncMode;
+
+/* Receives warnings that are not errors of any call (a cut torn tail, a failed compaction). */
+typedef void (*KvWarningFunc)(const char *message, gpointer user_data);
+
+/* What opening found. */
+typedef struct {
+  guint64 snapshot_keys;
+  guint64 journal_records; /* replayed on top of the snapshot */
+  gsize dropped_bytes;     /* torn journal tail cut off */
+} KvRecoveryInfo;
+
+/* Opens the state in @dir (created with mode 0700 if missing) on top of @inner, which
+ * must be empty and is owned from then on. Damage other than a torn journal tail fails. */
+KvRepository *kv_persistent_repository_open(const char *dir, KvRepository *inner, KvSyncMode sync,
+                                            gsize compact_bytes, KvWarningFunc warn,
+                                            gpointer warn_data, KvRecoveryInfo *out_info,
+                                            GError **error);
+
+/* Bytes in the journal, flushed. */
+gsize kv_persistent_repository_journal_size(KvRepository *repository);
+
+/* Folds the journal into a new snapshot now. */
+gboolean kv_persistent_repository_compact(KvRepository *repository, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,106 @@
+#include "kv-record.h"
+
+#include "kv-crc32c.h"
+
+#include <string.h>
+
+static void put_u32(guint8 *out, guint32 value)
+{
+  value = GUINT32_TO_LE(value);
+  memcpy(out, &value, sizeof value);
+}
+
+static guint32 get_u32(const guint8 *in)
+{
+  guint32 value;
+
+  memcpy(&value, in, sizeof value);
+  return GUINT32_FROM_LE(value);
+}
+
+void kv_record_append_file_header(GByteArray *buffer, const char magic[8])
+{
+  guint8 header[KV_RECORD_FILE_HEADER_SIZE] = {0};
+
+  memcpy(header, magic, 8);
+  put_u32(header + 8, KV_RECORD_FORMAT_VERSION);
+  g_byte_array_append(buffer, header, sizeof header);
+}
+
+gboolean kv_record_check_file_header(const guint8 *data, gsize size, const char magic[8],
+                                     const char *path, GError **error)
+{
+  if (size < KV_RECORD_FILE_HEADER_SIZE || memcmp(data, magic, 8) != 0) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                "%s is not a kvstore file of this kind (bad magic)", path);
+    return FALSE;
+  }
+  guint32 version = get_u32(data + 8);
+  if (version != KV_RECORD_FORMAT_VERSION) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                "%s has format version %u; this kvstored reads version %u", path, version,
+                KV_RECORD_FORMAT_VERSION);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void kv_record_append(GByteArray *buffer, GVariant *payload)
+{
+  gsize size = g_variant_get_size(payload);
+  guint start = buffer->len;
+
+  g_byte_array_set_size(buffer, start + KV_RECORD_HEADER_SIZE + size);
+  guint8 *header = buffer->data + start;
+  /* Not g_variant_store(): the payload's place in the buffer is not aligned as GVariant
+   * requires, while g_variant_get_data() serializes into aligned memory. */
+  if (size > 0)
+    memcpy(header + KV_RECORD_HEADER_SIZE, g_variant_get_data(payload), size);
+  put_u32(header, (guint32)size);
+  put_u32(header + 4, kv_crc32c(header + KV_RECORD_HEADER_SIZE, size));
+  put_u32(header + 8, kv_crc32c(header, 8));
+}
+
+static gboolean all_zero(const guint8 *data, gsize size)
+{
+  for (gsize i = 0; i < size; i++)
+    if (data[i] != 0)
+      return FALSE;
+  return TRUE;
+}
+
+KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
+                              const GVariantType *type, GVariant **out_payload)
+{
+  gsize at = *offset;
+  gsize remaining = size - at;
+
+  if (remaining == 0)
+    return KV_RECORD_END;
+  /* An append cut short leaves a prefix of the record: a short header, or a payload
+   * running past the end. A file system may also leave the unwritten end as zeros. */
+  if (remaining < KV_RECORD_HEADER_SIZE)
+    return KV_RECORD_TORN;
+  const guint8 *header = data + at;
+  if (get_u32(header + 8) != kv_crc32c(header, 8))
+    return all_zero(header, remaining) ? KV_RECORD_TORN : KV_RECORD_CORRUPT;
+
+  gsize payload_size = get_u32(header);
+  if (payload_size > remaining - KV_RECORD_HEADER_SIZE)
+    return KV_RECORD_TORN;
+
+  const guint8 *payload = header + KV_RECORD_HEADER_SIZE;
+  gboolean last = payload_size == remaining - KV_RECORD_HEADER_SIZE;
+  if (get_u32(header + 4) != kv_crc32c(payload, payload_size))
+    return last ? KV_RECORD_TORN : KV_RECORD_CORRUPT;
+
+  /* Copied: the bytes in the file need not be aligned as GVariant wants. */
+  g_autoptr(GBytes) bytes = g_bytes_new(payload, payload_size);
+  g_autoptr(GVariant) value = g_variant_ref_sink(g_variant_new_from_bytes(type, bytes, FALSE));
+  if (!g_variant_is_normal_form(value))
+    return last ? KV_RECORD_TORN : KV_RECORD_CORRUPT;
+
+  *out_payload = g_steal_pointer(&value);
+  *offset = at + KV_RECORD_HEADER_SIZE + payload_size;
+  return KV_RECORD_OK;
+}

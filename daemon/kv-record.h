@@ -1,0 +1,42 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The framing shared by the journal and the snapshot files.
+ *
+ * A file starts with a 16-byte header: an 8-byte magic, a little-endian uint32 format
+ * version and 4 reserved bytes. Records follow, each a 12-byte header -- uint32 payload
+ * size, uint32 CRC-32C of the payload, uint32 CRC-32C of those first 8 bytes -- and the
+ * payload, a serialized GVariant. */
+
+#define KV_RECORD_FILE_HEADER_SIZE 16
+#define KV_RECORD_HEADER_SIZE      12
+#define KV_RECORD_FORMAT_VERSION   1
+
+/* Appends the file header for @magic (8 bytes) to @buffer. */
+void kv_record_append_file_header(GByteArray *buffer, const char magic[8]);
+
+/* Checks that @data starts with the header for @magic in a version this build reads;
+ * G_FILE_ERROR_INVAL otherwise, naming @path. */
+gboolean kv_record_check_file_header(const guint8 *data, gsize size, const char magic[8],
+                                     const char *path, GError **error);
+
+/* Appends one record holding @payload to @buffer. */
+void kv_record_append(GByteArray *buffer, GVariant *payload);
+
+typedef enum {
+  KV_RECORD_OK,      /* a whole record: *out_payload is set */
+  KV_RECORD_END,     /* exactly at the end of the data */
+  KV_RECORD_TORN,    /* an incomplete or garbled last record: the data ends in it */
+  KV_RECORD_CORRUPT, /* damage with more data after it */
+} KvRecordStatus;
+
+/* Reads the record at *offset in @data (@size bytes in all) as a GVariant of @type and,
+ * on KV_RECORD_OK, moves *offset past it. A record whose payload is not a normal-form
+ * GVariant of @type counts as corrupt (or torn, when it is the last). */
+KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
+                              const GVariantType *type, GVariant **out_payload);
+
+G_END_DECLS

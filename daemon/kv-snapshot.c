@@ -1,0 +1,180 @@
+#include "kv-snapshot.h"
+
+#include "kv-file-util.h"
+#include "kv-record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static const char snapshot_magic[8] = {'K', 'V', 'S', 'T', 'S', 'N', 'P', '\n'};
+
+/* Records: a "(tt)" head (sequence, key count), "a(sv)" chunks of entries, and the head
+ * again as a trailer, so that a snapshot cut short can never pass for a whole one. */
+#define HEAD_TYPE         G_VARIANT_TYPE("(tt)")
+#define CHUNK_TYPE        G_VARIANT_TYPE("a(sv)")
+#define ENTRIES_PER_CHUNK 4096
+#define FLUSH_BYTES       (1024 * 1024)
+
+static gboolean damaged(GError **error, const char *path, gsize offset, const char *what)
+{
+  g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+              "%s is damaged at offset %zu (%s); refusing to start rather than lose data", path,
+              offset, what);
+  return FALSE;
+}
+
+static gboolean read_expected(const guint8 *data, gsize size, gsize *offset,
+                              const GVariantType *type, const char *path, GVariant **out,
+                              GError **error)
+{
+  gsize at = *offset;
+
+  if (kv_record_read(data, size, offset, type, out) != KV_RECORD_OK)
+    return damaged(error, path, at, "a record is missing or fails its checksum");
+  return TRUE;
+}
+
+gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_sequence,
+                          GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GMappedFile) file = g_mapped_file_new(path, FALSE, &local_error);
+
+  if (file == NULL && g_error_matches(local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+    *out_sequence = 0;
+    return TRUE;
+  }
+  if (file == NULL) {
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return FALSE;
+  }
+
+  const guint8 *data = (const guint8 *)g_mapped_file_get_contents(file);
+  gsize size = g_mapped_file_get_length(file);
+  gsize offset = KV_RECORD_FILE_HEADER_SIZE;
+  g_autoptr(GVariant) head = NULL;
+  g_autoptr(GVariant) trailer = NULL;
+  guint64 sequence, count, loaded = 0;
+
+  if (!kv_record_check_file_header(data, size, snapshot_magic, path, error) ||
+      !read_expected(data, size, &offset, HEAD_TYPE, path, &head, error))
+    return FALSE;
+  g_variant_get(head, "(tt)", &sequence, &count);
+
+  while (loaded < count) {
+    g_autoptr(GVariant) chunk = NULL;
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+
+    if (!read_expected(data, size, &offset, CHUNK_TYPE, path, &chunk, error))
+      return FALSE;
+    g_variant_iter_init(&iter, chunk);
+    while (g_variant_iter_next(&iter, "(&sv)", &key, &value)) {
+      gboolean ok = kv_repository_set(into, key, value, error);
+      g_variant_unref(value);
+      if (!ok)
+        return FALSE;
+      loaded++;
+    }
+  }
+  gsize trailer_offset = offset;
+  if (!read_expected(data, size, &offset, HEAD_TYPE, path, &trailer, error))
+    return FALSE;
+  if (loaded != count || !g_variant_equal(head, trailer) || offset != size)
+    return damaged(error, path, trailer_offset, "its end does not match its head");
+
+  *out_sequence = sequence;
+  return TRUE;
+}
+
+typedef struct {
+  int fd;
+  const char *path;
+  GByteArray *buffer;
+  gsize written;
+  GVariantBuilder chunk;
+  guint in_chunk;
+  GError *error;
+} Writer;
+
+static gboolean writer_flush(Writer *w, gboolean force)
+{
+  if (w->error != NULL || (!force && w->buffer->len < FLUSH_BYTES))
+    return w->error == NULL;
+  if (!kv_file_pwrite_all(w->fd, w->buffer->data, w->buffer->len, (goffset)w->written, w->path,
+                          &w->error))
+    return FALSE;
+  w->written += w->buffer->len;
+  g_byte_array_set_size(w->buffer, 0);
+  return TRUE;
+}
+
+static void writer_end_chunk(Writer *w)
+{
+  g_autoptr(GVariant) chunk = g_variant_ref_sink(g_variant_builder_end(&w->chunk));
+
+  kv_record_append(w->buffer, chunk);
+  w->in_chunk = 0;
+  g_variant_builder_init(&w->chunk, CHUNK_TYPE);
+  writer_flush(w, FALSE);
+}
+
+static void add_entry(const char *key, GVariant *value, gpointer user_data)
+{
+  Writer *w = user_data;
+
+  if (w->error != NULL)
+    return;
+  g_variant_builder_add(&w->chunk, "(sv)", key, value);
+  if (++w->in_chunk == ENTRIES_PER_CHUNK)
+    writer_end_chunk(w);
+}
+
+gboolean kv_snapshot_write(const char *path, KvRepository *from, guint64 sequence, GError **error)
+{
+  g_autofree char *tmp = g_strconcat(path, ".tmp", NULL);
+  g_autoptr(GByteArray) buffer = g_byte_array_new();
+  g_autoptr(GVariant) head =
+      g_variant_ref_sink(g_variant_new("(tt)", sequence, (guint64)kv_repository_count(from)));
+  Writer w = {.path = tmp, .buffer = buffer};
+
+  w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (w.fd < 0) {
+    kv_file_set_error(error, errno, "create", tmp);
+    return FALSE;
+  }
+  kv_record_append_file_header(buffer, snapshot_magic);
+  kv_record_append(buffer, head);
+  g_variant_builder_init(&w.chunk, CHUNK_TYPE);
+  kv_repository_foreach(from, "", TRUE, add_entry, &w);
+  if (w.in_chunk > 0)
+    writer_end_chunk(&w);
+  else
+    g_variant_builder_clear(&w.chunk);
+  kv_record_append(buffer, head);
+
+  if (writer_flush(&w, TRUE) && fdatasync(w.fd) < 0)
+    kv_file_set_error(&w.error, errno, "sync", tmp);
+  close(w.fd);
+  if (w.error != NULL) {
+    g_propagate_error(error, w.error);
+    unlink(tmp);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean kv_snapshot_install(const char *path, GError **error)
+{
+  g_autofree char *tmp = g_strconcat(path, ".tmp", NULL);
+  g_autofree char *dir = g_path_get_dirname(path);
+
+  if (rename(tmp, path) < 0) {
+    kv_file_set_error(error, errno, "rename", tmp);
+    return FALSE;
+  }
+  return kv_file_sync_directory(dir, error);
+}

@@ -1,0 +1,22 @@
+#pragma once
+
+#include "kv-repository.h"
+
+G_BEGIN_DECLS
+
+/* The snapshot file: every key and value of a repository at one journal sequence
+ * number, in checksummed records (kv-record.h). It is only ever replaced whole:
+ * kv_snapshot_write() makes "<path>.tmp", kv_snapshot_install() renames it into place. */
+
+/* Loads the snapshot at @path into @into and returns the sequence number it was taken
+ * at; a missing file is an empty snapshot at sequence 0. Any damage is an error. */
+gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_sequence,
+                          GError **error);
+
+/* Writes everything in @from, taken at @sequence, to "<path>.tmp" and fsync()s it. */
+gboolean kv_snapshot_write(const char *path, KvRepository *from, guint64 sequence, GError **error);
+
+/* Renames "<path>.tmp" over @path and syncs the directory. */
+gboolean kv_snapshot_install(const char *path, GError **error);
+
+G_END_DECLS
