@@ -235,8 +235,11 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
   GVariant *value;
 
   g_variant_get(record, "(ta(smv))", &sequence, &changes);
+  /* Increasing, and without a gap after the snapshot. The first records may be older
+   * than the snapshot: a crash between installing it and emptying the journal. */
   if (sequence <= replay->last_sequence ||
-      (sequence > replay->snapshot_sequence && sequence != replay->last_sequence + 1)) {
+      (sequence > replay->snapshot_sequence &&
+       sequence != MAX(replay->last_sequence, replay->snapshot_sequence) + 1)) {
     g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                 "sequence number %" G_GUINT64_FORMAT " follows %" G_GUINT64_FORMAT, sequence,
                 replay->last_sequence);

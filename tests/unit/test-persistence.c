@@ -1,0 +1,462 @@
+/* The journal, the snapshot and the persistent repository, on real files in a temporary
+ * directory, without a bus. */
+
+#include "kv-error.h"
+#include "kv-journal.h"
+#include "kv-memory-repository.h"
+#include "kv-persistent-repository.h"
+#include "kv-snapshot.h"
+#include "kv-test-assert.h"
+#include "kv-test-values.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+typedef struct {
+  char *dir;
+  char *journal;
+  char *snapshot;
+  GPtrArray *warnings;
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp("kvstore-persistence-XXXXXX", &error);
+  g_assert_no_error(error);
+  f->journal = g_build_filename(f->dir, "journal", NULL);
+  f->snapshot = g_build_filename(f->dir, "snapshot", NULL);
+  f->warnings = g_ptr_array_new_with_free_func(g_free);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+  const char *names[] = {"journal", "snapshot", "lock", "journal.tmp", "snapshot.tmp"};
+
+  for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+    g_autofree char *path = g_build_filename(f->dir, names[i], NULL);
+    g_unlink(path);
+  }
+  g_assert_cmpint(g_rmdir(f->dir), ==, 0);
+  g_free(f->dir);
+  g_free(f->journal);
+  g_free(f->snapshot);
+  g_ptr_array_unref(f->warnings);
+}
+
+static void collect_warning(const char *message, gpointer user_data)
+{
+  g_ptr_array_add(user_data, g_strdup(message));
+}
+
+static KvRepository *open_repository(Fixture *f, gsize compact_bytes, KvRecoveryInfo *info,
+                                     GError **error)
+{
+  KvRecoveryInfo ignored;
+
+  return kv_persistent_repository_open(f->dir, kv_memory_repository_new(), KV_SYNC_ALWAYS,
+                                       compact_bytes, collect_warning, f->warnings,
+                                       info != NULL ? info : &ignored, error);
+}
+
+static KvRepository *open_ok(Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  KvRepository *repository = open_repository(f, G_MAXSIZE, NULL, &error);
+
+  g_assert_no_error(error);
+  g_assert_nonnull(repository);
+  return repository;
+}
+
+static void set_committed(KvRepository *repository, const char *key, GVariant *value)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true(kv_repository_set(repository, key, value, &error));
+  g_assert_true(kv_repository_commit(repository, &error));
+  g_assert_no_error(error);
+}
+
+static void collect(const char *key, GVariant *value, gpointer user_data)
+{
+  g_variant_builder_add(user_data, "{sv}", key, value);
+}
+
+/* Everything in @repository, to compare whole states. */
+static GVariant *contents(KvRepository *repository)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
+  kv_repository_foreach(repository, "", TRUE, collect, &builder);
+  return g_variant_ref_sink(g_variant_builder_end(&builder));
+}
+
+static GVariant *contents_after_reopening(Fixture *f)
+{
+  g_autoptr(KvRepository) repository = open_ok(f);
+
+  return contents(repository);
+}
+
+static void fill_with_every_type(KvRepository *repository)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(kv_test_values); i++) {
+    g_autoptr(GVariant) value = g_variant_parse(NULL, kv_test_values[i], NULL, NULL, NULL);
+    g_autofree char *key = g_strdup_printf("value/%02zu", i);
+    set_committed(repository, key, value);
+  }
+}
+
+static void test_journal_round_trip(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) before = NULL;
+  {
+    g_autoptr(KvRepository) repository = open_ok(f);
+    fill_with_every_type(repository);
+    set_committed(repository, "deleted", g_variant_new_int32(1));
+    g_assert_true(kv_repository_delete(repository, "deleted", NULL, NULL));
+    g_assert_true(kv_repository_commit(repository, NULL));
+    before = contents(repository);
+  }
+  g_assert_false(g_file_test(f->snapshot, G_FILE_TEST_EXISTS));
+
+  KvRecoveryInfo info;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KvRepository) reopened = open_repository(f, G_MAXSIZE, &info, &error);
+  g_assert_no_error(error);
+  g_autoptr(GVariant) after = contents(reopened);
+  g_assert_cmpvariant(after, before);
+  g_assert_cmpuint(g_variant_n_children(after), ==, G_N_ELEMENTS(kv_test_values));
+  g_assert_cmpuint(info.journal_records, ==, G_N_ELEMENTS(kv_test_values) + 2);
+  g_assert_cmpuint(info.dropped_bytes, ==, 0);
+}
+
+static void test_snapshot_round_trip(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) before = NULL;
+  g_autoptr(GError) error = NULL;
+  {
+    g_autoptr(KvRepository) repository = open_ok(f);
+    fill_with_every_type(repository);
+    g_assert_true(kv_persistent_repository_compact(repository, &error));
+    g_assert_no_error(error);
+    /* After the snapshot, more in the new journal. */
+    set_committed(repository, "after", g_variant_new_string("snapshot"));
+    before = contents(repository);
+  }
+  KvRecoveryInfo info;
+  g_autoptr(KvRepository) reopened = open_repository(f, G_MAXSIZE, &info, &error);
+  g_assert_no_error(error);
+  g_autoptr(GVariant) after = contents(reopened);
+  g_assert_cmpvariant(after, before);
+  g_assert_cmpuint(info.snapshot_keys, ==, G_N_ELEMENTS(kv_test_values));
+  g_assert_cmpuint(info.journal_records, ==, 1);
+}
+
+static void test_compaction_when_journal_grows(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KvRepository) repository = open_repository(f, 4096, NULL, &error);
+  g_autofree char *text = g_strnfill(100, 'x');
+
+  g_assert_no_error(error);
+  for (int i = 0; i < 200; i++) {
+    g_autofree char *key = g_strdup_printf("key%03d", i % 10);
+    set_committed(repository, key, g_variant_new_string(text));
+  }
+  /* 200 records of >100 bytes passed 4 KiB many times: the journal was folded away. */
+  g_assert_true(g_file_test(f->snapshot, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint(kv_persistent_repository_journal_size(repository), <, 4096 + 200);
+  g_autoptr(GVariant) before = contents(repository);
+  g_clear_pointer(&repository, kv_repository_free);
+  g_autoptr(GVariant) after = contents_after_reopening(f);
+  g_assert_cmpvariant(after, before);
+}
+
+static void test_files_are_private(Fixture *f, gconstpointer data)
+{
+  g_autoptr(KvRepository) repository = open_ok(f);
+  GStatBuf st;
+
+  set_committed(repository, "k", g_variant_new_boolean(TRUE));
+  g_assert_true(kv_persistent_repository_compact(repository, NULL));
+  g_assert_cmpint(g_stat(f->journal, &st), ==, 0);
+  g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+  g_assert_cmpint(g_stat(f->snapshot, &st), ==, 0);
+  g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+}
+
+/* Writes k0..k2, then k3 alone in the last record; returns the journal's bytes and the
+ * offset where the last record starts. */
+static GBytes *journal_with_last_record(Fixture *f, gsize *out_last_start)
+{
+  g_autoptr(KvRepository) repository = open_ok(f);
+  g_autofree char *data = NULL;
+  gsize size;
+
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *key = g_strdup_printf("k%d", i);
+    set_committed(repository, key, g_variant_new_int32(i));
+  }
+  *out_last_start = kv_persistent_repository_journal_size(repository);
+  set_committed(repository, "k3", g_variant_new_string("the last record"));
+  g_assert_true(g_file_get_contents(f->journal, &data, &size, NULL));
+  return g_bytes_new_take(g_steal_pointer(&data), size);
+}
+
+static void write_journal(Fixture *f, const void *data, gsize size)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents(f->journal, data, (gssize)size, &error);
+  g_assert_no_error(error);
+}
+
+static void assert_first_three_only(Fixture *f, gsize expected_size)
+{
+  g_autoptr(KvRepository) repository = open_ok(f);
+  GStatBuf st;
+
+  g_assert_cmpuint(kv_repository_count(repository), ==, 3);
+  g_assert_false(kv_repository_exists(repository, "k3"));
+  g_assert_cmpint(g_stat(f->journal, &st), ==, 0);
+  g_assert_cmpuint((gsize)st.st_size, ==, expected_size);
+}
+
+static void test_torn_tail_at_every_offset(Fixture *f, gconstpointer data)
+{
+  gsize last_start;
+  g_autoptr(GBytes) journal = journal_with_last_record(f, &last_start);
+  gsize size;
+  const guint8 *bytes = g_bytes_get_data(journal, &size);
+
+  for (gsize cut = last_start; cut < size; cut++) {
+    g_ptr_array_set_size(f->warnings, 0);
+    write_journal(f, bytes, cut);
+    /* The cut is dropped, the file is cut back, and the next writes follow. */
+    assert_first_three_only(f, last_start);
+    g_assert_cmpuint(f->warnings->len, ==, cut > last_start ? 1 : 0);
+  }
+  write_journal(f, bytes, size);
+  g_autoptr(KvRepository) whole = open_ok(f);
+  g_assert_true(kv_repository_exists(whole, "k3"));
+}
+
+static void test_garbled_last_record_is_cut(Fixture *f, gconstpointer data)
+{
+  gsize last_start;
+  g_autoptr(GBytes) journal = journal_with_last_record(f, &last_start);
+  gsize size;
+  const guint8 *original = g_bytes_get_data(journal, &size);
+  g_autofree guint8 *bytes = g_memdup2(original, size);
+
+  bytes[size - 2] ^= 0x40;
+  write_journal(f, bytes, size);
+  assert_first_three_only(f, last_start);
+  g_assert_cmpuint(f->warnings->len, ==, 1);
+  g_assert_nonnull(strstr(g_ptr_array_index(f->warnings, 0), "torn tail"));
+}
+
+static void test_zeroed_tail_is_cut(Fixture *f, gconstpointer data)
+{
+  gsize last_start;
+  g_autoptr(GBytes) journal = journal_with_last_record(f, &last_start);
+  g_autofree guint8 *bytes = g_malloc0(last_start + 4096);
+
+  /* A file system may extend a file with zeros that were never written. */
+  memcpy(bytes, g_bytes_get_data(journal, NULL), last_start);
+  write_journal(f, bytes, last_start + 4096);
+  assert_first_three_only(f, last_start);
+}
+
+static void test_damage_before_the_tail_is_refused(Fixture *f, gconstpointer data)
+{
+  gsize last_start;
+  g_autoptr(GBytes) journal = journal_with_last_record(f, &last_start);
+  gsize size;
+  const guint8 *original = g_bytes_get_data(journal, &size);
+
+  /* Every byte of the first record, header and payload, flipped in turn. */
+  for (gsize at = 16; at < 16 + 12 + 8; at++) {
+    g_autofree guint8 *bytes = g_memdup2(original, size);
+    g_autoptr(GError) error = NULL;
+    bytes[at] ^= 0x01;
+    write_journal(f, bytes, size);
+
+    g_autoptr(KvRepository) repository = open_repository(f, G_MAXSIZE, NULL, &error);
+    g_assert_null(repository);
+    g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+    if (strstr(error->message, f->journal) == NULL || strstr(error->message, "offset 16") == NULL)
+      g_error("'%s' does not name the file and the offset", error->message);
+
+    /* Refusing changed nothing on disk. */
+    g_autofree char *now = NULL;
+    gsize now_size;
+    g_assert_true(g_file_get_contents(f->journal, &now, &now_size, NULL));
+    g_assert_cmpmem(now, now_size, bytes, size);
+  }
+}
+
+static void test_unknown_version_is_refused(Fixture *f, gconstpointer data)
+{
+  gsize last_start;
+  g_autoptr(GBytes) journal = journal_with_last_record(f, &last_start);
+  gsize size;
+  const guint8 *original = g_bytes_get_data(journal, &size);
+  g_autofree guint8 *bytes = g_memdup2(original, size);
+  g_autoptr(GError) error = NULL;
+
+  bytes[8] = 99;
+  write_journal(f, bytes, size);
+  g_autoptr(KvRepository) repository = open_repository(f, G_MAXSIZE, NULL, &error);
+  g_assert_null(repository);
+  g_assert_nonnull(strstr(error->message, "format version 99"));
+}
+
+static void test_damaged_snapshot_is_refused(Fixture *f, gconstpointer data)
+{
+  g_autofree char *bytes = NULL;
+  gsize size;
+  {
+    g_autoptr(KvRepository) repository = open_ok(f);
+    fill_with_every_type(repository);
+    g_assert_true(kv_persistent_repository_compact(repository, NULL));
+  }
+  g_assert_true(g_file_get_contents(f->snapshot, &bytes, &size, NULL));
+  for (gsize at = 16; at < size; at += size / 7) {
+    g_autofree char *damaged = g_memdup2(bytes, size);
+    g_autoptr(GError) error = NULL;
+    damaged[at] ^= 0x10;
+    g_file_set_contents(f->snapshot, damaged, (gssize)size, NULL);
+    g_autoptr(KvRepository) repository = open_repository(f, G_MAXSIZE, NULL, &error);
+    g_assert_null(repository);
+    g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+  }
+  /* A snapshot cut short is refused too, whatever the journal holds. */
+  g_file_set_contents(f->snapshot, bytes, (gssize)(size - 1), NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KvRepository) repository = open_repository(f, G_MAXSIZE, NULL, &error);
+  g_assert_null(repository);
+}
+
+static gboolean accept_any(GVariant *payload, gpointer user_data, GError **error)
+{
+  return TRUE;
+}
+
+/* Compaction is: write snapshot.tmp, rename it into place, replace the journal with an
+ * empty one. A crash after any step must load the same data. */
+static void test_compaction_interrupted_at_each_step(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) expected = NULL;
+  g_autofree char *snapshot_tmp = g_strconcat(f->snapshot, ".tmp", NULL);
+  guint64 sequence = 0;
+  {
+    g_autoptr(KvRepository) repository = open_ok(f);
+    fill_with_every_type(repository);
+    set_committed(repository, "gone", g_variant_new_byte(1));
+    g_assert_true(kv_repository_delete(repository, "gone", NULL, NULL));
+    g_assert_true(kv_repository_commit(repository, NULL));
+    sequence = G_N_ELEMENTS(kv_test_values) + 2;
+    expected = contents(repository);
+
+    g_assert_true(kv_snapshot_write(f->snapshot, repository, sequence, NULL));
+  }
+  /* Crash after step 1: a snapshot.tmp lies around. */
+  g_assert_true(g_file_test(snapshot_tmp, G_FILE_TEST_EXISTS));
+  g_autoptr(GVariant) after_write = contents_after_reopening(f);
+  g_assert_cmpvariant(after_write, expected);
+  g_assert_false(g_file_test(snapshot_tmp, G_FILE_TEST_EXISTS));
+
+  /* Crash after step 2: the snapshot is in place, the old journal still holds all. */
+  {
+    g_autoptr(KvRepository) repository = open_ok(f);
+    g_assert_true(kv_snapshot_write(f->snapshot, repository, sequence, NULL));
+  }
+  g_assert_true(kv_snapshot_install(f->snapshot, NULL));
+  g_autoptr(GVariant) after_install = contents_after_reopening(f);
+  g_assert_cmpvariant(after_install, expected);
+  {
+    /* Writes after such a crash follow the old records and survive. */
+    g_autoptr(KvRepository) repository = open_ok(f);
+    set_committed(repository, "later", g_variant_new_string("write"));
+    g_clear_pointer(&expected, g_variant_unref);
+    expected = contents(repository);
+  }
+  g_autoptr(GVariant) after_later = contents_after_reopening(f);
+  g_assert_cmpvariant(after_later, expected);
+
+  /* Step 3: the journal replaced by an empty one. */
+  {
+    g_autoptr(KvRepository) repository = open_ok(f);
+    g_assert_true(kv_persistent_repository_compact(repository, NULL));
+  }
+  gsize dropped;
+  g_autoptr(KvJournal) journal =
+      kv_journal_open(f->journal, G_VARIANT_TYPE_ANY, accept_any, NULL, &dropped, NULL);
+  g_assert_true(kv_journal_reset(journal, NULL));
+  g_clear_pointer(&journal, kv_journal_free);
+  g_autoptr(GVariant) after_reset = contents_after_reopening(f);
+  g_assert_cmpvariant(after_reset, expected);
+}
+
+static void test_failed_commit_changes_nothing(Fixture *f, gconstpointer data)
+{
+  g_autoptr(KvRepository) repository = open_ok(f);
+  g_autofree char *big = g_strnfill(64 * 1024, 'x');
+  g_autoptr(GError) error = NULL;
+  struct rlimit old_limit, limit;
+
+  set_committed(repository, "kept", g_variant_new_string("before"));
+  g_autoptr(GVariant) before = contents(repository);
+
+  /* The journal may not grow past its size now: the next commit fails with EFBIG. */
+  g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
+  limit = old_limit;
+  limit.rlim_cur = kv_persistent_repository_journal_size(repository) + 100;
+  signal(SIGXFSZ, SIG_IGN);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &limit), ==, 0);
+
+  g_assert_true(kv_repository_set(repository, "kept", g_variant_new_string(big), NULL));
+  g_assert_true(kv_repository_set(repository, "new", g_variant_new_string(big), NULL));
+  g_assert_true(kv_repository_delete(repository, "kept", NULL, NULL));
+  g_assert_false(kv_repository_commit(repository, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_STORAGE);
+  g_clear_error(&error);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
+
+  /* Memory is as before the failed group, and so is the file. */
+  g_autoptr(GVariant) after_failure = contents(repository);
+  g_assert_cmpvariant(after_failure, before);
+  set_committed(repository, "works", g_variant_new_string("again"));
+  g_autoptr(GVariant) expected = contents(repository);
+  g_clear_pointer(&repository, kv_repository_free);
+  g_autoptr(GVariant) reopened = contents_after_reopening(f);
+  g_assert_cmpvariant(reopened, expected);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, func) g_test_add("/persistence/" path, Fixture, NULL, setup, func, teardown)
+  ADD("journal-round-trip", test_journal_round_trip);
+  ADD("snapshot-round-trip", test_snapshot_round_trip);
+  ADD("compaction-when-journal-grows", test_compaction_when_journal_grows);
+  ADD("files-are-private", test_files_are_private);
+  ADD("torn-tail-at-every-offset", test_torn_tail_at_every_offset);
+  ADD("garbled-last-record-is-cut", test_garbled_last_record_is_cut);
+  ADD("zeroed-tail-is-cut", test_zeroed_tail_is_cut);
+  ADD("damage-before-the-tail-is-refused", test_damage_before_the_tail_is_refused);
+  ADD("unknown-version-is-refused", test_unknown_version_is_refused);
+  ADD("damaged-snapshot-is-refused", test_damaged_snapshot_is_refused);
+  ADD("compaction-interrupted-at-each-step", test_compaction_interrupted_at_each_step);
+  ADD("failed-commit-changes-nothing", test_failed_commit_changes_nothing);
+#undef ADD
+  return g_test_run();
+}
