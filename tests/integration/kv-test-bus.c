@@ -72,7 +72,22 @@ gboolean kv_test_bus_name_has_owner(KvTestBus *self)
   return has_owner;
 }
 
-static void stop_daemon(KvTestBus *self)
+void kv_test_bus_assert_exited_cleanly(KvTestBus *self)
+{
+  g_autofree char *status = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Generous: a sanitizer build writes its leak report before exiting. */
+  for (int i = 0; i < 3000 && !g_file_test(self->status_file, G_FILE_TEST_EXISTS); i++)
+    g_usleep(10 * 1000);
+  g_file_get_contents(self->status_file, &status, NULL, &error);
+  g_assert_no_error(error);
+  g_strchomp(status);
+  g_assert_cmpstr(status, ==, "0");
+  g_unlink(self->status_file);
+}
+
+void kv_test_bus_stop_daemon(KvTestBus *self)
 {
   g_autoptr(GVariant) reply = call_bus_driver(self, "GetConnectionUnixProcessID", NULL);
   guint32 pid;
@@ -81,17 +96,7 @@ static void stop_daemon(KvTestBus *self)
     return; /* never activated, or already gone */
   g_variant_get(reply, "(u)", &pid);
   g_assert_cmpint(kill((pid_t)pid, SIGTERM), ==, 0);
-
-  /* Generous: a sanitizer build writes its leak report before exiting. */
-  for (int i = 0; i < 3000 && !g_file_test(self->status_file, G_FILE_TEST_EXISTS); i++)
-    g_usleep(10 * 1000);
-
-  g_autofree char *status = NULL;
-  g_autoptr(GError) error = NULL;
-  g_file_get_contents(self->status_file, &status, NULL, &error);
-  g_assert_no_error(error);
-  g_strchomp(status);
-  g_assert_cmpstr(status, ==, "0");
+  kv_test_bus_assert_exited_cleanly(self);
 }
 
 /* Removes @path and everything below it. */
@@ -112,7 +117,7 @@ static void remove_tree(const char *path)
 
 void kv_test_bus_down(KvTestBus *self)
 {
-  stop_daemon(self);
+  kv_test_bus_stop_daemon(self);
   g_dbus_connection_close_sync(self->connection, NULL, NULL);
   g_clear_object(&self->connection);
   g_test_dbus_down(self->dbus);

@@ -23,6 +23,12 @@ void kv_test_bus_up(KvTestBus *self, const char *daemon_args);
 void kv_test_bus_setup(KvTestBus *self, gconstpointer daemon_args);
 void kv_test_bus_teardown(KvTestBus *self, gconstpointer daemon_args);
 
+/* Stops the activated kvstored, if one runs, with SIGTERM and asserts it exited 0. */
+void kv_test_bus_stop_daemon(KvTestBus *self);
+
+/* Waits for the activated kvstored to exit (by itself) and asserts it exited 0. */
+void kv_test_bus_assert_exited_cleanly(KvTestBus *self);
+
 /* Stops an activated kvstored with SIGTERM, asserts it exited 0, and stops the bus. */
 void kv_test_bus_down(KvTestBus *self);
 
