@@ -99,8 +99,9 @@ int kv_idle_new(sd_bus *bus, KvBus *front, const char *name, guint64 timeout_use
 
   int r = sd_bus_add_filter(bus, &self->filter, on_message, self);
   if (r >= 0)
+    /* Not sd-event's default accuracy of 250 ms: short timeouts are meant. */
     r = sd_event_add_time_relative(sd_bus_get_event(bus), &self->timer, CLOCK_MONOTONIC,
-                                   timeout_usec, 0, on_timer, self);
+                                   timeout_usec, MAX(timeout_usec / 20, 1), on_timer, self);
   if (r < 0)
     return r;
   *ret = g_steal_pointer(&self);
