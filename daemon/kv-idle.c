@@ -2,6 +2,7 @@
 
 #include "kv-log.h"
 
+#include <poll.h>
 #include <systemd/sd-event.h>
 
 struct _KvIdle {
@@ -33,9 +34,12 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 static gboolean busy(KvIdle *self)
 {
   uint64_t queued = 0;
+  struct pollfd input = {.fd = sd_bus_get_fd(self->bus), .events = POLLIN};
 
+  /* Unread input counts too: after a long stall (a compaction, say) the timer can come
+   * due before the calls that arrived meanwhile have been read. */
   sd_bus_get_n_queued_read(self->bus, &queued);
-  return queued > 0 || !kv_bus_is_idle(self->front);
+  return queued > 0 || !kv_bus_is_idle(self->front) || (input.fd >= 0 && poll(&input, 1, 0) > 0);
 }
 
 /* Handles whatever is queued, and the commits and replies it leads to. */

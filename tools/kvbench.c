@@ -32,6 +32,8 @@ typedef struct {
   int clients;
   int keys;
   int raw_baseline; /* internal: measure the raw GHashTable baseline and exit */
+  gboolean startup;
+  guint ops; /* bit 1 << Op for each operation to measure */
 } Options;
 
 /* What one measurement sends: the operation and its arguments. */
@@ -478,6 +480,8 @@ static int preload(sd_bus *bus, const Options *options)
   Workload w = {.op = OP_LOAD};
   Result result;
 
+  if (options->keys == 0)
+    return 0;
   result_init(&result);
   int r = run_pipelined(bus, &w, G_MAXINT32, (guint64)options->keys, options->pipeline, &result);
   printf("Preloaded %d keys in %.1f s (%.0f sets/s, %d in flight)\n", options->keys, result.seconds,
@@ -537,6 +541,23 @@ static void compare_index_with_scan(int n)
          n, matches, index_ns / 1e3, scan_ns / 1e3, (double)index_ns / (double)scan_ns);
 }
 
+static gboolean parse_ops(const char *text, guint *out_ops)
+{
+  g_auto(GStrv) names = g_strsplit(text, ",", -1);
+
+  *out_ops = 0;
+  for (gsize i = 0; names[i] != NULL; i++) {
+    Op op;
+    for (op = OP_GET; op <= OP_KEYS; op++)
+      if (g_str_equal(names[i], op_names[op]))
+        break;
+    if (op > OP_KEYS)
+      return FALSE;
+    *out_ops |= 1u << op;
+  }
+  return *out_ops != 0;
+}
+
 static gboolean parse_sizes(const char *text, GArray **ret)
 {
   g_auto(GStrv) parts = g_strsplit(text, ",", -1);
@@ -561,6 +582,8 @@ static int run_table(sd_bus *bus, const Options *options, pid_t pid, GArray *val
 
   print_header();
   for (Op op = OP_GET; op <= OP_EXISTS; op++) {
+    if (!(options->ops & (1u << op)))
+      continue;
     gboolean sized = op == OP_GET || op == OP_SET;
     for (guint s = 0; s < (sized ? value_sizes->len : 1); s++) {
       gsize size = sized ? g_array_index(value_sizes, guint64, s) : 16;
@@ -584,7 +607,7 @@ static int run_table(sd_bus *bus, const Options *options, pid_t pid, GArray *val
       }
     }
   }
-  if (options->keys < 200)
+  if (options->keys < 200 || !(options->ops & (1u << OP_KEYS)))
     return 0;
 
   for (Op op = OP_KEYS; op <= OP_GET_ALL; op++) {
@@ -612,6 +635,42 @@ static double raw_baseline_in_new_process(int keys)
       !g_spawn_check_wait_status(status, NULL))
     return -1;
   return g_ascii_strtod(out, NULL);
+}
+
+static gboolean name_has_owner(sd_bus *bus)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  int owned = 0;
+
+  if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                         "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s",
+                         KV_BUS_NAME) < 0 ||
+      sd_bus_message_read(reply, "b", &owned) < 0)
+    return FALSE;
+  return owned;
+}
+
+/* Waits for kvstored to exit on idle (started with --idle-timeout), then times the
+ * first call: D-Bus activation, loading the state, and the answer. */
+static int measure_startup(sd_bus *bus, const Options *options)
+{
+  guint64 deadline = now_ns() + G_GUINT64_CONSTANT(300) * 1000000000;
+
+  printf("\nWaiting for kvstored to exit on idle...\n");
+  fflush(stdout);
+  while (name_has_owner(bus)) {
+    if (now_ns() > deadline)
+      return -ETIMEDOUT;
+    g_usleep(20 * 1000);
+  }
+  guint64 start = now_ns();
+  int r = sd_bus_call_method(bus, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Peer", "Ping",
+                             NULL, NULL, NULL);
+  if (r < 0)
+    return r;
+  printf("Start-up with %d keys: %.0f ms from the call that activated kvstored to its answer\n",
+         options->keys, (now_ns() - start) / 1e6);
+  return 0;
 }
 
 static void report_memory(const Options *options, long rss_before, long rss_after)
@@ -663,6 +722,10 @@ static int run(const Options *options, GArray *value_sizes)
     fprintf(stderr, "kvbench: measurement failed: %s\n", g_strerror(-r));
     return 1;
   }
+  if (options->startup && (r = measure_startup(bus, options)) < 0) {
+    fprintf(stderr, "kvbench: start-up measurement failed: %s\n", g_strerror(-r));
+    return 1;
+  }
   return 0;
 }
 
@@ -671,6 +734,7 @@ int main(int argc, char **argv)
   Options options = {.duration = 1.0, .pipeline = 32, .clients = 4, .keys = 10000};
   g_autofree char *address = NULL;
   g_autofree char *value_sizes_text = NULL;
+  g_autofree char *ops_text = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GArray) value_sizes = NULL;
   const GOptionEntry entries[] = {
@@ -685,6 +749,10 @@ int main(int argc, char **argv)
        "Client processes in clients mode (default 4)", "N"},
       {"keys", 'k', 0, G_OPTION_ARG_INT, &options.keys,
        "Keys to preload: 16-byte keys with 16-byte string values (default 10000)", "N"},
+      {"ops", 'o', 0, G_OPTION_ARG_STRING, &ops_text,
+       "Operations to measure (default get,set,incr,exists,keys)", "LIST"},
+      {"startup", 0, 0, G_OPTION_ARG_NONE, &options.startup,
+       "At the end, wait for kvstored to exit on idle and time its re-activation", NULL},
       {"raw-baseline", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &options.raw_baseline, NULL,
        NULL},
       {"value-sizes", 's', 0, G_OPTION_ARG_STRING, &value_sizes_text,
@@ -703,6 +771,7 @@ int main(int argc, char **argv)
       "time per call relative to org.freedesktop.DBus.Peer.Ping in the same mode, which\n"
       "costs a full bus round trip and no work in kvstored. Finally Keys and GetAll with a\n"
       "prefix selecting 100 keys, and the ordered index against a full scan in process.\n"
+      "With --startup, last the time kvstored takes to come back with all those keys.\n"
       "Exit status: 0 success, 1 failure, 2 usage error.");
   if (!g_option_context_parse(context, &argc, &argv, &error)) {
     fprintf(stderr, "kvbench: %s\n", error->message);
@@ -715,6 +784,10 @@ int main(int argc, char **argv)
     return 2;
   }
   options.bus.address = address;
+  if (!parse_ops(ops_text ? ops_text : "get,set,incr,exists,keys", &options.ops)) {
+    fprintf(stderr, "kvbench: --ops takes a list of get, set, incr, exists, keys\n");
+    return 2;
+  }
   if (options.raw_baseline > 0) {
     printf("%.1f\n", raw_hash_table_bytes_per_key(options.raw_baseline));
     return 0;
