@@ -95,7 +95,7 @@ typedef struct {
   const char *path;
   GByteArray *buffer;
   gsize written;
-  GVariantBuilder chunk;
+  GVariantBuilder chunk; /* initialized while in_chunk > 0 */
   guint in_chunk;
   GError *error;
 } Writer;
@@ -118,7 +118,6 @@ static void writer_end_chunk(Writer *w)
 
   kv_record_append(w->buffer, chunk);
   w->in_chunk = 0;
-  g_variant_builder_init(&w->chunk, CHUNK_TYPE);
   writer_flush(w, FALSE);
 }
 
@@ -128,6 +127,8 @@ static void add_entry(const char *key, GVariant *value, gpointer user_data)
 
   if (w->error != NULL)
     return;
+  if (w->in_chunk == 0)
+    g_variant_builder_init(&w->chunk, CHUNK_TYPE);
   g_variant_builder_add(&w->chunk, "(sv)", key, value);
   if (++w->in_chunk == ENTRIES_PER_CHUNK)
     writer_end_chunk(w);
@@ -148,12 +149,9 @@ gboolean kv_snapshot_write(const char *path, KvRepository *from, guint64 sequenc
   }
   kv_record_append_file_header(buffer, snapshot_magic);
   kv_record_append(buffer, head);
-  g_variant_builder_init(&w.chunk, CHUNK_TYPE);
   kv_repository_foreach(from, "", TRUE, add_entry, &w);
   if (w.in_chunk > 0)
     writer_end_chunk(&w);
-  else
-    g_variant_builder_clear(&w.chunk);
   kv_record_append(buffer, head);
 
   if (writer_flush(&w, TRUE) && fdatasync(w.fd) < 0)

@@ -122,11 +122,15 @@ void kv_test_bus_down(KvTestBus *self)
   g_clear_object(&self->connection);
   g_test_dbus_down(self->dbus);
   g_clear_object(&self->dbus);
+  kv_test_bus_clear_files(self);
+}
 
+void kv_test_bus_clear_files(KvTestBus *self)
+{
   remove_tree(self->status_dir);
+  g_clear_pointer(&self->status_dir, g_free);
   g_clear_pointer(&self->status_file, g_free);
   g_clear_pointer(&self->state_dir, g_free);
-  g_clear_pointer(&self->status_dir, g_free);
 }
 
 GVariant *kv_test_bus_call(KvTestBus *self, const char *method, GVariant *parameters,

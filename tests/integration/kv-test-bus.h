@@ -32,6 +32,9 @@ void kv_test_bus_assert_exited_cleanly(KvTestBus *self);
 /* Stops an activated kvstored with SIGTERM, asserts it exited 0, and stops the bus. */
 void kv_test_bus_down(KvTestBus *self);
 
+/* Removes the test's files and frees their paths; kv_test_bus_down() does it too. */
+void kv_test_bus_clear_files(KvTestBus *self);
+
 /* The bus address, for spawned clients. */
 const char *kv_test_bus_address(KvTestBus *self);
 

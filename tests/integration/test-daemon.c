@@ -178,9 +178,7 @@ static void test_exits_when_bus_goes_away(void)
   g_assert_true(g_subprocess_get_if_exited(process));
   g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 1);
   assert_contains(err, "Lost the connection to the session bus");
-  g_rmdir(bus.status_dir);
-  g_free(bus.status_file);
-  g_free(bus.status_dir);
+  kv_test_bus_clear_files(&bus);
 }
 
 int main(int argc, char **argv)
