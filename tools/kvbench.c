@@ -444,17 +444,21 @@ static long rss_kib(pid_t pid)
   return strtol(line + strlen("VmRSS:"), NULL, 10);
 }
 
-static pid_t daemon_pid(sd_bus *bus)
+/* Asks the bus driver about kvstored's name: @method returns one value of @type. */
+static int ask_about_name(sd_bus *bus, const char *method, char type, void *out)
 {
   g_autoptr(sd_bus_message) reply = NULL;
+  int r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                             "org.freedesktop.DBus", method, NULL, &reply, "s", KV_BUS_NAME);
+
+  return r < 0 ? r : sd_bus_message_read_basic(reply, type, out);
+}
+
+static pid_t daemon_pid(sd_bus *bus)
+{
   uint32_t pid = 0;
 
-  if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                         "org.freedesktop.DBus", "GetConnectionUnixProcessID", NULL, &reply, "s",
-                         KV_BUS_NAME) < 0 ||
-      sd_bus_message_read(reply, "u", &pid) < 0)
-    return -1;
-  return (pid_t)pid;
+  return ask_about_name(bus, "GetConnectionUnixProcessID", 'u', &pid) < 0 ? -1 : (pid_t)pid;
 }
 
 /* The baseline of the memory target: a GHashTable of @n keys and values, each a
@@ -639,15 +643,9 @@ static double raw_baseline_in_new_process(int keys)
 
 static gboolean name_has_owner(sd_bus *bus)
 {
-  g_autoptr(sd_bus_message) reply = NULL;
   int owned = 0;
 
-  if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                         "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s",
-                         KV_BUS_NAME) < 0 ||
-      sd_bus_message_read(reply, "b", &owned) < 0)
-    return FALSE;
-  return owned;
+  return ask_about_name(bus, "NameHasOwner", 'b', &owned) >= 0 && owned;
 }
 
 /* Waits for kvstored to exit on idle (started with --idle-timeout), then times the

@@ -192,13 +192,12 @@ static void test_files_are_private(Fixture *f, gconstpointer data)
   g_assert_cmpint(st.st_mode & 0777, ==, 0600);
 }
 
-/* Writes k0..k2, then k3 alone in the last record; returns the journal's bytes and the
- * offset where the last record starts. */
-static GBytes *journal_with_last_record(Fixture *f, gsize *out_last_start)
+/* Writes k0..k2, then k3 alone in the last record; returns a copy of the journal's bytes
+ * (@out_size of them) and the offset where the last record starts. */
+static guint8 *journal_with_last_record(Fixture *f, gsize *out_last_start, gsize *out_size)
 {
   g_autoptr(KvRepository) repository = open_ok(f);
-  g_autofree char *data = NULL;
-  gsize size;
+  char *data = NULL;
 
   for (int i = 0; i < 3; i++) {
     g_autofree char *key = g_strdup_printf("k%d", i);
@@ -206,8 +205,8 @@ static GBytes *journal_with_last_record(Fixture *f, gsize *out_last_start)
   }
   *out_last_start = kv_persistent_repository_journal_size(repository);
   set_committed(repository, "k3", g_variant_new_string("the last record"));
-  g_assert_true(g_file_get_contents(f->journal, &data, &size, NULL));
-  return g_bytes_new_take(g_steal_pointer(&data), size);
+  g_assert_true(g_file_get_contents(f->journal, &data, out_size, NULL));
+  return (guint8 *)data;
 }
 
 static void write_journal(Fixture *f, const void *data, gsize size)
@@ -231,10 +230,8 @@ static void assert_first_three_only(Fixture *f, gsize expected_size)
 
 static void test_torn_tail_at_every_offset(Fixture *f, gconstpointer data)
 {
-  gsize last_start;
-  g_autoptr(GBytes) journal = journal_with_last_record(f, &last_start);
-  gsize size;
-  const guint8 *bytes = g_bytes_get_data(journal, &size);
+  gsize last_start, size;
+  g_autofree guint8 *bytes = journal_with_last_record(f, &last_start, &size);
 
   for (gsize cut = last_start; cut < size; cut++) {
     g_ptr_array_set_size(f->warnings, 0);
@@ -250,11 +247,8 @@ static void test_torn_tail_at_every_offset(Fixture *f, gconstpointer data)
 
 static void test_garbled_last_record_is_cut(Fixture *f, gconstpointer data)
 {
-  gsize last_start;
-  g_autoptr(GBytes) journal = journal_with_last_record(f, &last_start);
-  gsize size;
-  const guint8 *original = g_bytes_get_data(journal, &size);
-  g_autofree guint8 *bytes = g_memdup2(original, size);
+  gsize last_start, size;
+  g_autofree guint8 *bytes = journal_with_last_record(f, &last_start, &size);
 
   bytes[size - 2] ^= 0x40;
   write_journal(f, bytes, size);
@@ -265,22 +259,20 @@ static void test_garbled_last_record_is_cut(Fixture *f, gconstpointer data)
 
 static void test_zeroed_tail_is_cut(Fixture *f, gconstpointer data)
 {
-  gsize last_start;
-  g_autoptr(GBytes) journal = journal_with_last_record(f, &last_start);
+  gsize last_start, size;
+  g_autofree guint8 *original = journal_with_last_record(f, &last_start, &size);
   g_autofree guint8 *bytes = g_malloc0(last_start + 4096);
 
   /* A file system may extend a file with zeros that were never written. */
-  memcpy(bytes, g_bytes_get_data(journal, NULL), last_start);
+  memcpy(bytes, original, last_start);
   write_journal(f, bytes, last_start + 4096);
   assert_first_three_only(f, last_start);
 }
 
 static void test_damage_before_the_tail_is_refused(Fixture *f, gconstpointer data)
 {
-  gsize last_start;
-  g_autoptr(GBytes) journal = journal_with_last_record(f, &last_start);
-  gsize size;
-  const guint8 *original = g_bytes_get_data(journal, &size);
+  gsize last_start, size;
+  g_autofree guint8 *original = journal_with_last_record(f, &last_start, &size);
 
   /* Every byte of the first record, header and payload, flipped in turn. */
   for (gsize at = 16; at < 16 + 12 + 8; at++) {
@@ -305,11 +297,8 @@ static void test_damage_before_the_tail_is_refused(Fixture *f, gconstpointer dat
 
 static void test_unknown_version_is_refused(Fixture *f, gconstpointer data)
 {
-  gsize last_start;
-  g_autoptr(GBytes) journal = journal_with_last_record(f, &last_start);
-  gsize size;
-  const guint8 *original = g_bytes_get_data(journal, &size);
-  g_autofree guint8 *bytes = g_memdup2(original, size);
+  gsize last_start, size;
+  g_autofree guint8 *bytes = journal_with_last_record(f, &last_start, &size);
   g_autoptr(GError) error = NULL;
 
   bytes[8] = 99;
