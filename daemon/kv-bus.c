@@ -175,7 +175,7 @@ typedef struct {
   int error;
 } ReplyWriter;
 
-static void append_key(const char *key, GVariant *value, gpointer user_data)
+static void append_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   ReplyWriter *writer = user_data;
 
@@ -183,7 +183,7 @@ static void append_key(const char *key, GVariant *value, gpointer user_data)
     writer->error = sd_bus_message_append_basic(writer->reply, 's', key);
 }
 
-static void append_entry(const char *key, GVariant *value, gpointer user_data)
+static void append_entry(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   ReplyWriter *writer = user_data;
 

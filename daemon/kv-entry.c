@@ -6,12 +6,13 @@
 /* Layout of data[]: key '\0' type '\0', padding, then the serialized value, which starts
  * 8-aligned as GVariant wants its serialized data to be. */
 struct _KvEntry {
+  guint64 revision;
   guint32 value_offset;
   guint32 value_size;
   char data[];
 };
 
-KvEntry *kv_entry_new(const char *key, GVariant *value)
+KvEntry *kv_entry_new(const char *key, GVariant *value, guint64 revision)
 {
   const char *type = g_variant_get_type_string(value);
   gsize key_size = strlen(key) + 1;
@@ -22,12 +23,18 @@ KvEntry *kv_entry_new(const char *key, GVariant *value)
   g_return_val_if_fail(value_offset + value_size <= G_MAXUINT32, NULL);
 
   KvEntry *self = g_malloc(offsetof(KvEntry, data) + value_offset + value_size);
+  self->revision = revision;
   self->value_offset = (guint32)value_offset;
   self->value_size = (guint32)value_size;
   memcpy(self->data, key, key_size);
   memcpy(self->data + key_size, type, type_size);
   g_variant_store(value, self->data + value_offset);
   return self;
+}
+
+guint64 kv_entry_revision(const KvEntry *self)
+{
+  return self->revision;
 }
 
 const char *kv_entry_key(const KvEntry *self)

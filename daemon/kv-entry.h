@@ -9,8 +9,12 @@ G_BEGIN_DECLS
  * costs several allocations and ~150 bytes for a short string; an entry costs one. */
 typedef struct _KvEntry KvEntry;
 
-/* Packs @key and @value (not consumed; a floating reference stays floating). */
-KvEntry *kv_entry_new(const char *key, GVariant *value);
+/* Packs @key, @value (not consumed; a floating reference stays floating) and the
+ * revision of the change that stored it. */
+KvEntry *kv_entry_new(const char *key, GVariant *value, guint64 revision);
+
+/* The revision the entry was stored at. */
+guint64 kv_entry_revision(const KvEntry *self);
 
 /* The entry's key; the pointer stays valid, and unique to the entry, until it is freed. */
 const char *kv_entry_key(const KvEntry *self);

@@ -12,6 +12,7 @@ typedef struct {
   KvRepository parent;
   GHashTable *lookup; /* set of entry keys */
   GTree *order;       /* entry key -> NULL */
+  guint64 revision;
 } KvMemoryRepository;
 
 static KvEntry *find_entry(KvMemoryRepository *self, const char *key)
@@ -21,45 +22,67 @@ static KvEntry *find_entry(KvMemoryRepository *self, const char *key)
   return stored_key != NULL ? kv_entry_from_key(stored_key) : NULL;
 }
 
-static GVariant *memory_get(KvRepository *repository, const char *key)
+static GVariant *memory_lookup(KvRepository *repository, const char *key, guint64 *out_revision)
 {
   KvEntry *entry = find_entry((KvMemoryRepository *)repository, key);
 
-  return entry != NULL ? kv_entry_dup_value(entry) : NULL;
+  if (entry == NULL)
+    return NULL;
+  if (out_revision != NULL)
+    *out_revision = kv_entry_revision(entry);
+  return kv_entry_dup_value(entry);
 }
 
-static gboolean memory_set(KvRepository *repository, const char *key, GVariant *value,
-                           GError **error)
+/* Puts @value with @revision under @key, or removes @key for a NULL @value. */
+static void put(KvMemoryRepository *self, const char *key, GVariant *value, guint64 revision)
 {
-  KvMemoryRepository *self = (KvMemoryRepository *)repository;
-  g_autoptr(GVariant) owned = g_variant_ref_sink(value);
   KvEntry *old = find_entry(self, key);
-  KvEntry *entry = kv_entry_new(key, owned);
-  char *entry_key = (char *)kv_entry_key(entry);
 
+  if (value == NULL) {
+    if (old != NULL) {
+      g_hash_table_remove(self->lookup, key);
+      g_tree_remove(self->order, key);
+      kv_entry_free(old);
+    }
+    return;
+  }
+
+  g_autoptr(GVariant) owned = g_variant_ref_sink(value);
+  KvEntry *entry = kv_entry_new(key, owned, revision);
+  char *entry_key = (char *)kv_entry_key(entry);
   /* Both calls put the new key pointer in place of an equal old one, without touching
    * the structure of either index. */
   g_hash_table_add(self->lookup, entry_key);
   g_tree_replace(self->order, entry_key, NULL);
   if (old != NULL)
     kv_entry_free(old);
+}
+
+static gboolean memory_apply(KvRepository *repository, const KvChange *changes, gsize n_changes,
+                             GError **error)
+{
+  KvMemoryRepository *self = (KvMemoryRepository *)repository;
+
+  self->revision++;
+  for (gsize i = 0; i < n_changes; i++)
+    put(self, changes[i].key, changes[i].value, self->revision);
   return TRUE;
 }
 
-static gboolean memory_delete(KvRepository *repository, const char *key, gboolean *out_existed,
-                              GError **error)
+void kv_memory_repository_load(KvRepository *repository, const char *key, GVariant *value,
+                               guint64 revision)
 {
-  KvMemoryRepository *self = (KvMemoryRepository *)repository;
-  KvEntry *entry = find_entry(self, key);
+  put((KvMemoryRepository *)repository, key, value, revision);
+}
 
-  if (entry != NULL) {
-    g_hash_table_remove(self->lookup, key);
-    g_tree_remove(self->order, key);
-    kv_entry_free(entry);
-  }
-  if (out_existed != NULL)
-    *out_existed = entry != NULL;
-  return TRUE;
+void kv_memory_repository_set_revision(KvRepository *repository, guint64 revision)
+{
+  ((KvMemoryRepository *)repository)->revision = revision;
+}
+
+static guint64 memory_revision(KvRepository *repository)
+{
+  return ((KvMemoryRepository *)repository)->revision;
 }
 
 static gboolean memory_exists(KvRepository *repository, const char *key)
@@ -89,8 +112,9 @@ static void memory_foreach(KvRepository *repository, const char *prefix, gboolea
     if (!g_str_has_prefix(key, prefix))
       break;
 
-    g_autoptr(GVariant) value = with_values ? kv_entry_dup_value(kv_entry_from_key(key)) : NULL;
-    func(key, value, user_data);
+    KvEntry *entry = kv_entry_from_key(key);
+    g_autoptr(GVariant) value = with_values ? kv_entry_dup_value(entry) : NULL;
+    func(key, value, kv_entry_revision(entry), user_data);
   }
 }
 
@@ -114,11 +138,11 @@ static void memory_free(KvRepository *repository)
 }
 
 static const KvRepositoryVTable memory_vtable = {
-    .get = memory_get,
-    .set = memory_set,
-    .delete = memory_delete,
+    .lookup = memory_lookup,
+    .apply = memory_apply,
     .exists = memory_exists,
     .count = memory_count,
+    .revision = memory_revision,
     .foreach = memory_foreach,
     .commit = memory_commit,
     .free = memory_free,

@@ -8,4 +8,12 @@ G_BEGIN_DECLS
  * nothing. */
 KvRepository *kv_memory_repository_new(void);
 
+/* For loading stored state, not a change: puts @value (NULL: removes @key) with the
+ * @revision it was stored at, without moving the store's revision. */
+void kv_memory_repository_load(KvRepository *repository, const char *key, GVariant *value,
+                               guint64 revision);
+
+/* For loading stored state: sets the store's revision. */
+void kv_memory_repository_set_revision(KvRepository *repository, guint64 revision);
+
 G_END_DECLS

@@ -3,6 +3,7 @@
 #include "kv-error.h"
 #include "kv-file-util.h"
 #include "kv-journal.h"
+#include "kv-memory-repository.h"
 #include "kv-snapshot.h"
 
 #include <errno.h>
@@ -22,6 +23,7 @@
 typedef struct {
   char *key;
   GVariant *old_value; /* NULL: the key did not exist */
+  guint64 old_revision;
 } Undo;
 
 typedef struct {
@@ -63,53 +65,38 @@ static void warn(KvPersistentRepository *self, const char *format, ...)
   self->warn(message, self->warn_data);
 }
 
-/* Queues one change for the journal and applies it to the inner repository. */
-static gboolean apply_change(KvPersistentRepository *self, const char *key, GVariant *value,
-                             GError **error)
+/* Applies @changes to the inner repository and queues them as one journal record. */
+static gboolean persistent_apply(KvRepository *repository, const KvChange *changes, gsize n_changes,
+                                 GError **error)
 {
-  GVariantBuilder changes;
-  Undo undo = {g_strdup(key), kv_repository_get(self->inner, key)};
+  KvPersistentRepository *self = (KvPersistentRepository *)repository;
+  GVariantBuilder builder;
 
-  g_variant_builder_init(&changes, G_VARIANT_TYPE("a(smv)"));
-  g_variant_builder_add(&changes, "(smv)", key, value);
-  g_autoptr(GVariant) record =
-      g_variant_ref_sink(g_variant_new("(ta(smv))", self->sequence + 1, &changes));
-
-  gboolean ok = value != NULL ? kv_repository_set(self->inner, key, value, error)
-                              : kv_repository_delete(self->inner, key, NULL, error);
-  if (!ok) {
-    undo_clear(&undo);
-    return FALSE;
+  g_variant_builder_init(&builder, G_VARIANT_TYPE("a(smv)"));
+  for (gsize i = 0; i < n_changes; i++) {
+    Undo undo = {g_strdup(changes[i].key), NULL, 0};
+    undo.old_value = kv_repository_lookup(self->inner, changes[i].key, &undo.old_revision);
+    g_array_append_val(self->undo, undo);
+    g_variant_builder_add(&builder, "(smv)", changes[i].key, changes[i].value);
   }
+  g_autoptr(GVariant) record =
+      g_variant_ref_sink(g_variant_new("(ta(smv))", self->sequence + 1, &builder));
+
+  /* The memory repository cannot fail, and counts the same revision. */
+  kv_repository_apply(self->inner, changes, n_changes, error);
   kv_journal_append(self->journal, record);
-  g_array_append_val(self->undo, undo);
   self->sequence++;
   return TRUE;
 }
 
-static GVariant *persistent_get(KvRepository *repository, const char *key)
+static GVariant *persistent_lookup(KvRepository *repository, const char *key, guint64 *out_revision)
 {
-  return kv_repository_get(((KvPersistentRepository *)repository)->inner, key);
+  return kv_repository_lookup(((KvPersistentRepository *)repository)->inner, key, out_revision);
 }
 
-static gboolean persistent_set(KvRepository *repository, const char *key, GVariant *value,
-                               GError **error)
+static guint64 persistent_revision(KvRepository *repository)
 {
-  g_autoptr(GVariant) owned = g_variant_ref_sink(value);
-
-  return apply_change((KvPersistentRepository *)repository, key, owned, error);
-}
-
-static gboolean persistent_delete(KvRepository *repository, const char *key, gboolean *out_existed,
-                                  GError **error)
-{
-  KvPersistentRepository *self = (KvPersistentRepository *)repository;
-  gboolean existed = kv_repository_exists(self->inner, key);
-
-  if (out_existed != NULL)
-    *out_existed = existed;
-  /* Deleting a missing key changes nothing, so there is nothing to journal. */
-  return !existed || apply_change(self, key, NULL, error);
+  return ((KvPersistentRepository *)repository)->sequence;
 }
 
 static gboolean persistent_exists(KvRepository *repository, const char *key)
@@ -134,14 +121,12 @@ static void roll_back(KvPersistentRepository *self)
 {
   for (guint i = self->undo->len; i > 0; i--) {
     Undo *undo = &g_array_index(self->undo, Undo, i - 1);
-    if (undo->old_value != NULL)
-      kv_repository_set(self->inner, undo->key, undo->old_value, NULL);
-    else
-      kv_repository_delete(self->inner, undo->key, NULL, NULL);
+    kv_memory_repository_load(self->inner, undo->key, undo->old_value, undo->old_revision);
   }
   g_array_set_size(self->undo, 0);
   kv_journal_discard(self->journal);
   self->sequence = self->committed_sequence;
+  kv_memory_repository_set_revision(self->inner, self->sequence);
 }
 
 static gsize file_size(const char *path)
@@ -204,11 +189,11 @@ static void persistent_free(KvRepository *repository)
 }
 
 static const KvRepositoryVTable persistent_vtable = {
-    .get = persistent_get,
-    .set = persistent_set,
-    .delete = persistent_delete,
+    .lookup = persistent_lookup,
+    .apply = persistent_apply,
     .exists = persistent_exists,
     .count = persistent_count,
+    .revision = persistent_revision,
     .foreach = persistent_foreach,
     .commit = persistent_commit,
     .free = persistent_free,
@@ -250,13 +235,17 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
   if (sequence <= replay->snapshot_sequence)
     return TRUE;
 
+  /* Whole records only: a batch is replayed entirely or, torn, not at all. */
+  g_autoptr(GArray) batch = g_array_new(FALSE, FALSE, sizeof(KvChange));
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
   while (g_variant_iter_next(changes, "(&smv)", &key, &value)) {
-    gboolean ok = value != NULL ? kv_repository_set(replay->self->inner, key, value, error)
-                                : kv_repository_delete(replay->self->inner, key, NULL, error);
-    g_clear_pointer(&value, g_variant_unref);
-    if (!ok)
-      return FALSE;
+    KvChange change = {key, value};
+    g_array_append_val(batch, change);
+    if (value != NULL)
+      g_ptr_array_add(values, value);
   }
+  /* Contiguous sequence numbers keep the inner revision equal to the record's. */
+  kv_repository_apply(replay->self->inner, (KvChange *)batch->data, batch->len, error);
   replay->replayed++;
   return TRUE;
 }
@@ -285,10 +274,9 @@ static int lock_directory(const char *dir, GError **error)
   return -1;
 }
 
-KvRepository *kv_persistent_repository_open(const char *dir, KvRepository *inner, KvSyncMode sync,
-                                            gsize compact_bytes, KvWarningFunc warn_func,
-                                            gpointer warn_data, KvRecoveryInfo *out_info,
-                                            GError **error)
+KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gsize compact_bytes,
+                                            KvWarningFunc warn_func, gpointer warn_data,
+                                            KvRecoveryInfo *out_info, GError **error)
 {
   KvPersistentRepository *self = g_new0(KvPersistentRepository, 1);
   g_autoptr(KvRepository) owned = &self->parent;
@@ -299,7 +287,7 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvRepository *inner
   gsize dropped;
 
   self->parent.vtable = &persistent_vtable;
-  self->inner = inner;
+  self->inner = kv_memory_repository_new();
   self->snapshot_path = g_build_filename(dir, "snapshot", NULL);
   self->sync = sync;
   self->compact_bytes = compact_bytes;
@@ -319,9 +307,9 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvRepository *inner
   g_unlink(snapshot_tmp);
   g_unlink(journal_tmp);
 
-  if (!kv_snapshot_load(self->snapshot_path, inner, &replay.snapshot_sequence, error))
+  if (!kv_snapshot_load(self->snapshot_path, self->inner, &replay.snapshot_sequence, error))
     return NULL;
-  out_info->snapshot_keys = kv_repository_count(inner);
+  out_info->snapshot_keys = kv_repository_count(self->inner);
   replay.last_sequence = 0;
   self->journal =
       kv_journal_open(journal_path, RECORD_TYPE, replay_record, &replay, &dropped, error);

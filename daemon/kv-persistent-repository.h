@@ -4,10 +4,10 @@
 
 G_BEGIN_DECLS
 
-/* A repository that keeps the live data in an inner (memory) repository and makes every
+/* A repository that keeps the live data in a memory repository and makes every
  * change durable in a state directory: a snapshot plus an append-only journal.
  *
- * Changes are applied to the inner repository at once and queued for the journal;
+ * Changes are applied in memory at once and queued for the journal;
  * kv_repository_commit() writes them in one go and waits for stable storage (unless
  * sync is off). A failed commit undoes the changes it held, in memory too. After a
  * commit, a journal larger than the snapshot and than @compact_bytes is folded into a
@@ -28,12 +28,11 @@ typedef struct {
   gsize dropped_bytes;     /* torn journal tail cut off */
 } KvRecoveryInfo;
 
-/* Opens the state in @dir (created with mode 0700 if missing) on top of @inner, which
- * must be empty and is owned from then on. Damage other than a torn journal tail fails. */
-KvRepository *kv_persistent_repository_open(const char *dir, KvRepository *inner, KvSyncMode sync,
-                                            gsize compact_bytes, KvWarningFunc warn,
-                                            gpointer warn_data, KvRecoveryInfo *out_info,
-                                            GError **error);
+/* Opens the state in @dir (created with mode 0700 if missing) into a memory repository
+ * it owns. Damage other than a torn journal tail fails. */
+KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gsize compact_bytes,
+                                            KvWarningFunc warn, gpointer warn_data,
+                                            KvRecoveryInfo *out_info, GError **error);
 
 /* Bytes in the journal, flushed. */
 gsize kv_persistent_repository_journal_size(KvRepository *repository);

@@ -1,19 +1,39 @@
 #include "kv-repository.h"
 
+GVariant *kv_repository_lookup(KvRepository *self, const char *key, guint64 *out_revision)
+{
+  return self->vtable->lookup(self, key, out_revision);
+}
+
 GVariant *kv_repository_get(KvRepository *self, const char *key)
 {
-  return self->vtable->get(self, key);
+  return self->vtable->lookup(self, key, NULL);
+}
+
+gboolean kv_repository_apply(KvRepository *self, const KvChange *changes, gsize n_changes,
+                             GError **error)
+{
+  return self->vtable->apply(self, changes, n_changes, error);
 }
 
 gboolean kv_repository_set(KvRepository *self, const char *key, GVariant *value, GError **error)
 {
-  return self->vtable->set(self, key, value, error);
+  g_autoptr(GVariant) owned = g_variant_ref_sink(value);
+  KvChange change = {key, owned};
+
+  return self->vtable->apply(self, &change, 1, error);
 }
 
 gboolean kv_repository_delete(KvRepository *self, const char *key, gboolean *out_existed,
                               GError **error)
 {
-  return self->vtable->delete (self, key, out_existed, error);
+  KvChange change = {key, NULL};
+  gboolean existed = self->vtable->exists(self, key);
+
+  if (out_existed != NULL)
+    *out_existed = existed;
+  /* Deleting a missing key changes nothing. */
+  return !existed || self->vtable->apply(self, &change, 1, error);
 }
 
 gboolean kv_repository_exists(KvRepository *self, const char *key)
@@ -24,6 +44,11 @@ gboolean kv_repository_exists(KvRepository *self, const char *key)
 guint kv_repository_count(KvRepository *self)
 {
   return self->vtable->count(self);
+}
+
+guint64 kv_repository_revision(KvRepository *self)
+{
+  return self->vtable->revision(self);
 }
 
 void kv_repository_foreach(KvRepository *self, const char *prefix, gboolean with_values,

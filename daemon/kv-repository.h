@@ -6,22 +6,33 @@ G_BEGIN_DECLS
 
 /* The store's storage contract. A repository maps keys to GVariant values and applies
  * no business rules: validation and increments live in KvService. Implementations embed
- * KvRepository as their first member and point it at their vtable. */
+ * KvRepository as their first member and point it at their vtable.
+ *
+ * Every change the repository applies has a revision: the store's revision grows by one
+ * with each kv_repository_apply() (a single write or a whole batch), and each key keeps
+ * the revision of its last change. */
 typedef struct _KvRepository KvRepository;
+
+/* One change of a batch: @value is the new value, or NULL to delete @key. */
+typedef struct {
+  const char *key;
+  GVariant *value;
+} KvChange;
 
 /* Called once per entry in bytewise key order; the key and value (NULL when values were
  * not asked for) are borrowed. */
-typedef void (*KvRepositoryForeachFunc)(const char *key, GVariant *value, gpointer user_data);
+typedef void (*KvRepositoryForeachFunc)(const char *key, GVariant *value, guint64 revision,
+                                        gpointer user_data);
 
 typedef struct {
-  GVariant *(*get)(KvRepository *self, const char *key);
-  gboolean (*set)(KvRepository *self, const char *key, GVariant *value, GError **error);
-  gboolean (*delete)(KvRepository *self, const char *key, gboolean *out_existed, GError **error);
+  GVariant *(*lookup)(KvRepository *self, const char *key, guint64 *out_revision);
+  gboolean (*apply)(KvRepository *self, const KvChange *changes, gsize n_changes, GError **error);
   gboolean (*exists)(KvRepository *self, const char *key);
   guint (*count)(KvRepository *self);
-  gboolean (*commit)(KvRepository *self, GError **error);
+  guint64 (*revision)(KvRepository *self);
   void (*foreach)(KvRepository *self, const char *prefix, gboolean with_values,
                   KvRepositoryForeachFunc func, gpointer user_data);
+  gboolean (*commit)(KvRepository *self, GError **error);
   void (*free)(KvRepository *self);
 } KvRepositoryVTable;
 
@@ -29,15 +40,22 @@ struct _KvRepository {
   const KvRepositoryVTable *vtable;
 };
 
-/* Returns a new reference to the value stored under @key, or NULL when there is none. */
+/* Returns a new reference to the value stored under @key and its revision (if
+ * @out_revision is not NULL), or NULL when there is none. */
+GVariant *kv_repository_lookup(KvRepository *self, const char *key, guint64 *out_revision);
+
+/* kv_repository_lookup() without the revision. */
 GVariant *kv_repository_get(KvRepository *self, const char *key);
 
-/* Stores @value (sinking a floating reference) under @key, replacing any previous value.
- * On failure nothing changed. */
+/* Applies @changes, all or none, as one change at the next revision (even when there is
+ * nothing to delete). Values are not consumed; floating references are sunk. */
+gboolean kv_repository_apply(KvRepository *self, const KvChange *changes, gsize n_changes,
+                             GError **error);
+
+/* Stores @value (sinking a floating reference) under @key: one change. */
 gboolean kv_repository_set(KvRepository *self, const char *key, GVariant *value, GError **error);
 
-/* Removes @key; @out_existed (may be NULL) tells whether it was there. On failure nothing
- * changed. */
+/* Removes @key, a change only if it was there; @out_existed (may be NULL) tells which. */
 gboolean kv_repository_delete(KvRepository *self, const char *key, gboolean *out_existed,
                               GError **error);
 
@@ -46,6 +64,9 @@ gboolean kv_repository_exists(KvRepository *self, const char *key);
 
 /* The number of stored keys. */
 guint kv_repository_count(KvRepository *self);
+
+/* The revision of the last change applied (0 for a store that never changed). */
+guint64 kv_repository_revision(KvRepository *self);
 
 /* Calls @func for every key starting with @prefix ("" for all), in bytewise key order,
  * with its value, or with NULL unless @with_values. @func must not modify the repository. */

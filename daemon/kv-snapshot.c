@@ -1,6 +1,7 @@
 #include "kv-snapshot.h"
 
 #include "kv-file-util.h"
+#include "kv-memory-repository.h"
 #include "kv-record.h"
 
 #include <errno.h>
@@ -10,10 +11,11 @@
 
 static const char snapshot_magic[8] = {'K', 'V', 'S', 'T', 'S', 'N', 'P', '\n'};
 
-/* Records: a "(tt)" head (sequence, key count), "a(sv)" chunks of entries, and the head
- * again as a trailer, so that a snapshot cut short can never pass for a whole one. */
+/* Records: a "(tt)" head (store revision, key count), "a(stv)" chunks of entries (key,
+ * revision, value), and the head again as a trailer, so that a snapshot cut short can
+ * never pass for a whole one. */
 #define HEAD_TYPE         G_VARIANT_TYPE("(tt)")
-#define CHUNK_TYPE        G_VARIANT_TYPE("a(sv)")
+#define CHUNK_TYPE        G_VARIANT_TYPE("a(stv)")
 #define ENTRIES_PER_CHUNK 4096
 #define FLUSH_BYTES       (1024 * 1024)
 
@@ -67,16 +69,15 @@ gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_seq
     g_autoptr(GVariant) chunk = NULL;
     GVariantIter iter;
     const char *key;
+    guint64 revision;
     GVariant *value;
 
     if (!read_expected(data, size, &offset, CHUNK_TYPE, path, &chunk, error))
       return FALSE;
     g_variant_iter_init(&iter, chunk);
-    while (g_variant_iter_next(&iter, "(&sv)", &key, &value)) {
-      gboolean ok = kv_repository_set(into, key, value, error);
+    while (g_variant_iter_next(&iter, "(&stv)", &key, &revision, &value)) {
+      kv_memory_repository_load(into, key, value, revision);
       g_variant_unref(value);
-      if (!ok)
-        return FALSE;
       loaded++;
     }
   }
@@ -86,6 +87,7 @@ gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_seq
   if (loaded != count || !g_variant_equal(head, trailer) || offset != size)
     return damaged(error, path, trailer_offset, "its end does not match its head");
 
+  kv_memory_repository_set_revision(into, sequence);
   *out_sequence = sequence;
   return TRUE;
 }
@@ -121,7 +123,7 @@ static void writer_end_chunk(Writer *w)
   writer_flush(w, FALSE);
 }
 
-static void add_entry(const char *key, GVariant *value, gpointer user_data)
+static void add_entry(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   Writer *w = user_data;
 
@@ -129,7 +131,7 @@ static void add_entry(const char *key, GVariant *value, gpointer user_data)
     return;
   if (w->in_chunk == 0)
     g_variant_builder_init(&w->chunk, CHUNK_TYPE);
-  g_variant_builder_add(&w->chunk, "(sv)", key, value);
+  g_variant_builder_add(&w->chunk, "(stv)", key, revision, value);
   if (++w->in_chunk == ENTRIES_PER_CHUNK)
     writer_end_chunk(w);
 }

@@ -8,8 +8,9 @@ G_BEGIN_DECLS
  * number, in checksummed records (kv-record.h). It is only ever replaced whole:
  * kv_snapshot_write() makes "<path>.tmp", kv_snapshot_install() renames it into place. */
 
-/* Loads the snapshot at @path into @into and returns the sequence number it was taken
- * at; a missing file is an empty snapshot at sequence 0. Any damage is an error. */
+/* Loads the snapshot at @path into @into, a memory repository, keys with their
+ * revisions, and returns the store revision it was taken at, which @into takes too; a
+ * missing file is an empty snapshot at revision 0. Any damage is an error. */
 gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_sequence,
                           GError **error);
 

@@ -168,9 +168,8 @@ static KvRepository *open_repository(const Options *options)
   g_autofree char *dir = kv_state_dir_resolve(options->state_dir, serves_session_bus(options));
   KvSyncMode sync = g_strcmp0(options->sync, "none") == 0 ? KV_SYNC_NONE : KV_SYNC_ALWAYS;
   gint64 start = g_get_monotonic_time();
-  KvRepository *repository =
-      kv_persistent_repository_open(dir, kv_memory_repository_new(), sync, options->compact_bytes,
-                                    log_warning, NULL, &info, &error);
+  KvRepository *repository = kv_persistent_repository_open(dir, sync, options->compact_bytes,
+                                                           log_warning, NULL, &info, &error);
   if (repository == NULL) {
     kv_log(LOG_ERR, "Cannot load the data: %s", error->message);
     return NULL;

@@ -496,7 +496,7 @@ static int preload(sd_bus *bus, const Options *options)
   return r;
 }
 
-static void count_key(const char *key, GVariant *value, gpointer user_data)
+static void count_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   (*(guint *)user_data)++;
 }
@@ -506,7 +506,7 @@ typedef struct {
   guint matches;
 } ScanFilter;
 
-static void filter_key(const char *key, GVariant *value, gpointer user_data)
+static void filter_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   ScanFilter *filter = user_data;
 

@@ -2,7 +2,7 @@
 #include "kv-memory-repository.h"
 #include "kv-test-values.h"
 
-static void collect_key(const char *key, GVariant *value, gpointer user_data)
+static void collect_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   g_assert_null(value);
   g_ptr_array_add(user_data, g_strdup(key));
@@ -80,7 +80,7 @@ static void test_values_kept_exactly(void)
   }
 }
 
-static void collect_entry(const char *key, GVariant *value, gpointer user_data)
+static void collect_entry(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   g_variant_builder_add(user_data, "{sv}", key, value);
 }

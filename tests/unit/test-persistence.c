@@ -58,9 +58,8 @@ static KvRepository *open_repository(Fixture *f, gsize compact_bytes, KvRecovery
 {
   KvRecoveryInfo ignored;
 
-  return kv_persistent_repository_open(f->dir, kv_memory_repository_new(), KV_SYNC_ALWAYS,
-                                       compact_bytes, collect_warning, f->warnings,
-                                       info != NULL ? info : &ignored, error);
+  return kv_persistent_repository_open(f->dir, KV_SYNC_ALWAYS, compact_bytes, collect_warning,
+                                       f->warnings, info != NULL ? info : &ignored, error);
 }
 
 static KvRepository *open_ok(Fixture *f)
@@ -82,7 +81,7 @@ static void set_committed(KvRepository *repository, const char *key, GVariant *v
   g_assert_no_error(error);
 }
 
-static void collect(const char *key, GVariant *value, gpointer user_data)
+static void collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   g_variant_builder_add(user_data, "{sv}", key, value);
 }

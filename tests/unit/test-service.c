@@ -32,7 +32,7 @@ static char *repeat(char c, gsize n)
 }
 
 /* Everything in the store, for checking that a failed call changed nothing. */
-static void collect(const char *key, GVariant *value, gpointer user_data)
+static void collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   g_variant_builder_add(user_data, "{sv}", key, value);
 }
