@@ -13,6 +13,7 @@ static const struct {
     {KV_ERROR_OVERFLOW, KV_BUS_ERROR_OVERFLOW},
     {KV_ERROR_TOO_LARGE, KV_BUS_ERROR_TOO_LARGE},
     {KV_ERROR_STORAGE, KV_BUS_ERROR_STORAGE},
+    {KV_ERROR_CONFLICT, KV_BUS_ERROR_CONFLICT},
 };
 
 const char *kv_bus_error_name(const GError *error)

@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 #define KV_BUS_ERROR_OVERFLOW           "org.example.KVStore.Error.Overflow"
 #define KV_BUS_ERROR_TOO_LARGE          "org.example.KVStore.Error.TooLarge"
 #define KV_BUS_ERROR_STORAGE            "org.example.KVStore.Error.StorageError"
+#define KV_BUS_ERROR_CONFLICT           "org.example.KVStore.Error.Conflict"
 
 /* The D-Bus error name for @error: a KV_ERROR code maps to its name above, anything
  * else to org.freedesktop.DBus.Error.Failed. */

@@ -2,52 +2,72 @@
 
 #include "kv-bus-error.h"
 #include "kv-config.h"
+#include "kv-log.h"
 #include "kv-sd-bus-cleanup.h"
 #include "kv-variant-bridge.h"
 
 #include <errno.h>
 
-/* The object's state: replies to writes wait here until their changes are committed,
- * once per turn of the event loop (group commit). */
+/* A message that waits for the commit: a reply to @call, or a signal (@call NULL). */
+typedef struct {
+  sd_bus_message *call;
+  sd_bus_message *message;
+} Outgoing;
+
+/* The object's state: replies to writes, and the signals of their changes, wait here
+ * until the changes are committed, once per turn of the event loop (group commit). */
 struct _KvBus {
+  sd_bus *bus;
   KvService *service;
   sd_bus_slot *slot;
   sd_event_source *commit_source;
-  GPtrArray *waiting; /* sd_bus_message*: call, reply, call, reply, ... */
+  GArray *waiting; /* Outgoing, in the order the changes were made */
 };
 
-static void message_unref(gpointer message)
+static void outgoing_clear(gpointer data)
 {
-  sd_bus_message_unref(message);
+  Outgoing *outgoing = data;
+
+  g_clear_pointer(&outgoing->call, sd_bus_message_unref);
+  g_clear_pointer(&outgoing->message, sd_bus_message_unref);
 }
 
-/* Sends @reply to @call once the change it reports is committed. */
-static int reply_after_commit(KvBus *self, sd_bus_message *call, sd_bus_message *reply)
+static GArray *waiting_new(void)
 {
-  g_ptr_array_add(self->waiting, sd_bus_message_ref(call));
-  g_ptr_array_add(self->waiting, sd_bus_message_ref(reply));
+  GArray *waiting = g_array_new(FALSE, FALSE, sizeof(Outgoing));
+
+  g_array_set_clear_func(waiting, outgoing_clear);
+  return waiting;
+}
+
+/* Queues @message (a reply to @call, or a signal when @call is NULL) for after the
+ * commit. Returns 1: for a method handler, the call is taken care of. */
+static int send_after_commit(KvBus *self, sd_bus_message *call, sd_bus_message *message)
+{
+  Outgoing outgoing = {call != NULL ? sd_bus_message_ref(call) : NULL, sd_bus_message_ref(message)};
+
+  g_array_append_val(self->waiting, outgoing);
   int r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
-  /* Positive: the call is taken care of, though its reply comes later. */
   return r < 0 ? r : 1;
 }
 
 void kv_bus_commit(KvBus *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) waiting = g_steal_pointer(&self->waiting);
+  g_autoptr(GArray) waiting = g_steal_pointer(&self->waiting);
   gboolean committed = kv_service_commit(self->service, &error);
 
-  self->waiting = g_ptr_array_new_with_free_func(message_unref);
-  for (guint i = 0; i < waiting->len; i += 2) {
-    sd_bus_message *call = waiting->pdata[i];
-    sd_bus_message *reply = waiting->pdata[i + 1];
+  self->waiting = waiting_new();
+  for (guint i = 0; i < waiting->len; i++) {
+    Outgoing *outgoing = &g_array_index(waiting, Outgoing, i);
     g_auto(sd_bus_error) bus_error = SD_BUS_ERROR_NULL;
 
-    /* A peer that has gone away cannot be told; the others must still be. */
+    /* A peer that has gone away cannot be told; the others must still be. The signals
+     * of changes that were rolled back are never sent. */
     if (committed)
-      (void)sd_bus_send(NULL, reply, NULL);
-    else if (kv_bus_error_set(&bus_error, error) < 0)
-      (void)sd_bus_reply_method_error(call, &bus_error);
+      (void)sd_bus_send(NULL, outgoing->message, NULL);
+    else if (outgoing->call != NULL && kv_bus_error_set(&bus_error, error) < 0)
+      (void)sd_bus_reply_method_error(outgoing->call, &bus_error);
   }
 }
 
@@ -60,6 +80,26 @@ static int on_commit(sd_event_source *source, void *userdata)
 {
   kv_bus_commit(userdata);
   return 0;
+}
+
+/* The service's change observer: Changed or Deleted, sent once the change is committed. */
+static void on_change(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+{
+  KvBus *self = user_data;
+  g_autoptr(sd_bus_message) signal = NULL;
+  int r = sd_bus_message_new_signal(self->bus, &signal, KV_OBJECT_PATH, KV_INTERFACE,
+                                    value != NULL ? "Changed" : "Deleted");
+
+  if (r >= 0)
+    r = sd_bus_message_append_basic(signal, 's', key);
+  if (r >= 0 && value != NULL)
+    r = kv_variant_bridge_append_variant(signal, value);
+  if (r >= 0)
+    r = sd_bus_message_append_basic(signal, 't', &revision);
+  if (r >= 0)
+    r = send_after_commit(self, NULL, signal);
+  if (r < 0)
+    kv_log(LOG_ERR, "Cannot queue the signal for '%s': %s", key, g_strerror(-r));
 }
 
 static int reply_variant(sd_bus_message *call, GVariant *value)
@@ -108,7 +148,7 @@ static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   r = sd_bus_message_new_method_return(m, &reply);
   if (r < 0)
     return r;
-  return reply_after_commit(self, m, reply);
+  return send_after_commit(self, m, reply);
 }
 
 /* Exists and Delete: a key in, a boolean out. */
@@ -133,7 +173,7 @@ static int reply_key_flag(sd_bus_message *m, KvBus *self, KeyFlagFunc func, gboo
     r = sd_bus_message_append(reply, "b", flag);
   if (r < 0)
     return r;
-  return writes ? reply_after_commit(self, m, reply) : sd_bus_send(NULL, reply, NULL);
+  return writes ? send_after_commit(self, m, reply) : sd_bus_send(NULL, reply, NULL);
 }
 
 static int method_exists(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -165,7 +205,7 @@ static int method_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret
     r = sd_bus_message_append(reply, "x", (int64_t)value);
   if (r < 0)
     return r;
-  return reply_after_commit(self, m, reply);
+  return send_after_commit(self, m, reply);
 }
 
 /* Collects the outcome of a kv_service_foreach() that writes into a reply: the first
@@ -233,6 +273,148 @@ static int method_get_all(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
   return reply_selection(m, userdata, "{sv}", TRUE, append_entry);
 }
 
+static int method_get_with_revision(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  guint64 revision;
+  const char *key;
+  int r = sd_bus_message_read(m, "s", &key);
+  if (r < 0)
+    return r;
+
+  g_autoptr(GVariant) value = kv_service_get_with_revision(self->service, key, &revision, &error);
+  if (value == NULL)
+    return kv_bus_error_set(ret_error, error);
+  r = sd_bus_message_new_method_return(m, &reply);
+  if (r >= 0)
+    r = kv_variant_bridge_append_variant(reply, value);
+  if (r >= 0)
+    r = sd_bus_message_append_basic(reply, 't', &revision);
+  if (r < 0)
+    return r;
+  return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  g_auto(GStrv) keys = NULL;
+  int r = sd_bus_message_read_strv(m, &keys);
+  if (r < 0)
+    return r;
+
+  g_autoptr(GVariant) found = kv_service_get_many(self->service, (const char *const *)keys, &error);
+  if (found == NULL)
+    return kv_bus_error_set(ret_error, error);
+  r = sd_bus_message_new_method_return(m, &reply);
+  if (r >= 0)
+    r = kv_variant_bridge_append_value(reply, found);
+  if (r < 0)
+    return r;
+  return sd_bus_send(NULL, reply, NULL);
+}
+
+/* Replies with @revision, after the commit. */
+static int reply_revision_after_commit(KvBus *self, sd_bus_message *call, guint64 revision)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  int r = sd_bus_message_new_method_return(call, &reply);
+
+  if (r >= 0)
+    r = sd_bus_message_append_basic(reply, 't', &revision);
+  if (r < 0)
+    return r;
+  return send_after_commit(self, call, reply);
+}
+
+static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) entries = NULL;
+  guint64 revision;
+  int r = kv_variant_bridge_read_value(m, &entries);
+  if (r < 0)
+    return r;
+
+  if (!kv_service_set_many(self->service, entries, &revision, &error))
+    return kv_bus_error_set(ret_error, error);
+  return reply_revision_after_commit(self, m, revision);
+}
+
+static int method_delete_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  g_auto(GStrv) keys = NULL;
+  guint64 revision;
+  guint deleted;
+  int r = sd_bus_message_read_strv(m, &keys);
+  if (r < 0)
+    return r;
+
+  if (!kv_service_delete_many(self->service, (const char *const *)keys, &deleted, &revision,
+                              &error))
+    return kv_bus_error_set(ret_error, error);
+  r = sd_bus_message_new_method_return(m, &reply);
+  if (r >= 0)
+    r = sd_bus_message_append(reply, "ut", (uint32_t)deleted, (uint64_t)revision);
+  if (r < 0)
+    return r;
+  return send_after_commit(self, m, reply);
+}
+
+static int method_compare_and_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+  const char *key;
+  uint64_t expected;
+  guint64 revision;
+  int r = sd_bus_message_read(m, "st", &key, &expected);
+  if (r < 0)
+    return r;
+  r = kv_variant_bridge_read_variant(m, &value);
+  if (r < 0)
+    return r;
+
+  if (!kv_service_compare_and_set(self->service, key, expected, value, &revision, &error))
+    return kv_bus_error_set(ret_error, error);
+  return reply_revision_after_commit(self, m, revision);
+}
+
+static int method_compare_and_delete(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+  g_autoptr(GError) error = NULL;
+  const char *key;
+  uint64_t expected;
+  guint64 revision;
+  int r = sd_bus_message_read(m, "st", &key, &expected);
+  if (r < 0)
+    return r;
+
+  if (!kv_service_compare_and_delete(self->service, key, expected, &revision, &error))
+    return kv_bus_error_set(ret_error, error);
+  return reply_revision_after_commit(self, m, revision);
+}
+
+static int property_get_revision(sd_bus *bus, const char *path, const char *interface,
+                                 const char *property, sd_bus_message *reply, void *userdata,
+                                 sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+  uint64_t revision = kv_service_revision(self->service);
+
+  return sd_bus_message_append_basic(reply, 't', &revision);
+}
+
 static int property_get_version(sd_bus *bus, const char *path, const char *interface,
                                 const char *property, sd_bus_message *reply, void *userdata,
                                 sd_bus_error *ret_error)
@@ -256,6 +438,7 @@ static const sd_bus_vtable kv_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Count", "u", property_get_count, 0, 0),
+    SD_BUS_PROPERTY("Revision", "t", property_get_revision, 0, 0),
     SD_BUS_METHOD_WITH_ARGS("Get", SD_BUS_ARGS("s", key), SD_BUS_RESULT("v", value), method_get,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "v", value), SD_BUS_NO_RESULT, method_set,
@@ -270,6 +453,22 @@ static const sd_bus_vtable kv_vtable[] = {
                             method_keys, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("GetAll", SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("a{sv}", entries),
                             method_get_all, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetWithRevision", SD_BUS_ARGS("s", key),
+                            SD_BUS_RESULT("v", value, "t", revision), method_get_with_revision,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetMany", SD_BUS_ARGS("as", keys), SD_BUS_RESULT("a{sv}", found),
+                            method_get_many, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("SetMany", SD_BUS_ARGS("a{sv}", entries), SD_BUS_RESULT("t", revision),
+                            method_set_many, 0),
+    SD_BUS_METHOD_WITH_ARGS("DeleteMany", SD_BUS_ARGS("as", keys),
+                            SD_BUS_RESULT("u", deleted, "t", revision), method_delete_many, 0),
+    SD_BUS_METHOD_WITH_ARGS("CompareAndSet",
+                            SD_BUS_ARGS("s", key, "t", expected_revision, "v", value),
+                            SD_BUS_RESULT("t", revision), method_compare_and_set, 0),
+    SD_BUS_METHOD_WITH_ARGS("CompareAndDelete", SD_BUS_ARGS("s", key, "t", expected_revision),
+                            SD_BUS_RESULT("t", revision), method_compare_and_delete, 0),
+    SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", key, "v", value, "t", revision), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("Deleted", SD_BUS_ARGS("s", key, "t", revision), 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -277,9 +476,10 @@ void kv_bus_free(KvBus *self)
 {
   if (self == NULL)
     return;
+  kv_service_set_change_func(self->service, NULL, NULL);
   sd_bus_slot_unref(self->slot);
   sd_event_source_disable_unref(self->commit_source);
-  g_ptr_array_unref(self->waiting);
+  g_array_unref(self->waiting);
   g_free(self);
 }
 
@@ -289,7 +489,8 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvBus **ret)
   sd_event *event = sd_bus_get_event(bus);
 
   self->service = service;
-  self->waiting = g_ptr_array_new_with_free_func(message_unref);
+  self->bus = bus;
+  self->waiting = waiting_new();
   if (event == NULL)
     return -ENXIO;
 
@@ -304,6 +505,7 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvBus **ret)
     r = sd_bus_add_object_vtable(bus, &self->slot, KV_OBJECT_PATH, KV_INTERFACE, kv_vtable, self);
   if (r < 0)
     return r;
+  kv_service_set_change_func(service, on_change, self);
   *ret = g_steal_pointer(&self);
   return 0;
 }

@@ -15,6 +15,7 @@ typedef enum {
   KV_ERROR_OVERFLOW,
   KV_ERROR_TOO_LARGE,
   KV_ERROR_STORAGE,
+  KV_ERROR_CONFLICT,
 } KvError;
 
 /* The GError domain of KvError codes. */

@@ -5,9 +5,14 @@
 G_BEGIN_DECLS
 
 /* The business rules of the store over a repository: key and value validation, size
- * limits and increments. Every call either succeeds or changes nothing. Errors are in
- * the KV_ERROR domain. */
+ * limits, increments, atomic batches and compare-and-set. Every call either succeeds or
+ * changes nothing. Errors are in the KV_ERROR domain. */
 typedef struct _KvService KvService;
+
+/* Told of each change once it is applied (not yet committed), in revision order and,
+ * within a batch, in key order; @value is NULL for a deletion. */
+typedef void (*KvServiceChangeFunc)(const char *key, GVariant *value, guint64 revision,
+                                    gpointer user_data);
 
 #define KV_KEY_MAX_BYTES          4096
 #define KV_DEFAULT_MAX_VALUE_SIZE (1024 * 1024)
@@ -19,8 +24,42 @@ KvService *kv_service_new(KvRepository *repository, gsize max_value_size);
 /* Frees the service, not its repository. */
 void kv_service_free(KvService *self);
 
+/* Sets the one observer of changes (NULL for none). */
+void kv_service_set_change_func(KvService *self, KvServiceChangeFunc func, gpointer user_data);
+
 /* Returns a new reference to the value of @key, or NULL with NOT_FOUND or INVALID_KEY. */
 GVariant *kv_service_get(KvService *self, const char *key, GError **error);
+
+/* kv_service_get() that also gives the revision of the key's last change. */
+GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64 *out_revision,
+                                       GError **error);
+
+/* The values of those @keys that exist, as an a{sv}; INVALID_KEY for a bad key. */
+GVariant *kv_service_get_many(KvService *self, const char *const *keys, GError **error);
+
+/* Stores every entry of @entries (an a{sv}) as one change at one revision, returned in
+ * @out_revision; any invalid key (or a key given twice) or value rejects the whole batch.
+ * An empty batch changes nothing. */
+gboolean kv_service_set_many(KvService *self, GVariant *entries, guint64 *out_revision,
+                             GError **error);
+
+/* Deletes those of @keys that exist as one change; @out_deleted counts them. With none
+ * to delete nothing changes, and @out_revision is the current revision. */
+gboolean kv_service_delete_many(KvService *self, const char *const *keys, guint *out_deleted,
+                                guint64 *out_revision, GError **error);
+
+/* Stores @value under @key only if the key's revision is @expected_revision (0: the key
+ * must not exist); otherwise CONFLICT, naming the current revision. */
+gboolean kv_service_compare_and_set(KvService *self, const char *key, guint64 expected_revision,
+                                    GVariant *value, guint64 *out_revision, GError **error);
+
+/* Deletes @key only if its revision is @expected_revision, likewise. Expecting 0 of a key
+ * that does not exist succeeds and changes nothing. */
+gboolean kv_service_compare_and_delete(KvService *self, const char *key, guint64 expected_revision,
+                                       guint64 *out_revision, GError **error);
+
+/* The store's revision: the number of committed and pending changes so far. */
+guint64 kv_service_revision(KvService *self);
 
 /* Stores @value (a floating reference is sunk) under @key; INVALID_KEY, INVALID_VALUE_TYPE
  * or TOO_LARGE on bad input. */
