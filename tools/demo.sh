@@ -44,8 +44,10 @@ say "kvctl: typed values"
 check 0 "" kvctl set --type int32 answer 42
 check 0 "" kvctl set --gvariant point "(1.5, -2.0)"
 check 0 "(1.5, -2.0)" kvctl get point
-check 0 "answer	42
-point	(1.5, -2.0)" kvctl dump
+check 0 "{
+  'answer': <42>,
+  'point': <(1.5, -2.0)>
+}" kvctl dump
 check 3 "kvctl: Cannot increment 'point': it holds a struct '(dd)'; only integers and strings holding a base-10 int64 can be incremented (org.example.KVStore.Error.InvalidValueType)" kvctl incr point
 
 say "busctl"

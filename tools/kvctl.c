@@ -4,8 +4,10 @@
 #include "kv-config.h"
 #include "kv-sd-bus-cleanup.h"
 #include "kv-variant-bridge.h"
+#include "kvctl-dump.h"
 #include "kvctl-value.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,31 +16,42 @@ enum {
   KVCTL_EXIT_MISSING = 1,
   KVCTL_EXIT_USAGE = 2,
   KVCTL_EXIT_FAILURE = 3,
+  KVCTL_EXIT_CONFLICT = 4,
 };
 
 #define KV_ERROR_NOT_FOUND_NAME "org.example.KVStore.Error.NotFound"
+#define KV_ERROR_CONFLICT_NAME  "org.example.KVStore.Error.Conflict"
 
 static const char commands_help[] =
     "Commands:\n"
-    "  get KEY                  Print the value of KEY\n"
+    "  get [--revision] KEY     Print the value of KEY (with --revision: REVISION<TAB>VALUE)\n"
     "  set [--type TYPE | --gvariant] KEY VALUE\n"
     "                           Store VALUE under KEY (a string unless --type or --gvariant)\n"
+    "  set-many [--type TYPE | --gvariant] KEY=VALUE...\n"
+    "                           Store all, atomically; print the new revision\n"
+    "  cas [--type TYPE | --gvariant] KEY REVISION VALUE\n"
+    "                           Store VALUE only if KEY is at REVISION (0: does not exist);\n"
+    "                           print the new revision\n"
     "  exists KEY               Print true or false\n"
-    "  del KEY...               Delete keys; print how many existed\n"
+    "  del KEY...               Delete keys, atomically; print how many existed\n"
     "  incr KEY [DELTA]         Add DELTA (default 1) and print the result\n"
     "  keys [PREFIX]            List keys starting with PREFIX, sorted\n"
-    "  dump [PREFIX]            Print KEY<TAB>VALUE lines, values as typed GVariant text\n"
+    "  dump [--json] [PREFIX]   Print the keys and values as typed GVariant text (or JSON)\n"
+    "  load [--json] FILE       Store a dump (FILE or - for stdin) in one atomic batch\n"
+    "  watch [PREFIX]           Print REVISION<TAB>KEY<TAB>VALUE or 'deleted' per change\n"
     "  ping                     Check that kvstored answers\n"
     "\n"
     "TYPE is string, bool, byte, int16, uint16, int32, uint32, int64, uint64, double,\n"
     "objectpath, signature, or a GVariant type string such as 'ai' or 'a{sv}'.\n"
-    "Strings print raw; other values print as GVariant text.\n"
+    "get prints strings raw and other values as GVariant text; watch prints values as typed\n"
+    "GVariant text. The GVariant text dump reads back every type exactly; JSON keeps only\n"
+    "int64, double, string and boolean values as they were (see the README).\n"
     "\n"
     "Without --system, --user or --address, kvctl uses the session bus when\n"
     "DBUS_SESSION_BUS_ADDRESS is set, else the system bus.\n"
     "\n"
     "Exit status: 0 success, 1 key missing (get, exists), 2 usage error,\n"
-    "3 error from the service or the bus (its message on stderr).";
+    "3 error from the service or the bus (its message on stderr), 4 revision conflict (cas).";
 
 static int usage_error(const char *format, ...) G_GNUC_PRINTF(1, 2);
 
@@ -66,8 +79,19 @@ static int call_failure(const sd_bus_error *error, int r)
     fprintf(stderr, "kvctl: %s (%s)\n", error->message ? error->message : error->name, error->name);
   else
     fprintf(stderr, "kvctl: %s\n", g_strerror(-r));
-  return sd_bus_error_has_name(error, KV_ERROR_NOT_FOUND_NAME) ? KVCTL_EXIT_MISSING
-                                                               : KVCTL_EXIT_FAILURE;
+  if (sd_bus_error_has_name(error, KV_ERROR_NOT_FOUND_NAME))
+    return KVCTL_EXIT_MISSING;
+  if (sd_bus_error_has_name(error, KV_ERROR_CONFLICT_NAME))
+    return KVCTL_EXIT_CONFLICT;
+  return KVCTL_EXIT_FAILURE;
+}
+
+static int new_call(sd_bus *bus, const char *member, sd_bus_message **ret)
+{
+  int r =
+      sd_bus_message_new_method_call(bus, ret, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, member);
+
+  return r < 0 ? bus_failure("cannot build the call", r) : KVCTL_EXIT_OK;
 }
 
 static int call(sd_bus *bus, sd_bus_message *message, sd_bus_message **reply)
@@ -82,75 +106,210 @@ static int call(sd_bus *bus, sd_bus_message *message, sd_bus_message **reply)
 static int call_with_key(sd_bus *bus, const char *member, const char *key, sd_bus_message **reply)
 {
   g_autoptr(sd_bus_message) message = NULL;
-  int r = sd_bus_message_new_method_call(bus, &message, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
-                                         member);
-  if (r >= 0)
-    r = sd_bus_message_append_basic(message, 's', key);
+  int status = new_call(bus, member, &message);
+  if (status != KVCTL_EXIT_OK)
+    return status;
+  int r = sd_bus_message_append_basic(message, 's', key);
   if (r < 0)
     return bus_failure("cannot build the call", r);
   return call(bus, message, reply);
 }
 
-static void print_value(GVariant *value)
+static int read_failure(int r)
 {
-  g_autofree char *text = kvctl_format_value(value);
+  return bus_failure("cannot read the reply", r);
+}
 
-  puts(text);
+/* Parses a command's own options, which come before its arguments. */
+static gboolean parse_command_options(int *argc, char ***argv, const GOptionEntry *entries,
+                                      GError **error)
+{
+  g_autoptr(GOptionContext) context = g_option_context_new(NULL);
+
+  g_option_context_add_main_entries(context, entries, NULL);
+  g_option_context_set_strict_posix(context, TRUE);
+  g_option_context_set_help_enabled(context, FALSE);
+  return g_option_context_parse(context, argc, argv, error);
+}
+
+/* --type and --gvariant, for the commands that take values. */
+typedef struct {
+  char *type_name;
+  gboolean gvariant_text;
+} ValueOptions;
+
+static int parse_value_options(int *argc, char ***argv, ValueOptions *options)
+{
+  g_autoptr(GError) error = NULL;
+  const GOptionEntry entries[] = {
+      {"type", 't', 0, G_OPTION_ARG_STRING, &options->type_name, NULL, NULL},
+      {"gvariant", 'g', 0, G_OPTION_ARG_NONE, &options->gvariant_text, NULL, NULL},
+      {NULL},
+  };
+
+  if (!parse_command_options(argc, argv, entries, &error))
+    return usage_error("%s: %s", (*argv)[0], error->message);
+  if (options->type_name != NULL && options->gvariant_text)
+    return usage_error("%s: --type and --gvariant exclude each other", (*argv)[0]);
+  return KVCTL_EXIT_OK;
+}
+
+static GVariant *parse_value(const ValueOptions *options, const char *command, const char *text,
+                             int *status)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *value = kvctl_parse_value(options->type_name, options->gvariant_text, text, &error);
+
+  if (value == NULL)
+    *status = usage_error("%s: %s", command, error->message);
+  return value;
+}
+
+static int print_revision_reply(sd_bus_message *reply)
+{
+  uint64_t revision;
+  int r = sd_bus_message_read_basic(reply, 't', &revision);
+
+  if (r < 0)
+    return read_failure(r);
+  printf("%" PRIu64 "\n", revision);
+  return KVCTL_EXIT_OK;
 }
 
 static int command_get(sd_bus *bus, int argc, char **argv)
 {
   g_autoptr(sd_bus_message) reply = NULL;
   g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean with_revision = FALSE;
+  uint64_t revision = 0;
+  const GOptionEntry entries[] = {
+      {"revision", 'r', 0, G_OPTION_ARG_NONE, &with_revision, NULL, NULL},
+      {NULL},
+  };
 
+  if (!parse_command_options(&argc, &argv, entries, &error))
+    return usage_error("get: %s", error->message);
   if (argc != 2)
-    return usage_error("usage: get KEY");
-  int status = call_with_key(bus, "Get", argv[1], &reply);
+    return usage_error("usage: get [--revision] KEY");
+  int status = call_with_key(bus, with_revision ? "GetWithRevision" : "Get", argv[1], &reply);
   if (status != KVCTL_EXIT_OK)
     return status;
   int r = kv_variant_bridge_read_variant(reply, &value);
+  if (r >= 0 && with_revision)
+    r = sd_bus_message_read_basic(reply, 't', &revision);
   if (r < 0)
-    return bus_failure("cannot read the reply", r);
-  print_value(value);
+    return read_failure(r);
+
+  g_autofree char *text = kvctl_format_value(value);
+  if (with_revision)
+    printf("%" PRIu64 "\t%s\n", revision, text);
+  else
+    puts(text);
   return KVCTL_EXIT_OK;
 }
 
 static int command_set(sd_bus *bus, int argc, char **argv)
 {
-  g_autofree char *type_name = NULL;
-  gboolean gvariant_text = FALSE;
-  g_autoptr(GError) error = NULL;
-  const GOptionEntry entries[] = {
-      {"type", 't', 0, G_OPTION_ARG_STRING, &type_name, "Type of VALUE", "TYPE"},
-      {"gvariant", 'g', 0, G_OPTION_ARG_NONE, &gvariant_text, "VALUE is typed GVariant text", NULL},
-      {NULL},
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new("KEY VALUE");
+  ValueOptions options = {NULL, FALSE};
+  g_autoptr(sd_bus_message) message = NULL;
+  int status = parse_value_options(&argc, &argv, &options);
+  g_autofree char *type_name = options.type_name;
 
-  g_option_context_add_main_entries(context, entries, NULL);
-  g_option_context_set_strict_posix(context, TRUE);
-  g_option_context_set_help_enabled(context, FALSE);
-  if (!g_option_context_parse(context, &argc, &argv, &error))
-    return usage_error("set: %s", error->message);
+  if (status != KVCTL_EXIT_OK)
+    return status;
   if (argc != 3)
     return usage_error("usage: set [--type TYPE | --gvariant] KEY VALUE");
-  if (type_name != NULL && gvariant_text)
-    return usage_error("set: --type and --gvariant exclude each other");
-
-  g_autoptr(GVariant) value = kvctl_parse_value(type_name, gvariant_text, argv[2], &error);
+  g_autoptr(GVariant) value = parse_value(&options, "set", argv[2], &status);
   if (value == NULL)
-    return usage_error("set: %s", error->message);
+    return status;
 
-  g_autoptr(sd_bus_message) message = NULL;
-  int r = sd_bus_message_new_method_call(bus, &message, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
-                                         "Set");
-  if (r >= 0)
-    r = sd_bus_message_append_basic(message, 's', argv[1]);
+  if ((status = new_call(bus, "Set", &message)) != KVCTL_EXIT_OK)
+    return status;
+  int r = sd_bus_message_append_basic(message, 's', argv[1]);
   if (r >= 0)
     r = kv_variant_bridge_append_variant(message, value);
   if (r < 0)
     return bus_failure("cannot build the call", r);
   return call(bus, message, NULL);
+}
+
+/* Sends SetMany with @entries and prints the revision. */
+static int set_many(sd_bus *bus, GVariant *entries)
+{
+  g_autoptr(sd_bus_message) message = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  int status = new_call(bus, "SetMany", &message);
+  if (status != KVCTL_EXIT_OK)
+    return status;
+  int r = kv_variant_bridge_append_value(message, entries);
+  if (r < 0)
+    return bus_failure("cannot build the call", r);
+  if ((status = call(bus, message, &reply)) != KVCTL_EXIT_OK)
+    return status;
+  return print_revision_reply(reply);
+}
+
+static int command_set_many(sd_bus *bus, int argc, char **argv)
+{
+  ValueOptions options = {NULL, FALSE};
+  int status = parse_value_options(&argc, &argv, &options);
+  g_autofree char *type_name = options.type_name;
+  GVariantBuilder entries;
+
+  if (status != KVCTL_EXIT_OK)
+    return status;
+  if (argc < 2)
+    return usage_error("usage: set-many [--type TYPE | --gvariant] KEY=VALUE...");
+
+  g_variant_builder_init(&entries, G_VARIANT_TYPE("a{sv}"));
+  for (int i = 1; i < argc; i++) {
+    const char *equals = strchr(argv[i], '=');
+    if (equals == NULL) {
+      g_variant_builder_clear(&entries);
+      return usage_error("set-many: '%s' is not KEY=VALUE", argv[i]);
+    }
+    g_autofree char *key = g_strndup(argv[i], (gsize)(equals - argv[i]));
+    g_autoptr(GVariant) value = parse_value(&options, "set-many", equals + 1, &status);
+    if (value == NULL) {
+      g_variant_builder_clear(&entries);
+      return status;
+    }
+    g_variant_builder_add(&entries, "{sv}", key, value);
+  }
+  g_autoptr(GVariant) batch = g_variant_ref_sink(g_variant_builder_end(&entries));
+  return set_many(bus, batch);
+}
+
+static int command_cas(sd_bus *bus, int argc, char **argv)
+{
+  ValueOptions options = {NULL, FALSE};
+  g_autoptr(sd_bus_message) message = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  int status = parse_value_options(&argc, &argv, &options);
+  g_autofree char *type_name = options.type_name;
+  guint64 expected;
+
+  if (status != KVCTL_EXIT_OK)
+    return status;
+  if (argc != 4)
+    return usage_error("usage: cas [--type TYPE | --gvariant] KEY REVISION VALUE");
+  if (!g_ascii_string_to_unsigned(argv[2], 10, 0, G_MAXUINT64, &expected, NULL))
+    return usage_error("cas: REVISION '%s' is not a revision number", argv[2]);
+  g_autoptr(GVariant) value = parse_value(&options, "cas", argv[3], &status);
+  if (value == NULL)
+    return status;
+
+  if ((status = new_call(bus, "CompareAndSet", &message)) != KVCTL_EXIT_OK)
+    return status;
+  int r = sd_bus_message_append(message, "st", argv[1], (uint64_t)expected);
+  if (r >= 0)
+    r = kv_variant_bridge_append_variant(message, value);
+  if (r < 0)
+    return bus_failure("cannot build the call", r);
+  if ((status = call(bus, message, &reply)) != KVCTL_EXIT_OK)
+    return status;
+  return print_revision_reply(reply);
 }
 
 static int command_exists(sd_bus *bus, int argc, char **argv)
@@ -165,28 +324,31 @@ static int command_exists(sd_bus *bus, int argc, char **argv)
     return status;
   int r = sd_bus_message_read_basic(reply, 'b', &exists);
   if (r < 0)
-    return bus_failure("cannot read the reply", r);
+    return read_failure(r);
   puts(exists ? "true" : "false");
   return exists ? KVCTL_EXIT_OK : KVCTL_EXIT_MISSING;
 }
 
 static int command_del(sd_bus *bus, int argc, char **argv)
 {
-  unsigned deleted = 0;
+  g_autoptr(sd_bus_message) message = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  uint32_t deleted;
+  uint64_t revision;
 
   if (argc < 2)
     return usage_error("usage: del KEY...");
-  for (int i = 1; i < argc; i++) {
-    g_autoptr(sd_bus_message) reply = NULL;
-    int existed;
-    int status = call_with_key(bus, "Delete", argv[i], &reply);
-    if (status != KVCTL_EXIT_OK)
-      return status;
-    int r = sd_bus_message_read_basic(reply, 'b', &existed);
-    if (r < 0)
-      return bus_failure("cannot read the reply", r);
-    deleted += existed ? 1 : 0;
-  }
+  int status = new_call(bus, "DeleteMany", &message);
+  if (status != KVCTL_EXIT_OK)
+    return status;
+  int r = sd_bus_message_append_strv(message, argv + 1);
+  if (r < 0)
+    return bus_failure("cannot build the call", r);
+  if ((status = call(bus, message, &reply)) != KVCTL_EXIT_OK)
+    return status;
+  r = sd_bus_message_read(reply, "ut", &deleted, &revision);
+  if (r < 0)
+    return read_failure(r);
   printf("%u\n", deleted);
   return KVCTL_EXIT_OK;
 }
@@ -203,42 +365,39 @@ static int command_incr(sd_bus *bus, int argc, char **argv)
   if (argc == 3 && !g_ascii_string_to_signed(argv[2], 10, G_MININT64, G_MAXINT64, &delta, NULL))
     return usage_error("incr: DELTA '%s' is not an int64", argv[2]);
 
-  int r = sd_bus_message_new_method_call(bus, &message, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
-                                         "Increment");
-  if (r >= 0)
-    r = sd_bus_message_append(message, "sx", argv[1], (int64_t)delta);
+  int status = new_call(bus, "Increment", &message);
+  if (status != KVCTL_EXIT_OK)
+    return status;
+  int r = sd_bus_message_append(message, "sx", argv[1], (int64_t)delta);
   if (r < 0)
     return bus_failure("cannot build the call", r);
-  int status = call(bus, message, &reply);
-  if (status != KVCTL_EXIT_OK)
+  if ((status = call(bus, message, &reply)) != KVCTL_EXIT_OK)
     return status;
   r = sd_bus_message_read_basic(reply, 'x', &value);
   if (r < 0)
-    return bus_failure("cannot read the reply", r);
+    return read_failure(r);
   printf("%" PRId64 "\n", value);
   return KVCTL_EXIT_OK;
 }
 
 /* keys and dump: both select by an optional prefix. */
-static int call_selection(sd_bus *bus, const char *member, int argc, char **argv, GVariant **ret)
+static int call_selection(sd_bus *bus, const char *member, const char *prefix, GVariant **ret)
 {
   g_autoptr(sd_bus_message) reply = NULL;
-
-  if (argc > 2)
-    return usage_error("usage: %s [PREFIX]", argv[0]);
-  int status = call_with_key(bus, member, argc == 2 ? argv[1] : "", &reply);
+  int status = call_with_key(bus, member, prefix != NULL ? prefix : "", &reply);
   if (status != KVCTL_EXIT_OK)
     return status;
   int r = kv_variant_bridge_read_value(reply, ret);
-  if (r < 0)
-    return bus_failure("cannot read the reply", r);
-  return KVCTL_EXIT_OK;
+  return r < 0 ? read_failure(r) : KVCTL_EXIT_OK;
 }
 
 static int command_keys(sd_bus *bus, int argc, char **argv)
 {
   g_autoptr(GVariant) keys = NULL;
-  int status = call_selection(bus, "Keys", argc, argv, &keys);
+
+  if (argc > 2)
+    return usage_error("usage: keys [PREFIX]");
+  int status = call_selection(bus, "Keys", argv[1], &keys);
   if (status != KVCTL_EXIT_OK)
     return status;
 
@@ -251,20 +410,140 @@ static int command_keys(sd_bus *bus, int argc, char **argv)
 static int command_dump(sd_bus *bus, int argc, char **argv)
 {
   g_autoptr(GVariant) entries = NULL;
-  int status = call_selection(bus, "GetAll", argc, argv, &entries);
+  g_autoptr(GError) error = NULL;
+  gboolean json = FALSE;
+  const GOptionEntry entries_options[] = {
+      {"json", 'j', 0, G_OPTION_ARG_NONE, &json, NULL, NULL},
+      {NULL},
+  };
+
+  if (!parse_command_options(&argc, &argv, entries_options, &error))
+    return usage_error("dump: %s", error->message);
+  if (argc > 2)
+    return usage_error("usage: dump [--json] [PREFIX]");
+  int status = call_selection(bus, "GetAll", argv[1], &entries);
   if (status != KVCTL_EXIT_OK)
     return status;
 
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
-  g_variant_iter_init(&iter, entries);
-  while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
-    g_autofree char *text = g_variant_print(value, TRUE);
-    printf("%s\t%s\n", key, text);
-    g_variant_unref(value);
-  }
+  g_autofree char *text = json ? kvctl_dump_to_json(entries) : kvctl_dump_to_text(entries);
+  fputs(text, stdout);
+  if (json)
+    fputc('\n', stdout);
   return KVCTL_EXIT_OK;
+}
+
+static int command_load(sd_bus *bus, int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  gboolean json = FALSE;
+  const GOptionEntry entries_options[] = {
+      {"json", 'j', 0, G_OPTION_ARG_NONE, &json, NULL, NULL},
+      {NULL},
+  };
+
+  if (!parse_command_options(&argc, &argv, entries_options, &error))
+    return usage_error("load: %s", error->message);
+  if (argc != 2)
+    return usage_error("usage: load [--json] FILE");
+
+  if (g_str_equal(argv[1], "-")) {
+    g_autoptr(GIOChannel) in = g_io_channel_unix_new(0);
+    if (g_io_channel_read_to_end(in, &text, NULL, &error) != G_IO_STATUS_NORMAL)
+      return usage_error("load: cannot read stdin: %s", error->message);
+  } else if (!g_file_get_contents(argv[1], &text, NULL, &error)) {
+    return usage_error("load: %s", error->message);
+  }
+
+  g_autoptr(GVariant) entries =
+      json ? kvctl_dump_from_json(text, &error) : kvctl_dump_from_text(text, &error);
+  if (entries == NULL)
+    return usage_error("load: %s", error->message);
+  return set_many(bus, entries);
+}
+
+typedef struct {
+  const char *prefix;
+  int error;
+} Watch;
+
+static int on_change_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  Watch *watch = userdata;
+  gboolean deleted = sd_bus_message_is_signal(m, KV_INTERFACE, "Deleted");
+  g_autoptr(GVariant) value = NULL;
+  const char *key;
+  uint64_t revision;
+
+  int r = sd_bus_message_read_basic(m, 's', &key);
+  if (r >= 0 && !deleted)
+    r = kv_variant_bridge_read_variant(m, &value);
+  if (r >= 0)
+    r = sd_bus_message_read_basic(m, 't', &revision);
+  if (r < 0) {
+    watch->error = r;
+    return sd_event_exit(sd_bus_get_event(sd_bus_message_get_bus(m)), KVCTL_EXIT_FAILURE);
+  }
+  /* arg0path did the filtering where the prefix ends in '/'; here for the rest. */
+  if (!g_str_has_prefix(key, watch->prefix))
+    return 0;
+
+  g_autofree char *text = value != NULL ? g_variant_print(value, TRUE) : g_strdup("deleted");
+  printf("%" PRIu64 "\t%s\t%s\n", revision, key, text);
+  fflush(stdout);
+  return 0;
+}
+
+/* @value quoted for a match rule: in apostrophes, each apostrophe in it as '\''. */
+static char *quote_match_value(const char *value)
+{
+  g_auto(GStrv) parts = g_strsplit(value, "'", -1);
+  g_autofree char *joined = g_strjoinv("'\\''", parts);
+
+  return g_strconcat("'", joined, "'", NULL);
+}
+
+static int command_watch(sd_bus *bus, int argc, char **argv)
+{
+  g_autoptr(sd_event) event = NULL;
+  g_autofree char *rule = NULL;
+  Watch watch = {argc == 2 ? argv[1] : "", 0};
+  sigset_t mask;
+
+  if (argc > 2)
+    return usage_error("usage: watch [PREFIX]");
+  /* Let the bus filter when it can: arg0path matches whole '/'-separated components. */
+  if (g_str_has_suffix(watch.prefix, "/")) {
+    g_autofree char *quoted = quote_match_value(watch.prefix);
+    rule = g_strdup_printf("type='signal',sender='%s',path='%s',interface='%s',arg0path=%s",
+                           KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, quoted);
+  } else {
+    rule = g_strdup_printf("type='signal',sender='%s',path='%s',interface='%s'", KV_BUS_NAME,
+                           KV_OBJECT_PATH, KV_INTERFACE);
+  }
+
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  int r = sd_event_default(&event);
+  if (r >= 0)
+    r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+  if (r >= 0)
+    r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
+  if (r >= 0)
+    r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
+  if (r >= 0)
+    r = sd_bus_add_match(bus, NULL, rule, on_change_signal, &watch);
+  if (r < 0)
+    return bus_failure("cannot watch for changes", r);
+  /* On stderr, so that stdout holds only changes; a script can wait for this line. */
+  fprintf(stderr, "kvctl: watching changes of keys starting with '%s'\n", watch.prefix);
+
+  r = sd_event_loop(event);
+  if (watch.error < 0)
+    return read_failure(watch.error);
+  return r < 0 ? bus_failure("watching failed", r) : r;
 }
 
 static int command_ping(sd_bus *bus, int argc, char **argv)
@@ -287,9 +566,10 @@ static const struct {
   const char *name;
   int (*run)(sd_bus *bus, int argc, char **argv);
 } commands[] = {
-    {"get", command_get},   {"set", command_set},   {"exists", command_exists},
-    {"del", command_del},   {"incr", command_incr}, {"keys", command_keys},
-    {"dump", command_dump}, {"ping", command_ping},
+    {"get", command_get},   {"set", command_set},       {"set-many", command_set_many},
+    {"cas", command_cas},   {"exists", command_exists}, {"del", command_del},
+    {"incr", command_incr}, {"keys", command_keys},     {"dump", command_dump},
+    {"load", command_load}, {"watch", command_watch},   {"ping", command_ping},
 };
 
 int main(int argc, char **argv)
@@ -306,7 +586,7 @@ int main(int argc, char **argv)
   g_autoptr(GOptionContext) context = g_option_context_new("COMMAND [ARGUMENTS...]");
 
   g_option_context_add_main_entries(context, entries, NULL);
-  g_option_context_set_summary(context, "Reads and writes org.example.KVStore.");
+  g_option_context_set_summary(context, "Reads, writes and watches org.example.KVStore.");
   g_option_context_set_description(context, commands_help);
   g_option_context_set_strict_posix(context, TRUE);
   if (!g_option_context_parse(context, &argc, &argv, &error))

@@ -1,0 +1,69 @@
+#include "kvctl-dump.h"
+
+#include <json-glib/json-glib.h>
+
+char *kvctl_dump_to_text(GVariant *entries)
+{
+  g_autoptr(GString) out = g_string_new(NULL);
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  if (g_variant_n_children(entries) == 0)
+    return g_strdup("@a{sv} {}\n");
+
+  g_string_append(out, "{\n");
+  g_variant_iter_init(&iter, entries);
+  while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
+    g_autoptr(GVariant) boxed = g_variant_ref_sink(g_variant_new_variant(value));
+    g_autoptr(GVariant) quoted = g_variant_ref_sink(g_variant_new_string(key));
+    g_autofree char *key_text = g_variant_print(quoted, FALSE);
+    g_autofree char *value_text = g_variant_print(boxed, TRUE);
+
+    if (out->len > 2)
+      g_string_append(out, ",\n");
+    g_string_append_printf(out, "  %s: %s", key_text, value_text);
+    g_variant_unref(value);
+  }
+  g_string_append(out, "\n}\n");
+  return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+GVariant *kvctl_dump_from_text(const char *text, GError **error)
+{
+  g_autoptr(GError) parse_error = NULL;
+  GVariant *entries = g_variant_parse(G_VARIANT_TYPE("a{sv}"), text, NULL, NULL, &parse_error);
+
+  if (entries == NULL) {
+    g_autofree char *detail = g_variant_parse_error_print_context(parse_error, text);
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "Not a dump in GVariant text (a{sv}): %s", detail);
+  }
+  return entries;
+}
+
+char *kvctl_dump_to_json(GVariant *entries)
+{
+  g_autoptr(JsonNode) node = json_gvariant_serialize(entries);
+
+  return json_to_string(node, TRUE);
+}
+
+GVariant *kvctl_dump_from_json(const char *text, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonNode) node = json_from_string(text, &local_error);
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "Not a JSON object: %s",
+                local_error != NULL ? local_error->message : "another kind of JSON value");
+    return NULL;
+  }
+  GVariant *entries = json_gvariant_deserialize(node, "a{sv}", &local_error);
+  if (entries == NULL) {
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "JSON that does not map to values: %s", local_error->message);
+    return NULL;
+  }
+  return g_variant_ref_sink(entries);
+}
