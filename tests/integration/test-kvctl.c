@@ -109,8 +109,8 @@ static void test_usage_errors(KvTestBus *bus, gconstpointer data)
 {
   static const Step steps[] = {
       {"frobnicate", 2, "", "unknown command 'frobnicate'"},
-      {"get", 2, "", "usage: get KEY"},
-      {"get a b", 2, "", "usage: get KEY"},
+      {"get", 2, "", "usage: get [--revision] KEY"},
+      {"get a b", 2, "", "usage: get [--revision] KEY"},
       {"set onlykey", 2, "", "usage: set"},
       {"set --type float k 1", 2, "", "Unknown type 'float'"},
       {"set --type int32 k five", 2, "", "Cannot read the value"},
