@@ -294,6 +294,37 @@ static void test_damage_before_the_tail_is_refused(Fixture *f, gconstpointer dat
   }
 }
 
+/* A batch is one record: torn, it is lost whole, never in part. */
+static void test_torn_batch_is_lost_whole(Fixture *f, gconstpointer data)
+{
+  gsize batch_start, size;
+  g_autofree char *bytes = NULL;
+  {
+    g_autoptr(KvRepository) repository = open_ok(f);
+    KvChange batch[] = {{"x", g_variant_new_int32(1)},
+                        {"y", g_variant_new_string("two")},
+                        {"z", g_variant_new_boolean(TRUE)}};
+    set_committed(repository, "before", g_variant_new_int32(0));
+    batch_start = kv_persistent_repository_journal_size(repository);
+    g_assert_true(kv_repository_apply(repository, batch, G_N_ELEMENTS(batch), NULL));
+    g_assert_true(kv_repository_commit(repository, NULL));
+    g_assert_cmpuint(kv_repository_revision(repository), ==, 2);
+  }
+  g_assert_true(g_file_get_contents(f->journal, &bytes, &size, NULL));
+  for (gsize cut = batch_start; cut < size; cut += 7) {
+    write_journal(f, bytes, cut);
+    g_autoptr(KvRepository) repository = open_ok(f);
+    g_assert_cmpuint(kv_repository_count(repository), ==, 1);
+    g_assert_cmpuint(kv_repository_revision(repository), ==, 1);
+  }
+  write_journal(f, bytes, size);
+  g_autoptr(KvRepository) whole = open_ok(f);
+  g_assert_cmpuint(kv_repository_count(whole), ==, 4);
+  guint64 revision = 0;
+  g_autoptr(GVariant) y = kv_repository_lookup(whole, "y", &revision);
+  g_assert_cmpuint(revision, ==, 2);
+}
+
 static void test_unknown_version_is_refused(Fixture *f, gconstpointer data)
 {
   gsize last_start, size;
@@ -441,6 +472,7 @@ int main(int argc, char **argv)
   ADD("garbled-last-record-is-cut", test_garbled_last_record_is_cut);
   ADD("zeroed-tail-is-cut", test_zeroed_tail_is_cut);
   ADD("damage-before-the-tail-is-refused", test_damage_before_the_tail_is_refused);
+  ADD("torn-batch-is-lost-whole", test_torn_batch_is_lost_whole);
   ADD("unknown-version-is-refused", test_unknown_version_is_refused);
   ADD("damaged-snapshot-is-refused", test_damaged_snapshot_is_refused);
   ADD("compaction-interrupted-at-each-step", test_compaction_interrupted_at_each_step);

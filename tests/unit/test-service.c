@@ -195,6 +195,108 @@ static void test_failed_increment_changes_nothing(Fixture *f, gconstpointer data
   kv_assert_variant_eq(before, after);
 }
 
+static void record_change(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+{
+  g_autofree char *text = value != NULL ? g_variant_print(value, TRUE) : g_strdup("deleted");
+
+  g_ptr_array_add(user_data, g_strdup_printf("%" G_GUINT64_FORMAT " %s %s", revision, key, text));
+}
+
+static GVariant *entries_of(const char *text)
+{
+  return g_variant_parse(G_VARIANT_TYPE("a{sv}"), text, NULL, NULL, NULL);
+}
+
+static void test_batches_and_change_order(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) error = NULL;
+  guint64 revision = 0;
+  guint deleted;
+
+  kv_service_set_change_func(f->service, record_change, lines);
+  g_assert_true(kv_service_set_many(f->service, entries_of("{'b': <1>, 'a': <'x'>, 'c': <2.5>}"),
+                                    &revision, &error));
+  g_assert_cmpuint(revision, ==, 1);
+  const char *keys[] = {"c", "missing", "a", "c", NULL};
+  g_assert_true(kv_service_delete_many(f->service, keys, &deleted, &revision, &error));
+  g_assert_cmpuint(deleted, ==, 2);
+  g_assert_cmpuint(revision, ==, 2);
+  const char *none[] = {"missing", NULL};
+  g_assert_true(kv_service_delete_many(f->service, none, &deleted, &revision, &error));
+  g_assert_cmpuint(deleted, ==, 0);
+  g_assert_cmpuint(revision, ==, 2);
+  g_assert_true(kv_service_set_many(f->service, entries_of("@a{sv} {}"), &revision, &error));
+  g_assert_cmpuint(revision, ==, 2);
+  g_assert_no_error(error);
+
+  /* One revision per batch, in key order, each change once. */
+  const char *expected[] = {"1 a 'x'", "1 b 1", "1 c 2.5", "2 a deleted", "2 c deleted", NULL};
+  g_ptr_array_add(lines, NULL);
+  g_assert_cmpstrv((char **)lines->pdata, expected);
+  kv_service_set_change_func(f->service, NULL, NULL);
+}
+
+static void test_bad_batch_changes_nothing(Fixture *f, gconstpointer data)
+{
+  g_autofree char *too_long = repeat('k', KV_KEY_MAX_BYTES + 1);
+  g_autoptr(GError) error = NULL;
+  guint64 revision = 99;
+  const char *bad_batches[] = {"{'a': <1>, '': <2>}", "{'a': <1>, 'a': <2>}",
+                               "{'a': <1>, 'b': <handle 0>}"};
+
+  kv_service_set(f->service, "kept", g_variant_new_int32(1), NULL);
+  g_autoptr(GVariant) before = snapshot(f);
+  for (gsize i = 0; i < G_N_ELEMENTS(bad_batches); i++) {
+    g_assert_false(kv_service_set_many(f->service, entries_of(bad_batches[i]), &revision, &error));
+    g_assert_true(error->domain == KV_ERROR);
+    g_clear_error(&error);
+  }
+  GVariantBuilder long_key;
+  g_variant_builder_init(&long_key, G_VARIANT_TYPE("a{sv}"));
+  g_variant_builder_add(&long_key, "{sv}", "a", g_variant_new_int32(1));
+  g_variant_builder_add(&long_key, "{sv}", too_long, g_variant_new_int32(1));
+  g_assert_false(
+      kv_service_set_many(f->service, g_variant_builder_end(&long_key), &revision, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_KEY);
+
+  g_autoptr(GVariant) after = snapshot(f);
+  g_assert_cmpvariant(after, before);
+  g_assert_cmpuint(kv_service_revision(f->service), ==, 1);
+  g_assert_cmpuint(revision, ==, 99);
+}
+
+static void test_compare_and_set(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 revision = 0, current = 0;
+
+  g_assert_true(
+      kv_service_compare_and_set(f->service, "k", 0, g_variant_new_int32(1), &revision, &error));
+  g_assert_cmpuint(revision, ==, 1);
+  g_assert_false(
+      kv_service_compare_and_set(f->service, "k", 0, g_variant_new_int32(2), &revision, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_CONFLICT);
+  g_assert_nonnull(strstr(error->message, "at revision 1, not 0"));
+  g_clear_error(&error);
+  g_assert_true(
+      kv_service_compare_and_set(f->service, "k", 1, g_variant_new_int32(2), &revision, &error));
+  g_autoptr(GVariant) value = kv_service_get_with_revision(f->service, "k", &current, &error);
+  kv_assert_variant_eq(value, g_variant_new_int32(2));
+  g_assert_cmpuint(current, ==, 2);
+
+  g_assert_false(kv_service_compare_and_delete(f->service, "k", 1, &revision, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_CONFLICT);
+  g_clear_error(&error);
+  g_assert_true(kv_service_compare_and_delete(f->service, "k", 2, &revision, &error));
+  g_assert_cmpuint(revision, ==, 3);
+  g_assert_false(kv_service_compare_and_delete(f->service, "k", 2, &revision, &error));
+  g_assert_nonnull(strstr(error->message, "does not exist"));
+  g_clear_error(&error);
+  g_assert_true(kv_service_compare_and_delete(f->service, "k", 0, &revision, &error));
+  g_assert_cmpuint(revision, ==, 3);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -209,6 +311,9 @@ int main(int argc, char **argv)
   ADD("exists-delete", test_exists_delete, 0);
   ADD("increment-stores", test_increment_stores, 0);
   ADD("failed-increment-changes-nothing", test_failed_increment_changes_nothing, 0);
+  ADD("batches-and-change-order", test_batches_and_change_order, 0);
+  ADD("bad-batch-changes-nothing", test_bad_batch_changes_nothing, 0);
+  ADD("compare-and-set", test_compare_and_set, 0);
 #undef ADD
   return g_test_run();
 }
