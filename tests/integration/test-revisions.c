@@ -60,6 +60,14 @@ static GVariant *entries_of(const char *text)
   return entries;
 }
 
+/* The parameters of a call taking one a{sv}, from GVariant text. */
+static GVariant *entries_parameter(const char *text)
+{
+  g_autoptr(GVariant) entries = entries_of(text);
+
+  return g_variant_new("(@a{sv})", entries);
+}
+
 static void assert_fails(KvTestBus *bus, const char *method, GVariant *parameters,
                          const char *error_name)
 {
@@ -86,8 +94,8 @@ static void test_revisions_grow_as_specified(KvTestBus *bus, gconstpointer data)
   g_assert_cmpuint(store_revision(bus), ==, 2);
 
   /* A batch is one change: every key of it at the same revision. */
-  g_autoptr(GVariant) batch = call_ok(
-      bus, "SetMany", g_variant_new("(@a{sv})", entries_of("{'b': <1>, 'c': <2>, 'd': <3>}")));
+  g_autoptr(GVariant) batch =
+      call_ok(bus, "SetMany", entries_parameter("{'b': <1>, 'c': <2>, 'd': <3>}"));
   kv_assert_variant_eq(batch, g_variant_new("(t)", (guint64)3));
   g_assert_cmpuint(key_revision(bus, "b"), ==, 3);
   g_assert_cmpuint(key_revision(bus, "d"), ==, 3);
@@ -149,12 +157,12 @@ static void test_compare_and_delete(KvTestBus *bus, gconstpointer data)
 static void test_get_many(KvTestBus *bus, gconstpointer data)
 {
   g_autoptr(GVariant) batch =
-      call_ok(bus, "SetMany", g_variant_new("(@a{sv})", entries_of("{'a': <1>, 'b': <'two'>}")));
+      call_ok(bus, "SetMany", entries_parameter("{'a': <1>, 'b': <'two'>}"));
   const char *keys[] = {"b", "missing", "a", NULL};
   g_autoptr(GVariant) found = call_ok(bus, "GetMany", g_variant_new("(^as)", keys));
   g_autoptr(GVariant) expected = entries_of("{'b': <'two'>, 'a': <1>}");
 
-  kv_assert_variant_eq(found, g_variant_new("(@a{sv})", g_variant_ref(expected)));
+  kv_assert_variant_eq(found, g_variant_new("(@a{sv})", expected));
   const char *bad[] = {"a", "", NULL};
   assert_fails(bus, "GetMany", g_variant_new("(^as)", bad), ERROR_PREFIX "InvalidKey");
 }
@@ -165,8 +173,7 @@ static void test_bad_batch_changes_nothing(KvTestBus *bus, gconstpointer data)
   g_autofree char *big = g_strnfill(1024 * 1024, 'x');
   GVariantBuilder duplicate;
 
-  g_autoptr(GVariant) first =
-      call_ok(bus, "SetMany", g_variant_new("(@a{sv})", entries_of("{'a': <1>, 'b': <2>}")));
+  g_autoptr(GVariant) first = call_ok(bus, "SetMany", entries_parameter("{'a': <1>, 'b': <2>}"));
   g_autoptr(GVariant) before = everything(bus);
   guint64 revision = store_revision(bus);
 
@@ -176,7 +183,7 @@ static void test_bad_batch_changes_nothing(KvTestBus *bus, gconstpointer data)
   g_variant_builder_add(&with_long_key, "{sv}", long_key, g_variant_new_int32(11));
   assert_fails(bus, "SetMany", g_variant_new("(a{sv})", &with_long_key), ERROR_PREFIX "InvalidKey");
 
-  assert_fails(bus, "SetMany", g_variant_new("(@a{sv})", entries_of("{'a': <10>, '': <11>}")),
+  assert_fails(bus, "SetMany", entries_parameter("{'a': <10>, '': <11>}"),
                ERROR_PREFIX "InvalidKey");
 
   GVariantBuilder with_big;
@@ -505,10 +512,10 @@ static void test_dump_and_load_round_trip(KvTestBus *bus, gconstpointer data)
 
 static void test_json_dump_and_load(KvTestBus *bus, gconstpointer data)
 {
-  g_autoptr(GVariant) set = call_ok(
-      bus, "SetMany",
-      g_variant_new("(@a{sv})", entries_of("{'int64': <int64 -5>, 'double': <2.5>, 'string': "
-                                           "<'text'>, 'bool': <true>, 'int32': <7>}")));
+  g_autoptr(GVariant) set =
+      call_ok(bus, "SetMany",
+              entries_parameter("{'int64': <int64 -5>, 'double': <2.5>, 'string': "
+                                "<'text'>, 'bool': <true>, 'int32': <7>}"));
   g_autofree char *json = run_kvctl((const char *[]){"dump", "--json", NULL}, NULL, 0);
 
   start_empty(bus);
@@ -550,9 +557,8 @@ static void watch_and_check(KvTestBus *bus, const char *prefix, const char *cons
   g_autofree char *ready = read_line(err);
   g_assert_nonnull(strstr(ready, "watching"));
 
-  g_autoptr(GVariant) batch = call_ok(
-      bus, "SetMany",
-      g_variant_new("(@a{sv})", entries_of("{'app/b': <'x'>, 'app/a': <1>, 'apple': <2>}")));
+  g_autoptr(GVariant) batch =
+      call_ok(bus, "SetMany", entries_parameter("{'app/b': <'x'>, 'app/a': <1>, 'apple': <2>}"));
   g_autoptr(GVariant) deleted = call_ok(bus, "Delete", g_variant_new("(s)", "app/a"));
   g_autoptr(GVariant) other =
       call_ok(bus, "Set", g_variant_new("(sv)", "zzz", g_variant_new_int32(0)));

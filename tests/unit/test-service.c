@@ -202,9 +202,21 @@ static void record_change(const char *key, GVariant *value, guint64 revision, gp
   g_ptr_array_add(user_data, g_strdup_printf("%" G_GUINT64_FORMAT " %s %s", revision, key, text));
 }
 
+/* A floating a{sv} from GVariant text, for the service to sink. */
 static GVariant *entries_of(const char *text)
 {
-  return g_variant_parse(G_VARIANT_TYPE("a{sv}"), text, NULL, NULL, NULL);
+  g_autoptr(GVariant) parsed = g_variant_parse(G_VARIANT_TYPE("a{sv}"), text, NULL, NULL, NULL);
+  GVariantBuilder copy;
+  GVariantIter iter;
+  GVariant *child;
+
+  g_variant_builder_init(&copy, G_VARIANT_TYPE("a{sv}"));
+  g_variant_iter_init(&iter, parsed);
+  while ((child = g_variant_iter_next_value(&iter)) != NULL) {
+    g_variant_builder_add_value(&copy, child);
+    g_variant_unref(child);
+  }
+  return g_variant_builder_end(&copy);
 }
 
 static void test_batches_and_change_order(Fixture *f, gconstpointer data)
