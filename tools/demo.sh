@@ -74,6 +74,19 @@ check 1 "Error: GDBus.Error:org.example.KVStore.Error.InvalidKey: Key must not b
 say "dbus-send"
 check 0 "   int64 2" sh -c "dbus-send --session --print-reply=literal --dest=org.example.KVStore /org/example/KVStore org.example.KVStore.Increment string:visits int64:1"
 
+say "batches, revisions and compare-and-set"
+check 0 "11" kvctl set-many app/a=one app/b=two
+check 0 "11	one" kvctl get --revision app/a
+check 0 "12" kvctl cas app/a 11 uno
+check 4 "kvctl: Key 'app/a' is at revision 12, not 11 (org.example.KVStore.Error.Conflict)" kvctl cas app/a 11 again
+check 0 'vt s "two" 11' busctl --user call $SERVICE GetWithRevision s app/b
+check 0 "t 13" busctl --user call $SERVICE CompareAndDelete st app/b 11
+# shellcheck disable=SC2086
+check 0 "({'app/a': <'uno'>},)" gdbus call $GDBUS --method org.example.KVStore.GetMany "['app/a', 'app/b']"
+# shellcheck disable=SC2086
+check 0 "(uint32 1, uint64 14)" gdbus call $GDBUS --method org.example.KVStore.DeleteMany "['app/a', 'nothing']"
+check 0 "t 14" busctl --user get-property $SERVICE Revision
+
 say "health check"
 check 0 "" busctl --user call org.example.KVStore /org/example/KVStore org.freedesktop.DBus.Peer Ping
 
