@@ -102,13 +102,15 @@ static void on_change(const char *key, GVariant *value, guint64 revision, gpoint
     kv_log(LOG_ERR, "Cannot queue the signal for '%s': %s", key, g_strerror(-r));
 }
 
-static int reply_variant(sd_bus_message *call, GVariant *value)
+/* Replies to @call with @value, as a variant when @boxed, else with its own type. */
+static int reply_value(sd_bus_message *call, GVariant *value, gboolean boxed)
 {
   g_autoptr(sd_bus_message) reply = NULL;
   int r = sd_bus_message_new_method_return(call, &reply);
   if (r < 0)
     return r;
-  r = kv_variant_bridge_append_variant(reply, value);
+  r = boxed ? kv_variant_bridge_append_variant(reply, value)
+            : kv_variant_bridge_append_value(reply, value);
   if (r < 0)
     return r;
   return sd_bus_send(NULL, reply, NULL);
@@ -126,7 +128,7 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   g_autoptr(GVariant) value = kv_service_get(self->service, key, &error);
   if (value == NULL)
     return kv_bus_error_set(ret_error, error);
-  return reply_variant(m, value);
+  return reply_value(m, value, TRUE);
 }
 
 static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -301,7 +303,6 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
 {
   KvBus *self = userdata;
   g_autoptr(GError) error = NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
   g_auto(GStrv) keys = NULL;
   int r = sd_bus_message_read_strv(m, &keys);
   if (r < 0)
@@ -310,12 +311,7 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   g_autoptr(GVariant) found = kv_service_get_many(self->service, (const char *const *)keys, &error);
   if (found == NULL)
     return kv_bus_error_set(ret_error, error);
-  r = sd_bus_message_new_method_return(m, &reply);
-  if (r >= 0)
-    r = kv_variant_bridge_append_value(reply, found);
-  if (r < 0)
-    return r;
-  return sd_bus_send(NULL, reply, NULL);
+  return reply_value(m, found, FALSE);
 }
 
 /* Replies with @revision, after the commit. */

@@ -140,3 +140,12 @@ GVariant *kv_test_bus_call(KvTestBus *self, const char *method, GVariant *parame
                                      method, parameters, NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
                                      error);
 }
+
+GVariant *kv_test_bus_call_ok(KvTestBus *self, const char *method, GVariant *parameters)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *reply = kv_test_bus_call(self, method, parameters, &error);
+
+  g_assert_no_error(error);
+  return reply;
+}

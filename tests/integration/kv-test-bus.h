@@ -43,6 +43,9 @@ const char *kv_test_bus_address(KvTestBus *self);
 GVariant *kv_test_bus_call(KvTestBus *self, const char *method, GVariant *parameters,
                            GError **error);
 
+/* kv_test_bus_call() that must succeed. */
+GVariant *kv_test_bus_call_ok(KvTestBus *self, const char *method, GVariant *parameters);
+
 /* Whether org.example.KVStore has an owner on the bus now. */
 gboolean kv_test_bus_name_has_owner(KvTestBus *self);
 

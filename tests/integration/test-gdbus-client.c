@@ -10,23 +10,14 @@
 
 #define ERROR_PREFIX "org.example.KVStore.Error."
 
-static GVariant *call_ok(KvTestBus *bus, const char *method, GVariant *parameters)
-{
-  g_autoptr(GError) error = NULL;
-  GVariant *reply = kv_test_bus_call(bus, method, parameters, &error);
-
-  g_assert_no_error(error);
-  return reply;
-}
-
 static void set_value(KvTestBus *bus, const char *key, GVariant *value)
 {
-  g_autoptr(GVariant) reply = call_ok(bus, "Set", g_variant_new("(sv)", key, value));
+  g_autoptr(GVariant) reply = kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", key, value));
 }
 
 static GVariant *get_value(KvTestBus *bus, const char *key)
 {
-  g_autoptr(GVariant) reply = call_ok(bus, "Get", g_variant_new("(s)", key));
+  g_autoptr(GVariant) reply = kv_test_bus_call_ok(bus, "Get", g_variant_new("(s)", key));
   GVariant *value;
 
   g_variant_get(reply, "(v)", &value);
@@ -35,7 +26,7 @@ static GVariant *get_value(KvTestBus *bus, const char *key)
 
 static GVariant *get_all(KvTestBus *bus, const char *prefix)
 {
-  g_autoptr(GVariant) reply = call_ok(bus, "GetAll", g_variant_new("(s)", prefix));
+  g_autoptr(GVariant) reply = kv_test_bus_call_ok(bus, "GetAll", g_variant_new("(s)", prefix));
 
   return g_variant_get_child_value(reply, 0);
 }
@@ -62,7 +53,7 @@ static void assert_call_fails(KvTestBus *bus, const char *method, GVariant *para
 static void test_activation(KvTestBus *bus, gconstpointer data)
 {
   g_assert_false(kv_test_bus_name_has_owner(bus));
-  g_autoptr(GVariant) reply = call_ok(bus, "Exists", g_variant_new("(s)", "anything"));
+  g_autoptr(GVariant) reply = kv_test_bus_call_ok(bus, "Exists", g_variant_new("(s)", "anything"));
   kv_assert_variant_eq(reply, g_variant_new("(b)", FALSE));
   g_assert_true(kv_test_bus_name_has_owner(bus));
 }
@@ -108,33 +99,34 @@ static void test_exists_delete(KvTestBus *bus, gconstpointer data)
 {
   set_value(bus, "k", g_variant_new_boolean(TRUE));
 
-  g_autoptr(GVariant) exists = call_ok(bus, "Exists", g_variant_new("(s)", "k"));
+  g_autoptr(GVariant) exists = kv_test_bus_call_ok(bus, "Exists", g_variant_new("(s)", "k"));
   kv_assert_variant_eq(exists, g_variant_new("(b)", TRUE));
-  g_autoptr(GVariant) existed = call_ok(bus, "Delete", g_variant_new("(s)", "k"));
+  g_autoptr(GVariant) existed = kv_test_bus_call_ok(bus, "Delete", g_variant_new("(s)", "k"));
   kv_assert_variant_eq(existed, g_variant_new("(b)", TRUE));
-  g_autoptr(GVariant) again = call_ok(bus, "Delete", g_variant_new("(s)", "k"));
+  g_autoptr(GVariant) again = kv_test_bus_call_ok(bus, "Delete", g_variant_new("(s)", "k"));
   kv_assert_variant_eq(again, g_variant_new("(b)", FALSE));
-  g_autoptr(GVariant) gone = call_ok(bus, "Exists", g_variant_new("(s)", "k"));
+  g_autoptr(GVariant) gone = kv_test_bus_call_ok(bus, "Exists", g_variant_new("(s)", "k"));
   kv_assert_variant_eq(gone, g_variant_new("(b)", FALSE));
 }
 
 static void test_increment(KvTestBus *bus, gconstpointer data)
 {
-  g_autoptr(GVariant) created = call_ok(bus, "Increment", g_variant_new("(sx)", "n", (gint64)5));
+  g_autoptr(GVariant) created =
+      kv_test_bus_call_ok(bus, "Increment", g_variant_new("(sx)", "n", (gint64)5));
   kv_assert_variant_eq(created, g_variant_new("(x)", (gint64)5));
   g_autoptr(GVariant) stored = get_value(bus, "n");
   kv_assert_variant_eq(stored, g_variant_new_int64(5));
 
   set_value(bus, "s", g_variant_new_string("10"));
   g_autoptr(GVariant) from_string =
-      call_ok(bus, "Increment", g_variant_new("(sx)", "s", (gint64)5));
+      kv_test_bus_call_ok(bus, "Increment", g_variant_new("(sx)", "s", (gint64)5));
   kv_assert_variant_eq(from_string, g_variant_new("(x)", (gint64)15));
   g_autoptr(GVariant) still_string = get_value(bus, "s");
   kv_assert_variant_eq(still_string, g_variant_new_string("15"));
 
   set_value(bus, "b", g_variant_new_byte(200));
   g_autoptr(GVariant) from_byte =
-      call_ok(bus, "Increment", g_variant_new("(sx)", "b", (gint64)-100));
+      kv_test_bus_call_ok(bus, "Increment", g_variant_new("(sx)", "b", (gint64)-100));
   kv_assert_variant_eq(from_byte, g_variant_new("(x)", (gint64)100));
   g_autoptr(GVariant) still_byte = get_value(bus, "b");
   kv_assert_variant_eq(still_byte, g_variant_new_byte(100));
@@ -147,15 +139,15 @@ static void test_keys_and_get_all(KvTestBus *bus, gconstpointer data)
   for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
     set_value(bus, keys[i], g_variant_new_uint32(i));
 
-  g_autoptr(GVariant) all = call_ok(bus, "Keys", g_variant_new("(s)", ""));
+  g_autoptr(GVariant) all = kv_test_bus_call_ok(bus, "Keys", g_variant_new("(s)", ""));
   const char *sorted[] = {"app/a", "app/b", "app/c/d", "apple", "other", NULL};
   kv_assert_variant_eq(all, g_variant_new("(^as)", sorted));
 
-  g_autoptr(GVariant) some = call_ok(bus, "Keys", g_variant_new("(s)", "app/"));
+  g_autoptr(GVariant) some = kv_test_bus_call_ok(bus, "Keys", g_variant_new("(s)", "app/"));
   const char *prefixed[] = {"app/a", "app/b", "app/c/d", NULL};
   kv_assert_variant_eq(some, g_variant_new("(^as)", prefixed));
 
-  g_autoptr(GVariant) none = call_ok(bus, "Keys", g_variant_new("(s)", "zzz"));
+  g_autoptr(GVariant) none = kv_test_bus_call_ok(bus, "Keys", g_variant_new("(s)", "zzz"));
   kv_assert_variant_eq(none, g_variant_new("(^as)", (const char *[]){NULL}));
 
   g_autoptr(GVariant) entries = get_all(bus, "app/");

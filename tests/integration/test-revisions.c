@@ -12,15 +12,6 @@
 
 #define ERROR_PREFIX "org.example.KVStore.Error."
 
-static GVariant *call_ok(KvTestBus *bus, const char *method, GVariant *parameters)
-{
-  g_autoptr(GError) error = NULL;
-  GVariant *reply = kv_test_bus_call(bus, method, parameters, &error);
-
-  g_assert_no_error(error);
-  return reply;
-}
-
 static guint64 store_revision(KvTestBus *bus)
 {
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
@@ -36,7 +27,8 @@ static guint64 store_revision(KvTestBus *bus)
 
 static guint64 key_revision(KvTestBus *bus, const char *key)
 {
-  g_autoptr(GVariant) reply = call_ok(bus, "GetWithRevision", g_variant_new("(s)", key));
+  g_autoptr(GVariant) reply =
+      kv_test_bus_call_ok(bus, "GetWithRevision", g_variant_new("(s)", key));
   g_autoptr(GVariant) value = NULL;
   guint64 revision;
 
@@ -46,7 +38,7 @@ static guint64 key_revision(KvTestBus *bus, const char *key)
 
 static GVariant *everything(KvTestBus *bus)
 {
-  g_autoptr(GVariant) reply = call_ok(bus, "GetAll", g_variant_new("(s)", ""));
+  g_autoptr(GVariant) reply = kv_test_bus_call_ok(bus, "GetAll", g_variant_new("(s)", ""));
 
   return g_variant_get_child_value(reply, 0);
 }
@@ -83,34 +75,39 @@ static void assert_fails(KvTestBus *bus, const char *method, GVariant *parameter
 static void test_revisions_grow_as_specified(KvTestBus *bus, gconstpointer data)
 {
   g_assert_cmpuint(store_revision(bus), ==, 0);
-  g_autoptr(GVariant) r1 = call_ok(bus, "Set", g_variant_new("(sv)", "a", g_variant_new_int32(1)));
+  g_autoptr(GVariant) r1 =
+      kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "a", g_variant_new_int32(1)));
   g_assert_cmpuint(store_revision(bus), ==, 1);
   /* The same type and value again is still a change. */
-  g_autoptr(GVariant) r2 = call_ok(bus, "Set", g_variant_new("(sv)", "a", g_variant_new_int32(1)));
+  g_autoptr(GVariant) r2 =
+      kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "a", g_variant_new_int32(1)));
   g_assert_cmpuint(store_revision(bus), ==, 2);
   g_assert_cmpuint(key_revision(bus, "a"), ==, 2);
   /* Deleting a missing key is not one. */
-  g_autoptr(GVariant) r3 = call_ok(bus, "Delete", g_variant_new("(s)", "missing"));
+  g_autoptr(GVariant) r3 = kv_test_bus_call_ok(bus, "Delete", g_variant_new("(s)", "missing"));
   g_assert_cmpuint(store_revision(bus), ==, 2);
 
   /* A batch is one change: every key of it at the same revision. */
   g_autoptr(GVariant) batch =
-      call_ok(bus, "SetMany", entries_parameter("{'b': <1>, 'c': <2>, 'd': <3>}"));
+      kv_test_bus_call_ok(bus, "SetMany", entries_parameter("{'b': <1>, 'c': <2>, 'd': <3>}"));
   kv_assert_variant_eq(batch, g_variant_new("(t)", (guint64)3));
   g_assert_cmpuint(key_revision(bus, "b"), ==, 3);
   g_assert_cmpuint(key_revision(bus, "d"), ==, 3);
   g_assert_cmpuint(key_revision(bus, "a"), ==, 2);
 
   const char *some[] = {"b", "missing", NULL};
-  g_autoptr(GVariant) deleted = call_ok(bus, "DeleteMany", g_variant_new("(^as)", some));
+  g_autoptr(GVariant) deleted =
+      kv_test_bus_call_ok(bus, "DeleteMany", g_variant_new("(^as)", some));
   kv_assert_variant_eq(deleted, g_variant_new("(ut)", 1, (guint64)4));
   const char *none[] = {"missing", NULL};
-  g_autoptr(GVariant) nothing = call_ok(bus, "DeleteMany", g_variant_new("(^as)", none));
+  g_autoptr(GVariant) nothing =
+      kv_test_bus_call_ok(bus, "DeleteMany", g_variant_new("(^as)", none));
   kv_assert_variant_eq(nothing, g_variant_new("(ut)", 0, (guint64)4));
 
-  g_autoptr(GVariant) incr = call_ok(bus, "Increment", g_variant_new("(sx)", "n", (gint64)1));
+  g_autoptr(GVariant) incr =
+      kv_test_bus_call_ok(bus, "Increment", g_variant_new("(sx)", "n", (gint64)1));
   g_assert_cmpuint(store_revision(bus), ==, 5);
-  g_autoptr(GVariant) cas = call_ok(
+  g_autoptr(GVariant) cas = kv_test_bus_call_ok(
       bus, "CompareAndSet", g_variant_new("(stv)", "n", (guint64)5, g_variant_new_int64(9)));
   kv_assert_variant_eq(cas, g_variant_new("(t)", (guint64)6));
 
@@ -132,21 +129,22 @@ static void test_revisions_grow_as_specified(KvTestBus *bus, gconstpointer data)
 
 static void test_compare_and_delete(KvTestBus *bus, gconstpointer data)
 {
-  g_autoptr(GVariant) set = call_ok(bus, "Set", g_variant_new("(sv)", "k", g_variant_new_int32(1)));
+  g_autoptr(GVariant) set =
+      kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "k", g_variant_new_int32(1)));
 
   assert_fails(bus, "CompareAndDelete", g_variant_new("(st)", "k", (guint64)0),
                ERROR_PREFIX "Conflict");
   assert_fails(bus, "CompareAndDelete", g_variant_new("(st)", "k", (guint64)2),
                ERROR_PREFIX "Conflict");
   g_autoptr(GVariant) deleted =
-      call_ok(bus, "CompareAndDelete", g_variant_new("(st)", "k", (guint64)1));
+      kv_test_bus_call_ok(bus, "CompareAndDelete", g_variant_new("(st)", "k", (guint64)1));
   kv_assert_variant_eq(deleted, g_variant_new("(t)", (guint64)2));
   /* Expecting a missing key to be missing: true, and no change. */
   g_autoptr(GVariant) absent =
-      call_ok(bus, "CompareAndDelete", g_variant_new("(st)", "k", (guint64)0));
+      kv_test_bus_call_ok(bus, "CompareAndDelete", g_variant_new("(st)", "k", (guint64)0));
   kv_assert_variant_eq(absent, g_variant_new("(t)", (guint64)2));
   /* CompareAndSet with 0 creates only what does not exist. */
-  g_autoptr(GVariant) created = call_ok(
+  g_autoptr(GVariant) created = kv_test_bus_call_ok(
       bus, "CompareAndSet", g_variant_new("(stv)", "k", (guint64)0, g_variant_new_int32(5)));
   kv_assert_variant_eq(created, g_variant_new("(t)", (guint64)3));
   assert_fails(bus, "CompareAndSet",
@@ -157,9 +155,9 @@ static void test_compare_and_delete(KvTestBus *bus, gconstpointer data)
 static void test_get_many(KvTestBus *bus, gconstpointer data)
 {
   g_autoptr(GVariant) batch =
-      call_ok(bus, "SetMany", entries_parameter("{'a': <1>, 'b': <'two'>}"));
+      kv_test_bus_call_ok(bus, "SetMany", entries_parameter("{'a': <1>, 'b': <'two'>}"));
   const char *keys[] = {"b", "missing", "a", NULL};
-  g_autoptr(GVariant) found = call_ok(bus, "GetMany", g_variant_new("(^as)", keys));
+  g_autoptr(GVariant) found = kv_test_bus_call_ok(bus, "GetMany", g_variant_new("(^as)", keys));
   g_autoptr(GVariant) expected = entries_of("{'b': <'two'>, 'a': <1>}");
 
   kv_assert_variant_eq(found, g_variant_new("(@a{sv})", expected));
@@ -173,7 +171,8 @@ static void test_bad_batch_changes_nothing(KvTestBus *bus, gconstpointer data)
   g_autofree char *big = g_strnfill(1024 * 1024, 'x');
   GVariantBuilder duplicate;
 
-  g_autoptr(GVariant) first = call_ok(bus, "SetMany", entries_parameter("{'a': <1>, 'b': <2>}"));
+  g_autoptr(GVariant) first =
+      kv_test_bus_call_ok(bus, "SetMany", entries_parameter("{'a': <1>, 'b': <2>}"));
   g_autoptr(GVariant) before = everything(bus);
   guint64 revision = store_revision(bus);
 
@@ -428,10 +427,11 @@ static void test_arg0_filters(KvTestBus *bus, gconstpointer data)
       "app/settings/a", "app/settings/deep/b", "app/settingsX", "app/other", "exact", "exactly"};
 
   for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
-    g_autoptr(GVariant) reply =
-        call_ok(bus, "Set", g_variant_new("(sv)", keys[i], g_variant_new_boolean(TRUE)));
+    g_autoptr(GVariant) reply = kv_test_bus_call_ok(
+        bus, "Set", g_variant_new("(sv)", keys[i], g_variant_new_boolean(TRUE)));
   }
-  g_autoptr(GVariant) deleted = call_ok(bus, "Delete", g_variant_new("(s)", "app/settings/a"));
+  g_autoptr(GVariant) deleted =
+      kv_test_bus_call_ok(bus, "Delete", g_variant_new("(s)", "app/settings/a"));
   /* Signals for one connection arrive in order: once the catch-all saw the last, the
    * filtered subscriptions have seen all they will. */
   wait_for_revision(&all, G_N_ELEMENTS(keys) + 1);
@@ -499,7 +499,7 @@ static void test_dump_and_load_round_trip(KvTestBus *bus, gconstpointer data)
     g_autoptr(GVariant) value = g_variant_parse(NULL, kv_test_values[i], NULL, NULL, NULL);
     g_variant_builder_add(&all, "{sv}", key, value);
   }
-  g_autoptr(GVariant) set = call_ok(bus, "SetMany", g_variant_new("(a{sv})", &all));
+  g_autoptr(GVariant) set = kv_test_bus_call_ok(bus, "SetMany", g_variant_new("(a{sv})", &all));
   g_autoptr(GVariant) before = everything(bus);
   g_autofree char *dump = run_kvctl((const char *[]){"dump", NULL}, NULL, 0);
 
@@ -513,9 +513,9 @@ static void test_dump_and_load_round_trip(KvTestBus *bus, gconstpointer data)
 static void test_json_dump_and_load(KvTestBus *bus, gconstpointer data)
 {
   g_autoptr(GVariant) set =
-      call_ok(bus, "SetMany",
-              entries_parameter("{'int64': <int64 -5>, 'double': <2.5>, 'string': "
-                                "<'text'>, 'bool': <true>, 'int32': <7>}"));
+      kv_test_bus_call_ok(bus, "SetMany",
+                          entries_parameter("{'int64': <int64 -5>, 'double': <2.5>, 'string': "
+                                            "<'text'>, 'bool': <true>, 'int32': <7>}"));
   g_autofree char *json = run_kvctl((const char *[]){"dump", "--json", NULL}, NULL, 0);
 
   start_empty(bus);
@@ -557,11 +557,11 @@ static void watch_and_check(KvTestBus *bus, const char *prefix, const char *cons
   g_autofree char *ready = read_line(err);
   g_assert_nonnull(strstr(ready, "watching"));
 
-  g_autoptr(GVariant) batch =
-      call_ok(bus, "SetMany", entries_parameter("{'app/b': <'x'>, 'app/a': <1>, 'apple': <2>}"));
-  g_autoptr(GVariant) deleted = call_ok(bus, "Delete", g_variant_new("(s)", "app/a"));
+  g_autoptr(GVariant) batch = kv_test_bus_call_ok(
+      bus, "SetMany", entries_parameter("{'app/b': <'x'>, 'app/a': <1>, 'apple': <2>}"));
+  g_autoptr(GVariant) deleted = kv_test_bus_call_ok(bus, "Delete", g_variant_new("(s)", "app/a"));
   g_autoptr(GVariant) other =
-      call_ok(bus, "Set", g_variant_new("(sv)", "zzz", g_variant_new_int32(0)));
+      kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "zzz", g_variant_new_int32(0)));
 
   for (gsize i = 0; expected[i] != NULL; i++) {
     g_autofree char *line = read_line(out);
