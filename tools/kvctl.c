@@ -24,7 +24,7 @@ enum {
 
 static const char commands_help[] =
     "Commands:\n"
-    "  get [--revision] KEY     Print the value of KEY (with --revision: REVISION<TAB>VALUE)\n"
+    "  get KEY [--revision]     Print the value of KEY (with --revision: REVISION<TAB>VALUE)\n"
     "  set [--type TYPE | --gvariant] KEY VALUE\n"
     "                           Store VALUE under KEY (a string unless --type or --gvariant)\n"
     "  set-many [--type TYPE | --gvariant] KEY=VALUE...\n"
@@ -36,8 +36,8 @@ static const char commands_help[] =
     "  del KEY...               Delete keys, atomically; print how many existed\n"
     "  incr KEY [DELTA]         Add DELTA (default 1) and print the result\n"
     "  keys [PREFIX]            List keys starting with PREFIX, sorted\n"
-    "  dump [--json] [PREFIX]   Print the keys and values as typed GVariant text (or JSON)\n"
-    "  load [--json] FILE       Store a dump (FILE or - for stdin) in one atomic batch\n"
+    "  dump [PREFIX] [--json]   Print the keys and values as typed GVariant text (or JSON)\n"
+    "  load FILE [--json]       Store a dump (FILE or - for stdin) in one atomic batch\n"
     "  watch [PREFIX]           Print REVISION<TAB>KEY<TAB>VALUE or 'deleted' per change\n"
     "  ping                     Check that kvstored answers\n"
     "\n"
@@ -120,14 +120,16 @@ static int read_failure(int r)
   return bus_failure("cannot read the reply", r);
 }
 
-/* Parses a command's own options, which come before its arguments. */
+/* Parses a command's own options. With @anywhere they may follow its arguments ("dump
+ * app/ --json"); without, they come first, so that a value such as "-5" is not taken for
+ * an option. */
 static gboolean parse_command_options(int *argc, char ***argv, const GOptionEntry *entries,
-                                      GError **error)
+                                      gboolean anywhere, GError **error)
 {
   g_autoptr(GOptionContext) context = g_option_context_new(NULL);
 
   g_option_context_add_main_entries(context, entries, NULL);
-  g_option_context_set_strict_posix(context, TRUE);
+  g_option_context_set_strict_posix(context, !anywhere);
   g_option_context_set_help_enabled(context, FALSE);
   return g_option_context_parse(context, argc, argv, error);
 }
@@ -147,7 +149,7 @@ static int parse_value_options(int *argc, char ***argv, ValueOptions *options)
       {NULL},
   };
 
-  if (!parse_command_options(argc, argv, entries, &error))
+  if (!parse_command_options(argc, argv, entries, FALSE, &error))
     return usage_error("%s: %s", (*argv)[0], error->message);
   if (options->type_name != NULL && options->gvariant_text)
     return usage_error("%s: --type and --gvariant exclude each other", (*argv)[0]);
@@ -188,10 +190,10 @@ static int command_get(sd_bus *bus, int argc, char **argv)
       {NULL},
   };
 
-  if (!parse_command_options(&argc, &argv, entries, &error))
+  if (!parse_command_options(&argc, &argv, entries, TRUE, &error))
     return usage_error("get: %s", error->message);
   if (argc != 2)
-    return usage_error("usage: get [--revision] KEY");
+    return usage_error("usage: get KEY [--revision]");
   int status = call_with_key(bus, with_revision ? "GetWithRevision" : "Get", argv[1], &reply);
   if (status != KVCTL_EXIT_OK)
     return status;
@@ -417,10 +419,10 @@ static int command_dump(sd_bus *bus, int argc, char **argv)
       {NULL},
   };
 
-  if (!parse_command_options(&argc, &argv, entries_options, &error))
+  if (!parse_command_options(&argc, &argv, entries_options, TRUE, &error))
     return usage_error("dump: %s", error->message);
   if (argc > 2)
-    return usage_error("usage: dump [--json] [PREFIX]");
+    return usage_error("usage: dump [PREFIX] [--json]");
   int status = call_selection(bus, "GetAll", argv[1], &entries);
   if (status != KVCTL_EXIT_OK)
     return status;
@@ -442,10 +444,10 @@ static int command_load(sd_bus *bus, int argc, char **argv)
       {NULL},
   };
 
-  if (!parse_command_options(&argc, &argv, entries_options, &error))
+  if (!parse_command_options(&argc, &argv, entries_options, TRUE, &error))
     return usage_error("load: %s", error->message);
   if (argc != 2)
-    return usage_error("usage: load [--json] FILE");
+    return usage_error("usage: load FILE [--json]");
 
   if (g_str_equal(argv[1], "-")) {
     g_autoptr(GIOChannel) in = g_io_channel_unix_new(0);

@@ -87,9 +87,9 @@ static void test_commands(KvTestBus *bus, gconstpointer data)
       {"dump f", 0, "{\n  'flag': <true>,\n  'fresh': <int64 1>\n}\n", NULL},
       {"dump greeting", 0, "{\n  'greeting': <'hello world'>\n}\n", NULL},
       {"dump nothing", 0, "@a{sv} {}\n", NULL},
-      {"dump --json f", 0, "{\n  \"flag\" : true,\n  \"fresh\" : 1\n}\n", NULL},
+      {"dump f --json", 0, "{\n  \"flag\" : true,\n  \"fresh\" : 1\n}\n", NULL},
       /* Eleven changes so far: every successful set and incr above. */
-      {"get --revision fresh", 0, "6\t1\n", NULL},
+      {"get fresh --revision", 0, "6\t1\n", NULL},
       {"cas fresh 5 stale", 4, "", "Key 'fresh' is at revision 6, not 5"},
       {"cas --type int64 fresh 6 2", 0, "12\n", NULL},
       {"cas new-key 0 first", 0, "13\n", NULL},
@@ -109,8 +109,8 @@ static void test_usage_errors(KvTestBus *bus, gconstpointer data)
 {
   static const Step steps[] = {
       {"frobnicate", 2, "", "unknown command 'frobnicate'"},
-      {"get", 2, "", "usage: get [--revision] KEY"},
-      {"get a b", 2, "", "usage: get [--revision] KEY"},
+      {"get", 2, "", "usage: get KEY [--revision]"},
+      {"get a b", 2, "", "usage: get KEY [--revision]"},
       {"set onlykey", 2, "", "usage: set"},
       {"set --type float k 1", 2, "", "Unknown type 'float'"},
       {"set --type int32 k five", 2, "", "Cannot read the value"},
