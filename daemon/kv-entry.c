@@ -3,8 +3,9 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Layout of data[]: key '\0' type '\0', padding, then the serialized value, which starts
- * 8-aligned as GVariant wants its serialized data to be. */
+/* Layout of data[]: key '\0' type '\0' and the serialized value, unaligned: readers copy
+ * it out (kv_entry_dup_value()). No padding keeps a short key and value within one
+ * 64-byte malloc chunk. */
 struct _KvEntry {
   guint64 revision;
   guint32 value_offset;
@@ -17,7 +18,7 @@ KvEntry *kv_entry_new(const char *key, GVariant *value, guint64 revision)
   const char *type = g_variant_get_type_string(value);
   gsize key_size = strlen(key) + 1;
   gsize type_size = strlen(type) + 1;
-  gsize value_offset = (key_size + type_size + 7) & ~(gsize)7;
+  gsize value_offset = key_size + type_size;
   gsize value_size = g_variant_get_size(value);
 
   g_return_val_if_fail(value_offset + value_size <= G_MAXUINT32, NULL);
@@ -28,7 +29,9 @@ KvEntry *kv_entry_new(const char *key, GVariant *value, guint64 revision)
   self->value_size = (guint32)value_size;
   memcpy(self->data, key, key_size);
   memcpy(self->data + key_size, type, type_size);
-  g_variant_store(value, self->data + value_offset);
+  /* Not g_variant_store(), which wants an aligned destination. */
+  if (value_size > 0)
+    memcpy(self->data + value_offset, g_variant_get_data(value), value_size);
   return self;
 }
 
@@ -52,7 +55,8 @@ GVariant *kv_entry_dup_value(const KvEntry *self)
   const char *type = self->data + strlen(self->data) + 1;
   g_autoptr(GBytes) bytes = g_bytes_new(self->data + self->value_offset, self->value_size);
 
-  /* Trusted: g_variant_store() wrote these bytes in normal form. */
+  /* Trusted: the bytes came from a value in normal form (built by GLib, or read from a
+   * record that was checked to be). */
   return g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(type), bytes, TRUE));
 }
 
