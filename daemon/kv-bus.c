@@ -21,7 +21,8 @@ struct _KvBus {
   KvService *service;
   sd_bus_slot *slot;
   sd_event_source *commit_source;
-  GArray *waiting; /* Outgoing, in the order the changes were made */
+  GArray *waiting;        /* Outgoing, in the order the changes were made */
+  gint64 last_commit_end; /* monotonic µs, when the last commit with writes finished */
 };
 
 static void outgoing_clear(gpointer data)
@@ -69,6 +70,14 @@ void kv_bus_commit(KvBus *self)
     else if (outgoing->call != NULL && kv_bus_error_set(&bus_error, error) < 0)
       (void)sd_bus_reply_method_error(outgoing->call, &bus_error);
   }
+  /* A commit can take long (fdatasync, a compaction): its callers only now go on. */
+  if (waiting->len > 0)
+    self->last_commit_end = g_get_monotonic_time();
+}
+
+gint64 kv_bus_last_commit_end(KvBus *self)
+{
+  return self->last_commit_end;
 }
 
 gboolean kv_bus_is_idle(KvBus *self)

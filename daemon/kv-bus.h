@@ -19,6 +19,9 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvBus **ret);
 /* Commits now and sends the replies that waited for it (or the commit's error). */
 void kv_bus_commit(KvBus *self);
 
+/* When the last commit that answered writes finished (g_get_monotonic_time()), or 0. */
+gint64 kv_bus_last_commit_end(KvBus *self);
+
 /* Whether no reply waits for a commit. */
 gboolean kv_bus_is_idle(KvBus *self);
 

@@ -60,7 +60,9 @@ static int drain(KvIdle *self)
 static int on_timer(sd_event_source *source, uint64_t usec, void *userdata)
 {
   KvIdle *self = userdata;
-  guint64 deadline = self->last_activity + self->timeout_usec;
+  /* Both on CLOCK_MONOTONIC, in microseconds. */
+  guint64 last = MAX(self->last_activity, (guint64)kv_bus_last_commit_end(self->front));
+  guint64 deadline = last + self->timeout_usec;
 
   if (usec < deadline || busy(self)) {
     int r = sd_event_source_set_time(source, MAX(deadline, usec + self->timeout_usec / 4));
