@@ -281,6 +281,114 @@ static void test_disk_error(KvTestBus *bus, gconstpointer data)
   g_assert_cmpstr(still, ==, "the disk filled up");
 }
 
+/* A second bus of the test's own, for a second kvstored on the same state directory. */
+typedef struct {
+  GSubprocess *daemon;
+  char *address;
+  GDBusConnection *connection;
+} OtherBus;
+
+static void other_bus_start(OtherBus *other)
+{
+  g_autoptr(GError) error = NULL;
+
+  other->daemon = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "dbus-daemon",
+                                   "--session", "--nofork", "--print-address=1", NULL);
+  g_assert_no_error(error);
+  g_autoptr(GDataInputStream) out =
+      g_data_input_stream_new(g_subprocess_get_stdout_pipe(other->daemon));
+  other->address = g_data_input_stream_read_line(out, NULL, NULL, &error);
+  g_assert_no_error(error);
+  other->connection =
+      g_dbus_connection_new_for_address_sync(other->address,
+                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                             NULL, NULL, &error);
+  g_assert_no_error(error);
+}
+
+static void other_bus_stop(OtherBus *other)
+{
+  g_dbus_connection_close_sync(other->connection, NULL, NULL);
+  g_clear_object(&other->connection);
+  g_subprocess_force_exit(other->daemon);
+  g_subprocess_wait(other->daemon, NULL, NULL);
+  g_clear_object(&other->daemon);
+  g_clear_pointer(&other->address, g_free);
+}
+
+/* Starts kvstored on @other with @state_dir; its stderr is piped. */
+static GSubprocess *spawn_on_other_bus(OtherBus *other, const char *state_dir)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS", other->address, TRUE);
+  GSubprocess *process =
+      g_subprocess_launcher_spawn(launcher, &error, kv_test_getenv("KV_TEST_KVSTORED"), "--session",
+                                  "--state-dir", state_dir, NULL);
+  g_assert_no_error(error);
+  return process;
+}
+
+static void stop_cleanly(GSubprocess *daemon)
+{
+  g_subprocess_send_signal(daemon, SIGTERM);
+  g_subprocess_wait(daemon, NULL, NULL);
+  g_assert_true(g_subprocess_get_if_exited(daemon));
+  g_assert_cmpint(g_subprocess_get_exit_status(daemon), ==, 0);
+}
+
+/* A kvstored activated while another still uses the state directory (one that is
+ * finishing after its idle exit, say) waits for it, then loads all it wrote. */
+static void test_second_instance_waits_for_the_lock(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) first = spawn_daemon(bus, launcher);
+  OtherBus other = {NULL, NULL, NULL};
+  g_autoptr(GError) error = NULL;
+
+  set_string(bus, "written", "by the first");
+  other_bus_start(&other);
+  g_autoptr(GSubprocess) second = spawn_on_other_bus(&other, bus->state_dir);
+  g_usleep(300 * 1000);
+  /* Written while the second waits: it can only have it by loading after the first left. */
+  set_string(bus, "later", "while the second waited");
+
+  stop_cleanly(first);
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+      other.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "GetMany",
+      g_variant_new("(^as)", (const char *[]){"written", "later", NULL}), G_VARIANT_TYPE("(a{sv})"),
+      G_DBUS_CALL_FLAGS_NO_AUTO_START, 20000, NULL, &error);
+  g_assert_no_error(error);
+  g_autoptr(GVariant) found = g_variant_get_child_value(reply, 0);
+  g_assert_cmpuint(g_variant_n_children(found), ==, 2);
+
+  stop_cleanly(second);
+  other_bus_stop(&other);
+}
+
+/* ...and gives up with a clear message if the other never lets go. */
+static void test_second_instance_gives_up(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) first = spawn_daemon(bus, launcher);
+  OtherBus other = {NULL, NULL, NULL};
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+
+  other_bus_start(&other);
+  g_autoptr(GSubprocess) second = spawn_on_other_bus(&other, bus->state_dir);
+  g_subprocess_communicate_utf8(second, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(g_subprocess_get_exit_status(second), ==, 1);
+  g_assert_nonnull(strstr(err, "is in use by another kvstored"));
+
+  stop_cleanly(first);
+  other_bus_stop(&other);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -291,6 +399,9 @@ int main(int argc, char **argv)
   ADD("no-call-lost-around-idle-exit", "--idle-timeout 0.2", test_no_call_lost_around_idle_exit);
   ADD("crash-keeps-acknowledged-writes", NULL, test_crash_keeps_acknowledged_writes);
   ADD("disk-error", NULL, test_disk_error);
+  ADD("second-instance-waits-for-the-lock", NULL, test_second_instance_waits_for_the_lock);
+  /* About 20 s: how long kvstored waits for the lock before it gives up. */
+  ADD("second-instance-gives-up", NULL, test_second_instance_gives_up);
 #undef ADD
   return g_test_run();
 }
