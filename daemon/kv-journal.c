@@ -167,9 +167,15 @@ gsize kv_journal_size(KvJournal *self)
   return self->size;
 }
 
-gboolean kv_journal_reset(KvJournal *self, GError **error)
+/* Replaces the file with the header followed by @tail, and reopens it. */
+static gboolean replace_file(KvJournal *self, const guint8 *tail, gsize tail_size, GError **error)
 {
-  if (!write_empty_journal(self, error))
+  g_autoptr(GByteArray) contents = g_byte_array_new();
+  g_autofree char *tmp = g_strconcat(self->path, ".tmp", NULL);
+
+  kv_record_append_file_header(contents, journal_magic);
+  g_byte_array_append(contents, tail, (guint)tail_size);
+  if (!kv_file_replace(self->dir, tmp, self->path, contents->data, contents->len, error))
     return FALSE;
 
   int fd = open(self->path, O_RDWR | O_CLOEXEC);
@@ -179,6 +185,28 @@ gboolean kv_journal_reset(KvJournal *self, GError **error)
   }
   close(self->fd);
   self->fd = fd;
-  self->size = KV_RECORD_FILE_HEADER_SIZE;
+  self->size = contents->len;
   return TRUE;
+}
+
+gboolean kv_journal_reset(KvJournal *self, GError **error)
+{
+  return replace_file(self, NULL, 0, error);
+}
+
+gboolean kv_journal_drop_head(KvJournal *self, gsize offset, GError **error)
+{
+  g_return_val_if_fail(offset >= KV_RECORD_FILE_HEADER_SIZE && offset <= self->size, FALSE);
+  gsize tail_size = self->size - offset;
+  g_autofree guint8 *tail = g_malloc(MAX(tail_size, 1));
+
+  for (gsize got = 0; got < tail_size;) {
+    ssize_t n = pread(self->fd, tail + got, tail_size - got, (off_t)(offset + got));
+    if (n <= 0) {
+      kv_file_set_error(error, n < 0 ? errno : EIO, "read", self->path);
+      return FALSE;
+    }
+    got += (gsize)n;
+  }
+  return replace_file(self, tail, tail_size, error);
 }

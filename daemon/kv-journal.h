@@ -41,6 +41,10 @@ gsize kv_journal_size(KvJournal *self);
  * directory fsync). Queued records are kept. */
 gboolean kv_journal_reset(KvJournal *self, GError **error);
 
+/* Replaces the file, atomically, with one that keeps only the records from @offset on
+ * (those after a snapshot). Nothing may be queued. */
+gboolean kv_journal_drop_head(KvJournal *self, gsize offset, GError **error);
+
 /* Closes the file; queued records are lost. */
 void kv_journal_free(KvJournal *self);
 

@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A journal record: its sequence number and the changes it makes, each a key with its
@@ -35,7 +36,12 @@ typedef struct {
   gsize compact_bytes;
   gsize snapshot_bytes;
   gsize next_compaction; /* journal size that triggers the next compaction */
-  guint64 sequence;      /* of the last change applied, committed or not */
+  /* A compaction in the background: a forked child writes the snapshot of the committed
+   * state while the parent goes on; the journal records it holds end at
+   * compaction_offset. */
+  pid_t compaction_pid;
+  gsize compaction_offset;
+  guint64 sequence; /* of the last change applied, committed or not */
   guint64 committed_sequence;
   GArray *undo; /* Undo, one per change since the last commit */
   KvWarningFunc warn;
@@ -136,10 +142,75 @@ static gsize file_size(const char *path)
   return g_stat(path, &st) == 0 ? (gsize)st.st_size : 0;
 }
 
+/* Installs the snapshot a background compaction wrote and drops the journal records it
+ * holds; with @wait, waits for the child first, else only looks whether it is done. */
+static void finish_background_compaction(KvPersistentRepository *self, gboolean wait)
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  if (self->compaction_pid <= 0)
+    return;
+  pid_t r = waitpid(self->compaction_pid, &status, wait ? 0 : WNOHANG);
+  if (r == 0)
+    return;
+  self->compaction_pid = 0;
+
+  if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    g_set_error(&error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "the snapshot writer failed");
+  } else if (kv_snapshot_install(self->snapshot_path, &error) &&
+             kv_journal_drop_head(self->journal, self->compaction_offset, &error)) {
+    self->snapshot_bytes = file_size(self->snapshot_path);
+    self->next_compaction = MAX(self->compact_bytes, self->snapshot_bytes);
+    return;
+  }
+  /* The data is safe in the journal; try again once it has doubled. */
+  self->next_compaction = 2 * kv_journal_size(self->journal);
+  warn(self, "Compaction failed, the journal keeps growing: %s", error->message);
+}
+
+/* Closes every file descriptor above stderr but @keep. */
+static void close_all_but(int keep)
+{
+  if (keep > 3)
+    close_range(3, (unsigned)keep - 1, 0);
+  close_range((unsigned)MAX(keep + 1, 3), ~0U, 0);
+}
+
+/* Forks a child that writes the snapshot from its copy of memory, so that the event loop
+ * does not wait for it. The child touches nothing but the snapshot file. */
+static void start_background_compaction(KvPersistentRepository *self)
+{
+  pid_t pid = fork();
+
+  if (pid < 0) {
+    self->next_compaction = 2 * kv_journal_size(self->journal);
+    warn(self, "Cannot start a compaction: fork: %s", g_strerror(errno));
+    return;
+  }
+  if (pid == 0) {
+    /* Not the bus connection, nor the journal: a child that outlives a killed parent must
+     * not keep its peers waiting. The lock, though, it keeps until it is done, so that no
+     * new kvstored starts a compaction of its own meanwhile. */
+    close_all_but(self->lock_fd);
+    gboolean written =
+        kv_snapshot_write(self->snapshot_path, self->inner, self->committed_sequence, NULL);
+    _exit(written ? 0 : 1);
+  }
+  self->compaction_pid = pid;
+  self->compaction_offset = kv_journal_size(self->journal);
+}
+
+void kv_persistent_repository_wait_compaction(KvRepository *repository)
+{
+  finish_background_compaction((KvPersistentRepository *)repository, TRUE);
+}
+
 gboolean kv_persistent_repository_compact(KvRepository *repository, GError **error)
 {
   KvPersistentRepository *self = (KvPersistentRepository *)repository;
 
+  finish_background_compaction(self, TRUE);
   /* The snapshot must hold exactly what the journal has committed. */
   g_return_val_if_fail(self->undo->len == 0, FALSE);
   if (!kv_snapshot_write(self->snapshot_path, self->inner, self->committed_sequence, error) ||
@@ -166,12 +237,9 @@ static gboolean persistent_commit(KvRepository *repository, GError **error)
   g_array_set_size(self->undo, 0);
   self->committed_sequence = self->sequence;
 
-  if (kv_journal_size(self->journal) > self->next_compaction &&
-      !kv_persistent_repository_compact(repository, &local_error)) {
-    /* The data is safe in the journal; try again once it has doubled. */
-    self->next_compaction = 2 * kv_journal_size(self->journal);
-    warn(self, "Compaction failed, the journal keeps growing: %s", local_error->message);
-  }
+  finish_background_compaction(self, FALSE);
+  if (self->compaction_pid == 0 && kv_journal_size(self->journal) > self->next_compaction)
+    start_background_compaction(self);
   return TRUE;
 }
 
@@ -179,6 +247,9 @@ static void persistent_free(KvRepository *repository)
 {
   KvPersistentRepository *self = (KvPersistentRepository *)repository;
 
+  /* Its work is worth keeping: it only has to be installed. */
+  if (self->journal != NULL)
+    finish_background_compaction(self, TRUE);
   kv_repository_free(self->inner);
   g_clear_pointer(&self->journal, kv_journal_free);
   g_array_unref(self->undo);

@@ -11,7 +11,8 @@ G_BEGIN_DECLS
  * kv_repository_commit() writes them in one go and waits for stable storage (unless
  * sync is off). A failed commit undoes the changes it held, in memory too. After a
  * commit, a journal larger than the snapshot and than @compact_bytes is folded into a
- * new snapshot. */
+ * new snapshot by a forked child, while this process goes on; a later commit (or freeing
+ * the repository) installs it and drops the journal records it holds. */
 
 typedef enum {
   KV_SYNC_ALWAYS, /* fdatasync before a commit returns */
@@ -37,7 +38,11 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
 /* Bytes in the journal, flushed. */
 gsize kv_persistent_repository_journal_size(KvRepository *repository);
 
-/* Folds the journal into a new snapshot now. */
+/* Folds the journal into a new snapshot now, in this process (after any compaction
+ * running in the background). */
 gboolean kv_persistent_repository_compact(KvRepository *repository, GError **error);
+
+/* Waits for a background compaction, if one runs, and installs its snapshot. */
+void kv_persistent_repository_wait_compaction(KvRepository *repository);
 
 G_END_DECLS

@@ -169,13 +169,42 @@ static void test_compaction_when_journal_grows(Fixture *f, gconstpointer data)
     g_autofree char *key = g_strdup_printf("key%03d", i % 10);
     set_committed(repository, key, g_variant_new_string(text));
   }
-  /* 200 records of >100 bytes passed 4 KiB many times: the journal was folded away. */
+  /* 200 records of >100 bytes passed 4 KiB many times: the journal was folded away, by
+   * compactions in the background, the last one perhaps still running. */
+  kv_persistent_repository_wait_compaction(repository);
   g_assert_true(g_file_test(f->snapshot, G_FILE_TEST_EXISTS));
   g_assert_cmpuint(kv_persistent_repository_journal_size(repository), <, 4096 + 200);
   g_autoptr(GVariant) before = contents(repository);
   g_clear_pointer(&repository, kv_repository_free);
   g_autoptr(GVariant) after = contents_after_reopening(f);
   g_assert_cmpvariant(after, before);
+}
+
+/* Writes made while a compaction runs in the background are kept, in the journal that
+ * remains once its snapshot is installed. */
+static void test_writes_during_background_compaction(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KvRepository) repository = open_repository(f, 1024, NULL, &error);
+  g_autofree char *text = g_strnfill(200, 'x');
+
+  g_assert_no_error(error);
+  for (int i = 0; i < 2000; i++) {
+    g_autofree char *key = g_strdup_printf("key%04d", i % 500);
+    set_committed(repository, key, g_variant_new_string(text));
+    if (i % 7 == 0)
+      g_assert_true(kv_repository_delete(repository, key, NULL, NULL) &&
+                    kv_repository_commit(repository, NULL));
+  }
+  g_autoptr(GVariant) before = contents(repository);
+  guint64 revision = kv_repository_revision(repository);
+  g_clear_pointer(&repository, kv_repository_free);
+
+  g_autoptr(KvRepository) reopened = open_ok(f);
+  g_autoptr(GVariant) after = contents(reopened);
+  g_assert_cmpvariant(after, before);
+  g_assert_cmpuint(kv_repository_revision(reopened), ==, revision);
+  g_assert_true(g_file_test(f->snapshot, G_FILE_TEST_EXISTS));
 }
 
 static void test_files_are_private(Fixture *f, gconstpointer data)
@@ -467,6 +496,7 @@ int main(int argc, char **argv)
   ADD("journal-round-trip", test_journal_round_trip);
   ADD("snapshot-round-trip", test_snapshot_round_trip);
   ADD("compaction-when-journal-grows", test_compaction_when_journal_grows);
+  ADD("writes-during-background-compaction", test_writes_during_background_compaction);
   ADD("files-are-private", test_files_are_private);
   ADD("torn-tail-at-every-offset", test_torn_tail_at_every_offset);
   ADD("garbled-last-record-is-cut", test_garbled_last_record_is_cut);
