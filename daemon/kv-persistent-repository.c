@@ -151,7 +151,10 @@ static void finish_background_compaction(KvPersistentRepository *self, gboolean 
 
   if (self->compaction_pid <= 0)
     return;
-  pid_t r = waitpid(self->compaction_pid, &status, wait ? 0 : WNOHANG);
+  pid_t r;
+  do
+    r = waitpid(self->compaction_pid, &status, wait ? 0 : WNOHANG);
+  while (r < 0 && errno == EINTR);
   if (r == 0)
     return;
   self->compaction_pid = 0;
