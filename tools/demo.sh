@@ -90,6 +90,11 @@ check 0 "t 14" busctl --user get-property $SERVICE Revision
 say "health check"
 check 0 "" busctl --user call org.example.KVStore /org/example/KVStore org.freedesktop.DBus.Peer Ping
 
+# Stop kvstored the way systemd would, before the private bus goes away under it.
+pid=$(busctl --user call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+  GetConnectionUnixProcessID s org.example.KVStore | cut -d' ' -f2)
+[ -n "$pid" ] && kill -TERM "$pid" && sleep 0.2
+
 echo
 if [ "$failures" -ne 0 ]; then
   echo "demo: $failures check(s) failed" >&2
