@@ -281,6 +281,38 @@ static void test_disk_error(KvTestBus *bus, gconstpointer data)
   g_assert_cmpstr(still, ==, "the disk filled up");
 }
 
+/* A journal damaged before its tail stops kvstored from starting, with the file and
+ * the offset in its message, and leaves the file as it was. */
+static void test_refuses_damaged_journal(KvTestBus *bus, gconstpointer data)
+{
+  g_autofree char *journal = g_build_filename(bus->state_dir, "journal", NULL);
+  g_autofree char *bytes = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize size, after_size;
+
+  set_string(bus, "first", "record");
+  set_string(bus, "second", "record");
+  kv_test_bus_stop_daemon(bus);
+  g_assert_true(g_file_get_contents(journal, &bytes, &size, NULL));
+  bytes[16 + 12 + 4] ^= 0x20; /* in the first record's payload */
+  g_assert_true(g_file_set_contents(journal, bytes, (gssize)size, NULL));
+
+  g_autoptr(GSubprocess) daemon =
+      g_subprocess_new(G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, kv_test_getenv("KV_TEST_KVSTORED"),
+                       "--session", "--state-dir", bus->state_dir, NULL);
+  g_assert_no_error(error);
+  g_subprocess_communicate_utf8(daemon, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(g_subprocess_get_exit_status(daemon), ==, 1);
+  if (strstr(err, journal) == NULL || strstr(err, "damaged at offset 16") == NULL)
+    g_error("'%s' does not name the file and the offset", err);
+
+  g_assert_true(g_file_get_contents(journal, &after, &after_size, NULL));
+  g_assert_cmpmem(after, after_size, bytes, size);
+}
+
 /* A second bus of the test's own, for a second kvstored on the same state directory. */
 typedef struct {
   GSubprocess *daemon;
@@ -399,6 +431,7 @@ int main(int argc, char **argv)
   ADD("no-call-lost-around-idle-exit", "--idle-timeout 0.2", test_no_call_lost_around_idle_exit);
   ADD("crash-keeps-acknowledged-writes", NULL, test_crash_keeps_acknowledged_writes);
   ADD("disk-error", NULL, test_disk_error);
+  ADD("refuses-damaged-journal", NULL, test_refuses_damaged_journal);
   ADD("second-instance-waits-for-the-lock", NULL, test_second_instance_waits_for_the_lock);
   /* About 20 s: how long kvstored waits for the lock before it gives up. */
   ADD("second-instance-gives-up", NULL, test_second_instance_gives_up);
