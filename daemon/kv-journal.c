@@ -40,13 +40,32 @@ void kv_journal_free(KvJournal *self)
   g_free(self);
 }
 
-static gboolean write_empty_journal(KvJournal *self, GError **error)
+/* Replaces the file, atomically, with the header followed by @tail; returns its size. */
+static gboolean write_file(KvJournal *self, const guint8 *tail, gsize tail_size, gsize *out_size,
+                           GError **error)
 {
-  g_autoptr(GByteArray) header = g_byte_array_new();
+  g_autoptr(GByteArray) contents = g_byte_array_new();
   g_autofree char *tmp = g_strconcat(self->path, ".tmp", NULL);
 
-  kv_record_append_file_header(header, journal_magic);
-  return kv_file_replace(self->dir, tmp, self->path, header->data, header->len, error);
+  kv_record_append_file_header(contents, journal_magic);
+  g_byte_array_append(contents, tail, (guint)tail_size);
+  *out_size = contents->len;
+  return kv_file_replace(self->dir, tmp, self->path, contents->data, contents->len, error);
+}
+
+/* (Re)opens the file for writing, in place of any descriptor held before. */
+static gboolean open_for_writing(KvJournal *self, GError **error)
+{
+  int fd = open(self->path, O_RDWR | O_CLOEXEC);
+
+  if (fd < 0) {
+    kv_file_set_error(error, errno, "open", self->path);
+    return FALSE;
+  }
+  if (self->fd >= 0)
+    close(self->fd);
+  self->fd = fd;
+  return TRUE;
 }
 
 /* Replays every whole record of @data; returns the offset where valid data ends. */
@@ -86,13 +105,13 @@ KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournal
 {
   g_autoptr(KvJournal) self = journal_new(path);
   g_autoptr(GError) local_error = NULL;
-  gsize end;
+  gsize end, created_size;
 
   *out_dropped_bytes = 0;
   g_autoptr(GMappedFile) file = g_mapped_file_new(path, FALSE, &local_error);
   if (file == NULL && g_error_matches(local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
     g_clear_error(&local_error);
-    if (!write_empty_journal(self, error))
+    if (!write_file(self, NULL, 0, &created_size, error))
       return NULL;
     file = g_mapped_file_new(path, FALSE, error);
   } else if (file == NULL) {
@@ -108,11 +127,8 @@ KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournal
       !replay_records(self, data, size, type, replay, user_data, &end, error))
     return NULL;
 
-  self->fd = open(path, O_RDWR | O_CLOEXEC);
-  if (self->fd < 0) {
-    kv_file_set_error(error, errno, "open", path);
+  if (!open_for_writing(self, error))
     return NULL;
-  }
   if (end < size) {
     if (ftruncate(self->fd, (off_t)end) < 0 || fdatasync(self->fd) < 0) {
       kv_file_set_error(error, errno, "cut the torn tail of", path);
@@ -170,22 +186,11 @@ gsize kv_journal_size(KvJournal *self)
 /* Replaces the file with the header followed by @tail, and reopens it. */
 static gboolean replace_file(KvJournal *self, const guint8 *tail, gsize tail_size, GError **error)
 {
-  g_autoptr(GByteArray) contents = g_byte_array_new();
-  g_autofree char *tmp = g_strconcat(self->path, ".tmp", NULL);
+  gsize size;
 
-  kv_record_append_file_header(contents, journal_magic);
-  g_byte_array_append(contents, tail, (guint)tail_size);
-  if (!kv_file_replace(self->dir, tmp, self->path, contents->data, contents->len, error))
+  if (!write_file(self, tail, tail_size, &size, error) || !open_for_writing(self, error))
     return FALSE;
-
-  int fd = open(self->path, O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    kv_file_set_error(error, errno, "open", self->path);
-    return FALSE;
-  }
-  close(self->fd);
-  self->fd = fd;
-  self->size = contents->len;
+  self->size = size;
   return TRUE;
 }
 
