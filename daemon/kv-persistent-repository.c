@@ -41,7 +41,8 @@ typedef struct {
    * compaction_offset. */
   pid_t compaction_pid;
   gsize compaction_offset;
-  guint64 sequence; /* of the last change applied, committed or not */
+  /* The revision of the last commit. The inner repository's revision is that of the
+   * last change applied, committed or not, and numbers the journal records. */
   guint64 committed_sequence;
   GArray *undo; /* Undo, one per change since the last commit */
   KvWarningFunc warn;
@@ -85,13 +86,12 @@ static gboolean persistent_apply(KvRepository *repository, const KvChange *chang
     g_array_append_val(self->undo, undo);
     g_variant_builder_add(&builder, "(smv)", changes[i].key, changes[i].value);
   }
-  g_autoptr(GVariant) record =
-      g_variant_ref_sink(g_variant_new("(ta(smv))", self->sequence + 1, &builder));
+  g_autoptr(GVariant) record = g_variant_ref_sink(
+      g_variant_new("(ta(smv))", kv_repository_revision(self->inner) + 1, &builder));
 
-  /* The memory repository cannot fail, and counts the same revision. */
+  /* The memory repository cannot fail, and takes that revision. */
   kv_repository_apply(self->inner, changes, n_changes, error);
   kv_journal_append(self->journal, record);
-  self->sequence++;
   return TRUE;
 }
 
@@ -102,7 +102,7 @@ static GVariant *persistent_lookup(KvRepository *repository, const char *key, gu
 
 static guint64 persistent_revision(KvRepository *repository)
 {
-  return ((KvPersistentRepository *)repository)->sequence;
+  return kv_repository_revision(((KvPersistentRepository *)repository)->inner);
 }
 
 static gboolean persistent_exists(KvRepository *repository, const char *key)
@@ -131,8 +131,7 @@ static void roll_back(KvPersistentRepository *self)
   }
   g_array_set_size(self->undo, 0);
   kv_journal_discard(self->journal);
-  self->sequence = self->committed_sequence;
-  kv_memory_repository_set_revision(self->inner, self->sequence);
+  kv_memory_repository_set_revision(self->inner, self->committed_sequence);
 }
 
 static gsize file_size(const char *path)
@@ -140,6 +139,21 @@ static gsize file_size(const char *path)
   GStatBuf st;
 
   return g_stat(path, &st) == 0 ? (gsize)st.st_size : 0;
+}
+
+/* A new snapshot is in place: the next compaction waits until the journal outgrows it. */
+static void snapshot_installed(KvPersistentRepository *self)
+{
+  self->snapshot_bytes = file_size(self->snapshot_path);
+  self->next_compaction = MAX(self->compact_bytes, self->snapshot_bytes);
+}
+
+/* A compaction failed or could not start: the data is safe in the journal; try again once
+ * it has doubled. */
+static void postpone_compaction(KvPersistentRepository *self, const char *why)
+{
+  self->next_compaction = 2 * kv_journal_size(self->journal);
+  warn(self, "Compaction failed, the journal keeps growing: %s", why);
 }
 
 /* Installs the snapshot a background compaction wrote and drops the journal records it
@@ -163,13 +177,10 @@ static void finish_background_compaction(KvPersistentRepository *self, gboolean 
     g_set_error(&error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "the snapshot writer failed");
   } else if (kv_snapshot_install(self->snapshot_path, &error) &&
              kv_journal_drop_head(self->journal, self->compaction_offset, &error)) {
-    self->snapshot_bytes = file_size(self->snapshot_path);
-    self->next_compaction = MAX(self->compact_bytes, self->snapshot_bytes);
+    snapshot_installed(self);
     return;
   }
-  /* The data is safe in the journal; try again once it has doubled. */
-  self->next_compaction = 2 * kv_journal_size(self->journal);
-  warn(self, "Compaction failed, the journal keeps growing: %s", error->message);
+  postpone_compaction(self, error->message);
 }
 
 /* Closes every file descriptor above stderr but @keep. */
@@ -187,8 +198,8 @@ static void start_background_compaction(KvPersistentRepository *self)
   pid_t pid = fork();
 
   if (pid < 0) {
-    self->next_compaction = 2 * kv_journal_size(self->journal);
-    warn(self, "Cannot start a compaction: fork: %s", g_strerror(errno));
+    g_autofree char *why = g_strdup_printf("fork: %s", g_strerror(errno));
+    postpone_compaction(self, why);
     return;
   }
   if (pid == 0) {
@@ -219,8 +230,7 @@ gboolean kv_persistent_repository_compact(KvRepository *repository, GError **err
   if (!kv_snapshot_write(self->snapshot_path, self->inner, self->committed_sequence, error) ||
       !kv_snapshot_install(self->snapshot_path, error) || !kv_journal_reset(self->journal, error))
     return FALSE;
-  self->snapshot_bytes = file_size(self->snapshot_path);
-  self->next_compaction = MAX(self->compact_bytes, self->snapshot_bytes);
+  snapshot_installed(self);
   return TRUE;
 }
 
@@ -238,7 +248,7 @@ static gboolean persistent_commit(KvRepository *repository, GError **error)
     return FALSE;
   }
   g_array_set_size(self->undo, 0);
-  self->committed_sequence = self->sequence;
+  self->committed_sequence = kv_repository_revision(self->inner);
 
   finish_background_compaction(self, FALSE);
   if (self->compaction_pid == 0 && kv_journal_size(self->journal) > self->next_compaction)
@@ -384,7 +394,6 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
   if (!kv_snapshot_load(self->snapshot_path, self->inner, &replay.snapshot_sequence, error))
     return NULL;
   out_info->snapshot_keys = kv_repository_count(self->inner);
-  replay.last_sequence = 0;
   self->journal =
       kv_journal_open(journal_path, RECORD_TYPE, replay_record, &replay, &dropped, error);
   if (self->journal == NULL)
@@ -397,8 +406,8 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
 
   out_info->journal_records = replay.replayed;
   out_info->dropped_bytes = dropped;
-  self->sequence = self->committed_sequence = MAX(replay.snapshot_sequence, replay.last_sequence);
-  self->snapshot_bytes = file_size(self->snapshot_path);
-  self->next_compaction = MAX(compact_bytes, self->snapshot_bytes);
+  /* The snapshot's revision, then one per replayed record. */
+  self->committed_sequence = kv_repository_revision(self->inner);
+  snapshot_installed(self);
   return g_steal_pointer(&owned);
 }
