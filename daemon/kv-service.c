@@ -74,6 +74,15 @@ static gboolean validate_key(const char *key, GError **error)
   return TRUE;
 }
 
+/* validate_key() for each of @keys: a batch is refused whole. */
+static gboolean validate_keys(const char *const *keys, GError **error)
+{
+  for (gsize i = 0; keys[i] != NULL; i++)
+    if (!validate_key(keys[i], error))
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean validate_value(KvService *self, const char *key, GVariant *value, GError **error)
 {
   /* A file descriptor is only an index into one message's fd list: stored, it would
@@ -116,9 +125,8 @@ GVariant *kv_service_get_many(KvService *self, const char *const *keys, GError *
 {
   GVariantBuilder found;
 
-  for (gsize i = 0; keys[i] != NULL; i++)
-    if (!validate_key(keys[i], error))
-      return NULL;
+  if (!validate_keys(keys, error))
+    return NULL;
   g_variant_builder_init(&found, G_VARIANT_TYPE("a{sv}"));
   for (gsize i = 0; keys[i] != NULL; i++) {
     g_autoptr(GVariant) value = kv_repository_get(self->repository, keys[i]);
@@ -169,9 +177,8 @@ gboolean kv_service_delete_many(KvService *self, const char *const *keys, guint 
 {
   g_autoptr(GArray) changes = g_array_new(FALSE, FALSE, sizeof(KvChange));
 
-  for (gsize i = 0; keys[i] != NULL; i++)
-    if (!validate_key(keys[i], error))
-      return FALSE;
+  if (!validate_keys(keys, error))
+    return FALSE;
   for (gsize i = 0; keys[i] != NULL; i++)
     if (kv_repository_exists(self->repository, keys[i])) {
       KvChange change = {keys[i], NULL};
