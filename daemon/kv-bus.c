@@ -1,9 +1,13 @@
 #include "kv-bus.h"
 
 #include "kv-bus-error.h"
+#include "kv-bus-page.h"
+#include "kv-error.h"
+#include "kv-wire.h"
 #include "kv-config.h"
 #include "kv-log.h"
 #include "kv-sd-bus-cleanup.h"
+#include "kv-value-check.h"
 #include "kv-variant-bridge.h"
 
 #include <errno.h>
@@ -23,6 +27,7 @@ struct _KvBus {
   sd_event_source *commit_source;
   GArray *waiting;        /* Outgoing, in the order the changes were made */
   gint64 last_commit_end; /* monotonic µs, when the last commit with writes finished */
+  gsize max_reply_bytes;  /* the largest array of entries a reply may carry */
 };
 
 static void outgoing_clear(gpointer data)
@@ -111,18 +116,43 @@ static void on_change(const char *key, GVariant *value, guint64 revision, gpoint
     kv_log(LOG_ERR, "Cannot queue the signal for '%s': %s", key, g_strerror(-r));
 }
 
-/* Replies to @call with @value, as a variant when @boxed, else with its own type. */
-static int reply_value(sd_bus_message *call, GVariant *value, gboolean boxed)
+/* Replies to @call with @value in a variant. */
+static int reply_variant(sd_bus_message *call, GVariant *value)
 {
   g_autoptr(sd_bus_message) reply = NULL;
   int r = sd_bus_message_new_method_return(call, &reply);
   if (r < 0)
     return r;
-  r = boxed ? kv_variant_bridge_append_variant(reply, value)
-            : kv_variant_bridge_append_value(reply, value);
+  r = kv_variant_bridge_append_variant(reply, value);
   if (r < 0)
     return r;
   return sd_bus_send(NULL, reply, NULL);
+}
+
+/* TOO_LARGE for a value (of @key, or of a batch) refused before it was all read. */
+static int value_too_large(KvBus *self, const char *key, sd_bus_error *ret_error)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (key != NULL)
+    g_set_error(&error, KV_ERROR, KV_ERROR_TOO_LARGE,
+                "Value for '%s' takes more than %zu bytes on the D-Bus wire", key,
+                KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)));
+  else
+    g_set_error(&error, KV_ERROR, KV_ERROR_TOO_LARGE,
+                "A value in the batch takes more than %zu bytes on the D-Bus wire",
+                KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)));
+  return kv_bus_error_set(ret_error, error);
+}
+
+/* Reads the value argument of @key, converting no more of it than the limit allows. */
+static int read_value(KvBus *self, sd_bus_message *m, const char *key, GVariant **ret,
+                      sd_bus_error *ret_error)
+{
+  int r = kv_variant_bridge_read_variant_bounded(
+      m, KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)), ret);
+
+  return r == -EMSGSIZE ? value_too_large(self, key, ret_error) : r;
 }
 
 static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -137,7 +167,7 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   g_autoptr(GVariant) value = kv_service_get(self->service, key, &error);
   if (value == NULL)
     return kv_bus_error_set(ret_error, error);
-  return reply_value(m, value, TRUE);
+  return reply_variant(m, value);
 }
 
 static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -150,7 +180,7 @@ static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   int r = sd_bus_message_read(m, "s", &key);
   if (r < 0)
     return r;
-  r = kv_variant_bridge_read_variant(m, &value);
+  r = read_value(self, m, key, &value, ret_error);
   if (r < 0)
     return r;
 
@@ -219,69 +249,58 @@ static int method_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret
   return send_after_commit(self, m, reply);
 }
 
-/* Collects the outcome of a kv_service_foreach() that writes into a reply: the first
- * sd-bus failure stops further appends. */
-typedef struct {
-  sd_bus_message *reply;
-  int error;
-} ReplyWriter;
-
-static void append_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+/* Keys and GetAll: every entry with a prefix, when they fit one reply. */
+static int reply_selection(sd_bus_message *m, KvBus *self, gboolean with_values,
+                           sd_bus_error *ret_error)
 {
-  ReplyWriter *writer = user_data;
-
-  if (writer->error >= 0)
-    writer->error = sd_bus_message_append_basic(writer->reply, 's', key);
-}
-
-static void append_entry(const char *key, GVariant *value, guint64 revision, gpointer user_data)
-{
-  ReplyWriter *writer = user_data;
-
-  if (writer->error < 0)
-    return;
-  if ((writer->error = sd_bus_message_open_container(writer->reply, 'e', "sv")) < 0 ||
-      (writer->error = sd_bus_message_append_basic(writer->reply, 's', key)) < 0 ||
-      (writer->error = kv_variant_bridge_append_variant(writer->reply, value)) < 0)
-    return;
-  writer->error = sd_bus_message_close_container(writer->reply);
-}
-
-/* Keys and GetAll differ only in what each entry contributes to the array. */
-static int reply_selection(sd_bus_message *m, KvBus *self, const char *element_type,
-                           gboolean with_values, KvRepositoryForeachFunc append)
-{
-  g_autoptr(sd_bus_message) reply = NULL;
+  g_autoptr(GError) error = NULL;
   const char *prefix;
   int r = sd_bus_message_read(m, "s", &prefix);
   if (r < 0)
     return r;
-  r = sd_bus_message_new_method_return(m, &reply);
-  if (r < 0)
-    return r;
-  r = sd_bus_message_open_container(reply, 'a', element_type);
-  if (r < 0)
-    return r;
 
-  ReplyWriter writer = {reply, 0};
-  kv_service_foreach(self->service, prefix, with_values, append, &writer);
-  if (writer.error < 0)
-    return writer.error;
-
-  r = sd_bus_message_close_container(reply);
-  if (r < 0)
-    return r;
-  return sd_bus_send(NULL, reply, NULL);
+  g_autoptr(KvPage) page =
+      kv_service_select(self->service, prefix, with_values, self->max_reply_bytes, &error);
+  if (page == NULL)
+    return kv_bus_error_set(ret_error, error);
+  return kv_bus_reply_page(m, page, FALSE);
 }
 
 static int method_keys(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  return reply_selection(m, userdata, "s", FALSE, append_key);
+  return reply_selection(m, userdata, FALSE, ret_error);
 }
 
 static int method_get_all(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  return reply_selection(m, userdata, "{sv}", TRUE, append_entry);
+  return reply_selection(m, userdata, TRUE, ret_error);
+}
+
+/* KeysPage and GetAllPage: one page and the key to resume after. */
+static int reply_page(sd_bus_message *m, KvBus *self, gboolean with_values, sd_bus_error *ret_error)
+{
+  g_autoptr(GError) error = NULL;
+  const char *prefix, *after;
+  uint32_t limit;
+  int r = sd_bus_message_read(m, "ssu", &prefix, &after, &limit);
+  if (r < 0)
+    return r;
+
+  g_autoptr(KvPage) page = kv_service_page(self->service, prefix, after, limit, with_values,
+                                           self->max_reply_bytes, &error);
+  if (page == NULL)
+    return kv_bus_error_set(ret_error, error);
+  return kv_bus_reply_page(m, page, TRUE);
+}
+
+static int method_keys_page(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  return reply_page(m, userdata, FALSE, ret_error);
+}
+
+static int method_get_all_page(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  return reply_page(m, userdata, TRUE, ret_error);
 }
 
 static int method_get_with_revision(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -313,14 +332,15 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   KvBus *self = userdata;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) keys = NULL;
-  int r = sd_bus_message_read_strv(m, &keys);
+  int r = kv_variant_bridge_read_strv(m, KV_BATCH_MAX_KEYS, &keys);
   if (r < 0)
     return r;
 
-  g_autoptr(GVariant) found = kv_service_get_many(self->service, (const char *const *)keys, &error);
+  g_autoptr(KvPage) found =
+      kv_service_get_many(self->service, (const char *const *)keys, self->max_reply_bytes, &error);
   if (found == NULL)
     return kv_bus_error_set(ret_error, error);
-  return reply_value(m, found, FALSE);
+  return kv_bus_reply_page(m, found, FALSE);
 }
 
 /* Replies with @revision, after the commit. */
@@ -342,7 +362,11 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) entries = NULL;
   guint64 revision;
-  int r = kv_variant_bridge_read_value(m, &entries);
+  int r = kv_variant_bridge_read_entries(
+      m, KV_BATCH_MAX_KEYS, KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)),
+      &entries);
+  if (r == -EMSGSIZE)
+    return value_too_large(self, NULL, ret_error);
   if (r < 0)
     return r;
 
@@ -359,7 +383,7 @@ static int method_delete_many(sd_bus_message *m, void *userdata, sd_bus_error *r
   g_auto(GStrv) keys = NULL;
   guint64 revision;
   guint deleted;
-  int r = sd_bus_message_read_strv(m, &keys);
+  int r = kv_variant_bridge_read_strv(m, KV_BATCH_MAX_KEYS, &keys);
   if (r < 0)
     return r;
 
@@ -385,7 +409,7 @@ static int method_compare_and_set(sd_bus_message *m, void *userdata, sd_bus_erro
   int r = sd_bus_message_read(m, "st", &key, &expected);
   if (r < 0)
     return r;
-  r = kv_variant_bridge_read_variant(m, &value);
+  r = read_value(self, m, key, &value, ret_error);
   if (r < 0)
     return r;
 
@@ -458,6 +482,12 @@ static const sd_bus_vtable kv_vtable[] = {
                             method_keys, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("GetAll", SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("a{sv}", entries),
                             method_get_all, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("KeysPage", SD_BUS_ARGS("s", prefix, "s", after, "u", limit),
+                            SD_BUS_RESULT("as", keys, "s", next), method_keys_page,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetAllPage", SD_BUS_ARGS("s", prefix, "s", after, "u", limit),
+                            SD_BUS_RESULT("a{sv}", entries, "s", next), method_get_all_page,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("GetWithRevision", SD_BUS_ARGS("s", key),
                             SD_BUS_RESULT("v", value, "t", revision), method_get_with_revision,
                             SD_BUS_VTABLE_UNPRIVILEGED),
@@ -488,11 +518,13 @@ void kv_bus_free(KvBus *self)
   g_free(self);
 }
 
-int kv_bus_new(sd_bus *bus, KvService *service, KvBus **ret)
+int kv_bus_new(sd_bus *bus, KvService *service, gsize max_message_bytes, KvBus **ret)
 {
   g_autoptr(KvBus) self = g_new0(KvBus, 1);
   sd_event *event = sd_bus_get_event(bus);
 
+  /* Room for the header (names, signature) and the resume key of a page. */
+  self->max_reply_bytes = MIN(max_message_bytes - KV_REPLY_RESERVED_BYTES, KV_WIRE_MAX_ARRAY_BYTES);
   self->service = service;
   self->bus = bus;
   self->waiting = waiting_new();

@@ -12,9 +12,14 @@ G_BEGIN_DECLS
  * commit. */
 typedef struct _KvBus KvBus;
 
-/* Publishes the object on @bus, which must be attached to an event loop. @service is
- * borrowed and must outlive the result. Returns 0 or a negative errno. */
-int kv_bus_new(sd_bus *bus, KvService *service, KvBus **ret);
+/* What a reply needs besides its array of entries: the header and a page's resume key. */
+#define KV_REPLY_RESERVED_BYTES (64 * 1024)
+
+/* Publishes the object on @bus, which must be attached to an event loop and carries
+ * messages of up to @max_message_bytes (more than KV_REPLY_RESERVED_BYTES); no reply is
+ * built larger. @service is borrowed and must outlive the result. Returns 0 or a
+ * negative errno. */
+int kv_bus_new(sd_bus *bus, KvService *service, gsize max_message_bytes, KvBus **ret);
 
 /* Commits now and sends the replies that waited for it (or the commit's error). */
 void kv_bus_commit(KvBus *self);

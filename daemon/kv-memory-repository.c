@@ -99,22 +99,25 @@ static guint memory_count(KvRepository *repository)
   return g_hash_table_size(self->lookup);
 }
 
-static void memory_foreach(KvRepository *repository, const char *prefix, gboolean with_values,
-                           KvRepositoryForeachFunc func, gpointer user_data)
+static void memory_foreach(KvRepository *repository, const char *prefix, const char *after,
+                           gboolean with_values, KvRepositoryForeachFunc func, gpointer user_data)
 {
   KvMemoryRepository *self = (KvMemoryRepository *)repository;
-
   /* Every key with the prefix sorts at or after the prefix itself, and they all come
-   * before the first key without it. */
-  for (GTreeNode *node = g_tree_lower_bound(self->order, prefix); node != NULL;
-       node = g_tree_node_next(node)) {
+   * before the first key without it; a page resumes at the first key past @after. */
+  GTreeNode *node = after != NULL && strcmp(after, prefix) >= 0
+                        ? g_tree_upper_bound(self->order, after)
+                        : g_tree_lower_bound(self->order, prefix);
+
+  for (; node != NULL; node = g_tree_node_next(node)) {
     const char *key = g_tree_node_key(node);
     if (!g_str_has_prefix(key, prefix))
       break;
 
     KvEntry *entry = kv_entry_from_key(key);
     g_autoptr(GVariant) value = with_values ? kv_entry_dup_value(entry) : NULL;
-    func(key, value, kv_entry_revision(entry), user_data);
+    if (!func(key, value, kv_entry_revision(entry), user_data))
+      break;
   }
 }
 

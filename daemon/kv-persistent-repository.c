@@ -115,11 +115,12 @@ static guint persistent_count(KvRepository *repository)
   return kv_repository_count(((KvPersistentRepository *)repository)->inner);
 }
 
-static void persistent_foreach(KvRepository *repository, const char *prefix, gboolean with_values,
-                               KvRepositoryForeachFunc func, gpointer user_data)
+static void persistent_foreach(KvRepository *repository, const char *prefix, const char *after,
+                               gboolean with_values, KvRepositoryForeachFunc func,
+                               gpointer user_data)
 {
-  kv_repository_foreach(((KvPersistentRepository *)repository)->inner, prefix, with_values, func,
-                        user_data);
+  kv_repository_foreach(((KvPersistentRepository *)repository)->inner, prefix, after, with_values,
+                        func, user_data);
 }
 
 /* Takes back every uncommitted change, newest first. */

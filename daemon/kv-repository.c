@@ -51,10 +51,10 @@ guint64 kv_repository_revision(KvRepository *self)
   return self->vtable->revision(self);
 }
 
-void kv_repository_foreach(KvRepository *self, const char *prefix, gboolean with_values,
-                           KvRepositoryForeachFunc func, gpointer user_data)
+void kv_repository_foreach(KvRepository *self, const char *prefix, const char *after,
+                           gboolean with_values, KvRepositoryForeachFunc func, gpointer user_data)
 {
-  self->vtable->foreach (self, prefix, with_values, func, user_data);
+  self->vtable->foreach (self, prefix, after, with_values, func, user_data);
 }
 
 gboolean kv_repository_commit(KvRepository *self, GError **error)

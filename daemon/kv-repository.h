@@ -20,9 +20,9 @@ typedef struct {
 } KvChange;
 
 /* Called once per entry in bytewise key order; the key and value (NULL when values were
- * not asked for) are borrowed. */
-typedef void (*KvRepositoryForeachFunc)(const char *key, GVariant *value, guint64 revision,
-                                        gpointer user_data);
+ * not asked for) are borrowed. Returns FALSE to stop the walk there. */
+typedef gboolean (*KvRepositoryForeachFunc)(const char *key, GVariant *value, guint64 revision,
+                                            gpointer user_data);
 
 typedef struct {
   GVariant *(*lookup)(KvRepository *self, const char *key, guint64 *out_revision);
@@ -30,7 +30,7 @@ typedef struct {
   gboolean (*exists)(KvRepository *self, const char *key);
   guint (*count)(KvRepository *self);
   guint64 (*revision)(KvRepository *self);
-  void (*foreach)(KvRepository *self, const char *prefix, gboolean with_values,
+  void (*foreach)(KvRepository *self, const char *prefix, const char *after, gboolean with_values,
                   KvRepositoryForeachFunc func, gpointer user_data);
   gboolean (*commit)(KvRepository *self, GError **error);
   void (*free)(KvRepository *self);
@@ -68,10 +68,11 @@ guint kv_repository_count(KvRepository *self);
 /* The revision of the last change applied (0 for a store that never changed). */
 guint64 kv_repository_revision(KvRepository *self);
 
-/* Calls @func for every key starting with @prefix ("" for all), in bytewise key order,
- * with its value, or with NULL unless @with_values. @func must not modify the repository. */
-void kv_repository_foreach(KvRepository *self, const char *prefix, gboolean with_values,
-                           KvRepositoryForeachFunc func, gpointer user_data);
+/* Calls @func for every key starting with @prefix ("" for all) and sorting after @after
+ * (NULL or "": from the first), in bytewise key order, with its value, or with NULL unless
+ * @with_values, until @func returns FALSE. @func must not modify the repository. */
+void kv_repository_foreach(KvRepository *self, const char *prefix, const char *after,
+                           gboolean with_values, KvRepositoryForeachFunc func, gpointer user_data);
 
 /* Makes every change since the last commit durable, as the implementation defines it.
  * On failure those changes are all undone, and @error is KV_ERROR_STORAGE. */

@@ -2,7 +2,7 @@
 
 #include "kv-error.h"
 #include "kv-increment.h"
-#include "kv-type-name.h"
+#include "kv-value-check.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,25 +83,20 @@ static gboolean validate_keys(const char *const *keys, GError **error)
   return TRUE;
 }
 
+/* A batch names at most KV_BATCH_MAX_KEYS keys: its cost is bounded before any work. */
+static gboolean validate_batch_size(gsize n, GError **error)
+{
+  if (n <= KV_BATCH_MAX_KEYS)
+    return TRUE;
+  g_set_error(error, KV_ERROR, KV_ERROR_TOO_LARGE,
+              "The call names %zu keys; one call takes at most %d (split it)", n,
+              KV_BATCH_MAX_KEYS);
+  return FALSE;
+}
+
 static gboolean validate_value(KvService *self, const char *key, GVariant *value, GError **error)
 {
-  /* A file descriptor is only an index into one message's fd list: stored, it would
-   * mean nothing to the next reader. */
-  if (strchr(g_variant_get_type_string(value), 'h') != NULL) {
-    g_autofree char *type_name = kv_type_name(value);
-    g_set_error(error, KV_ERROR, KV_ERROR_INVALID_VALUE_TYPE,
-                "Cannot store a %s under '%s': file descriptors cannot be stored", type_name, key);
-    return FALSE;
-  }
-
-  gsize size = g_variant_get_size(value);
-  if (size > self->max_value_size) {
-    g_set_error(error, KV_ERROR, KV_ERROR_TOO_LARGE,
-                "Value for '%s' is %zu bytes serialized; the limit is %zu bytes", key, size,
-                self->max_value_size);
-    return FALSE;
-  }
-  return TRUE;
+  return kv_value_check_storable(key, value, self->max_value_size, error);
 }
 
 GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64 *out_revision,
@@ -110,10 +105,15 @@ GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64
   if (!validate_key(key, error))
     return NULL;
 
-  GVariant *value = kv_repository_lookup(self->repository, key, out_revision);
-  if (value == NULL)
+  g_autoptr(GVariant) value = kv_repository_lookup(self->repository, key, out_revision);
+  if (value == NULL) {
     g_set_error(error, KV_ERROR, KV_ERROR_NOT_FOUND, "Key '%s' not found", key);
-  return value;
+    return NULL;
+  }
+  /* A reply carries it in a variant. */
+  if (!kv_value_check_sendable(key, value, 1, error))
+    return NULL;
+  return g_steal_pointer(&value);
 }
 
 GVariant *kv_service_get(KvService *self, const char *key, GError **error)
@@ -121,19 +121,73 @@ GVariant *kv_service_get(KvService *self, const char *key, GError **error)
   return kv_service_get_with_revision(self, key, NULL, error);
 }
 
-GVariant *kv_service_get_many(KvService *self, const char *const *keys, GError **error)
+KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_bytes,
+                            GError **error)
 {
-  GVariantBuilder found;
+  g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+  g_autoptr(KvPage) page = kv_page_new(TRUE, KV_BATCH_MAX_KEYS, max_bytes);
 
-  if (!validate_keys(keys, error))
+  if (!validate_batch_size(g_strv_length((char **)keys), error) || !validate_keys(keys, error))
     return NULL;
-  g_variant_builder_init(&found, G_VARIANT_TYPE("a{sv}"));
   for (gsize i = 0; keys[i] != NULL; i++) {
+    if (!g_hash_table_add(seen, (gpointer)keys[i]))
+      continue;
     g_autoptr(GVariant) value = kv_repository_get(self->repository, keys[i]);
-    if (value != NULL)
-      g_variant_builder_add(&found, "{sv}", keys[i], value);
+    if (value == NULL || kv_page_add(page, keys[i], value, error))
+      continue;
+    if (page->full)
+      g_set_error(error, KV_ERROR, KV_ERROR_TOO_LARGE,
+                  "The values asked for are more than one reply carries (%zu bytes); ask for "
+                  "fewer keys at a time",
+                  max_bytes);
+    return NULL;
   }
-  return g_variant_ref_sink(g_variant_builder_end(&found));
+  return g_steal_pointer(&page);
+}
+
+typedef struct {
+  KvPage *page;
+  GError *error;
+} PageFill;
+
+static gboolean fill_page(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+{
+  PageFill *fill = user_data;
+
+  return kv_page_add(fill->page, key, value, &fill->error);
+}
+
+KvPage *kv_service_page(KvService *self, const char *prefix, const char *after, guint max_entries,
+                        gboolean with_values, gsize max_bytes, GError **error)
+{
+  guint limit = max_entries == 0 ? KV_PAGE_MAX_ENTRIES : MIN(max_entries, KV_PAGE_MAX_ENTRIES);
+  PageFill fill = {kv_page_new(with_values, limit, max_bytes), NULL};
+
+  kv_repository_foreach(self->repository, prefix, after, with_values, fill_page, &fill);
+  if (fill.error != NULL) {
+    g_propagate_error(error, fill.error);
+    kv_page_free(fill.page);
+    return NULL;
+  }
+  if (fill.page->full)
+    fill.page->next = g_strdup(g_ptr_array_index(fill.page->keys, fill.page->keys->len - 1));
+  return fill.page;
+}
+
+KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_values,
+                          gsize max_bytes, GError **error)
+{
+  g_autoptr(KvPage) page =
+      kv_service_page(self, prefix, NULL, KV_PAGE_MAX_ENTRIES, with_values, max_bytes, error);
+
+  if (page != NULL && page->next != NULL) {
+    g_set_error(error, KV_ERROR, KV_ERROR_TOO_LARGE,
+                "More keys start with '%s' than one reply carries (%u keys or %zu bytes); "
+                "page through them with %s",
+                prefix, KV_PAGE_MAX_ENTRIES, max_bytes, with_values ? "GetAllPage" : "KeysPage");
+    return NULL;
+  }
+  return g_steal_pointer(&page);
 }
 
 static int compare_changes(gconstpointer a, gconstpointer b)
@@ -146,6 +200,8 @@ gboolean kv_service_set_many(KvService *self, GVariant *entries, guint64 *out_re
 {
   g_autoptr(GVariant) owned = g_variant_ref_sink(entries);
   gsize n = g_variant_n_children(owned);
+  if (!validate_batch_size(n, error))
+    return FALSE;
   g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
   g_autofree KvChange *changes = g_new0(KvChange, MAX(n, 1));
 
@@ -177,7 +233,7 @@ gboolean kv_service_delete_many(KvService *self, const char *const *keys, guint 
 {
   g_autoptr(GArray) changes = g_array_new(FALSE, FALSE, sizeof(KvChange));
 
-  if (!validate_keys(keys, error))
+  if (!validate_batch_size(g_strv_length((char **)keys), error) || !validate_keys(keys, error))
     return FALSE;
   for (gsize i = 0; keys[i] != NULL; i++)
     if (kv_repository_exists(self->repository, keys[i])) {
@@ -243,6 +299,11 @@ gboolean kv_service_compare_and_delete(KvService *self, const char *key, guint64
   return apply_one(self, key, NULL, out_revision, error);
 }
 
+gsize kv_service_max_value_size(KvService *self)
+{
+  return self->max_value_size;
+}
+
 guint64 kv_service_revision(KvService *self)
 {
   return kv_repository_revision(self->repository);
@@ -297,10 +358,10 @@ gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gi
   return TRUE;
 }
 
-void kv_service_foreach(KvService *self, const char *prefix, gboolean with_values,
-                        KvRepositoryForeachFunc func, gpointer user_data)
+void kv_service_foreach(KvService *self, const char *prefix, const char *after,
+                        gboolean with_values, KvRepositoryForeachFunc func, gpointer user_data)
 {
-  kv_repository_foreach(self->repository, prefix, with_values, func, user_data);
+  kv_repository_foreach(self->repository, prefix, after, with_values, func, user_data);
 }
 
 guint kv_service_count(KvService *self)

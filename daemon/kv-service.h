@@ -1,5 +1,6 @@
 #pragma once
 
+#include "kv-page.h"
 #include "kv-repository.h"
 
 G_BEGIN_DECLS
@@ -16,6 +17,9 @@ typedef void (*KvServiceChangeFunc)(const char *key, GVariant *value, guint64 re
 
 #define KV_KEY_MAX_BYTES          4096
 #define KV_DEFAULT_MAX_VALUE_SIZE (1024 * 1024)
+/* The most keys one call may name (GetMany, SetMany, DeleteMany) or one page may hold. */
+#define KV_BATCH_MAX_KEYS   100000
+#define KV_PAGE_MAX_ENTRIES KV_BATCH_MAX_KEYS
 
 /* Creates a service over @repository (borrowed: it must outlive the service); values
  * whose serialized size exceeds @max_value_size are refused. */
@@ -34,8 +38,23 @@ GVariant *kv_service_get(KvService *self, const char *key, GError **error);
 GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64 *out_revision,
                                        GError **error);
 
-/* The values of those @keys that exist, as an a{sv}; INVALID_KEY for a bad key. */
-GVariant *kv_service_get_many(KvService *self, const char *const *keys, GError **error);
+/* The values of those @keys that exist, each once, in the order first named, as a page
+ * whose a{sv} fits @max_bytes on the wire; INVALID_KEY for a bad key, TOO_LARGE when the
+ * call names more than KV_BATCH_MAX_KEYS keys or the values do not fit. */
+KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_bytes,
+                            GError **error);
+
+/* The entries (with values when @with_values) of keys starting with @prefix and sorting
+ * after @after, in key order, as many as fit @max_entries (0 or more than
+ * KV_PAGE_MAX_ENTRIES: that many)
+ * and an array of @max_bytes on the wire; ->next is set when more follow. All of one page
+ * is read at one revision. */
+KvPage *kv_service_page(KvService *self, const char *prefix, const char *after, guint max_entries,
+                        gboolean with_values, gsize max_bytes, GError **error);
+
+/* Every entry with @prefix in one page, or TOO_LARGE when they do not fit one. */
+KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_values,
+                          gsize max_bytes, GError **error);
 
 /* Stores every entry of @entries (an a{sv}) as one change at one revision, returned in
  * @out_revision; any invalid key (or a key given twice) or value rejects the whole batch.
@@ -58,6 +77,9 @@ gboolean kv_service_compare_and_set(KvService *self, const char *key, guint64 ex
 gboolean kv_service_compare_and_delete(KvService *self, const char *key, guint64 expected_revision,
                                        guint64 *out_revision, GError **error);
 
+/* The limit on a value's size given at creation. */
+gsize kv_service_max_value_size(KvService *self);
+
 /* The store's revision: the number of committed and pending changes so far. */
 guint64 kv_service_revision(KvService *self);
 
@@ -76,10 +98,11 @@ gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_exist
 gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gint64 *out_value,
                               GError **error);
 
-/* Calls @func for every key starting with @prefix ("" for all), in bytewise order, with
- * its value, or with NULL unless @with_values. */
-void kv_service_foreach(KvService *self, const char *prefix, gboolean with_values,
-                        KvRepositoryForeachFunc func, gpointer user_data);
+/* Calls @func for every key starting with @prefix ("" for all) and after @after (NULL:
+ * from the first), in bytewise order, with its value, or with NULL unless @with_values,
+ * until @func returns FALSE. */
+void kv_service_foreach(KvService *self, const char *prefix, const char *after,
+                        gboolean with_values, KvRepositoryForeachFunc func, gpointer user_data);
 
 /* The number of stored keys. */
 guint kv_service_count(KvService *self);

@@ -123,17 +123,18 @@ static void writer_end_chunk(Writer *w)
   writer_flush(w, FALSE);
 }
 
-static void add_entry(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+static gboolean add_entry(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   Writer *w = user_data;
 
   if (w->error != NULL)
-    return;
+    return FALSE;
   if (w->in_chunk == 0)
     g_variant_builder_init(&w->chunk, CHUNK_TYPE);
   g_variant_builder_add(&w->chunk, "(stv)", key, revision, value);
   if (++w->in_chunk == ENTRIES_PER_CHUNK)
     writer_end_chunk(w);
+  return TRUE;
 }
 
 gboolean kv_snapshot_write(const char *path, KvRepository *from, guint64 sequence, GError **error)
@@ -151,7 +152,7 @@ gboolean kv_snapshot_write(const char *path, KvRepository *from, guint64 sequenc
   }
   kv_record_append_file_header(buffer, snapshot_magic);
   kv_record_append(buffer, head);
-  kv_repository_foreach(from, "", TRUE, add_entry, &w);
+  kv_repository_foreach(from, "", NULL, TRUE, add_entry, &w);
   if (w.in_chunk > 0)
     writer_end_chunk(&w);
   kv_record_append(buffer, head);

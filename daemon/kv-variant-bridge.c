@@ -3,7 +3,46 @@
 #include <errno.h>
 #include <string.h>
 
-static int read_basic(sd_bus_message *m, char type, GVariant **ret)
+/* What a read may still take, in bytes on the wire, padding left out, so that a value
+ * over the limit is refused before it is converted; G_MAXSIZE for no limit. */
+typedef struct {
+  gsize left;
+} Budget;
+
+static int charge(Budget *budget, gsize bytes)
+{
+  if (bytes > budget->left)
+    return -EMSGSIZE;
+  budget->left -= bytes;
+  return 0;
+}
+
+static gsize basic_wire_size(char type, const char *string)
+{
+  switch (type) {
+  case 'y':
+    return 1;
+  case 'n':
+  case 'q':
+    return 2;
+  case 'x':
+  case 't':
+  case 'd':
+    return 8;
+  case 's':
+  case 'o':
+    return 4 + strlen(string) + 1;
+  case 'g':
+    return 1 + strlen(string) + 1;
+  default:
+    return 4; /* b i u h */
+  }
+}
+
+static int read_value(sd_bus_message *m, Budget *budget, GVariant **ret);
+static int read_variant(sd_bus_message *m, Budget *budget, GVariant **ret);
+
+static int read_basic(sd_bus_message *m, char type, Budget *budget, GVariant **ret)
 {
   union {
     uint8_t y;
@@ -19,6 +58,9 @@ static int read_basic(sd_bus_message *m, char type, GVariant **ret)
     int h;
   } v;
   int r = sd_bus_message_read_basic(m, type, &v);
+  if (r < 0)
+    return r;
+  r = charge(budget, basic_wire_size(type, type == 's' || type == 'o' || type == 'g' ? v.s : NULL));
   if (r < 0)
     return r;
 
@@ -91,7 +133,7 @@ static gsize fixed_element_size(const char *type)
   }
 }
 
-static int read_fixed_array(sd_bus_message *m, const char *element_type, gsize element_size,
+static int read_fixed_array(sd_bus_message *m, const char *element_type, Budget *budget,
                             GVariant **ret)
 {
   const void *data;
@@ -99,7 +141,20 @@ static int read_fixed_array(sd_bus_message *m, const char *element_type, gsize e
   int r = sd_bus_message_read_array(m, element_type[0], &data, &size);
   if (r < 0)
     return r;
+  r = charge(budget, 4 + size);
+  if (r < 0)
+    return r;
 
+  if (element_type[0] == 'b') {
+    const int32_t *wire = data;
+    gsize n = size / sizeof *wire;
+    g_autofree guint8 *bytes = g_malloc(MAX(n, 1));
+    for (gsize i = 0; i < n; i++)
+      bytes[i] = wire[i] != 0;
+    *ret = g_variant_ref_sink(g_variant_new_fixed_array(G_VARIANT_TYPE_BOOLEAN, bytes, n, 1));
+    return 0;
+  }
+  gsize element_size = fixed_element_size(element_type);
   *ret = g_variant_ref_sink(g_variant_new_fixed_array(
       G_VARIANT_TYPE(element_type), size > 0 ? data : "", size / element_size, element_size));
   return 0;
@@ -108,17 +163,21 @@ static int read_fixed_array(sd_bus_message *m, const char *element_type, gsize e
 /* Reads the children of an array, struct or dict entry whose GVariant type is
  * @container_type. */
 static int read_container(sd_bus_message *m, char bus_type, const char *contents,
-                          const char *container_type, GVariant **ret)
+                          const char *container_type, Budget *budget, GVariant **ret)
 {
   GVariantBuilder builder;
-  int r = sd_bus_message_enter_container(m, bus_type, contents);
+  /* An array's length word; a struct's padding is at least its first byte. */
+  int r = charge(budget, bus_type == 'a' ? 4 : 1);
+  if (r < 0)
+    return r;
+  r = sd_bus_message_enter_container(m, bus_type, contents);
   if (r < 0)
     return r;
 
   g_variant_builder_init(&builder, G_VARIANT_TYPE(container_type));
   while ((r = sd_bus_message_at_end(m, 0)) == 0) {
     g_autoptr(GVariant) child = NULL;
-    r = kv_variant_bridge_read_value(m, &child);
+    r = read_value(m, budget, &child);
     if (r < 0)
       break;
     g_variant_builder_add_value(&builder, child);
@@ -132,7 +191,7 @@ static int read_container(sd_bus_message *m, char bus_type, const char *contents
   return 0;
 }
 
-int kv_variant_bridge_read_variant(sd_bus_message *m, GVariant **ret)
+static int read_variant(sd_bus_message *m, Budget *budget, GVariant **ret)
 {
   const char *contents;
   int r = sd_bus_message_peek_type(m, NULL, &contents);
@@ -140,13 +199,16 @@ int kv_variant_bridge_read_variant(sd_bus_message *m, GVariant **ret)
     return r;
   if (r == 0)
     return -ENXIO;
+  r = charge(budget, 1 + strlen(contents) + 1);
+  if (r < 0)
+    return r;
 
   r = sd_bus_message_enter_container(m, 'v', contents);
   if (r < 0)
     return r;
 
   g_autoptr(GVariant) value = NULL;
-  r = kv_variant_bridge_read_value(m, &value);
+  r = read_value(m, budget, &value);
   if (r < 0)
     return r;
   r = sd_bus_message_exit_container(m);
@@ -157,7 +219,7 @@ int kv_variant_bridge_read_variant(sd_bus_message *m, GVariant **ret)
   return 0;
 }
 
-int kv_variant_bridge_read_value(sd_bus_message *m, GVariant **ret)
+static int read_value(sd_bus_message *m, Budget *budget, GVariant **ret)
 {
   char type;
   const char *contents;
@@ -169,31 +231,74 @@ int kv_variant_bridge_read_value(sd_bus_message *m, GVariant **ret)
 
   switch (type) {
   case 'a': {
-    gsize element_size = fixed_element_size(contents);
-    if (element_size > 0)
-      return read_fixed_array(m, contents, element_size, ret);
+    /* Read whole: booleans too, converted, rather than one GVariant per element. */
+    if (fixed_element_size(contents) > 0 || strcmp(contents, "b") == 0)
+      return read_fixed_array(m, contents, budget, ret);
     g_autofree char *array_type = g_strconcat("a", contents, NULL);
-    return read_container(m, 'a', contents, array_type, ret);
+    return read_container(m, 'a', contents, array_type, budget, ret);
   }
   case 'r': {
     g_autofree char *struct_type = g_strconcat("(", contents, ")", NULL);
-    return read_container(m, 'r', contents, struct_type, ret);
+    return read_container(m, 'r', contents, struct_type, budget, ret);
   }
   case 'e': {
     g_autofree char *entry_type = g_strconcat("{", contents, "}", NULL);
-    return read_container(m, 'e', contents, entry_type, ret);
+    return read_container(m, 'e', contents, entry_type, budget, ret);
   }
   case 'v': {
     g_autoptr(GVariant) child = NULL;
-    r = kv_variant_bridge_read_variant(m, &child);
+    r = read_variant(m, budget, &child);
     if (r < 0)
       return r;
     *ret = g_variant_ref_sink(g_variant_new_variant(child));
     return 0;
   }
   default:
-    return read_basic(m, type, ret);
+    return read_basic(m, type, budget, ret);
   }
+}
+
+int kv_variant_bridge_read_value(sd_bus_message *m, GVariant **ret)
+{
+  Budget unlimited = {G_MAXSIZE};
+
+  return read_value(m, &unlimited, ret);
+}
+
+int kv_variant_bridge_read_variant(sd_bus_message *m, GVariant **ret)
+{
+  Budget unlimited = {G_MAXSIZE};
+
+  return read_variant(m, &unlimited, ret);
+}
+
+int kv_variant_bridge_read_variant_bounded(sd_bus_message *m, gsize max_bytes, GVariant **ret)
+{
+  Budget budget = {max_bytes};
+
+  return read_variant(m, &budget, ret);
+}
+
+int kv_variant_bridge_read_strv(sd_bus_message *m, gsize max_n, GStrv *ret)
+{
+  g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func(g_free);
+  const char *string;
+  int r = sd_bus_message_enter_container(m, 'a', "s");
+  if (r < 0)
+    return r;
+
+  /* One string at a time: sd_bus_message_read_strv() of libsystemd 252 takes time
+   * quadratic in the number of strings. */
+  while (strings->len <= max_n && (r = sd_bus_message_read_basic(m, 's', &string)) > 0)
+    g_ptr_array_add(strings, g_strdup(string));
+  if (r < 0)
+    return r;
+  if (strings->len <= max_n && (r = sd_bus_message_exit_container(m)) < 0)
+    return r;
+
+  g_ptr_array_add(strings, NULL);
+  *ret = (GStrv)g_ptr_array_free(g_steal_pointer(&strings), FALSE);
+  return 0;
 }
 
 static int append_basic(sd_bus_message *m, GVariant *value)
@@ -303,4 +408,31 @@ int kv_variant_bridge_append_variant(sd_bus_message *m, GVariant *value)
   if (r < 0)
     return r;
   return sd_bus_message_close_container(m);
+}
+
+int kv_variant_bridge_read_entries(sd_bus_message *m, gsize max_n, gsize max_value_bytes,
+                                   GVariant **ret)
+{
+  GVariantBuilder builder;
+  gsize n = 0;
+  int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+  if (r < 0)
+    return r;
+
+  g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
+  while (n++ <= max_n && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+    const char *key;
+    g_autoptr(GVariant) value = NULL;
+    Budget budget = {max_value_bytes};
+    if ((r = sd_bus_message_read_basic(m, 's', &key)) < 0 ||
+        (r = read_variant(m, &budget, &value)) < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+      break;
+    g_variant_builder_add(&builder, "{sv}", key, value);
+  }
+  if (r < 0) {
+    g_variant_builder_clear(&builder);
+    return r;
+  }
+  *ret = g_variant_ref_sink(g_variant_builder_end(&builder));
+  return 0;
 }

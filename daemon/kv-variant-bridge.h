@@ -16,6 +16,21 @@ int kv_variant_bridge_read_value(sd_bus_message *m, GVariant **ret);
 /* Reads a 'v' argument and returns its content (not wrapped in a variant). */
 int kv_variant_bridge_read_variant(sd_bus_message *m, GVariant **ret);
 
+/* kv_variant_bridge_read_variant() that gives up with -EMSGSIZE, before converting the
+ * rest, once the content is certain to take more than @max_bytes on the wire. */
+int kv_variant_bridge_read_variant_bounded(sd_bus_message *m, gsize max_bytes, GVariant **ret);
+
+/* Reads an 'as' argument in time linear in its size, but only its first @max_n + 1
+ * strings: a result longer than @max_n means the array was longer, and the message is
+ * left inside it. */
+int kv_variant_bridge_read_strv(sd_bus_message *m, gsize max_n, GStrv *ret);
+
+/* Reads an 'a{sv}' argument into @ret, but only its first @max_n + 1 entries (as with
+ * kv_variant_bridge_read_strv()); -EMSGSIZE as soon as one value takes more than
+ * @max_value_bytes on the wire. */
+int kv_variant_bridge_read_entries(sd_bus_message *m, gsize max_n, gsize max_value_bytes,
+                                   GVariant **ret);
+
 /* Appends @value with its own type. -EINVAL for types D-Bus has no wire form for
  * (maybe, handle, unit tuple). */
 int kv_variant_bridge_append_value(sd_bus_message *m, GVariant *value);

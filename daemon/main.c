@@ -11,6 +11,8 @@
 #include "kv-service.h"
 #include "kv-size-option.h"
 #include "kv-state-dir.h"
+#include "kv-value-check.h"
+#include "kv-wire.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +24,8 @@
 #define DEFAULT_COMPACT_BYTES      (4 * 1024 * 1024)
 #define STATUS_INTERVAL_USEC       (1000 * 1000)
 #define LARGEST_IDLE_TIMEOUT_HOURS 24
+#define DEFAULT_MESSAGE_BYTES      (32 * 1024 * 1024)
+#define MIN_MESSAGE_BYTES          (1024 * 1024)
 
 typedef struct {
   gboolean session;
@@ -32,6 +36,7 @@ typedef struct {
   char *sync;
   double idle_timeout;
   guint64 max_value_size;
+  guint64 max_message_size;
   guint64 compact_bytes;
 } Options;
 
@@ -49,6 +54,14 @@ static gboolean parse_max_value_size(const char *option_name, const char *value,
   Options *options = data;
 
   return kv_parse_size(value, &options->max_value_size, error);
+}
+
+static gboolean parse_max_message_size(const char *option_name, const char *value, gpointer data,
+                                       GError **error)
+{
+  Options *options = data;
+
+  return kv_parse_size(value, &options->max_message_size, error);
 }
 
 static gboolean parse_compact_size(const char *option_name, const char *value, gpointer data,
@@ -85,6 +98,10 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
       {"max-value-size", 0, 0, G_OPTION_ARG_CALLBACK, parse_max_value_size,
        "Refuse values whose serialized size exceeds SIZE bytes (suffixes K, M, G; default 1M)",
        "SIZE"},
+      {"max-message-size", 0, 0, G_OPTION_ARG_CALLBACK, parse_max_message_size,
+       "Never send a message larger than SIZE, the bus's limit (default 32M, the system "
+       "bus's; larger replies are refused with TooLarge)",
+       "SIZE"},
       {"compact-size", 0, 0, G_OPTION_ARG_CALLBACK, parse_compact_size,
        "Fold the journal into a new snapshot once it is larger than SIZE and than the "
        "snapshot (default 4M)",
@@ -118,6 +135,15 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
   if (options->sync != NULL && strcmp(options->sync, "always") != 0 &&
       strcmp(options->sync, "none") != 0)
     return usage_error("--sync takes 'always' or 'none'");
+  if (options->max_message_size < MIN_MESSAGE_BYTES ||
+      options->max_message_size > KV_WIRE_MAX_MESSAGE_BYTES)
+    return usage_error("--max-message-size takes a size from 1M to 128M");
+  /* The largest Changed signal: a key, a value and a revision, with its header. */
+  if (options->max_value_size > options->max_message_size ||
+      KV_VALUE_WIRE_LIMIT(options->max_value_size) + KV_KEY_MAX_BYTES + KV_REPLY_RESERVED_BYTES >
+          options->max_message_size)
+    return usage_error("--max-value-size is too large for --max-message-size: twice the "
+                       "value size and a key must fit one message, with 64K to spare");
   if (!(options->idle_timeout >= 0 && options->idle_timeout <= LARGEST_IDLE_TIMEOUT_HOURS * 3600))
     return usage_error("--idle-timeout takes a number of seconds from 0 to 86400");
   return TRUE;
@@ -290,7 +316,7 @@ static int run(const Options *options)
   if (repository == NULL)
     return EXIT_FAILURE;
   service = kv_service_new(repository, options->max_value_size);
-  r = kv_bus_new(bus, service, &front);
+  r = kv_bus_new(bus, service, options->max_message_size, &front);
   if (r < 0) {
     kv_log(LOG_ERR, "Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
     return EXIT_FAILURE;
@@ -329,6 +355,7 @@ int main(int argc, char **argv)
 {
   Options options = {
       .max_value_size = KV_DEFAULT_MAX_VALUE_SIZE,
+      .max_message_size = DEFAULT_MESSAGE_BYTES,
       .compact_bytes = DEFAULT_COMPACT_BYTES,
   };
 

@@ -496,9 +496,10 @@ static int preload(sd_bus *bus, const Options *options)
   return r;
 }
 
-static void count_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+static gboolean count_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   (*(guint *)user_data)++;
+  return TRUE;
 }
 
 typedef struct {
@@ -506,12 +507,13 @@ typedef struct {
   guint matches;
 } ScanFilter;
 
-static void filter_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+static gboolean filter_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   ScanFilter *filter = user_data;
 
   if (g_str_has_prefix(key, filter->prefix))
     filter->matches++;
+  return TRUE;
 }
 
 /* The ordered index against a scan of every key, in process, on a repository of the
@@ -532,10 +534,10 @@ static void compare_index_with_scan(int n)
   for (int round = 0; round < ROUNDS; round++) {
     guint64 t0 = now_ns();
     matches = 0;
-    kv_repository_foreach(repository, PREFIX_100, FALSE, count_key, &matches);
+    kv_repository_foreach(repository, PREFIX_100, NULL, FALSE, count_key, &matches);
     guint64 t1 = now_ns();
     ScanFilter filter = {PREFIX_100, 0};
-    kv_repository_foreach(repository, "", FALSE, filter_key, &filter);
+    kv_repository_foreach(repository, "", NULL, FALSE, filter_key, &filter);
     guint64 t2 = now_ns();
     index_ns = MIN(index_ns, t1 - t0);
     scan_ns = MIN(scan_ns, t2 - t1);

@@ -2,17 +2,18 @@
 #include "kv-memory-repository.h"
 #include "kv-test-values.h"
 
-static void collect_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+static gboolean collect_key(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   g_assert_null(value);
   g_ptr_array_add(user_data, g_strdup(key));
+  return TRUE;
 }
 
 static GPtrArray *keys_with_prefix(KvRepository *repository, const char *prefix)
 {
   GPtrArray *keys = g_ptr_array_new_with_free_func(g_free);
 
-  kv_repository_foreach(repository, prefix, FALSE, collect_key, keys);
+  kv_repository_foreach(repository, prefix, NULL, FALSE, collect_key, keys);
   g_ptr_array_add(keys, NULL);
   return keys;
 }
@@ -80,9 +81,11 @@ static void test_values_kept_exactly(void)
   }
 }
 
-static void collect_entry(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+static gboolean collect_entry(const char *key, GVariant *value, guint64 revision,
+                              gpointer user_data)
 {
   g_variant_builder_add(user_data, "{sv}", key, value);
+  return TRUE;
 }
 
 static void test_foreach_with_values(void)
@@ -94,7 +97,7 @@ static void test_foreach_with_values(void)
   kv_repository_set(repository, "a", g_variant_new_string("one"), NULL);
   kv_repository_set(repository, "c", g_variant_new_boolean(TRUE), NULL);
   g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
-  kv_repository_foreach(repository, "", TRUE, collect_entry, &builder);
+  kv_repository_foreach(repository, "", NULL, TRUE, collect_entry, &builder);
 
   g_autoptr(GVariant) all = g_variant_ref_sink(g_variant_builder_end(&builder));
   g_autoptr(GVariant) expected =

@@ -81,9 +81,10 @@ static void set_committed(KvRepository *repository, const char *key, GVariant *v
   g_assert_no_error(error);
 }
 
-static void collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+static gboolean collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   g_variant_builder_add(user_data, "{sv}", key, value);
+  return TRUE;
 }
 
 /* Everything in @repository, to compare whole states. */
@@ -92,7 +93,7 @@ static GVariant *contents(KvRepository *repository)
   GVariantBuilder builder;
 
   g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
-  kv_repository_foreach(repository, "", TRUE, collect, &builder);
+  kv_repository_foreach(repository, "", NULL, TRUE, collect, &builder);
   return g_variant_ref_sink(g_variant_builder_end(&builder));
 }
 

@@ -32,9 +32,10 @@ static char *repeat(char c, gsize n)
 }
 
 /* Everything in the store, for checking that a failed call changed nothing. */
-static void collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+static gboolean collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   g_variant_builder_add(user_data, "{sv}", key, value);
+  return TRUE;
 }
 
 static GVariant *snapshot(Fixture *f)
@@ -42,7 +43,7 @@ static GVariant *snapshot(Fixture *f)
   GVariantBuilder builder;
 
   g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
-  kv_service_foreach(f->service, "", TRUE, collect, &builder);
+  kv_service_foreach(f->service, "", NULL, TRUE, collect, &builder);
   return g_variant_ref_sink(g_variant_builder_end(&builder));
 }
 

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* A run of entries in key order, collected so that the reply carrying them fits the bus:
+ * the size of the array they make on the wire, and the values' nesting, are checked as
+ * entries are added. */
+typedef struct {
+  GPtrArray *keys;   /* owned strings */
+  GPtrArray *values; /* owned GVariants, one per key; empty for a page of keys only */
+  char *next;        /* the last key of the page when more follow it, else NULL */
+
+  /* kv_page_add()'s bookkeeping */
+  gboolean with_values;
+  gboolean full;
+  guint max_entries;
+  gsize max_bytes;
+  gsize end; /* where the array ends on the wire so far */
+} KvPage;
+
+/* An empty page of at most @max_entries entries in an array of at most @max_bytes on the
+ * wire: an 'as', or an 'a{sv}' when @with_values. */
+KvPage *kv_page_new(gboolean with_values, guint max_entries, gsize max_bytes);
+
+/* Adds an entry (@value is ignored for a page of keys). Returns TRUE when it was added;
+ * FALSE when the page is full (->full is then set, and the entry belongs to the next
+ * page), or with @error when the entry cannot go into any reply: TOO_LARGE alone in an
+ * empty page, or INVALID_VALUE_TYPE for a value the bus cannot carry. */
+gboolean kv_page_add(KvPage *self, const char *key, GVariant *value, GError **error);
+
+void kv_page_free(KvPage *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvPage, kv_page_free)
+
+G_END_DECLS
