@@ -5,6 +5,7 @@
 #include "kv-sd-bus-cleanup.h"
 #include "kv-variant-bridge.h"
 #include "kvctl-dump.h"
+#include "kvctl-page.h"
 #include "kvctl-value.h"
 
 #include <signal.h>
@@ -382,36 +383,52 @@ static int command_incr(sd_bus *bus, int argc, char **argv)
   return KVCTL_EXIT_OK;
 }
 
-/* keys and dump: both select by an optional prefix. */
-static int call_selection(sd_bus *bus, const char *member, const char *prefix, GVariant **ret)
+/* keys and dump: page through the keys with an optional prefix, whatever their number. */
+static int page_through(sd_bus *bus, const char *member, const char *prefix, KvctlPageFunc func,
+                        gpointer user_data)
 {
-  g_autoptr(sd_bus_message) reply = NULL;
-  int status = call_with_key(bus, member, prefix != NULL ? prefix : "", &reply);
-  if (status != KVCTL_EXIT_OK)
-    return status;
-  int r = kv_variant_bridge_read_value(reply, ret);
-  return r < 0 ? read_failure(r) : KVCTL_EXIT_OK;
+  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+  int r = kvctl_page_each(bus, member, prefix != NULL ? prefix : "", func, user_data, &error);
+
+  return r < 0 ? call_failure(&error, r) : KVCTL_EXIT_OK;
+}
+
+static void print_keys(GVariant *page, gpointer user_data)
+{
+  g_autofree const char **strv = g_variant_get_strv(page, NULL);
+
+  for (gsize i = 0; strv[i] != NULL; i++)
+    puts(strv[i]);
 }
 
 static int command_keys(sd_bus *bus, int argc, char **argv)
 {
-  g_autoptr(GVariant) keys = NULL;
-
   if (argc > 2)
     return usage_error("usage: keys [PREFIX]");
-  int status = call_selection(bus, "Keys", argv[1], &keys);
-  if (status != KVCTL_EXIT_OK)
-    return status;
+  return page_through(bus, "KeysPage", argv[1], print_keys, NULL);
+}
 
-  g_autofree const char **strv = g_variant_get_strv(keys, NULL);
-  for (gsize i = 0; strv[i] != NULL; i++)
-    puts(strv[i]);
-  return KVCTL_EXIT_OK;
+static void print_text_page(GVariant *page, gpointer user_data)
+{
+  g_autofree char *text = kvctl_dump_to_text(page);
+
+  fputs(text, stdout);
+}
+
+static void gather_entries(GVariant *page, gpointer user_data)
+{
+  GVariantIter iter;
+  GVariant *entry;
+
+  g_variant_iter_init(&iter, page);
+  while ((entry = g_variant_iter_next_value(&iter)) != NULL) {
+    g_variant_builder_add_value(user_data, entry);
+    g_variant_unref(entry);
+  }
 }
 
 static int command_dump(sd_bus *bus, int argc, char **argv)
 {
-  g_autoptr(GVariant) entries = NULL;
   g_autoptr(GError) error = NULL;
   gboolean json = FALSE;
   const GOptionEntry entries_options[] = {
@@ -423,14 +440,20 @@ static int command_dump(sd_bus *bus, int argc, char **argv)
     return usage_error("dump: %s", error->message);
   if (argc > 2)
     return usage_error("usage: dump [PREFIX] [--json]");
-  int status = call_selection(bus, "GetAll", argv[1], &entries);
-  if (status != KVCTL_EXIT_OK)
-    return status;
+  /* Text goes out a page at a time; JSON is one object. */
+  if (!json)
+    return page_through(bus, "GetAllPage", argv[1], print_text_page, NULL);
 
-  g_autofree char *text = json ? kvctl_dump_to_json(entries) : kvctl_dump_to_text(entries);
-  fputs(text, stdout);
-  if (json)
-    fputc('\n', stdout);
+  GVariantBuilder all;
+  g_variant_builder_init(&all, G_VARIANT_TYPE("a{sv}"));
+  int status = page_through(bus, "GetAllPage", argv[1], gather_entries, &all);
+  if (status != KVCTL_EXIT_OK) {
+    g_variant_builder_clear(&all);
+    return status;
+  }
+  g_autoptr(GVariant) entries = g_variant_ref_sink(g_variant_builder_end(&all));
+  g_autofree char *text = kvctl_dump_to_json(entries);
+  puts(text);
   return KVCTL_EXIT_OK;
 }
 
