@@ -89,8 +89,8 @@ static gboolean validate_batch_size(gsize n, GError **error)
   if (n <= KV_BATCH_MAX_KEYS)
     return TRUE;
   g_set_error(error, KV_ERROR, KV_ERROR_TOO_LARGE,
-              "The call names %zu keys; one call takes at most %d (split it)", n,
-              KV_BATCH_MAX_KEYS);
+              "The call names more than %d keys; one call takes at most %d (split it)",
+              KV_BATCH_MAX_KEYS, KV_BATCH_MAX_KEYS);
   return FALSE;
 }
 

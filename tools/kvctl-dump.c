@@ -2,17 +2,12 @@
 
 #include <json-glib/json-glib.h>
 
-char *kvctl_dump_to_text(GVariant *entries)
+void kvctl_dump_append_text(GString *out, GVariant *entries, gsize *n_written)
 {
-  g_autoptr(GString) out = g_string_new(NULL);
   GVariantIter iter;
   const char *key;
   GVariant *value;
 
-  if (g_variant_n_children(entries) == 0)
-    return g_strdup("@a{sv} {}\n");
-
-  g_string_append(out, "{\n");
   g_variant_iter_init(&iter, entries);
   while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
     g_autoptr(GVariant) boxed = g_variant_ref_sink(g_variant_new_variant(value));
@@ -20,12 +15,24 @@ char *kvctl_dump_to_text(GVariant *entries)
     g_autofree char *key_text = g_variant_print(quoted, FALSE);
     g_autofree char *value_text = g_variant_print(boxed, TRUE);
 
-    if (out->len > 2)
-      g_string_append(out, ",\n");
+    g_string_append(out, (*n_written)++ == 0 ? "{\n" : ",\n");
     g_string_append_printf(out, "  %s: %s", key_text, value_text);
     g_variant_unref(value);
   }
-  g_string_append(out, "\n}\n");
+}
+
+void kvctl_dump_finish_text(GString *out, gsize n_written)
+{
+  g_string_append(out, n_written == 0 ? "@a{sv} {}\n" : "\n}\n");
+}
+
+char *kvctl_dump_to_text(GVariant *entries)
+{
+  g_autoptr(GString) out = g_string_new(NULL);
+  gsize n_written = 0;
+
+  kvctl_dump_append_text(out, entries, &n_written);
+  kvctl_dump_finish_text(out, n_written);
   return g_string_free(g_steal_pointer(&out), FALSE);
 }
 

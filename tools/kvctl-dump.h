@@ -19,6 +19,11 @@ G_BEGIN_DECLS
 /* @entries as GVariant text. */
 char *kvctl_dump_to_text(GVariant *entries);
 
+/* The same text written in parts: each call appends @entries, counting them in
+ * @n_written (0 at first); kvctl_dump_finish_text() closes it. */
+void kvctl_dump_append_text(GString *out, GVariant *entries, gsize *n_written);
+void kvctl_dump_finish_text(GString *out, gsize n_written);
+
 /* Reads GVariant text of type a{sv}; NULL with G_OPTION_ERROR_BAD_VALUE otherwise. */
 GVariant *kvctl_dump_from_text(const char *text, GError **error);
 

@@ -410,9 +410,10 @@ static int command_keys(sd_bus *bus, int argc, char **argv)
 
 static void print_text_page(GVariant *page, gpointer user_data)
 {
-  g_autofree char *text = kvctl_dump_to_text(page);
+  g_autoptr(GString) text = g_string_new(NULL);
 
-  fputs(text, stdout);
+  kvctl_dump_append_text(text, page, user_data);
+  fputs(text->str, stdout);
 }
 
 static void gather_entries(GVariant *page, gpointer user_data)
@@ -441,8 +442,16 @@ static int command_dump(sd_bus *bus, int argc, char **argv)
   if (argc > 2)
     return usage_error("usage: dump [PREFIX] [--json]");
   /* Text goes out a page at a time; JSON is one object. */
-  if (!json)
-    return page_through(bus, "GetAllPage", argv[1], print_text_page, NULL);
+  if (!json) {
+    gsize n_written = 0;
+    g_autoptr(GString) end = g_string_new(NULL);
+    int status = page_through(bus, "GetAllPage", argv[1], print_text_page, &n_written);
+    if (status != KVCTL_EXIT_OK)
+      return status;
+    kvctl_dump_finish_text(end, n_written);
+    fputs(end->str, stdout);
+    return KVCTL_EXIT_OK;
+  }
 
   GVariantBuilder all;
   g_variant_builder_init(&all, G_VARIANT_TYPE("a{sv}"));

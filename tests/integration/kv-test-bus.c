@@ -87,15 +87,24 @@ void kv_test_bus_assert_exited_cleanly(KvTestBus *self)
   g_unlink(self->status_file);
 }
 
-void kv_test_bus_stop_daemon(KvTestBus *self)
+pid_t kv_test_bus_daemon_pid(KvTestBus *self)
 {
   g_autoptr(GVariant) reply = call_bus_driver(self, "GetConnectionUnixProcessID", NULL);
   guint32 pid;
 
   if (reply == NULL)
-    return; /* never activated, or already gone */
+    return 0;
   g_variant_get(reply, "(u)", &pid);
-  g_assert_cmpint(kill((pid_t)pid, SIGTERM), ==, 0);
+  return (pid_t)pid;
+}
+
+void kv_test_bus_stop_daemon(KvTestBus *self)
+{
+  pid_t pid = kv_test_bus_daemon_pid(self);
+
+  if (pid == 0)
+    return; /* never activated, or already gone */
+  g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
   kv_test_bus_assert_exited_cleanly(self);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -22,6 +23,9 @@ void kv_test_bus_up(KvTestBus *self, const char *daemon_args);
  * is the test data. */
 void kv_test_bus_setup(KvTestBus *self, gconstpointer daemon_args);
 void kv_test_bus_teardown(KvTestBus *self, gconstpointer daemon_args);
+
+/* The process id of the kvstored that owns the name now, or 0. */
+pid_t kv_test_bus_daemon_pid(KvTestBus *self);
 
 /* Stops the activated kvstored, if one runs, with SIGTERM and asserts it exited 0. */
 void kv_test_bus_stop_daemon(KvTestBus *self);

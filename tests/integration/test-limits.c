@@ -1,0 +1,386 @@
+/* kvstored against a hostile caller: replies larger than the bus carries, values nested
+ * past its limit or holding file descriptors, oversized values and key lists. The private
+ * bus has dbus-daemon's default message limit, 32 MiB, as the system bus: a reply over it
+ * would make dbus-daemon drop kvstored, which every test's clean-exit check would see. */
+
+#include "kv-config.h"
+#include "kv-test-assert.h"
+#include "kv-test-bus.h"
+
+#include <gio/gunixfdlist.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ERROR_PREFIX "org.example.KVStore.Error."
+#define BIG_BYTES    1000000 /* under the default 1 MiB limit */
+
+static guint64 store_revision(KvTestBus *bus)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+      bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get",
+      g_variant_new("(ss)", KV_INTERFACE, "Revision"), G_VARIANT_TYPE("(v)"),
+      G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+  g_autoptr(GVariant) value = NULL;
+
+  g_assert_nonnull(reply);
+  g_variant_get(reply, "(v)", &value);
+  return g_variant_get_uint64(value);
+}
+
+/* Asserts that kvstored still answers, from a second connection of its own. */
+static void assert_alive(KvTestBus *bus)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) other =
+      g_dbus_connection_new_for_address_sync(kv_test_bus_address(bus),
+                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                             NULL, NULL, &error);
+  g_assert_no_error(error);
+  g_autoptr(GVariant) reply =
+      g_dbus_connection_call_sync(other, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Peer",
+                                  "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error);
+  g_assert_no_error(error);
+}
+
+/* Asserts that @method fails with @error_name (its message containing @message_part) and
+ * leaves the store's revision as it was. */
+static void assert_refused(KvTestBus *bus, const char *method, GVariant *parameters,
+                           const char *error_name, const char *message_part)
+{
+  guint64 before = store_revision(bus);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = kv_test_bus_call(bus, method, parameters, &error);
+
+  g_assert_null(reply);
+  g_assert_nonnull(error);
+  g_autofree char *remote = g_dbus_error_get_remote_error(error);
+  if (remote == NULL)
+    g_error("not a D-Bus error: %s", error->message);
+  g_assert_cmpstr(remote, ==, error_name);
+  if (message_part != NULL && strstr(error->message, message_part) == NULL)
+    g_error("'%s' does not contain '%s'", error->message, message_part);
+  g_assert_cmpuint(store_revision(bus), ==, before);
+  assert_alive(bus);
+}
+
+static GVariant *big_value(guint8 fill)
+{
+  g_autofree guint8 *bytes = g_malloc(BIG_BYTES);
+
+  memset(bytes, fill, BIG_BYTES);
+  return g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, bytes, BIG_BYTES, 1);
+}
+
+static void set_value(KvTestBus *bus, const char *key, GVariant *value)
+{
+  g_autoptr(GVariant) reply = kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", key, value));
+}
+
+/* 200 bytes of request that used to make a 40 MB reply. */
+static void test_get_many_repeated_key(KvTestBus *bus, gconstpointer data)
+{
+  const char *keys[41];
+
+  set_value(bus, "big", big_value(1));
+  for (gsize i = 0; i < 40; i++)
+    keys[i] = "big";
+  keys[40] = NULL;
+  g_autoptr(GVariant) reply =
+      kv_test_bus_call_ok(bus, "GetMany", g_variant_new("(^as)", (char **)keys));
+  g_autoptr(GVariant) found = g_variant_get_child_value(reply, 0);
+  g_assert_cmpuint(g_variant_n_children(found), ==, 1);
+  assert_alive(bus);
+}
+
+/* A store of 40 MB: more than one reply carries, but it pages. */
+static void test_replies_over_the_bus_limit(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
+
+  for (guint i = 0; i < 40; i++) {
+    g_ptr_array_add(keys, g_strdup_printf("big/%02u", i));
+    set_value(bus, g_ptr_array_index(keys, i), big_value((guint8)i));
+  }
+  g_ptr_array_add(keys, NULL);
+
+  assert_refused(bus, "GetAll", g_variant_new("(s)", ""), ERROR_PREFIX "TooLarge", "GetAllPage");
+  assert_refused(bus, "GetMany", g_variant_new("(^as)", (char **)keys->pdata),
+                 ERROR_PREFIX "TooLarge", "fewer keys");
+  g_autoptr(GVariant) all_keys = kv_test_bus_call_ok(bus, "Keys", g_variant_new("(s)", "big/"));
+  g_assert_cmpuint(g_variant_n_children(g_variant_get_child_value(all_keys, 0)), ==, 40);
+
+  /* Pages: every key once, in order, each value intact, the last page's next "". */
+  g_autofree char *after = g_strdup("");
+  guint seen = 0, pages = 0;
+  do {
+    g_autoptr(GVariant) reply =
+        kv_test_bus_call_ok(bus, "GetAllPage", g_variant_new("(ssu)", "big/", after, 0));
+    g_autoptr(GVariant) entries = NULL;
+    const char *key;
+    GVariant *value;
+    GVariantIter iter;
+    g_variant_get(reply, "(@a{sv}s)", &entries, NULL);
+    g_free(after);
+    g_variant_get_child(reply, 1, "s", &after);
+    g_variant_iter_init(&iter, entries);
+    while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
+      g_autofree char *expected = g_strdup_printf("big/%02u", seen);
+      g_assert_cmpstr(key, ==, expected);
+      g_assert_cmpuint(g_variant_get_size(value), ==, BIG_BYTES);
+      g_assert_cmpuint(((const guint8 *)g_variant_get_data(value))[BIG_BYTES - 1], ==, seen);
+      g_variant_unref(value);
+      seen++;
+    }
+    pages++;
+  } while (*after != '\0');
+  g_assert_cmpuint(seen, ==, 40);
+  g_assert_cmpuint(pages, >=, 2);
+
+  /* A limit smaller than a reply's room. */
+  g_autoptr(GVariant) small =
+      kv_test_bus_call_ok(bus, "KeysPage", g_variant_new("(ssu)", "big/", "big/10", 3));
+  kv_assert_variant_eq(small, g_variant_new_parsed("(['big/11', 'big/12', 'big/13'], 'big/13')"));
+  assert_alive(bus);
+}
+
+/* @depth variants around a number. */
+static GVariant *nested(guint depth)
+{
+  GVariant *value = g_variant_new_int32(7);
+
+  for (guint i = 0; i < depth; i++)
+    value = g_variant_new_variant(value);
+  return value;
+}
+
+static void on_changed(GDBusConnection *connection, const char *sender, const char *path,
+                       const char *interface, const char *member, GVariant *parameters,
+                       gpointer user_data)
+{
+  *(GVariant **)user_data = g_variant_ref(parameters);
+}
+
+static void test_depth(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GVariant) deepest = g_variant_ref_sink(nested(61));
+  GVariant *signal = NULL;
+  guint subscription =
+      g_dbus_connection_signal_subscribe(bus->connection, NULL, KV_INTERFACE, "Changed",
+                                         KV_OBJECT_PATH, "deep", 0, on_changed, &signal, NULL);
+
+  /* The deepest value the bus can carry in every reply: stored and read every way. */
+  set_value(bus, "deep", deepest);
+  while (signal == NULL)
+    g_main_context_iteration(NULL, TRUE);
+  g_autoptr(GVariant) changed = signal;
+  g_autoptr(GVariant) signalled = g_variant_get_child_value(changed, 1);
+  g_autoptr(GVariant) signalled_value = g_variant_get_variant(signalled);
+  kv_assert_variant_eq(signalled_value, deepest);
+  g_dbus_connection_signal_unsubscribe(bus->connection, subscription);
+
+  g_autoptr(GVariant) got = kv_test_bus_call_ok(bus, "Get", g_variant_new("(s)", "deep"));
+  g_autoptr(GVariant) got_value = g_variant_get_child_value(got, 0);
+  g_autoptr(GVariant) got_inner = g_variant_get_variant(got_value);
+  kv_assert_variant_eq(got_inner, deepest);
+  const char *deep_key[] = {"deep", NULL};
+  g_autoptr(GVariant) all = kv_test_bus_call_ok(bus, "GetAll", g_variant_new("(s)", ""));
+  g_autoptr(GVariant) many =
+      kv_test_bus_call_ok(bus, "GetMany", g_variant_new("(^as)", (char **)deep_key));
+  kv_assert_variant_eq(all, many);
+  g_autoptr(GVariant) page =
+      kv_test_bus_call_ok(bus, "GetAllPage", g_variant_new("(ssu)", "", "", 0));
+  g_autoptr(GVariant) page_entries = g_variant_get_child_value(page, 0);
+  g_autoptr(GVariant) all_entries = g_variant_get_child_value(all, 0);
+  kv_assert_variant_eq(page_entries, all_entries);
+
+  /* One more level, however it comes. (SetMany cannot carry it: inside its a{sv} the bus
+   * itself refuses the message.) */
+  assert_refused(bus, "Set", g_variant_new("(sv)", "deeper", nested(62)),
+                 ERROR_PREFIX "InvalidValueType", "62 containers deep");
+  assert_refused(bus, "CompareAndSet", g_variant_new("(stv)", "deeper", (guint64)0, nested(62)),
+                 ERROR_PREFIX "InvalidValueType", NULL);
+  /* Deep inside a container rather than a chain of variants. */
+  assert_refused(
+      bus, "Set",
+      g_variant_new("(sv)", "deeper",
+                    g_variant_new_array(G_VARIANT_TYPE_VARIANT, (GVariant *[]){nested(61)}, 1)),
+      ERROR_PREFIX "InvalidValueType", NULL);
+}
+
+/* Calls Set with @value, which holds handle 0, and /dev/null as fd 0 of the message. */
+static void assert_fd_refused(KvTestBus *bus, const char *value_text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  g_assert_cmpint(g_unix_fd_list_append(fds, fd, &error), ==, 0);
+  close(fd);
+  GVariant *value = g_variant_parse(NULL, value_text, NULL, NULL, &error);
+  g_assert_no_error(error);
+  guint64 before = store_revision(bus);
+  g_autoptr(GVariant) reply = g_dbus_connection_call_with_unix_fd_list_sync(
+      bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Set",
+      g_variant_new("(sv)", "fd", value), NULL, G_DBUS_CALL_FLAGS_NONE, 10000, fds, NULL, NULL,
+      &error);
+  g_assert_null(reply);
+  g_autofree char *remote = g_dbus_error_get_remote_error(error);
+  g_assert_cmpstr(remote, ==, ERROR_PREFIX "InvalidValueType");
+  g_assert_nonnull(strstr(error->message, "file descriptor"));
+  g_assert_cmpuint(store_revision(bus), ==, before);
+}
+
+static void test_nested_fds(KvTestBus *bus, gconstpointer data)
+{
+  assert_fd_refused(bus, "handle 0");
+  assert_fd_refused(bus, "<<handle 0>>");
+  assert_fd_refused(bus, "{'a': <handle 0>}");
+  assert_fd_refused(bus, "[<1>, <handle 0>]");
+  assert_fd_refused(bus, "(1, [<(2, <handle 0>)>])");
+  assert_alive(bus);
+}
+
+static guint64 peak_rss_kib(pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+  g_autofree char *status = NULL;
+
+  g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
+  const char *line = strstr(status, "VmHWM:");
+  g_assert_nonnull(line);
+  return g_ascii_strtoull(line + strlen("VmHWM:"), NULL, 10);
+}
+
+/* Values of ~28 MB, near the bus's limit: refused before they are converted, so that
+ * kvstored's memory grows by about the message, not many times it. */
+static void test_big_values_refused_early(KvTestBus *bus, gconstpointer data)
+{
+  enum { BOOLEANS = 7 * 1000 * 1000, BYTES = 28 * 1000 * 1000 };
+  g_autofree gboolean *booleans = g_new0(gboolean, BOOLEANS);
+  g_autofree guint8 *bytes = g_malloc0(BYTES);
+
+  assert_alive(bus);
+  pid_t pid = kv_test_bus_daemon_pid(bus);
+  guint64 before = peak_rss_kib(pid);
+  assert_refused(bus, "Set",
+                 g_variant_new("(sv)", "bools",
+                               g_variant_new_fixed_array(G_VARIANT_TYPE_BOOLEAN, booleans, BOOLEANS,
+                                                         sizeof(guint8))),
+                 ERROR_PREFIX "TooLarge", "bools");
+  assert_refused(bus, "Set",
+                 g_variant_new("(sv)", "bytes",
+                               g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, bytes, BYTES, 1)),
+                 ERROR_PREFIX "TooLarge", "bytes");
+  /* Many small elements: one GVariant each if they were all converted. */
+  GVariantBuilder strings;
+  g_variant_builder_init(&strings, G_VARIANT_TYPE("as"));
+  for (guint i = 0; i < 2 * 1000 * 1000; i++)
+    g_variant_builder_add(&strings, "s", "");
+  assert_refused(bus, "Set", g_variant_new("(sv)", "strings", g_variant_builder_end(&strings)),
+                 ERROR_PREFIX "TooLarge", "strings");
+  guint64 growth = peak_rss_kib(pid) - before;
+  g_test_message("kvstored's peak RSS grew by %" G_GUINT64_FORMAT " KiB", growth);
+  /* Converting whole, the 7M booleans alone took 2.6 GB. */
+  g_assert_cmpuint(growth, <, 300 * 1024);
+}
+
+static char **many_keys(guint n)
+{
+  char **keys = g_new(char *, n + 1);
+
+  for (guint i = 0; i < n; i++)
+    keys[i] = g_strdup_printf("k%07u", i);
+  keys[n] = NULL;
+  return keys;
+}
+
+static void test_many_keys(KvTestBus *bus, gconstpointer data)
+{
+  g_auto(GStrv) million = many_keys(1000000);
+  g_auto(GStrv) allowed = many_keys(100000);
+
+  assert_refused(bus, "GetMany", g_variant_new("(^as)", million), ERROR_PREFIX "TooLarge",
+                 "at most 100000");
+  assert_refused(bus, "DeleteMany", g_variant_new("(^as)", million), ERROR_PREFIX "TooLarge",
+                 "at most 100000");
+  GVariantBuilder batch;
+  g_variant_builder_init(&batch, G_VARIANT_TYPE("a{sv}"));
+  for (guint i = 0; i <= 100000; i++)
+    g_variant_builder_add(&batch, "{sv}", million[i], g_variant_new_boolean(TRUE));
+  assert_refused(bus, "SetMany", g_variant_new("(a{sv})", &batch), ERROR_PREFIX "TooLarge",
+                 "at most 100000");
+
+  /* At the limit it works. */
+  set_value(bus, "k0099999", g_variant_new_int32(5));
+  g_autoptr(GVariant) reply = kv_test_bus_call_ok(bus, "GetMany", g_variant_new("(^as)", allowed));
+  kv_assert_variant_eq(reply, g_variant_new_parsed("({'k0099999': <5>},)"));
+  assert_alive(bus);
+}
+
+static char *run_kvctl(const char *command, int *status)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GSubprocess) process = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                                                    kv_test_getenv("KV_TEST_KVCTL"), command, NULL);
+
+  g_assert_no_error(error);
+  g_subprocess_communicate_utf8(process, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error(error);
+  *status = g_subprocess_get_exit_status(process);
+  return g_steal_pointer(&out);
+}
+
+/* More keys than one reply holds: Keys refuses, kvctl pages. */
+static void test_kvctl_pages(KvTestBus *bus, gconstpointer data)
+{
+  enum { HALF = 60000, BATCH = 2000 };
+  g_auto(GStrv) keys = many_keys(2 * HALF);
+  int status;
+
+  /* In small batches: under MALLOC_PERTURB_, as the suite runs, libsystemd's allocations
+   * for one batch's signals take time quadratic in their number. */
+  for (guint first = 0; first < 2 * HALF; first += BATCH) {
+    GVariantBuilder batch;
+    g_variant_builder_init(&batch, G_VARIANT_TYPE("a{sv}"));
+    for (guint i = first; i < first + BATCH; i++)
+      g_variant_builder_add(&batch, "{sv}", keys[i], g_variant_new_uint32(i));
+    g_autoptr(GVariant) reply =
+        kv_test_bus_call_ok(bus, "SetMany", g_variant_new("(a{sv})", &batch));
+  }
+  assert_refused(bus, "Keys", g_variant_new("(s)", ""), ERROR_PREFIX "TooLarge", "KeysPage");
+
+  g_autofree char *listed = run_kvctl("keys", &status);
+  g_assert_cmpint(status, ==, 0);
+  g_autofree char *expected = g_strjoinv("\n", keys);
+  g_assert_true(g_str_has_suffix(listed, "\n"));
+  listed[strlen(listed) - 1] = '\0';
+  g_assert_true(g_str_equal(listed, expected));
+
+  g_autofree char *dumped = run_kvctl("dump", &status);
+  g_assert_cmpint(status, ==, 0);
+  g_auto(GStrv) lines = g_strsplit(dumped, "\n", -1);
+  /* One a{sv} document: "{", an entry a line, "}". */
+  g_assert_cmpuint(g_strv_length(lines), ==, 2 * HALF + 3);
+  g_assert_cmpstr(lines[0], ==, "{");
+  g_assert_cmpstr(lines[2 * HALF], ==, "  'k0119999': <uint32 119999>");
+  g_assert_cmpstr(lines[2 * HALF + 1], ==, "}");
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, func, args)                                                                      \
+  g_test_add("/limits/" path, KvTestBus, args, kv_test_bus_setup, func, kv_test_bus_teardown)
+  ADD("get-many-repeated-key", test_get_many_repeated_key, NULL);
+  ADD("replies-over-the-bus-limit", test_replies_over_the_bus_limit, "--in-memory");
+  ADD("depth", test_depth, NULL);
+  ADD("nested-fds", test_nested_fds, NULL);
+  ADD("big-values-refused-early", test_big_values_refused_early, "--in-memory");
+  ADD("many-keys", test_many_keys, "--in-memory");
+  ADD("kvctl-pages", test_kvctl_pages, "--in-memory");
+#undef ADD
+  return g_test_run();
+}
