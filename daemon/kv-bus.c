@@ -28,6 +28,7 @@ struct _KvBus {
   GArray *waiting;        /* Outgoing, in the order the changes were made */
   gint64 last_commit_end; /* monotonic µs, when the last commit with writes finished */
   gsize max_reply_bytes;  /* the largest array of entries a reply may carry */
+  KvPeerFlow *flow;
 };
 
 static void outgoing_clear(gpointer data)
@@ -116,9 +117,16 @@ static void on_change(const char *key, GVariant *value, guint64 revision, gpoint
     kv_log(LOG_ERR, "Cannot queue the signal for '%s': %s", key, g_strerror(-r));
 }
 
-/* Replies to @call with @value in a variant. */
-static int reply_variant(sd_bus_message *call, GVariant *value)
+/* Counts the body of a large reply to @call against its sender's unread bytes. */
+static void count_reply(KvBus *self, sd_bus_message *call, gsize body_bytes)
 {
+  kv_peer_flow_add(self->flow, sd_bus_message_get_sender(call), body_bytes);
+}
+
+/* Replies to @call with @value in a variant. */
+static int reply_variant(KvBus *self, sd_bus_message *call, GVariant *value)
+{
+  count_reply(self, call, kv_wire_variant_end(value, 0));
   g_autoptr(sd_bus_message) reply = NULL;
   int r = sd_bus_message_new_method_return(call, &reply);
   if (r < 0)
@@ -167,7 +175,7 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   g_autoptr(GVariant) value = kv_service_get(self->service, key, &error);
   if (value == NULL)
     return kv_bus_error_set(ret_error, error);
-  return reply_variant(m, value);
+  return reply_variant(self, m, value);
 }
 
 static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -263,6 +271,7 @@ static int reply_selection(sd_bus_message *m, KvBus *self, gboolean with_values,
       kv_service_select(self->service, prefix, with_values, self->max_reply_bytes, &error);
   if (page == NULL)
     return kv_bus_error_set(ret_error, error);
+  count_reply(self, m, page->end);
   return kv_bus_reply_page(m, page, FALSE);
 }
 
@@ -290,6 +299,7 @@ static int reply_page(sd_bus_message *m, KvBus *self, gboolean with_values, sd_b
                                            self->max_reply_bytes, &error);
   if (page == NULL)
     return kv_bus_error_set(ret_error, error);
+  count_reply(self, m, page->end + strlen(after) + 8);
   return kv_bus_reply_page(m, page, TRUE);
 }
 
@@ -317,6 +327,7 @@ static int method_get_with_revision(sd_bus_message *m, void *userdata, sd_bus_er
   g_autoptr(GVariant) value = kv_service_get_with_revision(self->service, key, &revision, &error);
   if (value == NULL)
     return kv_bus_error_set(ret_error, error);
+  count_reply(self, m, kv_wire_variant_end(value, 0) + 8);
   r = sd_bus_message_new_method_return(m, &reply);
   if (r >= 0)
     r = kv_variant_bridge_append_variant(reply, value);
@@ -340,6 +351,7 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
       kv_service_get_many(self->service, (const char *const *)keys, self->max_reply_bytes, &error);
   if (found == NULL)
     return kv_bus_error_set(ret_error, error);
+  count_reply(self, m, found->end);
   return kv_bus_reply_page(m, found, FALSE);
 }
 
@@ -518,7 +530,8 @@ void kv_bus_free(KvBus *self)
   g_free(self);
 }
 
-int kv_bus_new(sd_bus *bus, KvService *service, gsize max_message_bytes, KvBus **ret)
+int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, gsize max_message_bytes,
+               KvBus **ret)
 {
   g_autoptr(KvBus) self = g_new0(KvBus, 1);
   sd_event *event = sd_bus_get_event(bus);
@@ -526,6 +539,7 @@ int kv_bus_new(sd_bus *bus, KvService *service, gsize max_message_bytes, KvBus *
   /* Room for the header (names, signature) and the resume key of a page. */
   self->max_reply_bytes = MIN(max_message_bytes - KV_REPLY_RESERVED_BYTES, KV_WIRE_MAX_ARRAY_BYTES);
   self->service = service;
+  self->flow = flow;
   self->bus = bus;
   self->waiting = waiting_new();
   if (event == NULL)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "kv-peer-flow.h"
 #include "kv-service.h"
 
 #include <systemd/sd-bus.h>
@@ -17,9 +18,10 @@ typedef struct _KvBus KvBus;
 
 /* Publishes the object on @bus, which must be attached to an event loop and carries
  * messages of up to @max_message_bytes (more than KV_REPLY_RESERVED_BYTES); no reply is
- * built larger. @service is borrowed and must outlive the result. Returns 0 or a
- * negative errno. */
-int kv_bus_new(sd_bus *bus, KvService *service, gsize max_message_bytes, KvBus **ret);
+ * built larger. Large replies are counted in @flow (may be NULL). @service and @flow are
+ * borrowed and must outlive the result. Returns 0 or a negative errno. */
+int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, gsize max_message_bytes,
+               KvBus **ret);
 
 /* Commits now and sends the replies that waited for it (or the commit's error). */
 void kv_bus_commit(KvBus *self);

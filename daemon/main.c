@@ -268,6 +268,7 @@ static int run(const Options *options)
   g_autoptr(KvRepository) repository = NULL;
   g_autoptr(KvService) service = NULL;
   g_autoptr(sd_bus) bus = NULL;
+  g_autoptr(KvPeerFlow) flow = NULL;
   g_autoptr(KvBus) front = NULL;
   g_autoptr(KvIdle) idle = NULL;
   Daemon daemon = {NULL, FALSE, NULL, NULL};
@@ -316,7 +317,12 @@ static int run(const Options *options)
   if (repository == NULL)
     return EXIT_FAILURE;
   service = kv_service_new(repository, options->max_value_size);
-  r = kv_bus_new(bus, service, options->max_message_size, &front);
+  r = kv_peer_flow_new(bus, KV_INTERFACE, &flow);
+  if (r < 0) {
+    kv_log(LOG_ERR, "Cannot watch the callers' unread replies: %s", g_strerror(-r));
+    return EXIT_FAILURE;
+  }
+  r = kv_bus_new(bus, service, flow, options->max_message_size, &front);
   if (r < 0) {
     kv_log(LOG_ERR, "Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
     return EXIT_FAILURE;

@@ -9,6 +9,7 @@
 
 #include <gio/gunixfdlist.h>
 #include <fcntl.h>
+#include <systemd/sd-bus.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -369,6 +370,87 @@ static void test_kvctl_pages(KvTestBus *bus, gconstpointer data)
   g_assert_cmpstr(lines[2 * HALF + 1], ==, "}");
 }
 
+static guint64 rss_kib(pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+  g_autofree char *status = NULL;
+
+  g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
+  return g_ascii_strtoull(strstr(status, "VmRSS:") + strlen("VmRSS:"), NULL, 10);
+}
+
+typedef struct {
+  guint values;
+  guint refused;
+  guint other;
+} Outcomes;
+
+static int count_outcome(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  Outcomes *outcomes = userdata;
+  const sd_bus_error *error = sd_bus_message_get_error(reply);
+
+  if (error == NULL)
+    outcomes->values++;
+  else if (sd_bus_error_has_name(error, SD_BUS_ERROR_LIMITS_EXCEEDED))
+    outcomes->refused++;
+  else
+    outcomes->other++;
+  return 0;
+}
+
+/* A caller that sends 300 Gets of a 1 MB value and reads nothing: 300 MB of replies
+ * if kvstored sent them all. It gets about 64 before kvstored refuses the rest, others
+ * go on being served, and kvstored's memory stays bounded. */
+static void test_slow_reader(KvTestBus *bus, gconstpointer data)
+{
+  enum { CALLS = 300 };
+  sd_bus *attacker = NULL;
+  Outcomes outcomes = {0, 0, 0};
+
+  set_value(bus, "big", big_value(7));
+  set_value(bus, "small", g_variant_new_int32(1));
+  g_assert_cmpint(sd_bus_new(&attacker), >=, 0);
+  g_assert_cmpint(sd_bus_set_address(attacker, kv_test_bus_address(bus)), >=, 0);
+  g_assert_cmpint(sd_bus_set_bus_client(attacker, 1), >=, 0);
+  g_assert_cmpint(sd_bus_start(attacker), >=, 0);
+  for (guint i = 0; i < CALLS; i++)
+    g_assert_cmpint(sd_bus_call_method_async(attacker, NULL, KV_BUS_NAME, KV_OBJECT_PATH,
+                                             KV_INTERFACE, "Get", count_outcome, &outcomes, "s",
+                                             "big"),
+                    >=, 0);
+  /* Pushes the calls out without reading anything. */
+  g_assert_cmpint(sd_bus_flush(attacker), >=, 0);
+
+  pid_t pid = kv_test_bus_daemon_pid(bus);
+  guint64 peak = 0;
+  for (guint i = 0; i < 50; i++) {
+    g_autoptr(GVariant) reply = kv_test_bus_call_ok(bus, "Get", g_variant_new("(s)", "small"));
+    assert_alive(bus);
+    peak = MAX(peak, rss_kib(pid));
+    g_usleep(20 * 1000);
+  }
+  g_test_message("kvstored's RSS with a caller not reading: at most %" G_GUINT64_FORMAT " KiB",
+                 peak);
+  g_assert_cmpuint(peak, <, 200 * 1024);
+
+  /* Now it reads: what it got, and kvstored's pings answered on the way. */
+  while (outcomes.values + outcomes.refused + outcomes.other < CALLS) {
+    int r = sd_bus_process(attacker, NULL);
+    g_assert_cmpint(r, >=, 0);
+    if (r == 0)
+      g_assert_cmpint(sd_bus_wait(attacker, 10 * G_USEC_PER_SEC), >, 0);
+  }
+  g_test_message("%u values, %u refused", outcomes.values, outcomes.refused);
+  g_assert_cmpuint(outcomes.other, ==, 0);
+  g_assert_cmpuint(outcomes.values, <=, 70);
+  g_assert_cmpuint(outcomes.refused, >=, CALLS - 70);
+  sd_bus_flush_close_unref(attacker);
+
+  /* Having read, it is served again. */
+  g_autoptr(GVariant) again = kv_test_bus_call_ok(bus, "Get", g_variant_new("(s)", "small"));
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -381,6 +463,7 @@ int main(int argc, char **argv)
   ADD("big-values-refused-early", test_big_values_refused_early, "--in-memory");
   ADD("many-keys", test_many_keys, "--in-memory");
   ADD("kvctl-pages", test_kvctl_pages, "--in-memory");
+  ADD("slow-reader", test_slow_reader, "--in-memory");
 #undef ADD
   return g_test_run();
 }
