@@ -48,7 +48,7 @@ gboolean kv_file_sync_directory(const char *path, GError **error)
 gboolean kv_file_replace(const char *dir, const char *path, const char *final_path,
                          const void *data, gsize size, GError **error)
 {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     kv_file_set_error(error, errno, "create", path);
     return FALSE;

@@ -56,7 +56,7 @@ static gboolean write_file(KvJournal *self, const guint8 *tail, gsize tail_size,
 /* (Re)opens the file for writing, in place of any descriptor held before. */
 static gboolean open_for_writing(KvJournal *self, GError **error)
 {
-  int fd = open(self->path, O_RDWR | O_CLOEXEC);
+  int fd = open(self->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 
   if (fd < 0) {
     kv_file_set_error(error, errno, "open", self->path);

@@ -5,6 +5,7 @@
 #include "kv-journal.h"
 #include "kv-memory-repository.h"
 #include "kv-snapshot.h"
+#include "kv-state-dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -340,7 +341,7 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
 static int lock_directory(const char *dir, GError **error)
 {
   g_autofree char *path = g_build_filename(dir, "lock", NULL);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
   if (fd < 0) {
     kv_file_set_error(error, errno, "open", path);
@@ -382,10 +383,10 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
   self->warn_data = warn_data;
   self->lock_fd = -1;
 
-  if (g_mkdir_with_parents(dir, 0700) < 0) {
-    kv_file_set_error(error, errno, "create the state directory", dir);
+  static const char *const state_files[] = {"lock",         "snapshot",    "journal",
+                                            "snapshot.tmp", "journal.tmp", NULL};
+  if (!kv_state_dir_prepare(dir, state_files, error))
     return NULL;
-  }
   if ((self->lock_fd = lock_directory(dir, error)) < 0)
     return NULL;
   /* Left by a crash in the middle of a compaction; never part of the state. */

@@ -145,7 +145,7 @@ gboolean kv_snapshot_write(const char *path, KvRepository *from, guint64 sequenc
       g_variant_ref_sink(g_variant_new("(tt)", sequence, (guint64)kv_repository_count(from)));
   Writer w = {.path = tmp, .buffer = buffer};
 
-  w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (w.fd < 0) {
     kv_file_set_error(error, errno, "create", tmp);
     return FALSE;

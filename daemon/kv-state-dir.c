@@ -1,5 +1,9 @@
 #include "kv-state-dir.h"
 
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 char *kv_state_dir_resolve(const char *option, gboolean session_bus)
 {
   const char *systemd_dirs = g_getenv("STATE_DIRECTORY");
@@ -18,4 +22,44 @@ char *kv_state_dir_resolve(const char *option, gboolean session_bus)
   if (xdg_state != NULL && g_path_is_absolute(xdg_state))
     return g_build_filename(xdg_state, "kvstore", NULL);
   return g_build_filename(g_get_home_dir(), ".local", "state", "kvstore", NULL);
+}
+
+static gboolean fail(GError **error, const char *path, const char *what)
+{
+  g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM, "%s %s; refusing to use it", path, what);
+  return FALSE;
+}
+
+gboolean kv_state_dir_prepare(const char *dir, const char *const *files, GError **error)
+{
+  struct stat st;
+
+  if (g_mkdir_with_parents(dir, 0700) < 0) {
+    int saved = errno;
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved),
+                "Cannot create the state directory %s: %s", dir, g_strerror(saved));
+    return FALSE;
+  }
+  if (lstat(dir, &st) < 0)
+    return fail(error, dir, "cannot be examined");
+  if (S_ISLNK(st.st_mode))
+    return fail(error, dir, "is a symbolic link");
+  if (!S_ISDIR(st.st_mode))
+    return fail(error, dir, "is not a directory");
+  if (st.st_uid != geteuid())
+    return fail(error, dir, "belongs to another user");
+  /* The data may be private: nobody else reads the files, even by name. */
+  if ((st.st_mode & 07777) != 0700 && chmod(dir, 0700) < 0)
+    return fail(error, dir, "has a mode that lets others in and cannot be changed");
+
+  for (gsize i = 0; files[i] != NULL; i++) {
+    g_autofree char *path = g_build_filename(dir, files[i], NULL);
+    if (lstat(path, &st) < 0)
+      continue;
+    if (S_ISLNK(st.st_mode))
+      return fail(error, path, "is a symbolic link");
+    if (!S_ISREG(st.st_mode))
+      return fail(error, path, "is not a regular file");
+  }
+  return TRUE;
 }

@@ -9,4 +9,10 @@ G_BEGIN_DECLS
  * $XDG_STATE_HOME/kvstore or ~/.local/state/kvstore; else /var/lib/kvstore. */
 char *kv_state_dir_resolve(const char *option, gboolean session_bus);
 
+/* Creates @dir (mode 0700) if needed, and makes sure it is fit to hold the data: a real
+ * directory, not a symbolic link, owned by us; a mode that lets others in is set back to
+ * 0700. The files named in @files (NULL-terminated) must not be symbolic links or
+ * anything but regular files where they exist. Else an error naming the path. */
+gboolean kv_state_dir_prepare(const char *dir, const char *const *files, GError **error);
+
 G_END_DECLS
