@@ -90,6 +90,11 @@ static gboolean replay_records(KvJournal *self, const guint8 *data, gsize size,
       *out_end = at;
       return TRUE;
     case KV_RECORD_CORRUPT:
+      /* Garbage that no whole record follows is what a crash during an append leaves. */
+      if (!kv_record_any_after(data, size, at + 1)) {
+        *out_end = at;
+        return TRUE;
+      }
       g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                   "%s is damaged at offset %zu (checksum mismatch with %zu more bytes after "
                   "it); refusing to start rather than lose data. Move the file away to start "

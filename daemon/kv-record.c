@@ -106,3 +106,17 @@ KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
   *offset = at + KV_RECORD_HEADER_SIZE + payload_size;
   return KV_RECORD_OK;
 }
+
+gboolean kv_record_any_after(const guint8 *data, gsize size, gsize from)
+{
+  for (gsize at = from; at + KV_RECORD_HEADER_SIZE <= size; at++) {
+    const guint8 *header = data + at;
+    if (get_u32(header + 8) != kv_crc32c(header, 8))
+      continue;
+    gsize payload_size = get_u32(header);
+    if (payload_size <= size - at - KV_RECORD_HEADER_SIZE &&
+        get_u32(header + 4) == kv_crc32c(header + KV_RECORD_HEADER_SIZE, payload_size))
+      return TRUE;
+  }
+  return FALSE;
+}

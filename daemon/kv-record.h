@@ -39,4 +39,8 @@ typedef enum {
 KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
                               const GVariantType *type, GVariant **out_payload);
 
+/* Whether a whole record with valid checksums starts anywhere at or after @from in @data:
+ * damage with none after it is a torn tail, however long the garbage. */
+gboolean kv_record_any_after(const guint8 *data, gsize size, gsize from);
+
 G_END_DECLS

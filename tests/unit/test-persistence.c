@@ -298,6 +298,26 @@ static void test_zeroed_tail_is_cut(Fixture *f, gconstpointer data)
   assert_first_three_only(f, last_start);
 }
 
+/* Garbage of any length after the last whole record, with no record after it, is what a
+ * crash during an append leaves: cut, never a refusal. */
+static void test_garbage_tail_of_any_length_is_cut(Fixture *f, gconstpointer data)
+{
+  gsize last_start, size;
+  g_autofree guint8 *original = journal_with_last_record(f, &last_start, &size);
+  const gsize lengths[] = {1, 11, 12, 13, 100, 4096, 100000};
+
+  for (gsize i = 0; i < G_N_ELEMENTS(lengths); i++) {
+    g_autofree guint8 *bytes = g_malloc(last_start + lengths[i]);
+    memcpy(bytes, original, last_start);
+    for (gsize j = 0; j < lengths[i]; j++)
+      bytes[last_start + j] = (guint8)(0x5a ^ (j * 31));
+    g_ptr_array_set_size(f->warnings, 0);
+    write_journal(f, bytes, last_start + lengths[i]);
+    assert_first_three_only(f, last_start);
+    g_assert_cmpuint(f->warnings->len, ==, 1);
+  }
+}
+
 static void test_damage_before_the_tail_is_refused(Fixture *f, gconstpointer data)
 {
   gsize last_start, size;
@@ -502,6 +522,7 @@ int main(int argc, char **argv)
   ADD("torn-tail-at-every-offset", test_torn_tail_at_every_offset);
   ADD("garbled-last-record-is-cut", test_garbled_last_record_is_cut);
   ADD("zeroed-tail-is-cut", test_zeroed_tail_is_cut);
+  ADD("garbage-tail-of-any-length-is-cut", test_garbage_tail_of_any_length_is_cut);
   ADD("damage-before-the-tail-is-refused", test_damage_before_the_tail_is_refused);
   ADD("torn-batch-is-lost-whole", test_torn_batch_is_lost_whole);
   ADD("unknown-version-is-refused", test_unknown_version_is_refused);
