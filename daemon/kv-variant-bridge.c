@@ -1,5 +1,7 @@
 #include "kv-variant-bridge.h"
 
+#include "kv-wire.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -20,22 +22,13 @@ static int charge(Budget *budget, gsize bytes)
 static gsize basic_wire_size(char type, const char *string)
 {
   switch (type) {
-  case 'y':
-    return 1;
-  case 'n':
-  case 'q':
-    return 2;
-  case 'x':
-  case 't':
-  case 'd':
-    return 8;
   case 's':
   case 'o':
     return 4 + strlen(string) + 1;
   case 'g':
     return 1 + strlen(string) + 1;
   default:
-    return 4; /* b i u h */
+    return kv_wire_fixed_size(type);
   }
 }
 

@@ -33,13 +33,9 @@ static gsize type_alignment(const char *type)
   }
 }
 
-/* The wire size of one element of an array of @type when every element has the same size
- * and alignment, so a whole array costs n times that; 0 otherwise. */
-static gsize fixed_wire_size(const char *type)
+gsize kv_wire_fixed_size(char type)
 {
-  if (type[0] == '\0' || type[1] != '\0')
-    return 0;
-  switch (type[0]) {
+  switch (type) {
   case 'y':
     return 1;
   case 'n':
@@ -57,6 +53,13 @@ static gsize fixed_wire_size(const char *type)
   default:
     return 0;
   }
+}
+
+/* The wire size of one element of an array of @type when every element has the same size
+ * and alignment, so a whole array costs n times that; 0 otherwise. */
+static gsize fixed_wire_size(const char *type)
+{
+  return type[0] != '\0' && type[1] == '\0' ? kv_wire_fixed_size(type[0]) : 0;
 }
 
 static gsize children_end(GVariant *value, gsize offset)

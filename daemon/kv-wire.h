@@ -13,6 +13,10 @@ G_BEGIN_DECLS
 #define KV_WIRE_MAX_ARRAY_BYTES   (64u * 1024 * 1024)
 #define KV_WIRE_MAX_DEPTH         64
 
+/* The size on the wire of a value of the fixed-size basic type @type (y n q b i u h x t
+ * d), which is also its alignment; 0 for any other type. */
+gsize kv_wire_fixed_size(char type);
+
 /* Where @value ends when marshalled from byte @offset of a D-Bus body, padding included:
  * kv_wire_end(v, 0) is its size at the start of a body. */
 gsize kv_wire_end(GVariant *value, gsize offset);
