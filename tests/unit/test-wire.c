@@ -25,7 +25,7 @@ static gsize gdbus_variant_body_size(GVariant *value)
 static void assert_size_matches(const char *text)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) value = g_variant_ref_sink(g_variant_parse(NULL, text, NULL, NULL, &error));
+  g_autoptr(GVariant) value = g_variant_parse(NULL, text, NULL, NULL, &error);
 
   g_assert_no_error(error);
   g_test_message("%s", text);
@@ -70,8 +70,7 @@ static void test_shape(void)
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-    g_autoptr(GVariant) value =
-        g_variant_ref_sink(g_variant_parse(NULL, cases[i].text, NULL, NULL, NULL));
+    g_autoptr(GVariant) value = g_variant_parse(NULL, cases[i].text, NULL, NULL, NULL);
     KvWireShape shape = kv_wire_shape(value);
     g_test_message("%s", cases[i].text);
     g_assert_cmpuint(shape.depth, ==, cases[i].depth);
