@@ -11,6 +11,7 @@
 #include "kv-variant-bridge.h"
 
 #include <errno.h>
+#include <string.h>
 
 /* A message that waits for the commit: a reply to @call, or a signal (@call NULL). */
 typedef struct {
@@ -123,6 +124,16 @@ static void count_reply(KvBus *self, sd_bus_message *call, gsize body_bytes)
   kv_peer_flow_add(self->flow, sd_bus_message_get_sender(call), body_bytes);
 }
 
+/* Replies to @call with @page (see kv_bus_reply_page()), counting it. */
+static int reply_page_counted(KvBus *self, sd_bus_message *call, const KvPage *page, gboolean paged)
+{
+  /* The array, then the resume key: a length word, the string and its nul. */
+  gsize next_bytes = paged ? 4 + (page->next != NULL ? strlen(page->next) : 0) + 1 : 0;
+
+  count_reply(self, call, page->end + next_bytes);
+  return kv_bus_reply_page(call, page, paged);
+}
+
 /* Replies to @call with @value in a variant. */
 static int reply_variant(KvBus *self, sd_bus_message *call, GVariant *value)
 {
@@ -141,15 +152,12 @@ static int reply_variant(KvBus *self, sd_bus_message *call, GVariant *value)
 static int value_too_large(KvBus *self, const char *key, sd_bus_error *ret_error)
 {
   g_autoptr(GError) error = NULL;
+  g_autofree char *which =
+      key != NULL ? g_strdup_printf("Value for '%s'", key) : g_strdup("A value in the batch");
 
-  if (key != NULL)
-    g_set_error(&error, KV_ERROR, KV_ERROR_TOO_LARGE,
-                "Value for '%s' takes more than %zu bytes on the D-Bus wire", key,
-                KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)));
-  else
-    g_set_error(&error, KV_ERROR, KV_ERROR_TOO_LARGE,
-                "A value in the batch takes more than %zu bytes on the D-Bus wire",
-                KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)));
+  g_set_error(&error, KV_ERROR, KV_ERROR_TOO_LARGE,
+              "%s takes more than %zu bytes on the D-Bus wire", which,
+              KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)));
   return kv_bus_error_set(ret_error, error);
 }
 
@@ -271,8 +279,7 @@ static int reply_selection(sd_bus_message *m, KvBus *self, gboolean with_values,
       kv_service_select(self->service, prefix, with_values, self->max_reply_bytes, &error);
   if (page == NULL)
     return kv_bus_error_set(ret_error, error);
-  count_reply(self, m, page->end);
-  return kv_bus_reply_page(m, page, FALSE);
+  return reply_page_counted(self, m, page, FALSE);
 }
 
 static int method_keys(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -299,8 +306,7 @@ static int reply_page(sd_bus_message *m, KvBus *self, gboolean with_values, sd_b
                                            self->max_reply_bytes, &error);
   if (page == NULL)
     return kv_bus_error_set(ret_error, error);
-  count_reply(self, m, page->end + strlen(after) + 8);
-  return kv_bus_reply_page(m, page, TRUE);
+  return reply_page_counted(self, m, page, TRUE);
 }
 
 static int method_keys_page(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -351,8 +357,7 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
       kv_service_get_many(self->service, (const char *const *)keys, self->max_reply_bytes, &error);
   if (found == NULL)
     return kv_bus_error_set(ret_error, error);
-  count_reply(self, m, found->end);
-  return kv_bus_reply_page(m, found, FALSE);
+  return reply_page_counted(self, m, found, FALSE);
 }
 
 /* Replies with @revision, after the commit. */
