@@ -49,27 +49,27 @@ static int on_pong(sd_bus_message *reply, void *userdata, sd_bus_error *ret_erro
   const char *sender = sd_bus_message_get_sender(reply);
 
   peer->ping = sd_bus_slot_unref(peer->ping);
-  if (g_strcmp0(sender, peer->name) == 0) {
-    /* From the peer itself, even an error: it read all that came before. */
-    peer->unconfirmed -= peer->pinged;
-    flow->total -= peer->pinged;
-    peer->pinged = 0;
-  } else if (sender != NULL) {
+  /* No answer in time: the sweep asks again. */
+  if (sender == NULL)
+    return 0;
+  if (g_strcmp0(sender, peer->name) != 0) {
     /* From the bus: the peer is gone, or the policy forbids the ping. */
     const sd_bus_error *error = sd_bus_message_get_error(reply);
-    if (!sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN,
-                                SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+    if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+      g_hash_table_remove(flow->peers, peer->name);
+    else
       kv_log(LOG_WARNING, "Cannot ask %s whether it reads its replies: %s", peer->name,
              error != NULL ? error->message : "unexpected reply");
-    else {
-      g_hash_table_remove(flow->peers, peer->name);
-      return 0;
-    }
+    return 0;
   }
-  /* Else no answer in time: the sweep asks again. */
+
+  /* From the peer itself, even an error: it read all that came before. */
+  peer->unconfirmed -= peer->pinged;
+  flow->total -= peer->pinged;
+  peer->pinged = 0;
   if (peer->unconfirmed == 0)
     g_hash_table_remove(flow->peers, peer->name);
-  else if (peer->unconfirmed >= KV_FLOW_PING_BYTES && sender != NULL && peer->pinged == 0)
+  else if (peer->unconfirmed >= KV_FLOW_PING_BYTES)
     send_ping(peer);
   return 0;
 }
@@ -112,15 +112,6 @@ void kv_peer_flow_add(KvPeerFlow *self, const char *name, gsize bytes)
   self->total += bytes;
   if (peer->ping == NULL && peer->unconfirmed >= KV_FLOW_PING_BYTES)
     send_ping(peer);
-}
-
-gsize kv_peer_flow_unconfirmed(KvPeerFlow *self, const char *name)
-{
-  if (name == NULL)
-    return self->total;
-
-  Peer *peer = lookup_peer(self, name, FALSE);
-  return peer != NULL ? peer->unconfirmed : 0;
 }
 
 static gboolean over_limit(KvPeerFlow *self, Peer *peer)

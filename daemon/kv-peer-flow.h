@@ -31,9 +31,6 @@ int kv_peer_flow_new(sd_bus *bus, const char *interface, KvPeerFlow **ret);
 /* Counts @bytes more sent to @peer (a unique name), beyond the overhead of its call. */
 void kv_peer_flow_add(KvPeerFlow *self, const char *peer, gsize bytes);
 
-/* The bytes not yet confirmed read, by @peer (NULL: by all peers). */
-gsize kv_peer_flow_unconfirmed(KvPeerFlow *self, const char *peer);
-
 void kv_peer_flow_free(KvPeerFlow *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvPeerFlow, kv_peer_flow_free)

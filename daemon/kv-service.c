@@ -358,12 +358,6 @@ gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gi
   return TRUE;
 }
 
-void kv_service_foreach(KvService *self, const char *prefix, const char *after,
-                        gboolean with_values, KvRepositoryForeachFunc func, gpointer user_data)
-{
-  kv_repository_foreach(self->repository, prefix, after, with_values, func, user_data);
-}
-
 guint kv_service_count(KvService *self)
 {
   return kv_repository_count(self->repository);

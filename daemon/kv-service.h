@@ -98,12 +98,6 @@ gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_exist
 gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gint64 *out_value,
                               GError **error);
 
-/* Calls @func for every key starting with @prefix ("" for all) and after @after (NULL:
- * from the first), in bytewise order, with its value, or with NULL unless @with_values,
- * until @func returns FALSE. */
-void kv_service_foreach(KvService *self, const char *prefix, const char *after,
-                        gboolean with_values, KvRepositoryForeachFunc func, gpointer user_data);
-
 /* The number of stored keys. */
 guint kv_service_count(KvService *self);
 

@@ -104,26 +104,14 @@ static int read_basic(sd_bus_message *m, char type, Budget *budget, GVariant **r
   return 0;
 }
 
+/* The size of one element of an array of @type when GVariant and the wire lay it out
+ * alike, so the array copies as is; 0 otherwise. */
 static gsize fixed_element_size(const char *type)
 {
-  if (type[0] == '\0' || type[1] != '\0')
+  /* A boolean is 4 bytes on the wire but 1 in GVariant, and a handle means nothing here. */
+  if (type[0] == '\0' || type[1] != '\0' || type[0] == 'b' || type[0] == 'h')
     return 0;
-  switch (type[0]) {
-  case 'y':
-    return 1;
-  case 'n':
-  case 'q':
-    return 2;
-  case 'i':
-  case 'u':
-    return 4;
-  case 'x':
-  case 't':
-  case 'd':
-    return 8;
-  default:
-    return 0; /* 'b' is 4 bytes on the wire but 1 in GVariant: not copyable as is */
-  }
+  return kv_wire_fixed_size(type[0]);
 }
 
 static int read_fixed_array(sd_bus_message *m, const char *element_type, Budget *budget,

@@ -43,7 +43,7 @@ static GVariant *snapshot(Fixture *f)
   GVariantBuilder builder;
 
   g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
-  kv_service_foreach(f->service, "", NULL, TRUE, collect, &builder);
+  kv_repository_foreach(f->repository, "", NULL, TRUE, collect, &builder);
   return g_variant_ref_sink(g_variant_builder_end(&builder));
 }
 
