@@ -243,6 +243,9 @@ static gboolean persistent_commit(KvRepository *repository, GError **error)
 
   if (!kv_journal_has_pending(self->journal))
     return TRUE;
+  /* Before writing: on a full disk, the journal records a finished compaction drops are
+   * the room this commit needs. */
+  finish_background_compaction(self, FALSE);
   if (!kv_journal_flush(self->journal, self->sync == KV_SYNC_ALWAYS, &local_error)) {
     roll_back(self);
     g_set_error(error, KV_ERROR, KV_ERROR_STORAGE, "Storage failed, nothing was changed: %s",
@@ -252,7 +255,6 @@ static gboolean persistent_commit(KvRepository *repository, GError **error)
   g_array_set_size(self->undo, 0);
   self->committed_sequence = kv_repository_revision(self->inner);
 
-  finish_background_compaction(self, FALSE);
   if (self->compaction_pid == 0 && kv_journal_size(self->journal) > self->next_compaction)
     start_background_compaction(self);
   return TRUE;

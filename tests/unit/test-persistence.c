@@ -510,6 +510,61 @@ static void test_failed_commit_changes_nothing(Fixture *f, gconstpointer data)
   g_assert_cmpvariant(reopened, expected);
 }
 
+/* Waits until the one child of this process (a background compaction) has exited, without
+ * reaping it: the repository does that. */
+static void wait_for_child_exit(void)
+{
+  g_autofree char *children_path = g_strdup_printf("/proc/self/task/%d/children", getpid());
+
+  for (int i = 0; i < 1000; i++) {
+    g_autofree char *children = NULL;
+    g_assert_true(g_file_get_contents(children_path, &children, NULL, NULL));
+    g_autofree char *stat_path =
+        g_strdup_printf("/proc/%" G_GUINT64_FORMAT "/stat", g_ascii_strtoull(children, NULL, 10));
+    g_autofree char *stat = NULL;
+    if (g_file_get_contents(stat_path, &stat, NULL, NULL) && strstr(stat, ") Z ") != NULL)
+      return;
+    g_usleep(10 * 1000);
+  }
+  g_error("the compaction child did not finish in 10 s");
+}
+
+/* On a full disk a finished compaction is installed before the commit writes, so the
+ * room it frees makes the commit succeed. */
+static void test_compaction_frees_room_on_a_full_disk(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KvRepository) repository = open_repository(f, 4096, NULL, &error);
+  g_autofree char *text = g_strnfill(1000, 'x');
+  struct rlimit old_limit, limit;
+
+  g_assert_no_error(error);
+  /* Five records of one key pass 4 KiB: the last commit starts a compaction. */
+  for (int i = 0; i < 5; i++)
+    set_committed(repository, "k", g_variant_new_string(text));
+  wait_for_child_exit();
+  gsize full = kv_persistent_repository_journal_size(repository);
+  g_assert_cmpuint(full, >, 4096);
+
+  /* The journal cannot grow past its size now. */
+  g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
+  limit = old_limit;
+  limit.rlim_cur = full;
+  signal(SIGXFSZ, SIG_IGN);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &limit), ==, 0);
+  g_assert_true(kv_repository_set(repository, "k", g_variant_new_string("after"), NULL));
+  gboolean committed = kv_repository_commit(repository, &error);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
+  g_assert_no_error(error);
+  g_assert_true(committed);
+  g_assert_cmpuint(kv_persistent_repository_journal_size(repository), <, full);
+
+  g_clear_pointer(&repository, kv_repository_free);
+  g_autoptr(KvRepository) reopened = open_ok(f);
+  g_autoptr(GVariant) value = kv_repository_get(reopened, "k");
+  kv_assert_variant_eq(value, g_variant_new_string("after"));
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -518,6 +573,7 @@ int main(int argc, char **argv)
   ADD("snapshot-round-trip", test_snapshot_round_trip);
   ADD("compaction-when-journal-grows", test_compaction_when_journal_grows);
   ADD("writes-during-background-compaction", test_writes_during_background_compaction);
+  ADD("compaction-frees-room-on-a-full-disk", test_compaction_frees_room_on_a_full_disk);
   ADD("files-are-private", test_files_are_private);
   ADD("torn-tail-at-every-offset", test_torn_tail_at_every_offset);
   ADD("garbled-last-record-is-cut", test_garbled_last_record_is_cut);
