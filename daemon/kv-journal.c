@@ -68,39 +68,36 @@ static gboolean open_for_writing(KvJournal *self, GError **error)
   return TRUE;
 }
 
-/* Replays every whole record of @data; returns the offset where valid data ends. */
-static gboolean replay_records(KvJournal *self, const guint8 *data, gsize size,
+typedef enum {
+  WALK_CLEAN,   /* whole records to the end, or to a torn tail */
+  WALK_DAMAGED, /* damage that whole records follow */
+  WALK_FAILED,  /* the replay function failed */
+} WalkResult;
+
+/* Replays the whole records of @data from offset @from up to the first that is not whole,
+ * where *out_end is left. */
+static WalkResult walk_records(const char *path, const guint8 *data, gsize size, gsize from,
                                const GVariantType *type, KvJournalReplayFunc replay,
                                gpointer user_data, gsize *out_end, GError **error)
 {
-  gsize offset = KV_RECORD_FILE_HEADER_SIZE;
+  gsize offset = from;
+  KvRecordStatus status;
 
   for (;;) {
     g_autoptr(GVariant) payload = NULL;
-    gsize at = offset;
-    switch (kv_record_read(data, size, &offset, type, &payload)) {
-    case KV_RECORD_OK:
-      if (!replay(payload, user_data, error)) {
-        g_prefix_error(error, "%s, record at offset %zu: ", self->path, at);
-        return FALSE;
-      }
-      break;
-    case KV_RECORD_END:
-    case KV_RECORD_TORN:
+    gsize at = offset, next;
+    status = kv_record_read(data, size, &offset, type, &payload);
+    if (status != KV_RECORD_OK) {
       *out_end = at;
-      return TRUE;
-    case KV_RECORD_CORRUPT:
       /* Garbage that no whole record follows is what a crash during an append leaves. */
-      if (!kv_record_any_after(data, size, at + 1)) {
-        *out_end = at;
-        return TRUE;
-      }
-      g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                  "%s is damaged at offset %zu (checksum mismatch with %zu more bytes after "
-                  "it); refusing to start rather than lose data. Move the file away to start "
-                  "from the snapshot alone.",
-                  self->path, at, size - at);
-      return FALSE;
+      return status == KV_RECORD_CORRUPT && kv_record_find_next(data, size, at + 1, &next)
+                 ? WALK_DAMAGED
+                 : WALK_CLEAN;
+    }
+    if (!replay(payload, user_data, error)) {
+      g_prefix_error(error, "%s, record at offset %zu: ", path, at);
+      *out_end = at;
+      return WALK_FAILED;
     }
   }
 }
@@ -128,9 +125,21 @@ KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournal
 
   const guint8 *data = (const guint8 *)g_mapped_file_get_contents(file);
   gsize size = g_mapped_file_get_length(file);
-  if (!kv_record_check_file_header(data, size, journal_magic, path, error) ||
-      !replay_records(self, data, size, type, replay, user_data, &end, error))
+  if (!kv_record_check_file_header(data, size, journal_magic, path, error))
     return NULL;
+  switch (walk_records(path, data, size, KV_RECORD_FILE_HEADER_SIZE, type, replay, user_data, &end,
+                       error)) {
+  case WALK_CLEAN:
+    break;
+  case WALK_DAMAGED:
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                "%s is damaged at offset %zu (checksum mismatch with whole records after it); "
+                "refusing to start rather than lose data",
+                path, end);
+    return NULL;
+  case WALK_FAILED:
+    return NULL;
+  }
 
   if (!open_for_writing(self, error))
     return NULL;
@@ -219,4 +228,48 @@ gboolean kv_journal_drop_head(KvJournal *self, gsize offset, GError **error)
     got += (gsize)n;
   }
   return replace_file(self, tail, tail_size, error);
+}
+
+static gboolean count_record(GVariant *payload, gpointer user_data, GError **error)
+{
+  (*(guint *)user_data)++;
+  return TRUE;
+}
+
+gboolean kv_journal_scan(const char *path, const GVariantType *type, KvJournalReplayFunc func,
+                         gpointer user_data, KvJournalScan *out, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GMappedFile) file = g_mapped_file_new(path, FALSE, &local_error);
+
+  *out = (KvJournalScan){0};
+  if (file == NULL && g_error_matches(local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    return TRUE;
+  if (file == NULL) {
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return FALSE;
+  }
+
+  const guint8 *data = (const guint8 *)g_mapped_file_get_contents(file);
+  out->exists = TRUE;
+  out->size = g_mapped_file_get_length(file);
+  if (!kv_record_check_file_header(data, out->size, journal_magic, path, &local_error)) {
+    out->other_version = g_error_matches(local_error, G_FILE_ERROR, G_FILE_ERROR_NOSYS);
+    out->header_problem = g_strdup(local_error->message);
+    return TRUE;
+  }
+  WalkResult result = walk_records(path, data, out->size, KV_RECORD_FILE_HEADER_SIZE, type, func,
+                                   user_data, &out->end, error);
+  if (result == WALK_FAILED)
+    return FALSE;
+  out->damaged = result == WALK_DAMAGED;
+  /* Past the damage: how many whole records it cuts off. */
+  for (gsize at = out->end; out->damaged && kv_record_find_next(data, out->size, at + 1, &at);)
+    walk_records(path, data, out->size, at, type, count_record, &out->records_after, &at, NULL);
+  return TRUE;
+}
+
+void kv_journal_scan_clear(KvJournalScan *scan)
+{
+  g_clear_pointer(&scan->header_problem, g_free);
 }

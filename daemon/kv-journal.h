@@ -20,6 +20,28 @@ typedef gboolean (*KvJournalReplayFunc)(GVariant *payload, gpointer user_data, G
 KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournalReplayFunc replay,
                            gpointer user_data, gsize *out_dropped_bytes, GError **error);
 
+/* What kv_journal_scan() found. */
+typedef struct {
+  gboolean exists;
+  gsize size;
+  char *header_problem;   /* not a journal this kvstored reads: why (and nothing else set) */
+  gboolean other_version; /* ...because another version of kvstored wrote it */
+  gsize end;              /* where the whole records from the start end */
+  gboolean damaged;       /* at @end, with whole records after it; else a torn tail or none */
+  guint records_after;    /* whole records after the damage */
+} KvJournalScan;
+
+/* Reads the journal at @path without changing it: calls @func for each whole record from
+ * the start up to the first damage or torn tail, and describes what follows. A missing
+ * file is an empty journal. FALSE with @error when it cannot be read or @func fails. */
+gboolean kv_journal_scan(const char *path, const GVariantType *type, KvJournalReplayFunc func,
+                         gpointer user_data, KvJournalScan *out, GError **error);
+
+/* Frees what a scan allocated. */
+void kv_journal_scan_clear(KvJournalScan *scan);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KvJournalScan, kv_journal_scan_clear)
+
 /* Queues @payload for the next flush. */
 void kv_journal_append(KvJournal *self, GVariant *payload);
 

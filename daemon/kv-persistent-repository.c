@@ -15,10 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A journal record: its sequence number and the changes it makes, each a key with its
- * new value, or with nothing for a deletion. */
-#define RECORD_TYPE G_VARIANT_TYPE("(ta(smv))")
-
 #define LOCK_WAIT_SECONDS 20
 
 /* How to take back one change that is not committed yet. */
@@ -338,30 +334,6 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
   return TRUE;
 }
 
-/* One kvstored per state directory: a second one, started by D-Bus activation while
- * the first is still finishing after releasing its name, waits for it. */
-static int lock_directory(const char *dir, GError **error)
-{
-  g_autofree char *path = g_build_filename(dir, "lock", NULL);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-
-  if (fd < 0) {
-    kv_file_set_error(error, errno, "open", path);
-    return -1;
-  }
-  for (int i = 0; i < LOCK_WAIT_SECONDS * 20; i++) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-      return fd;
-    if (errno != EWOULDBLOCK)
-      break;
-    g_usleep(G_USEC_PER_SEC / 20);
-  }
-  g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
-              "%s is in use by another kvstored (still locked after %d s)", dir, LOCK_WAIT_SECONDS);
-  close(fd);
-  return -1;
-}
-
 KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gsize compact_bytes,
                                             KvWarningFunc warn_func, gpointer warn_data,
                                             KvRecoveryInfo *out_info, GError **error)
@@ -389,7 +361,7 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
                                             "snapshot.tmp", "journal.tmp", NULL};
   if (!kv_state_dir_prepare(dir, state_files, error))
     return NULL;
-  if ((self->lock_fd = lock_directory(dir, error)) < 0)
+  if ((self->lock_fd = kv_state_dir_lock(dir, LOCK_WAIT_SECONDS, error)) < 0)
     return NULL;
   /* Left by a crash in the middle of a compaction; never part of the state. */
   g_unlink(snapshot_tmp);
@@ -398,8 +370,8 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
   if (!kv_snapshot_load(self->snapshot_path, self->inner, &replay.snapshot_sequence, error))
     return NULL;
   out_info->snapshot_keys = kv_repository_count(self->inner);
-  self->journal =
-      kv_journal_open(journal_path, RECORD_TYPE, replay_record, &replay, &dropped, error);
+  self->journal = kv_journal_open(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay,
+                                  &dropped, error);
   if (self->journal == NULL)
     return NULL;
   if (dropped > 0)

@@ -22,6 +22,10 @@ typedef enum {
 /* Receives warnings that are not errors of any call (a cut torn tail, a failed compaction). */
 typedef void (*KvWarningFunc)(const char *message, gpointer user_data);
 
+/* A journal record: its sequence number (the revision of its change) and the changes it
+ * makes, each a key with its new value, or with nothing for a deletion. */
+#define KV_JOURNAL_RECORD_TYPE G_VARIANT_TYPE("(ta(smv))")
+
 /* What opening found. */
 typedef struct {
   guint64 snapshot_keys;

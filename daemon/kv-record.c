@@ -37,7 +37,7 @@ gboolean kv_record_check_file_header(const guint8 *data, gsize size, const char 
   }
   guint32 version = get_u32(data + 8);
   if (version != KV_RECORD_FORMAT_VERSION) {
-    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
                 "%s has format version %u; this kvstored reads version %u", path, version,
                 KV_RECORD_FORMAT_VERSION);
     return FALSE;
@@ -107,7 +107,7 @@ KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
   return KV_RECORD_OK;
 }
 
-gboolean kv_record_any_after(const guint8 *data, gsize size, gsize from)
+gboolean kv_record_find_next(const guint8 *data, gsize size, gsize from, gsize *out_offset)
 {
   for (gsize at = from; at + KV_RECORD_HEADER_SIZE <= size; at++) {
     const guint8 *header = data + at;
@@ -115,8 +115,10 @@ gboolean kv_record_any_after(const guint8 *data, gsize size, gsize from)
       continue;
     gsize payload_size = get_u32(header);
     if (payload_size <= size - at - KV_RECORD_HEADER_SIZE &&
-        get_u32(header + 4) == kv_crc32c(header + KV_RECORD_HEADER_SIZE, payload_size))
+        get_u32(header + 4) == kv_crc32c(header + KV_RECORD_HEADER_SIZE, payload_size)) {
+      *out_offset = at;
       return TRUE;
+    }
   }
   return FALSE;
 }

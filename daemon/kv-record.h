@@ -19,7 +19,8 @@ G_BEGIN_DECLS
 void kv_record_append_file_header(GByteArray *buffer, const char magic[8]);
 
 /* Checks that @data starts with the header for @magic in a version this build reads;
- * G_FILE_ERROR_INVAL otherwise, naming @path. */
+ * G_FILE_ERROR_INVAL for another magic, G_FILE_ERROR_NOSYS for another version, naming
+ * @path. */
 gboolean kv_record_check_file_header(const guint8 *data, gsize size, const char magic[8],
                                      const char *path, GError **error);
 
@@ -39,8 +40,9 @@ typedef enum {
 KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
                               const GVariantType *type, GVariant **out_payload);
 
-/* Whether a whole record with valid checksums starts anywhere at or after @from in @data:
- * damage with none after it is a torn tail, however long the garbage. */
-gboolean kv_record_any_after(const guint8 *data, gsize size, gsize from);
+/* Finds the first offset at or after @from in @data where a whole record with valid
+ * checksums starts, in @out_offset; FALSE when there is none. Damage with none after it
+ * is a torn tail, however long the garbage. */
+gboolean kv_record_find_next(const guint8 *data, gsize size, gsize from, gsize *out_offset);
 
 G_END_DECLS

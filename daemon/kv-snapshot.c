@@ -92,6 +92,82 @@ gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_seq
   return TRUE;
 }
 
+/* Loads the entries of @payload, a chunk record, into @into; FALSE when it is not one. */
+static gboolean load_chunk(GBytes *payload, KvRepository *into, guint64 *loaded)
+{
+  g_autoptr(GVariant) untrusted =
+      g_variant_ref_sink(g_variant_new_from_bytes(CHUNK_TYPE, payload, FALSE));
+  GVariantIter iter;
+  const char *key;
+  guint64 revision;
+  GVariant *value;
+
+  if (!g_variant_is_normal_form(untrusted))
+    return FALSE;
+  g_variant_iter_init(&iter, untrusted);
+  while (g_variant_iter_next(&iter, "(&stv)", &key, &revision, &value)) {
+    kv_memory_repository_load(into, key, value, revision);
+    g_variant_unref(value);
+    (*loaded)++;
+  }
+  return TRUE;
+}
+
+/* A head or trailer record: 16 bytes that read as one. */
+static gboolean read_head(GBytes *payload, guint64 *sequence, guint64 *count)
+{
+  if (g_bytes_get_size(payload) != 16)
+    return FALSE;
+  g_autoptr(GVariant) head =
+      g_variant_ref_sink(g_variant_new_from_bytes(HEAD_TYPE, payload, FALSE));
+  g_variant_get(head, "(tt)", sequence, count);
+  return TRUE;
+}
+
+gboolean kv_snapshot_salvage(const char *path, KvRepository *into, KvSnapshotSalvage *out,
+                             GError **error)
+{
+  g_autoptr(GMappedFile) file = g_mapped_file_new(path, FALSE, error);
+
+  *out = (KvSnapshotSalvage){0};
+  if (file == NULL)
+    return FALSE;
+  const guint8 *data = (const guint8 *)g_mapped_file_get_contents(file);
+  gsize size = g_mapped_file_get_length(file);
+  if (!kv_record_check_file_header(data, size, snapshot_magic, path, error))
+    return FALSE;
+
+  /* Every record whose checksums hold, found past any damage: the first and the last are
+   * the head and the trailer, the others chunks. */
+  gsize at = KV_RECORD_FILE_HEADER_SIZE;
+  gboolean first = TRUE;
+  while (at < size) {
+    g_autoptr(GVariant) raw = NULL;
+    gsize start = at;
+    if (kv_record_read(data, size, &at, G_VARIANT_TYPE_BYTESTRING, &raw) != KV_RECORD_OK) {
+      out->damaged_bytes += 1;
+      if (!kv_record_find_next(data, size, start + 1, &at)) {
+        out->damaged_bytes += size - start - 1;
+        break;
+      }
+      out->damaged_bytes += at - start - 1;
+      first = FALSE;
+      continue;
+    }
+    g_autoptr(GBytes) payload = g_variant_get_data_as_bytes(raw);
+    guint64 sequence, count;
+    if ((first || at == size) && read_head(payload, &sequence, &count)) {
+      out->head_found = TRUE;
+      out->sequence = sequence;
+      out->count = count;
+    } else if (!load_chunk(payload, into, &out->salvaged)) {
+      out->damaged_bytes += at - start;
+    }
+    first = FALSE;
+  }
+  return TRUE;
+}
+
 typedef struct {
   int fd;
   const char *path;

@@ -14,6 +14,21 @@ G_BEGIN_DECLS
 gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_sequence,
                           GError **error);
 
+/* What kv_snapshot_salvage() kept. */
+typedef struct {
+  gboolean head_found; /* the head or the trailer was whole: @sequence and @count hold */
+  guint64 sequence;    /* the store revision the snapshot was taken at */
+  guint64 count;       /* the keys it held */
+  guint64 salvaged;    /* the keys loaded from whole records */
+  gsize damaged_bytes; /* bytes in no whole record */
+} KvSnapshotSalvage;
+
+/* Loads into @into every entry of the snapshot at @path that sits in a whole record,
+ * whatever damage lies around it, and tells what it found. FALSE with @error only when
+ * the file cannot be read or is not a snapshot of this version. */
+gboolean kv_snapshot_salvage(const char *path, KvRepository *into, KvSnapshotSalvage *out,
+                             GError **error);
+
 /* Writes everything in @from, taken at @sequence, to "<path>.tmp" and fsync()s it. */
 gboolean kv_snapshot_write(const char *path, KvRepository *from, guint64 sequence, GError **error);
 

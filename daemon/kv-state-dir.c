@@ -1,6 +1,10 @@
 #include "kv-state-dir.h"
 
+#include "kv-file-util.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,4 +66,26 @@ gboolean kv_state_dir_prepare(const char *dir, const char *const *files, GError 
       return fail(error, path, "is not a regular file");
   }
   return TRUE;
+}
+
+int kv_state_dir_lock(const char *dir, guint wait_seconds, GError **error)
+{
+  g_autofree char *path = g_build_filename(dir, "lock", NULL);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+  if (fd < 0) {
+    kv_file_set_error(error, errno, "open", path);
+    return -1;
+  }
+  for (guint i = 0; i <= wait_seconds * 20; i++) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+      return fd;
+    if (errno != EWOULDBLOCK || i == wait_seconds * 20)
+      break;
+    g_usleep(G_USEC_PER_SEC / 20);
+  }
+  g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+              "%s is in use by another kvstored (still locked after %u s)", dir, wait_seconds);
+  close(fd);
+  return -1;
 }

@@ -15,4 +15,10 @@ char *kv_state_dir_resolve(const char *option, gboolean session_bus);
  * anything but regular files where they exist. Else an error naming the path. */
 gboolean kv_state_dir_prepare(const char *dir, const char *const *files, GError **error);
 
+/* Takes the lock that keeps one kvstored (or repair) per state directory, waiting up to
+ * @wait_seconds for another holder: a kvstored activated while the previous one is still
+ * finishing waits for it. Returns the lock's descriptor (close it to release), or -1 with
+ * an error naming the directory. */
+int kv_state_dir_lock(const char *dir, guint wait_seconds, GError **error);
+
 G_END_DECLS

@@ -7,6 +7,7 @@
 #include "kv-log.h"
 #include "kv-memory-repository.h"
 #include "kv-persistent-repository.h"
+#include "kv-repair.h"
 #include "kv-sd-bus-cleanup.h"
 #include "kv-service.h"
 #include "kv-size-option.h"
@@ -32,6 +33,8 @@ typedef struct {
   gboolean system;
   gboolean version;
   gboolean in_memory;
+  gboolean check;
+  gboolean repair;
   char *state_dir;
   char *sync;
   double idle_timeout;
@@ -106,6 +109,14 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
        "Fold the journal into a new snapshot once it is larger than SIZE and than the "
        "snapshot (default 4M)",
        "SIZE"},
+      {"check", 0, 0, G_OPTION_ARG_NONE, &options->check,
+       "Examine the state directory and report its files and any damage, then exit (0: "
+       "healthy, 1: damaged)",
+       NULL},
+      {"repair", 0, 0, G_OPTION_ARG_NONE, &options->repair,
+       "Repair the state directory, keeping every intact record and each damaged file "
+       "beside it, report what was kept and dropped, then exit",
+       NULL},
       {"version", 0, 0, G_OPTION_ARG_NONE, &options->version, "Print the version and exit", NULL},
       {NULL},
   };
@@ -130,6 +141,10 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
   }
   if (options->session && options->system)
     return usage_error("--session and --system exclude each other");
+  if (options->check && options->repair)
+    return usage_error("--check and --repair exclude each other");
+  if ((options->check || options->repair) && options->in_memory)
+    return usage_error("--check and --repair need a state directory, not --in-memory");
   if (options->in_memory && options->state_dir != NULL)
     return usage_error("--in-memory and --state-dir exclude each other");
   if (options->sync != NULL && strcmp(options->sync, "always") != 0 &&
@@ -196,6 +211,13 @@ static KvRepository *open_repository(const Options *options)
   gint64 start = g_get_monotonic_time();
   KvRepository *repository = kv_persistent_repository_open(dir, sync, options->compact_bytes,
                                                            log_warning, NULL, &info, &error);
+  if (repository == NULL && g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_INVAL)) {
+    kv_log(LOG_ERR,
+           "Cannot load the data: %s. 'kvstored --check --state-dir=%s' shows what is "
+           "damaged; 'kvstored --repair --state-dir=%s' keeps every intact record",
+           error->message, dir, dir);
+    return NULL;
+  }
   if (repository == NULL) {
     kv_log(LOG_ERR, "Cannot load the data: %s", error->message);
     return NULL;
@@ -206,6 +228,24 @@ static KvRepository *open_repository(const Options *options)
          kv_repository_count(repository), dir, (g_get_monotonic_time() - start) / 1000.0,
          info.snapshot_keys, info.journal_records, sync == KV_SYNC_NONE ? "none" : "always");
   return repository;
+}
+
+/* --check and --repair: offline, on the state directory alone. */
+static int examine_state(const Options *options)
+{
+  g_autofree char *dir = kv_state_dir_resolve(options->state_dir, serves_session_bus(options));
+  g_autoptr(GString) report = g_string_new(NULL);
+  g_autoptr(GError) error = NULL;
+  gboolean healthy = TRUE;
+  gboolean done = options->repair ? kv_repair(dir, report, &error)
+                                  : kv_repair_check(dir, report, &healthy, &error);
+
+  fputs(report->str, stdout);
+  if (!done) {
+    fprintf(stderr, "kvstored: %s\n", error->message);
+    return EXIT_FAILURE;
+  }
+  return healthy ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo *info,
@@ -372,7 +412,7 @@ int main(int argc, char **argv)
     return EXIT_SUCCESS;
   }
 
-  int status = run(&options);
+  int status = options.check || options.repair ? examine_state(&options) : run(&options);
   g_free(options.state_dir);
   g_free(options.sync);
   return status;

@@ -1,6 +1,7 @@
 /* kvstored as a process: options, exit codes, signals, name conflicts, bus loss. */
 
 #include "kv-config.h"
+#include "kv-test-assert.h"
 #include "kv-test-bus.h"
 
 #include <glib/gstdio.h>
@@ -154,6 +155,52 @@ static void test_serves_the_activating_bus(KvTestBus *bus, gconstpointer data)
   g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 0);
 }
 
+/* A journal damaged before its tail: the start refuses, naming the file, the offset and
+ * the commands; --check tells, --repair mends, and kvstored starts again. */
+static void test_damaged_state_check_and_repair(KvTestBus *bus, gconstpointer data)
+{
+  g_autofree char *journal = g_build_filename(bus->state_dir, "journal", NULL);
+  g_autofree char *state_option = g_strconcat("--state-dir=", bus->state_dir, NULL);
+  g_autofree char *bytes = NULL;
+  gsize size;
+
+  g_autoptr(GVariant) a =
+      kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "a", g_variant_new_int32(1)));
+  g_autoptr(GVariant) b =
+      kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "b", g_variant_new_int32(2)));
+  kv_test_bus_stop_daemon(bus);
+  /* The payload of the first record, at offset 16. */
+  g_assert_true(g_file_get_contents(journal, &bytes, &size, NULL));
+  bytes[16 + 12 + 1] ^= 0x20;
+  g_assert_true(g_file_set_contents(journal, bytes, (gssize)size, NULL));
+
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_assert_cmpint(run_to_end((const char *[]){"--session", state_option, NULL}, &out, &err), ==, 1);
+  assert_contains(err, "is damaged at offset 16");
+  g_autofree char *repair_command = g_strdup_printf("kvstored --repair %s", state_option);
+  assert_contains(err, repair_command);
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_to_end((const char *[]){"--check", state_option, NULL}, &out, &err), ==, 1);
+  assert_contains(out, "DAMAGED at offset 16, with 1 whole records after the damage");
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_to_end((const char *[]){"--repair", state_option, NULL}, &out, &err), ==, 0);
+  assert_contains(out, "journal: kept no whole records before the damage at offset 16");
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_to_end((const char *[]){"--check", state_option, NULL}, &out, &err), ==, 0);
+  assert_contains(out, "intact");
+
+  /* Served again, from what was kept. */
+  g_autoptr(GVariant) exists = kv_test_bus_call_ok(bus, "Exists", g_variant_new("(s)", "b"));
+  kv_assert_variant_eq(exists, g_variant_new("(b)", FALSE));
+}
+
 static void test_exits_when_bus_goes_away(void)
 {
   KvTestBus bus = {0};
@@ -194,5 +241,7 @@ int main(int argc, char **argv)
   g_test_add("/daemon/serves-the-activating-bus", KvTestBus, NULL, kv_test_bus_setup,
              test_serves_the_activating_bus, kv_test_bus_teardown);
   g_test_add_func("/daemon/exits-when-bus-goes-away", test_exits_when_bus_goes_away);
+  g_test_add("/daemon/damaged-state-check-and-repair", KvTestBus, NULL, kv_test_bus_setup,
+             test_damaged_state_check_and_repair, kv_test_bus_teardown);
   return g_test_run();
 }

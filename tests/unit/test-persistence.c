@@ -7,6 +7,7 @@
 #include "kv-persistent-repository.h"
 #include "kv-snapshot.h"
 #include "kv-test-assert.h"
+#include "kv-test-state-dir.h"
 #include "kv-test-values.h"
 
 #include <glib/gstdio.h>
@@ -14,72 +15,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-
-typedef struct {
-  char *dir;
-  char *journal;
-  char *snapshot;
-  GPtrArray *warnings;
-} Fixture;
-
-static void setup(Fixture *f, gconstpointer data)
-{
-  g_autoptr(GError) error = NULL;
-
-  f->dir = g_dir_make_tmp("kvstore-persistence-XXXXXX", &error);
-  g_assert_no_error(error);
-  f->journal = g_build_filename(f->dir, "journal", NULL);
-  f->snapshot = g_build_filename(f->dir, "snapshot", NULL);
-  f->warnings = g_ptr_array_new_with_free_func(g_free);
-}
-
-static void teardown(Fixture *f, gconstpointer data)
-{
-  const char *names[] = {"journal", "snapshot", "lock", "journal.tmp", "snapshot.tmp"};
-
-  for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
-    g_autofree char *path = g_build_filename(f->dir, names[i], NULL);
-    g_unlink(path);
-  }
-  g_assert_cmpint(g_rmdir(f->dir), ==, 0);
-  g_free(f->dir);
-  g_free(f->journal);
-  g_free(f->snapshot);
-  g_ptr_array_unref(f->warnings);
-}
-
-static void collect_warning(const char *message, gpointer user_data)
-{
-  g_ptr_array_add(user_data, g_strdup(message));
-}
-
-static KvRepository *open_repository(Fixture *f, gsize compact_bytes, KvRecoveryInfo *info,
-                                     GError **error)
-{
-  KvRecoveryInfo ignored;
-
-  return kv_persistent_repository_open(f->dir, KV_SYNC_ALWAYS, compact_bytes, collect_warning,
-                                       f->warnings, info != NULL ? info : &ignored, error);
-}
-
-static KvRepository *open_ok(Fixture *f)
-{
-  g_autoptr(GError) error = NULL;
-  KvRepository *repository = open_repository(f, G_MAXSIZE, NULL, &error);
-
-  g_assert_no_error(error);
-  g_assert_nonnull(repository);
-  return repository;
-}
-
-static void set_committed(KvRepository *repository, const char *key, GVariant *value)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true(kv_repository_set(repository, key, value, &error));
-  g_assert_true(kv_repository_commit(repository, &error));
-  g_assert_no_error(error);
-}
 
 static gboolean collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
@@ -97,9 +32,9 @@ static GVariant *contents(KvRepository *repository)
   return g_variant_ref_sink(g_variant_builder_end(&builder));
 }
 
-static GVariant *contents_after_reopening(Fixture *f)
+static GVariant *contents_after_reopening(KvTestState *f)
 {
-  g_autoptr(KvRepository) repository = open_ok(f);
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
 
   return contents(repository);
 }
@@ -109,17 +44,17 @@ static void fill_with_every_type(KvRepository *repository)
   for (gsize i = 0; i < G_N_ELEMENTS(kv_test_values); i++) {
     g_autoptr(GVariant) value = g_variant_parse(NULL, kv_test_values[i], NULL, NULL, NULL);
     g_autofree char *key = g_strdup_printf("value/%02zu", i);
-    set_committed(repository, key, value);
+    kv_test_set_committed(repository, key, value);
   }
 }
 
-static void test_journal_round_trip(Fixture *f, gconstpointer data)
+static void test_journal_round_trip(KvTestState *f, gconstpointer data)
 {
   g_autoptr(GVariant) before = NULL;
   {
-    g_autoptr(KvRepository) repository = open_ok(f);
+    g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
     fill_with_every_type(repository);
-    set_committed(repository, "deleted", g_variant_new_int32(1));
+    kv_test_set_committed(repository, "deleted", g_variant_new_int32(1));
     g_assert_true(kv_repository_delete(repository, "deleted", NULL, NULL));
     g_assert_true(kv_repository_commit(repository, NULL));
     before = contents(repository);
@@ -128,7 +63,7 @@ static void test_journal_round_trip(Fixture *f, gconstpointer data)
 
   KvRecoveryInfo info;
   g_autoptr(GError) error = NULL;
-  g_autoptr(KvRepository) reopened = open_repository(f, G_MAXSIZE, &info, &error);
+  g_autoptr(KvRepository) reopened = kv_test_state_open(f, G_MAXSIZE, &info, &error);
   g_assert_no_error(error);
   g_autoptr(GVariant) after = contents(reopened);
   g_assert_cmpvariant(after, before);
@@ -137,21 +72,21 @@ static void test_journal_round_trip(Fixture *f, gconstpointer data)
   g_assert_cmpuint(info.dropped_bytes, ==, 0);
 }
 
-static void test_snapshot_round_trip(Fixture *f, gconstpointer data)
+static void test_snapshot_round_trip(KvTestState *f, gconstpointer data)
 {
   g_autoptr(GVariant) before = NULL;
   g_autoptr(GError) error = NULL;
   {
-    g_autoptr(KvRepository) repository = open_ok(f);
+    g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
     fill_with_every_type(repository);
     g_assert_true(kv_persistent_repository_compact(repository, &error));
     g_assert_no_error(error);
     /* After the snapshot, more in the new journal. */
-    set_committed(repository, "after", g_variant_new_string("snapshot"));
+    kv_test_set_committed(repository, "after", g_variant_new_string("snapshot"));
     before = contents(repository);
   }
   KvRecoveryInfo info;
-  g_autoptr(KvRepository) reopened = open_repository(f, G_MAXSIZE, &info, &error);
+  g_autoptr(KvRepository) reopened = kv_test_state_open(f, G_MAXSIZE, &info, &error);
   g_assert_no_error(error);
   g_autoptr(GVariant) after = contents(reopened);
   g_assert_cmpvariant(after, before);
@@ -159,16 +94,16 @@ static void test_snapshot_round_trip(Fixture *f, gconstpointer data)
   g_assert_cmpuint(info.journal_records, ==, 1);
 }
 
-static void test_compaction_when_journal_grows(Fixture *f, gconstpointer data)
+static void test_compaction_when_journal_grows(KvTestState *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(KvRepository) repository = open_repository(f, 4096, NULL, &error);
+  g_autoptr(KvRepository) repository = kv_test_state_open(f, 4096, NULL, &error);
   g_autofree char *text = g_strnfill(100, 'x');
 
   g_assert_no_error(error);
   for (int i = 0; i < 200; i++) {
     g_autofree char *key = g_strdup_printf("key%03d", i % 10);
-    set_committed(repository, key, g_variant_new_string(text));
+    kv_test_set_committed(repository, key, g_variant_new_string(text));
   }
   /* 200 records of >100 bytes passed 4 KiB many times: the journal was folded away, by
    * compactions in the background, the last one perhaps still running. */
@@ -183,16 +118,16 @@ static void test_compaction_when_journal_grows(Fixture *f, gconstpointer data)
 
 /* Writes made while a compaction runs in the background are kept, in the journal that
  * remains once its snapshot is installed. */
-static void test_writes_during_background_compaction(Fixture *f, gconstpointer data)
+static void test_writes_during_background_compaction(KvTestState *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(KvRepository) repository = open_repository(f, 1024, NULL, &error);
+  g_autoptr(KvRepository) repository = kv_test_state_open(f, 1024, NULL, &error);
   g_autofree char *text = g_strnfill(200, 'x');
 
   g_assert_no_error(error);
   for (int i = 0; i < 2000; i++) {
     g_autofree char *key = g_strdup_printf("key%04d", i % 500);
-    set_committed(repository, key, g_variant_new_string(text));
+    kv_test_set_committed(repository, key, g_variant_new_string(text));
     if (i % 7 == 0)
       g_assert_true(kv_repository_delete(repository, key, NULL, NULL) &&
                     kv_repository_commit(repository, NULL));
@@ -201,19 +136,19 @@ static void test_writes_during_background_compaction(Fixture *f, gconstpointer d
   guint64 revision = kv_repository_revision(repository);
   g_clear_pointer(&repository, kv_repository_free);
 
-  g_autoptr(KvRepository) reopened = open_ok(f);
+  g_autoptr(KvRepository) reopened = kv_test_state_open_ok(f);
   g_autoptr(GVariant) after = contents(reopened);
   g_assert_cmpvariant(after, before);
   g_assert_cmpuint(kv_repository_revision(reopened), ==, revision);
   g_assert_true(g_file_test(f->snapshot, G_FILE_TEST_EXISTS));
 }
 
-static void test_files_are_private(Fixture *f, gconstpointer data)
+static void test_files_are_private(KvTestState *f, gconstpointer data)
 {
-  g_autoptr(KvRepository) repository = open_ok(f);
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
   GStatBuf st;
 
-  set_committed(repository, "k", g_variant_new_boolean(TRUE));
+  kv_test_set_committed(repository, "k", g_variant_new_boolean(TRUE));
   g_assert_true(kv_persistent_repository_compact(repository, NULL));
   g_assert_cmpint(g_stat(f->journal, &st), ==, 0);
   g_assert_cmpint(st.st_mode & 0777, ==, 0600);
@@ -223,22 +158,22 @@ static void test_files_are_private(Fixture *f, gconstpointer data)
 
 /* Writes k0..k2, then k3 alone in the last record; returns a copy of the journal's bytes
  * (@out_size of them) and the offset where the last record starts. */
-static guint8 *journal_with_last_record(Fixture *f, gsize *out_last_start, gsize *out_size)
+static guint8 *journal_with_last_record(KvTestState *f, gsize *out_last_start, gsize *out_size)
 {
-  g_autoptr(KvRepository) repository = open_ok(f);
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
   char *data = NULL;
 
   for (int i = 0; i < 3; i++) {
     g_autofree char *key = g_strdup_printf("k%d", i);
-    set_committed(repository, key, g_variant_new_int32(i));
+    kv_test_set_committed(repository, key, g_variant_new_int32(i));
   }
   *out_last_start = kv_persistent_repository_journal_size(repository);
-  set_committed(repository, "k3", g_variant_new_string("the last record"));
+  kv_test_set_committed(repository, "k3", g_variant_new_string("the last record"));
   g_assert_true(g_file_get_contents(f->journal, &data, out_size, NULL));
   return (guint8 *)data;
 }
 
-static void write_journal(Fixture *f, const void *data, gsize size)
+static void write_journal(KvTestState *f, const void *data, gsize size)
 {
   g_autoptr(GError) error = NULL;
 
@@ -246,9 +181,9 @@ static void write_journal(Fixture *f, const void *data, gsize size)
   g_assert_no_error(error);
 }
 
-static void assert_first_three_only(Fixture *f, gsize expected_size)
+static void assert_first_three_only(KvTestState *f, gsize expected_size)
 {
-  g_autoptr(KvRepository) repository = open_ok(f);
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
   GStatBuf st;
 
   g_assert_cmpuint(kv_repository_count(repository), ==, 3);
@@ -257,7 +192,7 @@ static void assert_first_three_only(Fixture *f, gsize expected_size)
   g_assert_cmpuint((gsize)st.st_size, ==, expected_size);
 }
 
-static void test_torn_tail_at_every_offset(Fixture *f, gconstpointer data)
+static void test_torn_tail_at_every_offset(KvTestState *f, gconstpointer data)
 {
   gsize last_start, size;
   g_autofree guint8 *bytes = journal_with_last_record(f, &last_start, &size);
@@ -270,11 +205,11 @@ static void test_torn_tail_at_every_offset(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->warnings->len, ==, cut > last_start ? 1 : 0);
   }
   write_journal(f, bytes, size);
-  g_autoptr(KvRepository) whole = open_ok(f);
+  g_autoptr(KvRepository) whole = kv_test_state_open_ok(f);
   g_assert_true(kv_repository_exists(whole, "k3"));
 }
 
-static void test_garbled_last_record_is_cut(Fixture *f, gconstpointer data)
+static void test_garbled_last_record_is_cut(KvTestState *f, gconstpointer data)
 {
   gsize last_start, size;
   g_autofree guint8 *bytes = journal_with_last_record(f, &last_start, &size);
@@ -286,7 +221,7 @@ static void test_garbled_last_record_is_cut(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(g_ptr_array_index(f->warnings, 0), "torn tail"));
 }
 
-static void test_zeroed_tail_is_cut(Fixture *f, gconstpointer data)
+static void test_zeroed_tail_is_cut(KvTestState *f, gconstpointer data)
 {
   gsize last_start, size;
   g_autofree guint8 *original = journal_with_last_record(f, &last_start, &size);
@@ -300,7 +235,7 @@ static void test_zeroed_tail_is_cut(Fixture *f, gconstpointer data)
 
 /* Garbage of any length after the last whole record, with no record after it, is what a
  * crash during an append leaves: cut, never a refusal. */
-static void test_garbage_tail_of_any_length_is_cut(Fixture *f, gconstpointer data)
+static void test_garbage_tail_of_any_length_is_cut(KvTestState *f, gconstpointer data)
 {
   gsize last_start, size;
   g_autofree guint8 *original = journal_with_last_record(f, &last_start, &size);
@@ -318,7 +253,7 @@ static void test_garbage_tail_of_any_length_is_cut(Fixture *f, gconstpointer dat
   }
 }
 
-static void test_damage_before_the_tail_is_refused(Fixture *f, gconstpointer data)
+static void test_damage_before_the_tail_is_refused(KvTestState *f, gconstpointer data)
 {
   gsize last_start, size;
   g_autofree guint8 *original = journal_with_last_record(f, &last_start, &size);
@@ -330,7 +265,7 @@ static void test_damage_before_the_tail_is_refused(Fixture *f, gconstpointer dat
     bytes[at] ^= 0x01;
     write_journal(f, bytes, size);
 
-    g_autoptr(KvRepository) repository = open_repository(f, G_MAXSIZE, NULL, &error);
+    g_autoptr(KvRepository) repository = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
     g_assert_null(repository);
     g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
     if (strstr(error->message, f->journal) == NULL || strstr(error->message, "offset 16") == NULL)
@@ -345,16 +280,16 @@ static void test_damage_before_the_tail_is_refused(Fixture *f, gconstpointer dat
 }
 
 /* A batch is one record: torn, it is lost whole, never in part. */
-static void test_torn_batch_is_lost_whole(Fixture *f, gconstpointer data)
+static void test_torn_batch_is_lost_whole(KvTestState *f, gconstpointer data)
 {
   gsize batch_start, size;
   g_autofree char *bytes = NULL;
   {
-    g_autoptr(KvRepository) repository = open_ok(f);
+    g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
     KvChange batch[] = {{"x", g_variant_new_int32(1)},
                         {"y", g_variant_new_string("two")},
                         {"z", g_variant_new_boolean(TRUE)}};
-    set_committed(repository, "before", g_variant_new_int32(0));
+    kv_test_set_committed(repository, "before", g_variant_new_int32(0));
     batch_start = kv_persistent_repository_journal_size(repository);
     g_assert_true(kv_repository_apply(repository, batch, G_N_ELEMENTS(batch), NULL));
     g_assert_true(kv_repository_commit(repository, NULL));
@@ -363,19 +298,19 @@ static void test_torn_batch_is_lost_whole(Fixture *f, gconstpointer data)
   g_assert_true(g_file_get_contents(f->journal, &bytes, &size, NULL));
   for (gsize cut = batch_start; cut < size; cut += 7) {
     write_journal(f, bytes, cut);
-    g_autoptr(KvRepository) repository = open_ok(f);
+    g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
     g_assert_cmpuint(kv_repository_count(repository), ==, 1);
     g_assert_cmpuint(kv_repository_revision(repository), ==, 1);
   }
   write_journal(f, bytes, size);
-  g_autoptr(KvRepository) whole = open_ok(f);
+  g_autoptr(KvRepository) whole = kv_test_state_open_ok(f);
   g_assert_cmpuint(kv_repository_count(whole), ==, 4);
   guint64 revision = 0;
   g_autoptr(GVariant) y = kv_repository_lookup(whole, "y", &revision);
   g_assert_cmpuint(revision, ==, 2);
 }
 
-static void test_unknown_version_is_refused(Fixture *f, gconstpointer data)
+static void test_unknown_version_is_refused(KvTestState *f, gconstpointer data)
 {
   gsize last_start, size;
   g_autofree guint8 *bytes = journal_with_last_record(f, &last_start, &size);
@@ -383,17 +318,17 @@ static void test_unknown_version_is_refused(Fixture *f, gconstpointer data)
 
   bytes[8] = 99;
   write_journal(f, bytes, size);
-  g_autoptr(KvRepository) repository = open_repository(f, G_MAXSIZE, NULL, &error);
+  g_autoptr(KvRepository) repository = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
   g_assert_null(repository);
   g_assert_nonnull(strstr(error->message, "format version 99"));
 }
 
-static void test_damaged_snapshot_is_refused(Fixture *f, gconstpointer data)
+static void test_damaged_snapshot_is_refused(KvTestState *f, gconstpointer data)
 {
   g_autofree char *bytes = NULL;
   gsize size;
   {
-    g_autoptr(KvRepository) repository = open_ok(f);
+    g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
     fill_with_every_type(repository);
     g_assert_true(kv_persistent_repository_compact(repository, NULL));
   }
@@ -403,14 +338,14 @@ static void test_damaged_snapshot_is_refused(Fixture *f, gconstpointer data)
     g_autoptr(GError) error = NULL;
     damaged[at] ^= 0x10;
     g_file_set_contents(f->snapshot, damaged, (gssize)size, NULL);
-    g_autoptr(KvRepository) repository = open_repository(f, G_MAXSIZE, NULL, &error);
+    g_autoptr(KvRepository) repository = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
     g_assert_null(repository);
     g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
   }
   /* A snapshot cut short is refused too, whatever the journal holds. */
   g_file_set_contents(f->snapshot, bytes, (gssize)(size - 1), NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(KvRepository) repository = open_repository(f, G_MAXSIZE, NULL, &error);
+  g_autoptr(KvRepository) repository = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
   g_assert_null(repository);
 }
 
@@ -421,15 +356,15 @@ static gboolean accept_any(GVariant *payload, gpointer user_data, GError **error
 
 /* Compaction is: write snapshot.tmp, rename it into place, replace the journal with an
  * empty one. A crash after any step must load the same data. */
-static void test_compaction_interrupted_at_each_step(Fixture *f, gconstpointer data)
+static void test_compaction_interrupted_at_each_step(KvTestState *f, gconstpointer data)
 {
   g_autoptr(GVariant) expected = NULL;
   g_autofree char *snapshot_tmp = g_strconcat(f->snapshot, ".tmp", NULL);
   guint64 sequence = 0;
   {
-    g_autoptr(KvRepository) repository = open_ok(f);
+    g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
     fill_with_every_type(repository);
-    set_committed(repository, "gone", g_variant_new_byte(1));
+    kv_test_set_committed(repository, "gone", g_variant_new_byte(1));
     g_assert_true(kv_repository_delete(repository, "gone", NULL, NULL));
     g_assert_true(kv_repository_commit(repository, NULL));
     sequence = G_N_ELEMENTS(kv_test_values) + 2;
@@ -445,7 +380,7 @@ static void test_compaction_interrupted_at_each_step(Fixture *f, gconstpointer d
 
   /* Crash after step 2: the snapshot is in place, the old journal still holds all. */
   {
-    g_autoptr(KvRepository) repository = open_ok(f);
+    g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
     g_assert_true(kv_snapshot_write(f->snapshot, repository, sequence, NULL));
   }
   g_assert_true(kv_snapshot_install(f->snapshot, NULL));
@@ -453,8 +388,8 @@ static void test_compaction_interrupted_at_each_step(Fixture *f, gconstpointer d
   g_assert_cmpvariant(after_install, expected);
   {
     /* Writes after such a crash follow the old records and survive. */
-    g_autoptr(KvRepository) repository = open_ok(f);
-    set_committed(repository, "later", g_variant_new_string("write"));
+    g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+    kv_test_set_committed(repository, "later", g_variant_new_string("write"));
     g_clear_pointer(&expected, g_variant_unref);
     expected = contents(repository);
   }
@@ -463,7 +398,7 @@ static void test_compaction_interrupted_at_each_step(Fixture *f, gconstpointer d
 
   /* Step 3: the journal replaced by an empty one. */
   {
-    g_autoptr(KvRepository) repository = open_ok(f);
+    g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
     g_assert_true(kv_persistent_repository_compact(repository, NULL));
   }
   gsize dropped;
@@ -475,14 +410,14 @@ static void test_compaction_interrupted_at_each_step(Fixture *f, gconstpointer d
   g_assert_cmpvariant(after_reset, expected);
 }
 
-static void test_failed_commit_changes_nothing(Fixture *f, gconstpointer data)
+static void test_failed_commit_changes_nothing(KvTestState *f, gconstpointer data)
 {
-  g_autoptr(KvRepository) repository = open_ok(f);
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
   g_autofree char *big = g_strnfill(64 * 1024, 'x');
   g_autoptr(GError) error = NULL;
   struct rlimit old_limit, limit;
 
-  set_committed(repository, "kept", g_variant_new_string("before"));
+  kv_test_set_committed(repository, "kept", g_variant_new_string("before"));
   g_autoptr(GVariant) before = contents(repository);
 
   /* The journal may not grow past its size now: the next commit fails with EFBIG. */
@@ -503,7 +438,7 @@ static void test_failed_commit_changes_nothing(Fixture *f, gconstpointer data)
   /* Memory is as before the failed group, and so is the file. */
   g_autoptr(GVariant) after_failure = contents(repository);
   g_assert_cmpvariant(after_failure, before);
-  set_committed(repository, "works", g_variant_new_string("again"));
+  kv_test_set_committed(repository, "works", g_variant_new_string("again"));
   g_autoptr(GVariant) expected = contents(repository);
   g_clear_pointer(&repository, kv_repository_free);
   g_autoptr(GVariant) reopened = contents_after_reopening(f);
@@ -531,17 +466,17 @@ static void wait_for_child_exit(void)
 
 /* On a full disk a finished compaction is installed before the commit writes, so the
  * room it frees makes the commit succeed. */
-static void test_compaction_frees_room_on_a_full_disk(Fixture *f, gconstpointer data)
+static void test_compaction_frees_room_on_a_full_disk(KvTestState *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(KvRepository) repository = open_repository(f, 4096, NULL, &error);
+  g_autoptr(KvRepository) repository = kv_test_state_open(f, 4096, NULL, &error);
   g_autofree char *text = g_strnfill(1000, 'x');
   struct rlimit old_limit, limit;
 
   g_assert_no_error(error);
   /* Five records of one key pass 4 KiB: the last commit starts a compaction. */
   for (int i = 0; i < 5; i++)
-    set_committed(repository, "k", g_variant_new_string(text));
+    kv_test_set_committed(repository, "k", g_variant_new_string(text));
   wait_for_child_exit();
   gsize full = kv_persistent_repository_journal_size(repository);
   g_assert_cmpuint(full, >, 4096);
@@ -560,7 +495,7 @@ static void test_compaction_frees_room_on_a_full_disk(Fixture *f, gconstpointer 
   g_assert_cmpuint(kv_persistent_repository_journal_size(repository), <, full);
 
   g_clear_pointer(&repository, kv_repository_free);
-  g_autoptr(KvRepository) reopened = open_ok(f);
+  g_autoptr(KvRepository) reopened = kv_test_state_open_ok(f);
   g_autoptr(GVariant) value = kv_repository_get(reopened, "k");
   kv_assert_variant_eq(value, g_variant_new_string("after"));
 }
@@ -568,7 +503,9 @@ static void test_compaction_frees_room_on_a_full_disk(Fixture *f, gconstpointer 
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-#define ADD(path, func) g_test_add("/persistence/" path, Fixture, NULL, setup, func, teardown)
+#define ADD(path, func)                                                                            \
+  g_test_add("/persistence/" path, KvTestState, NULL, kv_test_state_setup, func,                   \
+             kv_test_state_teardown)
   ADD("journal-round-trip", test_journal_round_trip);
   ADD("snapshot-round-trip", test_snapshot_round_trip);
   ADD("compaction-when-journal-grows", test_compaction_when_journal_grows);

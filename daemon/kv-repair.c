@@ -1,0 +1,327 @@
+#include "kv-repair.h"
+
+#include "kv-file-util.h"
+#include "kv-journal.h"
+#include "kv-memory-repository.h"
+#include "kv-persistent-repository.h"
+#include "kv-snapshot.h"
+#include "kv-state-dir.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+/* Replays journal records into a memory repository (or only counts them, without one). */
+typedef struct {
+  KvRepository *into;
+  guint64 snapshot_sequence; /* records up to it are in the snapshot already */
+  guint n;
+  guint64 first, last;
+} Replay;
+
+static gboolean replay_record(GVariant *record, gpointer user_data, GError **error)
+{
+  Replay *replay = user_data;
+  g_autoptr(GVariantIter) changes = NULL;
+  guint64 sequence;
+
+  g_variant_get(record, "(ta(smv))", &sequence, &changes);
+  if (replay->n++ == 0)
+    replay->first = sequence;
+  replay->last = sequence;
+  if (replay->into == NULL || sequence <= replay->snapshot_sequence)
+    return TRUE;
+
+  /* A contiguous run of records replayed from any point at or before the snapshot's
+   * revision ends in the same state: each key ends with its last change. */
+  g_autoptr(GArray) batch = g_array_new(FALSE, FALSE, sizeof(KvChange));
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+  const char *key;
+  GVariant *value;
+  while (g_variant_iter_next(changes, "(&smv)", &key, &value)) {
+    KvChange change = {key, value};
+    g_array_append_val(batch, change);
+    if (value != NULL)
+      g_ptr_array_add(values, value);
+  }
+  kv_memory_repository_set_revision(replay->into, sequence - 1);
+  return kv_repository_apply(replay->into, (KvChange *)batch->data, batch->len, error);
+}
+
+static void describe_records(GString *report, const Replay *replay)
+{
+  if (replay->n == 0)
+    g_string_append(report, "no whole records");
+  else
+    g_string_append_printf(
+        report, "%u whole records (revisions %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT ")",
+        replay->n, replay->first, replay->last);
+}
+
+/* Describes a journal scan; returns whether kvstored would load it. */
+static gboolean describe_journal(GString *report, const KvJournalScan *scan, const Replay *replay)
+{
+  g_string_append(report, "journal: ");
+  if (!scan->exists) {
+    g_string_append(report, "none\n");
+    return TRUE;
+  }
+  if (scan->header_problem != NULL) {
+    g_string_append_printf(report, "%s\n", scan->header_problem);
+    return FALSE;
+  }
+  describe_records(report, replay);
+  g_string_append_printf(report, " in %zu bytes", scan->size);
+  if (scan->damaged)
+    g_string_append_printf(report,
+                           "; DAMAGED at offset %zu, with %u whole records after the damage\n",
+                           scan->end, scan->records_after);
+  else if (scan->end < scan->size)
+    g_string_append_printf(report, "; a torn tail of %zu bytes, which the start cuts\n",
+                           scan->size - scan->end);
+  else
+    g_string_append(report, "; intact\n");
+  return !scan->damaged;
+}
+
+/* What the snapshot file holds, as far as it can be read. */
+typedef struct {
+  gboolean exists;
+  char *unreadable; /* not a snapshot at all: why */
+  KvSnapshotSalvage salvage;
+} SnapshotState;
+
+static void snapshot_state_clear(SnapshotState *state)
+{
+  g_clear_pointer(&state->unreadable, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SnapshotState, snapshot_state_clear)
+
+static gboolean snapshot_intact(const SnapshotState *state)
+{
+  const KvSnapshotSalvage *salvage = &state->salvage;
+
+  return !state->exists || (state->unreadable == NULL && salvage->head_found &&
+                            salvage->damaged_bytes == 0 && salvage->salvaged == salvage->count);
+}
+
+static void describe_snapshot(GString *report, const SnapshotState *state)
+{
+  const KvSnapshotSalvage *salvage = &state->salvage;
+
+  g_string_append(report, "snapshot: ");
+  if (!state->exists) {
+    g_string_append(report, "none\n");
+    return;
+  }
+  if (state->unreadable != NULL) {
+    g_string_append_printf(report, "%s\n", state->unreadable);
+    return;
+  }
+  if (salvage->head_found)
+    g_string_append_printf(report, "%" G_GUINT64_FORMAT " keys at revision %" G_GUINT64_FORMAT,
+                           salvage->count, salvage->sequence);
+  else
+    g_string_append(report, "head and trailer lost (revision and key count unknown)");
+  if (snapshot_intact(state))
+    g_string_append(report, "; intact\n");
+  else
+    g_string_append_printf(report,
+                           "; DAMAGED: %zu bytes in no whole record, %" G_GUINT64_FORMAT
+                           " keys in whole records\n",
+                           salvage->damaged_bytes, salvage->salvaged);
+}
+
+/* Salvages the snapshot at @path into @into: a missing one is empty and intact, one that
+ * is not a snapshot at all is all damage. FALSE with @error only for a snapshot of another
+ * version, which must be left alone. */
+static gboolean salvage_snapshot(const char *path, KvRepository *into, SnapshotState *out,
+                                 GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  out->exists = g_file_test(path, G_FILE_TEST_EXISTS);
+  if (!out->exists || kv_snapshot_salvage(path, into, &out->salvage, &local_error))
+    return TRUE;
+  if (g_error_matches(local_error, G_FILE_ERROR, G_FILE_ERROR_NOSYS)) {
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return FALSE;
+  }
+  out->unreadable = g_strdup(local_error->message);
+  return TRUE;
+}
+
+/* A journal of another version must be left alone. */
+static gboolean journal_readable(const KvJournalScan *scan, GError **error)
+{
+  if (!scan->other_version)
+    return TRUE;
+  g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS, scan->header_problem);
+  return FALSE;
+}
+
+gboolean kv_repair_check(const char *dir, GString *report, gboolean *out_healthy, GError **error)
+{
+  g_autofree char *snapshot_path = g_build_filename(dir, "snapshot", NULL);
+  g_autofree char *journal_path = g_build_filename(dir, "journal", NULL);
+  g_autoptr(KvRepository) scratch = kv_memory_repository_new();
+  g_auto(SnapshotState) snapshot = {0};
+  g_auto(KvJournalScan) scan = {0};
+  Replay replay = {0};
+  int lock = kv_state_dir_lock(dir, 0, error);
+
+  if (lock < 0)
+    return FALSE;
+  gboolean looked =
+      salvage_snapshot(snapshot_path, scratch, &snapshot, error) &&
+      kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan, error);
+  close(lock);
+  if (!looked)
+    return FALSE;
+
+  g_string_append_printf(report, "state directory %s\n", dir);
+  describe_snapshot(report, &snapshot);
+  gboolean journal_healthy = describe_journal(report, &scan, &replay);
+  *out_healthy = snapshot_intact(&snapshot) && journal_healthy;
+  return TRUE;
+}
+
+/* NAME.damaged-TIME beside @path, where the damaged file is kept. */
+static char *aside_path(const char *path)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local();
+  g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
+
+  return g_strdup_printf("%s.damaged-%s", path, stamp);
+}
+
+/* Keeps @path, as it is, under its aside name too; the caller then replaces @path. */
+static gboolean keep_aside(const char *path, char **out_aside, GError **error)
+{
+  *out_aside = aside_path(path);
+  if (link(path, *out_aside) < 0) {
+    kv_file_set_error(error, errno, "keep a copy of", path);
+    g_clear_pointer(out_aside, g_free);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean repair_journal(const char *dir, const char *path, const KvJournalScan *scan,
+                               const Replay *replay, GString *report, GError **error)
+{
+  g_autofree char *aside = NULL;
+  g_autofree char *tmp = g_strconcat(path, ".tmp", NULL);
+  g_autofree char *data = NULL;
+
+  if (!scan->exists || (scan->header_problem == NULL && !scan->damaged))
+    return TRUE;
+  if (scan->header_problem != NULL) {
+    /* Not a journal at all, or a garbled header: nothing in it can be trusted. */
+    if (!keep_aside(path, &aside, error))
+      return FALSE;
+    if (unlink(path) < 0) {
+      kv_file_set_error(error, errno, "remove", path);
+      return FALSE;
+    }
+    g_string_append_printf(report, "journal: dropped whole (%s); kept as %s\n",
+                           scan->header_problem, aside);
+    return kv_file_sync_directory(dir, error);
+  }
+  if (!g_file_get_contents(path, &data, NULL, error) || !keep_aside(path, &aside, error) ||
+      !kv_file_replace(dir, tmp, path, data, scan->end, error))
+    return FALSE;
+  g_string_append(report, "journal: kept ");
+  describe_records(report, replay);
+  g_string_append_printf(report,
+                         " before the damage at offset %zu; dropped the damaged record and the "
+                         "%u whole records after it, which cannot be replayed without it; the "
+                         "damaged file is kept as %s\n",
+                         scan->end, scan->records_after, aside);
+  return TRUE;
+}
+
+static gboolean largest_revision(const char *key, GVariant *value, guint64 revision,
+                                 gpointer user_data)
+{
+  guint64 *largest = user_data;
+
+  *largest = MAX(*largest, revision);
+  return TRUE;
+}
+
+/* Rebuilds the snapshot at @path from what @snapshot salvaged into @rebuilt and the
+ * journal at @journal_path. */
+static gboolean repair_snapshot(const char *path, const SnapshotState *snapshot,
+                                KvRepository *rebuilt, const char *journal_path, GString *report,
+                                GError **error)
+{
+  const KvSnapshotSalvage *salvage = &snapshot->salvage;
+  g_auto(KvJournalScan) scan = {0};
+  g_autofree char *aside = NULL;
+
+  if (snapshot_intact(snapshot))
+    return TRUE;
+  /* Without head and trailer, the newest entry bounds the revision from below, and the
+   * journal replayed from there ends in the same state. */
+  guint64 sequence = salvage->sequence;
+  if (!salvage->head_found)
+    kv_repository_foreach(rebuilt, "", NULL, FALSE, largest_revision, &sequence);
+  Replay replay = {rebuilt, sequence, 0, 0, 0};
+  if (!kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan, error))
+    return FALSE;
+  guint64 final = MAX(sequence, replay.last);
+  kv_memory_repository_set_revision(rebuilt, final);
+
+  if (!kv_snapshot_write(path, rebuilt, final, error) || !keep_aside(path, &aside, error) ||
+      !kv_snapshot_install(path, error))
+    return FALSE;
+  g_string_append_printf(report,
+                         "snapshot: rebuilt at revision %" G_GUINT64_FORMAT
+                         " from the %" G_GUINT64_FORMAT
+                         " keys in its whole records and the journal's records after revision "
+                         "%" G_GUINT64_FORMAT,
+                         final, salvage->salvaged, sequence);
+  if (replay.n > 0 && replay.first > sequence + 1)
+    g_string_append_printf(report,
+                           "; the changes of revisions %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+                           " were in neither file and are lost",
+                           sequence + 1, replay.first - 1);
+  if (salvage->head_found)
+    g_string_append_printf(report,
+                           "; %" G_GUINT64_FORMAT
+                           " of its keys were in damaged records and are lost unless the "
+                           "journal wrote them again",
+                           salvage->count - MIN(salvage->count, salvage->salvaged));
+  else
+    g_string_append(report, "; how many of its keys were in damaged records is unknown");
+  g_string_append_printf(report, "; the damaged file is kept as %s\n", aside);
+  return TRUE;
+}
+
+gboolean kv_repair(const char *dir, GString *report, GError **error)
+{
+  g_autofree char *snapshot_path = g_build_filename(dir, "snapshot", NULL);
+  g_autofree char *journal_path = g_build_filename(dir, "journal", NULL);
+  g_autoptr(KvRepository) rebuilt = kv_memory_repository_new();
+  g_auto(SnapshotState) snapshot = {0};
+  g_auto(KvJournalScan) scan = {0};
+  Replay replay = {0};
+  int lock = kv_state_dir_lock(dir, 0, error);
+
+  if (lock < 0)
+    return FALSE;
+  /* Everything is read before anything changes; the journal is mended first, so that a
+   * rebuilt snapshot takes in what the journal keeps. */
+  gsize before = report->len;
+  gboolean repaired =
+      salvage_snapshot(snapshot_path, rebuilt, &snapshot, error) &&
+      kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan, error) &&
+      journal_readable(&scan, error) &&
+      repair_journal(dir, journal_path, &scan, &replay, report, error) &&
+      repair_snapshot(snapshot_path, &snapshot, rebuilt, journal_path, report, error);
+  close(lock);
+  if (repaired && report->len == before)
+    g_string_append_printf(report, "%s: nothing to repair\n", dir);
+  return repaired;
+}

@@ -1,0 +1,64 @@
+#include "kv-test-state-dir.h"
+
+#include <glib/gstdio.h>
+
+void kv_test_state_setup(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp("kvstore-persistence-XXXXXX", &error);
+  g_assert_no_error(error);
+  f->journal = g_build_filename(f->dir, "journal", NULL);
+  f->snapshot = g_build_filename(f->dir, "snapshot", NULL);
+  f->warnings = g_ptr_array_new_with_free_func(g_free);
+}
+
+void kv_test_state_teardown(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(GDir) dir = g_dir_open(f->dir, 0, NULL);
+  const char *name;
+
+  /* Whatever a test left: the state files, and files a repair kept aside. */
+  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *path = g_build_filename(f->dir, name, NULL);
+    g_unlink(path);
+  }
+  g_assert_cmpint(g_rmdir(f->dir), ==, 0);
+  g_free(f->dir);
+  g_free(f->journal);
+  g_free(f->snapshot);
+  g_ptr_array_unref(f->warnings);
+}
+
+static void collect_warning(const char *message, gpointer user_data)
+{
+  g_ptr_array_add(user_data, g_strdup(message));
+}
+
+KvRepository *kv_test_state_open(KvTestState *f, gsize compact_bytes, KvRecoveryInfo *info,
+                                 GError **error)
+{
+  KvRecoveryInfo ignored;
+
+  return kv_persistent_repository_open(f->dir, KV_SYNC_ALWAYS, compact_bytes, collect_warning,
+                                       f->warnings, info != NULL ? info : &ignored, error);
+}
+
+KvRepository *kv_test_state_open_ok(KvTestState *f)
+{
+  g_autoptr(GError) error = NULL;
+  KvRepository *repository = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
+
+  g_assert_no_error(error);
+  g_assert_nonnull(repository);
+  return repository;
+}
+
+void kv_test_set_committed(KvRepository *repository, const char *key, GVariant *value)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true(kv_repository_set(repository, key, value, &error));
+  g_assert_true(kv_repository_commit(repository, &error));
+  g_assert_no_error(error);
+}

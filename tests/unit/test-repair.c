@@ -1,0 +1,252 @@
+/* kvstored --check and --repair on damaged state directories: every intact record kept,
+ * what is lost said, the damaged file kept beside. */
+
+#include "kv-memory-repository.h"
+#include "kv-repair.h"
+#include "kv-test-assert.h"
+#include "kv-test-state-dir.h"
+
+#include <string.h>
+
+static void assert_contains(const char *text, const char *part)
+{
+  if (strstr(text, part) == NULL)
+    g_error("'%s' does not contain '%s'", text, part);
+}
+
+static void flip_byte(const char *path, gsize offset)
+{
+  g_autofree char *data = NULL;
+  gsize size;
+
+  g_assert_true(g_file_get_contents(path, &data, &size, NULL));
+  g_assert_cmpuint(offset, <, size);
+  data[offset] ^= 0x20;
+  g_assert_true(g_file_set_contents(path, data, (gssize)size, NULL));
+}
+
+static gsize file_size(const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize size;
+
+  g_assert_true(g_file_get_contents(path, &data, &size, NULL));
+  return size;
+}
+
+static char *check(KvTestState *f, gboolean *healthy)
+{
+  g_autoptr(GString) report = g_string_new(NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true(kv_repair_check(f->dir, report, healthy, &error));
+  g_assert_no_error(error);
+  g_test_message("%s", report->str);
+  return g_string_free(g_steal_pointer(&report), FALSE);
+}
+
+static char *repair(KvTestState *f)
+{
+  g_autoptr(GString) report = g_string_new(NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true(kv_repair(f->dir, report, &error));
+  g_assert_no_error(error);
+  g_test_message("%s", report->str);
+  return g_string_free(g_steal_pointer(&report), FALSE);
+}
+
+/* How many files of @f->dir start with @prefix. */
+static guint count_files(KvTestState *f, const char *prefix)
+{
+  g_autoptr(GDir) dir = g_dir_open(f->dir, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while ((name = g_dir_read_name(dir)) != NULL)
+    n += g_str_has_prefix(name, prefix);
+  return n;
+}
+
+/* Writes k0..k9, one record each, and returns where each record starts. */
+static GArray *ten_records(KvTestState *f)
+{
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+  GArray *offsets = g_array_new(FALSE, FALSE, sizeof(gsize));
+
+  for (guint i = 0; i < 10; i++) {
+    gsize at = kv_persistent_repository_journal_size(repository);
+    g_autofree char *key = g_strdup_printf("k%u", i);
+    g_array_append_val(offsets, at);
+    kv_test_set_committed(repository, key, g_variant_new_uint32(i));
+  }
+  return offsets;
+}
+
+static void test_healthy(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(GArray) offsets = ten_records(f);
+  gboolean healthy = FALSE;
+  g_autofree char *report = check(f, &healthy);
+
+  g_assert_true(healthy);
+  assert_contains(report, "journal: 10 whole records (revisions 1-10)");
+  g_autofree char *repaired = repair(f);
+  assert_contains(repaired, "nothing to repair");
+  g_assert_cmpuint(count_files(f, "journal.damaged-"), ==, 0);
+}
+
+/* The README used to say: move the journal away, losing every record in it. */
+static void test_journal_damaged_mid_file(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(GArray) offsets = ten_records(f);
+  gsize damage = g_array_index(offsets, gsize, 4);
+  g_autoptr(GError) error = NULL;
+  gboolean healthy = TRUE;
+
+  flip_byte(f->journal, damage + 12 + 2);
+  g_autoptr(KvRepository) refused = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
+  g_assert_null(refused);
+  g_autofree char *offset_text = g_strdup_printf("offset %zu", damage);
+  assert_contains(error->message, offset_text);
+
+  g_autofree char *report = check(f, &healthy);
+  g_assert_false(healthy);
+  g_autofree char *damaged_text =
+      g_strdup_printf("DAMAGED at offset %zu, with 5 whole records after the damage", damage);
+  assert_contains(report, damaged_text);
+
+  g_autofree char *repaired = repair(f);
+  assert_contains(repaired, "journal: kept 4 whole records (revisions 1-4)");
+  assert_contains(repaired, "the 5 whole records after it");
+  g_assert_cmpuint(count_files(f, "journal.damaged-"), ==, 1);
+  g_autofree char *rechecked = check(f, &healthy);
+  g_assert_true(healthy);
+
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+  g_assert_cmpuint(kv_repository_count(repository), ==, 4);
+  g_assert_true(kv_repository_exists(repository, "k3"));
+  g_assert_false(kv_repository_exists(repository, "k4"));
+  g_assert_cmpuint(kv_repository_revision(repository), ==, 4);
+  kv_test_set_committed(repository, "k4", g_variant_new_uint32(4));
+  g_assert_cmpuint(kv_repository_revision(repository), ==, 5);
+}
+
+static void set_many_keys(KvRepository *repository, guint n)
+{
+  g_autofree KvChange *changes = g_new(KvChange, n);
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
+
+  for (guint i = 0; i < n; i++) {
+    g_ptr_array_add(keys, g_strdup_printf("key%05u", i));
+    changes[i] = (KvChange){g_ptr_array_index(keys, i), g_variant_new_uint32(i)};
+  }
+  g_assert_true(kv_repository_apply(repository, changes, n, NULL));
+  g_assert_true(kv_repository_commit(repository, NULL));
+}
+
+/* 5000 keys in a snapshot of two chunks (4096 and 904 entries) at revision 1, then three
+ * journal records: key00010 (first chunk) and key04500 (second) written again, j1 new. */
+static void snapshot_and_journal(KvTestState *f)
+{
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+
+  set_many_keys(repository, 5000);
+  g_assert_true(kv_persistent_repository_compact(repository, NULL));
+  kv_test_set_committed(repository, "key00010", g_variant_new_string("again"));
+  kv_test_set_committed(repository, "key04500", g_variant_new_string("again"));
+  kv_test_set_committed(repository, "j1", g_variant_new_string("new"));
+}
+
+static void test_snapshot_chunk_damaged(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean healthy = TRUE;
+
+  snapshot_and_journal(f);
+  /* Inside the second chunk, just before the trailer (a 12-byte header, 16 bytes). */
+  flip_byte(f->snapshot, file_size(f->snapshot) - 28 - 20);
+  g_autoptr(KvRepository) refused = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
+  g_assert_null(refused);
+
+  g_autofree char *report = check(f, &healthy);
+  g_assert_false(healthy);
+  assert_contains(report, "snapshot: 5000 keys at revision 1; DAMAGED");
+  assert_contains(report, "4096 keys in whole records");
+
+  g_autofree char *repaired = repair(f);
+  assert_contains(repaired, "snapshot: rebuilt at revision 4 from the 4096 keys");
+  assert_contains(repaired, "904 of its keys were in damaged records");
+  g_assert_cmpuint(count_files(f, "snapshot.damaged-"), ==, 1);
+
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+  g_assert_cmpuint(kv_repository_count(repository), ==, 4096 + 2);
+  g_assert_cmpuint(kv_repository_revision(repository), ==, 4);
+  g_autoptr(GVariant) first = kv_repository_get(repository, "key00000");
+  kv_assert_variant_eq(first, g_variant_new_uint32(0));
+  g_autoptr(GVariant) rewritten = kv_repository_get(repository, "key04500");
+  kv_assert_variant_eq(rewritten, g_variant_new_string("again"));
+  g_assert_false(kv_repository_exists(repository, "key04501"));
+  g_assert_true(kv_repository_exists(repository, "j1"));
+}
+
+/* The head lost, the trailer tells the revision: nothing is lost. */
+static void test_snapshot_head_damaged(KvTestState *f, gconstpointer data)
+{
+  snapshot_and_journal(f);
+  flip_byte(f->snapshot, 16 + 12 + 3);
+
+  g_autofree char *repaired = repair(f);
+  assert_contains(repaired, "snapshot: rebuilt at revision 4 from the 5000 keys");
+  assert_contains(repaired, "0 of its keys were in damaged records");
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+  g_assert_cmpuint(kv_repository_count(repository), ==, 5001);
+  g_autoptr(GVariant) rewritten = kv_repository_get(repository, "key00010");
+  kv_assert_variant_eq(rewritten, g_variant_new_string("again"));
+}
+
+static void test_other_version_left_alone(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(GArray) offsets = ten_records(f);
+  g_autoptr(GString) report = g_string_new(NULL);
+  g_autoptr(GError) error = NULL;
+
+  flip_byte(f->journal, 8); /* the format version */
+  g_autofree char *before = NULL;
+  g_assert_true(g_file_get_contents(f->journal, &before, NULL, NULL));
+  g_assert_false(kv_repair(f->dir, report, &error));
+  g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS);
+  g_autofree char *after = NULL;
+  g_assert_true(g_file_get_contents(f->journal, &after, NULL, NULL));
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpuint(count_files(f, "journal.damaged-"), ==, 0);
+}
+
+static void test_refused_while_in_use(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(KvRepository) running = kv_test_state_open_ok(f);
+  g_autoptr(GString) report = g_string_new(NULL);
+  g_autoptr(GError) error = NULL;
+  gboolean healthy;
+
+  g_assert_false(kv_repair(f->dir, report, &error));
+  assert_contains(error->message, "in use by another kvstored");
+  g_clear_error(&error);
+  g_assert_false(kv_repair_check(f->dir, report, &healthy, &error));
+  g_assert_nonnull(error);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, func)                                                                            \
+  g_test_add("/repair/" path, KvTestState, NULL, kv_test_state_setup, func, kv_test_state_teardown)
+  ADD("healthy", test_healthy);
+  ADD("journal-damaged-mid-file", test_journal_damaged_mid_file);
+  ADD("snapshot-chunk-damaged", test_snapshot_chunk_damaged);
+  ADD("snapshot-head-damaged", test_snapshot_head_damaged);
+  ADD("other-version-left-alone", test_other_version_left_alone);
+  ADD("refused-while-in-use", test_refused_while_in_use);
+#undef ADD
+  return g_test_run();
+}
