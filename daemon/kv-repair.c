@@ -172,8 +172,11 @@ gboolean kv_repair_check(const char *dir, GString *report, gboolean *out_healthy
 
   if (lock < 0)
     return FALSE;
+  /* A snapshot of another version is told of like any other problem. */
+  g_autoptr(GError) snapshot_error = NULL;
+  if (!salvage_snapshot(snapshot_path, scratch, &snapshot, &snapshot_error))
+    snapshot.unreadable = g_strdup(snapshot_error->message);
   gboolean looked =
-      salvage_snapshot(snapshot_path, scratch, &snapshot, error) &&
       kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan, error);
   close(lock);
   if (!looked)
@@ -186,25 +189,25 @@ gboolean kv_repair_check(const char *dir, GString *report, gboolean *out_healthy
   return TRUE;
 }
 
-/* NAME.damaged-TIME beside @path, where the damaged file is kept. */
-static char *aside_path(const char *path)
+/* Keeps @path, as it is, under NAME.damaged-TIME too (with -2, -3... when a repair in the
+ * same second took that name); the caller then replaces @path. */
+static gboolean keep_aside(const char *path, char **out_aside, GError **error)
 {
   g_autoptr(GDateTime) now = g_date_time_new_now_local();
   g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
 
-  return g_strdup_printf("%s.damaged-%s", path, stamp);
-}
-
-/* Keeps @path, as it is, under its aside name too; the caller then replaces @path. */
-static gboolean keep_aside(const char *path, char **out_aside, GError **error)
-{
-  *out_aside = aside_path(path);
-  if (link(path, *out_aside) < 0) {
-    kv_file_set_error(error, errno, "keep a copy of", path);
-    g_clear_pointer(out_aside, g_free);
-    return FALSE;
+  for (guint n = 1; n < 1000; n++) {
+    g_autofree char *aside = n == 1 ? g_strdup_printf("%s.damaged-%s", path, stamp)
+                                    : g_strdup_printf("%s.damaged-%s-%u", path, stamp, n);
+    if (link(path, aside) == 0) {
+      *out_aside = g_steal_pointer(&aside);
+      return TRUE;
+    }
+    if (errno != EEXIST)
+      break;
   }
-  return TRUE;
+  kv_file_set_error(error, errno, "keep a copy of", path);
+  return FALSE;
 }
 
 static gboolean repair_journal(const char *dir, const char *path, const KvJournalScan *scan,

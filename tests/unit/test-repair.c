@@ -39,8 +39,9 @@ static char *check(KvTestState *f, gboolean *healthy)
   g_autoptr(GString) report = g_string_new(NULL);
   g_autoptr(GError) error = NULL;
 
-  g_assert_true(kv_repair_check(f->dir, report, healthy, &error));
+  gboolean looked = kv_repair_check(f->dir, report, healthy, &error);
   g_assert_no_error(error);
+  g_assert_true(looked);
   g_test_message("%s", report->str);
   return g_string_free(g_steal_pointer(&report), FALSE);
 }
@@ -236,6 +237,134 @@ static void test_refused_while_in_use(KvTestState *f, gconstpointer data)
   g_assert_nonnull(error);
 }
 
+static gboolean collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+{
+  g_variant_builder_add(user_data, "{sv}", key, value);
+  return TRUE;
+}
+
+static GVariant *contents(KvRepository *repository)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
+  kv_repository_foreach(repository, "", NULL, TRUE, collect, &builder);
+  return g_variant_ref_sink(g_variant_builder_end(&builder));
+}
+
+/* About 30 revisions over 12 keys, sets and deletes, about half of them folded into a
+ * snapshot; the contents at each revision r in @states[r]. */
+static void build_history(KvTestState *f, GPtrArray *states)
+{
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+
+  g_ptr_array_add(states, contents(repository));
+  for (guint step = 1; step <= 30; step++) {
+    g_autofree char *key = g_strdup_printf("key%02u", (step * 7) % 12);
+    if (step % 5 == 0)
+      g_assert_true(kv_repository_delete(repository, key, NULL, NULL) &&
+                    kv_repository_commit(repository, NULL));
+    else
+      kv_test_set_committed(repository, key, g_variant_new("(us)", step, "value"));
+    /* Deleting a missing key is no change, and no revision. */
+    if (kv_repository_revision(repository) == states->len)
+      g_ptr_array_add(states, contents(repository));
+    if (step == 15)
+      g_assert_true(kv_persistent_repository_compact(repository, NULL));
+  }
+}
+
+/* One random damage of @data: a flipped byte, a cut, appended garbage or a zeroed run. */
+static void damage(GRand *rand, GByteArray *data)
+{
+  guint at = g_rand_int_range(rand, 0, (gint32)data->len);
+  guint length = g_rand_int_range(rand, 1, 64);
+
+  switch (g_rand_int_range(rand, 0, 4)) {
+  case 0:
+    data->data[at] ^= (guint8)g_rand_int_range(rand, 1, 256);
+    break;
+  case 1:
+    g_byte_array_set_size(data, at);
+    break;
+  case 2:
+    for (guint i = 0; i < length; i++) {
+      guint8 byte = (guint8)g_rand_int_range(rand, 0, 256);
+      g_byte_array_append(data, &byte, 1);
+    }
+    break;
+  default:
+    memset(data->data + at, 0, MIN(length, data->len - at));
+    break;
+  }
+}
+
+static GByteArray *read_bytes(const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize size;
+
+  g_assert_true(g_file_get_contents(path, &data, &size, NULL));
+  GByteArray *bytes = g_byte_array_new();
+  g_byte_array_append(bytes, (const guint8 *)data, (guint)size);
+  return bytes;
+}
+
+/* Random damage to either file, 400 times: kvstored either loads a state the store really
+ * had (losing at most what a torn tail held) or refuses; after a refusal, --check says
+ * damaged and --repair makes the directory load again. */
+static void test_random_damage(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+  g_autoptr(GRand) rand = g_rand_new_with_seed(20261126);
+  guint loaded = 0, repaired = 0;
+
+  build_history(f, states);
+  g_autoptr(GByteArray) journal = read_bytes(f->journal);
+  g_autoptr(GByteArray) snapshot = read_bytes(f->snapshot);
+  g_autoptr(GVariant) latest = g_variant_ref(g_ptr_array_index(states, states->len - 1));
+
+  for (guint round = 0; round < 400; round++) {
+    g_autoptr(GByteArray) damaged = g_byte_array_new();
+    gboolean in_journal = g_rand_boolean(rand);
+    GByteArray *original = in_journal ? journal : snapshot;
+    g_byte_array_append(damaged, original->data, original->len);
+    damage(rand, damaged);
+    g_assert_true(g_file_set_contents(in_journal ? f->journal : f->snapshot,
+                                      (const char *)damaged->data, damaged->len, NULL));
+    g_assert_true(g_file_set_contents(in_journal ? f->snapshot : f->journal,
+                                      (const char *)(in_journal ? snapshot : journal)->data,
+                                      (in_journal ? snapshot : journal)->len, NULL));
+
+    g_autoptr(GError) error = NULL;
+    g_autoptr(KvRepository) repository = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
+    if (repository != NULL) {
+      /* Never a state the store did not have. */
+      guint64 revision = kv_repository_revision(repository);
+      g_assert_cmpuint(revision, <, states->len);
+      g_autoptr(GVariant) now = contents(repository);
+      kv_assert_variant_eq(now, g_ptr_array_index(states, revision));
+      loaded++;
+      continue;
+    }
+    g_clear_error(&error);
+    gboolean healthy = TRUE;
+    g_autofree char *report = check(f, &healthy);
+    g_autoptr(GString) repair_report = g_string_new(NULL);
+    if (!kv_repair(f->dir, repair_report, &error)) {
+      /* Only a file of another version is left as it is. */
+      g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS);
+      continue;
+    }
+    g_assert_false(healthy);
+    g_autoptr(KvRepository) mended = kv_test_state_open_ok(f);
+    repaired++;
+  }
+  g_test_message("%u loaded as they were, %u repaired", loaded, repaired);
+  g_assert_cmpuint(loaded, >, 0);
+  g_assert_cmpuint(repaired, >, 0);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -247,6 +376,7 @@ int main(int argc, char **argv)
   ADD("snapshot-head-damaged", test_snapshot_head_damaged);
   ADD("other-version-left-alone", test_other_version_left_alone);
   ADD("refused-while-in-use", test_refused_while_in_use);
+  ADD("random-damage", test_random_damage);
 #undef ADD
   return g_test_run();
 }
