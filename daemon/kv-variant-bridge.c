@@ -147,8 +147,9 @@ static int read_container(sd_bus_message *m, char bus_type, const char *contents
                           const char *container_type, Budget *budget, GVariant **ret)
 {
   GVariantBuilder builder;
-  /* An array's length word; a struct's padding is at least its first byte. */
-  int r = charge(budget, bus_type == 'a' ? 4 : 1);
+  /* An array's length word; a struct or dict entry adds only padding, which nested ones
+   * share, so nothing is charged for it. */
+  int r = charge(budget, bus_type == 'a' ? 4 : 0);
   if (r < 0)
     return r;
   r = sd_bus_message_enter_container(m, bus_type, contents);
