@@ -51,6 +51,14 @@ static GVariant *parse_text(const GVariantType *type, const char *text, GError *
 GVariant *kvctl_parse_value(const char *type_name, gboolean gvariant_text, const char *text,
                             GError **error)
 {
+  /* A D-Bus string must be UTF-8, and so must GVariant text, whose parser does not check
+   * what it puts in the strings it reads. */
+  if (!g_utf8_validate(text, -1, NULL)) {
+    g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "The value is not valid UTF-8: store bytes as --type ay, for example "
+                        "[byte 0xff, 0xfe]");
+    return NULL;
+  }
   if (gvariant_text)
     return parse_text(NULL, text, error);
   if (type_name == NULL)
