@@ -259,10 +259,11 @@ gboolean kv_journal_scan(const char *path, const GVariantType *type, KvJournalRe
     return TRUE;
   }
   WalkResult result = walk_records(path, data, out->size, KV_RECORD_FILE_HEADER_SIZE, type, func,
-                                   user_data, &out->end, error);
+                                   user_data, &out->end, &local_error);
+  /* A whole record that @func refuses is damage as much as a bad checksum. */
   if (result == WALK_FAILED)
-    return FALSE;
-  out->damaged = result == WALK_DAMAGED;
+    out->damage_reason = g_strdup(local_error->message);
+  out->damaged = result != WALK_CLEAN;
   /* Past the damage: how many whole records it cuts off. */
   for (gsize at = out->end; out->damaged && kv_record_find_next(data, out->size, at + 1, &at);)
     walk_records(path, data, out->size, at, type, count_record, &out->records_after, &at, NULL);
@@ -272,4 +273,5 @@ gboolean kv_journal_scan(const char *path, const GVariantType *type, KvJournalRe
 void kv_journal_scan_clear(KvJournalScan *scan)
 {
   g_clear_pointer(&scan->header_problem, g_free);
+  g_clear_pointer(&scan->damage_reason, g_free);
 }

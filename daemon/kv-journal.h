@@ -28,12 +28,14 @@ typedef struct {
   gboolean other_version; /* ...because another version of kvstored wrote it */
   gsize end;              /* where the whole records from the start end */
   gboolean damaged;       /* at @end, with whole records after it; else a torn tail or none */
+  char *damage_reason;    /* when the record at @end is whole but was refused: why */
   guint records_after;    /* whole records after the damage */
 } KvJournalScan;
 
 /* Reads the journal at @path without changing it: calls @func for each whole record from
- * the start up to the first damage or torn tail, and describes what follows. A missing
- * file is an empty journal. FALSE with @error when it cannot be read or @func fails. */
+ * the start up to the first damage or torn tail, and describes what follows; a record
+ * @func refuses counts as damage. A missing file is an empty journal. FALSE with @error
+ * only when it cannot be read. */
 gboolean kv_journal_scan(const char *path, const GVariantType *type, KvJournalReplayFunc func,
                          gpointer user_data, KvJournalScan *out, GError **error);
 

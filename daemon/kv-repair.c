@@ -16,7 +16,15 @@ typedef struct {
   guint64 snapshot_sequence; /* records up to it are in the snapshot already */
   guint n;
   guint64 first, last;
+  guint64 first_after; /* the first record after the snapshot, 0 if none */
 } Replay;
+
+/* Whether the journal's records after the snapshot start right after it, as kvstored
+ * needs to load them. */
+static gboolean journal_follows(const Replay *replay)
+{
+  return replay->first_after == 0 || replay->first_after == replay->snapshot_sequence + 1;
+}
 
 static gboolean replay_record(GVariant *record, gpointer user_data, GError **error)
 {
@@ -25,9 +33,21 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
   guint64 sequence;
 
   g_variant_get(record, "(ta(smv))", &sequence, &changes);
+  /* As kvstored loads them: each record newer than the one before and, once past the
+   * snapshot, right after it. Only a gap right after the snapshot is the snapshot's
+   * matter (it is rebuilt). */
+  if ((replay->n > 0 && sequence <= replay->last) ||
+      (replay->first_after != 0 && sequence != replay->last + 1)) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                "revision %" G_GUINT64_FORMAT " follows %" G_GUINT64_FORMAT, sequence,
+                replay->last);
+    return FALSE;
+  }
   if (replay->n++ == 0)
     replay->first = sequence;
   replay->last = sequence;
+  if (sequence > replay->snapshot_sequence && replay->first_after == 0)
+    replay->first_after = sequence;
   if (replay->into == NULL || sequence <= replay->snapshot_sequence)
     return TRUE;
 
@@ -73,8 +93,11 @@ static gboolean describe_journal(GString *report, const KvJournalScan *scan, con
   g_string_append_printf(report, " in %zu bytes", scan->size);
   if (scan->damaged)
     g_string_append_printf(report,
-                           "; DAMAGED at offset %zu, with %u whole records after the damage\n",
-                           scan->end, scan->records_after);
+                           "; DAMAGED at offset %zu%s%s%s, with %u whole records after the "
+                           "damage\n",
+                           scan->end, scan->damage_reason != NULL ? " (" : "",
+                           scan->damage_reason != NULL ? scan->damage_reason : "",
+                           scan->damage_reason != NULL ? ")" : "", scan->records_after);
   else if (scan->end < scan->size)
     g_string_append_printf(report, "; a torn tail of %zu bytes, which the start cuts\n",
                            scan->size - scan->end);
@@ -101,8 +124,9 @@ static gboolean snapshot_intact(const SnapshotState *state)
 {
   const KvSnapshotSalvage *salvage = &state->salvage;
 
-  return !state->exists || (state->unreadable == NULL && salvage->head_found &&
-                            salvage->damaged_bytes == 0 && salvage->salvaged == salvage->count);
+  return !state->exists ||
+         (state->unreadable == NULL && salvage->head_found && !salvage->ends_differ &&
+          salvage->damaged_bytes == 0 && salvage->salvaged == salvage->count);
 }
 
 static void describe_snapshot(GString *report, const SnapshotState *state)
@@ -151,6 +175,28 @@ static gboolean salvage_snapshot(const char *path, KvRepository *into, SnapshotS
   return TRUE;
 }
 
+static gboolean largest_revision(const char *key, GVariant *value, guint64 revision,
+                                 gpointer user_data)
+{
+  guint64 *largest = user_data;
+
+  *largest = MAX(*largest, revision);
+  return TRUE;
+}
+
+/* The revision the snapshot was taken at: 0 without one; without its head and trailer,
+ * that of the newest entry @salvaged, a bound from below from which the journal replayed
+ * ends in the same state. */
+static guint64 snapshot_revision(const SnapshotState *snapshot, KvRepository *salvaged)
+{
+  guint64 revision = 0;
+
+  if (snapshot->exists && snapshot->unreadable == NULL && snapshot->salvage.head_found)
+    return snapshot->salvage.sequence;
+  kv_repository_foreach(salvaged, "", NULL, FALSE, largest_revision, &revision);
+  return revision;
+}
+
 /* A journal of another version must be left alone. */
 static gboolean journal_readable(const KvJournalScan *scan, GError **error)
 {
@@ -176,6 +222,7 @@ gboolean kv_repair_check(const char *dir, GString *report, gboolean *out_healthy
   g_autoptr(GError) snapshot_error = NULL;
   if (!salvage_snapshot(snapshot_path, scratch, &snapshot, &snapshot_error))
     snapshot.unreadable = g_strdup(snapshot_error->message);
+  replay.snapshot_sequence = snapshot_revision(&snapshot, scratch);
   gboolean looked =
       kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan, error);
   close(lock);
@@ -185,6 +232,13 @@ gboolean kv_repair_check(const char *dir, GString *report, gboolean *out_healthy
   g_string_append_printf(report, "state directory %s\n", dir);
   describe_snapshot(report, &snapshot);
   gboolean journal_healthy = describe_journal(report, &scan, &replay);
+  if (snapshot_intact(&snapshot) && !journal_follows(&replay)) {
+    g_string_append_printf(report,
+                           "journal: does not follow the snapshot: the changes of revisions "
+                           "%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT " are in neither file\n",
+                           replay.snapshot_sequence + 1, replay.first_after - 1);
+    journal_healthy = FALSE;
+  }
   *out_healthy = snapshot_intact(&snapshot) && journal_healthy;
   return TRUE;
 }
@@ -244,33 +298,22 @@ static gboolean repair_journal(const char *dir, const char *path, const KvJourna
   return TRUE;
 }
 
-static gboolean largest_revision(const char *key, GVariant *value, guint64 revision,
-                                 gpointer user_data)
-{
-  guint64 *largest = user_data;
-
-  *largest = MAX(*largest, revision);
-  return TRUE;
-}
-
-/* Rebuilds the snapshot at @path from what @snapshot salvaged into @rebuilt and the
- * journal at @journal_path. */
+/* Rebuilds the snapshot at @path, when it is damaged or the journal does not follow it
+ * (@follows), from what @snapshot salvaged into @rebuilt and the journal at
+ * @journal_path. */
 static gboolean repair_snapshot(const char *path, const SnapshotState *snapshot,
-                                KvRepository *rebuilt, const char *journal_path, GString *report,
-                                GError **error)
+                                KvRepository *rebuilt, const char *journal_path, gboolean follows,
+                                GString *report, GError **error)
 {
   const KvSnapshotSalvage *salvage = &snapshot->salvage;
+  gboolean intact = snapshot_intact(snapshot);
   g_auto(KvJournalScan) scan = {0};
   g_autofree char *aside = NULL;
 
-  if (snapshot_intact(snapshot))
+  if (intact && follows)
     return TRUE;
-  /* Without head and trailer, the newest entry bounds the revision from below, and the
-   * journal replayed from there ends in the same state. */
-  guint64 sequence = salvage->sequence;
-  if (!salvage->head_found)
-    kv_repository_foreach(rebuilt, "", NULL, FALSE, largest_revision, &sequence);
-  Replay replay = {rebuilt, sequence, 0, 0, 0};
+  guint64 sequence = snapshot_revision(snapshot, rebuilt);
+  Replay replay = {rebuilt, sequence, 0, 0, 0, 0};
   if (!kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan, error))
     return FALSE;
   guint64 final = MAX(sequence, replay.last);
@@ -285,12 +328,14 @@ static gboolean repair_snapshot(const char *path, const SnapshotState *snapshot,
                          " keys in its whole records and the journal's records after revision "
                          "%" G_GUINT64_FORMAT,
                          final, salvage->salvaged, sequence);
-  if (replay.n > 0 && replay.first > sequence + 1)
+  if (!journal_follows(&replay))
     g_string_append_printf(report,
                            "; the changes of revisions %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
                            " were in neither file and are lost",
-                           sequence + 1, replay.first - 1);
-  if (salvage->head_found)
+                           sequence + 1, replay.first_after - 1);
+  if (intact)
+    g_string_append(report, "; it was intact");
+  else if (salvage->head_found)
     g_string_append_printf(report,
                            "; %" G_GUINT64_FORMAT
                            " of its keys were in damaged records and are lost unless the "
@@ -298,31 +343,41 @@ static gboolean repair_snapshot(const char *path, const SnapshotState *snapshot,
                            salvage->count - MIN(salvage->count, salvage->salvaged));
   else
     g_string_append(report, "; how many of its keys were in damaged records is unknown");
-  g_string_append_printf(report, "; the damaged file is kept as %s\n", aside);
+  g_string_append_printf(report, "; the previous file is kept as %s\n", aside);
   return TRUE;
 }
 
-gboolean kv_repair(const char *dir, GString *report, GError **error)
+/* kv_repair() once the directory is locked. */
+static gboolean repair_locked(const char *dir, GString *report, GError **error)
 {
   g_autofree char *snapshot_path = g_build_filename(dir, "snapshot", NULL);
   g_autofree char *journal_path = g_build_filename(dir, "journal", NULL);
   g_autoptr(KvRepository) rebuilt = kv_memory_repository_new();
   g_auto(SnapshotState) snapshot = {0};
   g_auto(KvJournalScan) scan = {0};
-  Replay replay = {0};
+
+  /* Everything is read before anything changes; the journal is mended first, so that a
+   * rebuilt snapshot takes in what the journal keeps. */
+  if (!salvage_snapshot(snapshot_path, rebuilt, &snapshot, error))
+    return FALSE;
+  Replay replay = {NULL, snapshot_revision(&snapshot, rebuilt), 0, 0, 0, 0};
+  if (!kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan,
+                       error) ||
+      !journal_readable(&scan, error) ||
+      !repair_journal(dir, journal_path, &scan, &replay, report, error))
+    return FALSE;
+  return repair_snapshot(snapshot_path, &snapshot, rebuilt, journal_path, journal_follows(&replay),
+                         report, error);
+}
+
+gboolean kv_repair(const char *dir, GString *report, GError **error)
+{
   int lock = kv_state_dir_lock(dir, 0, error);
 
   if (lock < 0)
     return FALSE;
-  /* Everything is read before anything changes; the journal is mended first, so that a
-   * rebuilt snapshot takes in what the journal keeps. */
   gsize before = report->len;
-  gboolean repaired =
-      salvage_snapshot(snapshot_path, rebuilt, &snapshot, error) &&
-      kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan, error) &&
-      journal_readable(&scan, error) &&
-      repair_journal(dir, journal_path, &scan, &replay, report, error) &&
-      repair_snapshot(snapshot_path, &snapshot, rebuilt, journal_path, report, error);
+  gboolean repaired = repair_locked(dir, report, error);
   close(lock);
   if (repaired && report->len == before)
     g_string_append_printf(report, "%s: nothing to repair\n", dir);

@@ -157,6 +157,7 @@ gboolean kv_snapshot_salvage(const char *path, KvRepository *into, KvSnapshotSal
     g_autoptr(GBytes) payload = g_variant_get_data_as_bytes(raw);
     guint64 sequence, count;
     if ((first || at == size) && read_head(payload, &sequence, &count)) {
+      out->ends_differ = out->head_found && (sequence != out->sequence || count != out->count);
       out->head_found = TRUE;
       out->sequence = sequence;
       out->count = count;

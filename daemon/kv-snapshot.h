@@ -16,11 +16,12 @@ gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_seq
 
 /* What kv_snapshot_salvage() kept. */
 typedef struct {
-  gboolean head_found; /* the head or the trailer was whole: @sequence and @count hold */
-  guint64 sequence;    /* the store revision the snapshot was taken at */
-  guint64 count;       /* the keys it held */
-  guint64 salvaged;    /* the keys loaded from whole records */
-  gsize damaged_bytes; /* bytes in no whole record */
+  gboolean head_found;  /* the head or the trailer was whole: @sequence and @count hold */
+  guint64 sequence;     /* the store revision the snapshot was taken at */
+  guint64 count;        /* the keys it held */
+  guint64 salvaged;     /* the keys loaded from whole records */
+  gsize damaged_bytes;  /* bytes in no whole record */
+  gboolean ends_differ; /* head and trailer whole, but not the same (the trailer counts) */
 } KvSnapshotSalvage;
 
 /* Loads into @into every entry of the snapshot at @path that sits in a whole record,
