@@ -261,8 +261,10 @@ gboolean kv_service_delete_many(KvService *self, const char *const *keys, guint 
 static gboolean check_revision(KvService *self, const char *key, guint64 expected, GError **error)
 {
   guint64 current = 0;
-  g_autoptr(GVariant) value = kv_repository_lookup(self->repository, key, &current);
+  GVariant *value = kv_repository_lookup(self->repository, key, &current);
 
+  /* Only its revision counts here. */
+  g_clear_pointer(&value, g_variant_unref);
   if (current == expected)
     return TRUE;
   if (current == 0)
