@@ -542,7 +542,7 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, gsize max_mess
   sd_event *event = sd_bus_get_event(bus);
 
   /* Room for the header (names, signature) and the resume key of a page. */
-  self->max_reply_bytes = MIN(max_message_bytes - KV_REPLY_RESERVED_BYTES, KV_WIRE_MAX_ARRAY_BYTES);
+  self->max_reply_bytes = MIN(max_message_bytes - KV_REPLY_RESERVED_BYTES, KV_REPLY_MAX_BYTES);
   self->service = service;
   self->flow = flow;
   self->bus = bus;

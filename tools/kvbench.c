@@ -3,6 +3,7 @@
  * the same run, since absolute figures drift on a shared machine. */
 
 #include "kv-client-bus.h"
+#include "kvbench-attacks.h"
 #include "kv-config.h"
 #include "kv-memory-repository.h"
 #include "kv-sd-bus-cleanup.h"
@@ -33,6 +34,7 @@ typedef struct {
   int keys;
   int raw_baseline; /* internal: measure the raw GHashTable baseline and exit */
   gboolean startup;
+  gboolean attacks;
   guint ops; /* bit 1 << Op for each operation to measure */
 } Options;
 
@@ -433,17 +435,6 @@ static void print_row(const char *op, const char *size, const char *mode, const 
          f->calls_per_second > 0 ? ping->calls_per_second / f->calls_per_second : 0);
 }
 
-static long rss_kib(pid_t pid)
-{
-  g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
-  g_autofree char *status = NULL;
-  const char *line;
-
-  if (!g_file_get_contents(path, &status, NULL, NULL) || (line = strstr(status, "VmRSS:")) == NULL)
-    return -1;
-  return strtol(line + strlen("VmRSS:"), NULL, 10);
-}
-
 /* Asks the bus driver about kvstored's name: @method returns one value of @type. */
 static int ask_about_name(sd_bus *bus, const char *method, char type, void *out)
 {
@@ -465,7 +456,7 @@ static pid_t daemon_pid(sd_bus *bus)
  * g_strdup of 16 bytes. Run in a fresh process (see raw_baseline_in_new_process()). */
 static double raw_hash_table_bytes_per_key(int n)
 {
-  long before = rss_kib(getpid());
+  long before = kvbench_rss_kib(getpid());
   GHashTable *table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
   for (int i = 0; i < n; i++) {
@@ -474,7 +465,7 @@ static double raw_hash_table_bytes_per_key(int n)
     g_snprintf(value, sizeof value, "value-%010u", (guint)i);
     g_hash_table_insert(table, g_strdup(key), g_strdup(value));
   }
-  double per_key = (rss_kib(getpid()) - before) * 1024.0 / n;
+  double per_key = (kvbench_rss_kib(getpid()) - before) * 1024.0 / n;
   g_hash_table_unref(table);
   return per_key;
 }
@@ -704,6 +695,13 @@ static int run(const Options *options, GArray *value_sizes)
   }
 
   pid_t pid = daemon_pid(bus);
+  if (options->attacks) {
+    if ((r = kvbench_attacks(bus, &options->bus, pid)) < 0) {
+      fprintf(stderr, "kvbench: an attack failed to run: %s\n", g_strerror(-r));
+      return 1;
+    }
+    return 0;
+  }
   printf("kvbench %s: kvstored pid %d; %.2f s per figure, pipeline %d, %d clients\n"
          "'cpu us' is kvstored's own CPU time per call (user and system); the rest of a call's\n"
          "cost is the bus daemon's and the client's."
@@ -711,12 +709,12 @@ static int run(const Options *options, GArray *value_sizes)
          "measured in alternating slices with it in the same mode.\n\n",
          KV_VERSION, (int)pid, options->duration, options->pipeline, options->clients);
 
-  long rss_before = rss_kib(pid);
+  long rss_before = kvbench_rss_kib(pid);
   if ((r = preload(bus, options)) < 0) {
     fprintf(stderr, "kvbench: preload failed: %s\n", g_strerror(-r));
     return 1;
   }
-  report_memory(options, rss_before, rss_kib(pid));
+  report_memory(options, rss_before, kvbench_rss_kib(pid));
 
   if ((r = run_table(bus, options, pid, value_sizes)) < 0) {
     fprintf(stderr, "kvbench: measurement failed: %s\n", g_strerror(-r));
@@ -751,6 +749,8 @@ int main(int argc, char **argv)
        "Keys to preload: 16-byte keys with 16-byte string values (default 10000)", "N"},
       {"ops", 'o', 0, G_OPTION_ARG_STRING, &ops_text,
        "Operations to measure (default get,set,incr,exists,keys)", "LIST"},
+      {"attacks", 0, 0, G_OPTION_ARG_NONE, &options.attacks,
+       "Only time the calls of a hostile caller and how long they stall others", NULL},
       {"startup", 0, 0, G_OPTION_ARG_NONE, &options.startup,
        "At the end, wait for kvstored to exit on idle and time its re-activation", NULL},
       {"raw-baseline", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &options.raw_baseline, NULL,

@@ -3,6 +3,7 @@
 #include "kv-client-bus.h"
 #include "kv-config.h"
 #include "kv-sd-bus-cleanup.h"
+#include "kv-service.h"
 #include "kv-variant-bridge.h"
 #include "kvctl-dump.h"
 #include "kvctl-page.h"
@@ -38,7 +39,8 @@ static const char commands_help[] =
     "  incr KEY [DELTA]         Add DELTA (default 1) and print the result\n"
     "  keys [PREFIX]            List keys starting with PREFIX, sorted\n"
     "  dump [PREFIX] [--json]   Print the keys and values as typed GVariant text (or JSON)\n"
-    "  load FILE [--json]       Store a dump (FILE or - for stdin) in one atomic batch\n"
+    "  load FILE [--json]       Store a dump (FILE or - for stdin): one atomic batch per\n"
+    "                           5000 keys; print the last revision\n"
     "  watch [PREFIX]           Print REVISION<TAB>KEY<TAB>VALUE or 'deleted' per change\n"
     "  ping                     Check that kvstored answers\n"
     "\n"
@@ -238,18 +240,49 @@ static int command_set(sd_bus *bus, int argc, char **argv)
 }
 
 /* Sends SetMany with @entries and prints the revision. */
-static int set_many(sd_bus *bus, GVariant *entries)
+/* SetMany of @entries; its reply in @reply. */
+static int call_set_many(sd_bus *bus, GVariant *entries, sd_bus_message **reply)
 {
   g_autoptr(sd_bus_message) message = NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
   int status = new_call(bus, "SetMany", &message);
   if (status != KVCTL_EXIT_OK)
     return status;
   int r = kv_variant_bridge_append_value(message, entries);
   if (r < 0)
     return bus_failure("cannot build the call", r);
-  if ((status = call(bus, message, &reply)) != KVCTL_EXIT_OK)
-    return status;
+  return call(bus, message, reply);
+}
+
+static int set_many(sd_bus *bus, GVariant *entries)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  int status = call_set_many(bus, entries, &reply);
+
+  return status != KVCTL_EXIT_OK ? status : print_revision_reply(reply);
+}
+
+/* A dump of any size, in batches of as many keys as one call takes; prints the revision of
+ * the last. */
+static int set_in_batches(sd_bus *bus, GVariant *entries)
+{
+  gsize n = g_variant_n_children(entries);
+  g_autoptr(sd_bus_message) reply = NULL;
+  gsize first = 0;
+
+  do {
+    GVariantBuilder batch;
+    g_variant_builder_init(&batch, G_VARIANT_TYPE("a{sv}"));
+    for (gsize i = first; i < MIN(n, first + KV_BATCH_MAX_KEYS); i++) {
+      g_autoptr(GVariant) entry = g_variant_get_child_value(entries, i);
+      g_variant_builder_add_value(&batch, entry);
+    }
+    g_autoptr(GVariant) part = g_variant_ref_sink(g_variant_builder_end(&batch));
+    g_clear_pointer(&reply, sd_bus_message_unref);
+    int status = call_set_many(bus, part, &reply);
+    if (status != KVCTL_EXIT_OK)
+      return status;
+    first += KV_BATCH_MAX_KEYS;
+  } while (first < n);
   return print_revision_reply(reply);
 }
 
@@ -493,7 +526,7 @@ static int command_load(sd_bus *bus, int argc, char **argv)
       json ? kvctl_dump_from_json(text, &error) : kvctl_dump_from_text(text, &error);
   if (entries == NULL)
     return usage_error("load: %s", error->message);
-  return set_many(bus, entries);
+  return set_in_batches(bus, entries);
 }
 
 typedef struct {

@@ -150,6 +150,29 @@ GVariant *kv_test_bus_call(KvTestBus *self, const char *method, GVariant *parame
                                      error);
 }
 
+GVariant *kv_test_bus_get_all_pages(KvTestBus *self, const char *prefix)
+{
+  g_autofree char *after = g_strdup("");
+  GVariantBuilder all;
+
+  g_variant_builder_init(&all, G_VARIANT_TYPE("a{sv}"));
+  do {
+    g_autoptr(GVariant) reply =
+        kv_test_bus_call_ok(self, "GetAllPage", g_variant_new("(ssu)", prefix, after, 0));
+    g_autoptr(GVariant) entries = g_variant_get_child_value(reply, 0);
+    GVariantIter iter;
+    GVariant *entry;
+    g_variant_iter_init(&iter, entries);
+    while ((entry = g_variant_iter_next_value(&iter)) != NULL) {
+      g_variant_builder_add_value(&all, entry);
+      g_variant_unref(entry);
+    }
+    g_free(after);
+    g_variant_get_child(reply, 1, "s", &after);
+  } while (*after != '\0');
+  return g_variant_ref_sink(g_variant_builder_end(&all));
+}
+
 GVariant *kv_test_bus_call_ok(KvTestBus *self, const char *method, GVariant *parameters)
 {
   g_autoptr(GError) error = NULL;

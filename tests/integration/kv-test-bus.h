@@ -50,6 +50,10 @@ GVariant *kv_test_bus_call(KvTestBus *self, const char *method, GVariant *parame
 /* kv_test_bus_call() that must succeed. */
 GVariant *kv_test_bus_call_ok(KvTestBus *self, const char *method, GVariant *parameters);
 
+/* Every entry with @prefix as an a{sv}, read page by page with GetAllPage, which must
+ * succeed: for stores larger than one GetAll answers. */
+GVariant *kv_test_bus_get_all_pages(KvTestBus *self, const char *prefix);
+
 /* Whether org.example.KVStore has an owner on the bus now. */
 gboolean kv_test_bus_name_has_owner(KvTestBus *self);
 

@@ -209,9 +209,7 @@ static void test_crash_keeps_acknowledged_writes(KvTestBus *bus, gconstpointer d
   g_assert_true(g_subprocess_get_if_signaled(daemon));
 
   /* A new kvstored, activated on the same state, has every acknowledged write. */
-  g_autoptr(GVariant) reply = kv_test_bus_call(bus, "GetAll", g_variant_new("(s)", ""), &error);
-  g_assert_no_error(error);
-  g_autoptr(GVariant) entries = g_variant_get_child_value(reply, 0);
+  g_autoptr(GVariant) entries = kv_test_bus_get_all_pages(bus, "");
   guint acknowledged = 0;
   for (int i = 0; i < WRITERS; i++) {
     GHashTableIter iter;
