@@ -62,3 +62,18 @@ void kv_test_set_committed(KvRepository *repository, const char *key, GVariant *
   g_assert_true(kv_repository_commit(repository, &error));
   g_assert_no_error(error);
 }
+
+static gboolean collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+{
+  g_variant_builder_add(user_data, "{sv}", key, value);
+  return TRUE;
+}
+
+GVariant *kv_test_state_contents(KvRepository *repository)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
+  kv_repository_foreach(repository, "", NULL, TRUE, collect, &builder);
+  return g_variant_ref_sink(g_variant_builder_end(&builder));
+}

@@ -26,4 +26,7 @@ KvRepository *kv_test_state_open_ok(KvTestState *f);
 /* Sets @key and commits, which must succeed. */
 void kv_test_set_committed(KvRepository *repository, const char *key, GVariant *value);
 
+/* Everything in @repository as an a{sv}, to compare whole states. */
+GVariant *kv_test_state_contents(KvRepository *repository);
+
 G_END_DECLS

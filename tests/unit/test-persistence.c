@@ -16,27 +16,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-static gboolean collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
-{
-  g_variant_builder_add(user_data, "{sv}", key, value);
-  return TRUE;
-}
-
-/* Everything in @repository, to compare whole states. */
-static GVariant *contents(KvRepository *repository)
-{
-  GVariantBuilder builder;
-
-  g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
-  kv_repository_foreach(repository, "", NULL, TRUE, collect, &builder);
-  return g_variant_ref_sink(g_variant_builder_end(&builder));
-}
-
 static GVariant *contents_after_reopening(KvTestState *f)
 {
   g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
 
-  return contents(repository);
+  return kv_test_state_contents(repository);
 }
 
 static void fill_with_every_type(KvRepository *repository)
@@ -57,7 +41,7 @@ static void test_journal_round_trip(KvTestState *f, gconstpointer data)
     kv_test_set_committed(repository, "deleted", g_variant_new_int32(1));
     g_assert_true(kv_repository_delete(repository, "deleted", NULL, NULL));
     g_assert_true(kv_repository_commit(repository, NULL));
-    before = contents(repository);
+    before = kv_test_state_contents(repository);
   }
   g_assert_false(g_file_test(f->snapshot, G_FILE_TEST_EXISTS));
 
@@ -65,7 +49,7 @@ static void test_journal_round_trip(KvTestState *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(KvRepository) reopened = kv_test_state_open(f, G_MAXSIZE, &info, &error);
   g_assert_no_error(error);
-  g_autoptr(GVariant) after = contents(reopened);
+  g_autoptr(GVariant) after = kv_test_state_contents(reopened);
   g_assert_cmpvariant(after, before);
   g_assert_cmpuint(g_variant_n_children(after), ==, G_N_ELEMENTS(kv_test_values));
   g_assert_cmpuint(info.journal_records, ==, G_N_ELEMENTS(kv_test_values) + 2);
@@ -83,12 +67,12 @@ static void test_snapshot_round_trip(KvTestState *f, gconstpointer data)
     g_assert_no_error(error);
     /* After the snapshot, more in the new journal. */
     kv_test_set_committed(repository, "after", g_variant_new_string("snapshot"));
-    before = contents(repository);
+    before = kv_test_state_contents(repository);
   }
   KvRecoveryInfo info;
   g_autoptr(KvRepository) reopened = kv_test_state_open(f, G_MAXSIZE, &info, &error);
   g_assert_no_error(error);
-  g_autoptr(GVariant) after = contents(reopened);
+  g_autoptr(GVariant) after = kv_test_state_contents(reopened);
   g_assert_cmpvariant(after, before);
   g_assert_cmpuint(info.snapshot_keys, ==, G_N_ELEMENTS(kv_test_values));
   g_assert_cmpuint(info.journal_records, ==, 1);
@@ -110,7 +94,7 @@ static void test_compaction_when_journal_grows(KvTestState *f, gconstpointer dat
   kv_persistent_repository_wait_compaction(repository);
   g_assert_true(g_file_test(f->snapshot, G_FILE_TEST_EXISTS));
   g_assert_cmpuint(kv_persistent_repository_journal_size(repository), <, 4096 + 200);
-  g_autoptr(GVariant) before = contents(repository);
+  g_autoptr(GVariant) before = kv_test_state_contents(repository);
   g_clear_pointer(&repository, kv_repository_free);
   g_autoptr(GVariant) after = contents_after_reopening(f);
   g_assert_cmpvariant(after, before);
@@ -132,12 +116,12 @@ static void test_writes_during_background_compaction(KvTestState *f, gconstpoint
       g_assert_true(kv_repository_delete(repository, key, NULL, NULL) &&
                     kv_repository_commit(repository, NULL));
   }
-  g_autoptr(GVariant) before = contents(repository);
+  g_autoptr(GVariant) before = kv_test_state_contents(repository);
   guint64 revision = kv_repository_revision(repository);
   g_clear_pointer(&repository, kv_repository_free);
 
   g_autoptr(KvRepository) reopened = kv_test_state_open_ok(f);
-  g_autoptr(GVariant) after = contents(reopened);
+  g_autoptr(GVariant) after = kv_test_state_contents(reopened);
   g_assert_cmpvariant(after, before);
   g_assert_cmpuint(kv_repository_revision(reopened), ==, revision);
   g_assert_true(g_file_test(f->snapshot, G_FILE_TEST_EXISTS));
@@ -368,7 +352,7 @@ static void test_compaction_interrupted_at_each_step(KvTestState *f, gconstpoint
     g_assert_true(kv_repository_delete(repository, "gone", NULL, NULL));
     g_assert_true(kv_repository_commit(repository, NULL));
     sequence = G_N_ELEMENTS(kv_test_values) + 2;
-    expected = contents(repository);
+    expected = kv_test_state_contents(repository);
 
     g_assert_true(kv_snapshot_write(f->snapshot, repository, sequence, NULL));
   }
@@ -391,7 +375,7 @@ static void test_compaction_interrupted_at_each_step(KvTestState *f, gconstpoint
     g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
     kv_test_set_committed(repository, "later", g_variant_new_string("write"));
     g_clear_pointer(&expected, g_variant_unref);
-    expected = contents(repository);
+    expected = kv_test_state_contents(repository);
   }
   g_autoptr(GVariant) after_later = contents_after_reopening(f);
   g_assert_cmpvariant(after_later, expected);
@@ -418,7 +402,7 @@ static void test_failed_commit_changes_nothing(KvTestState *f, gconstpointer dat
   struct rlimit old_limit, limit;
 
   kv_test_set_committed(repository, "kept", g_variant_new_string("before"));
-  g_autoptr(GVariant) before = contents(repository);
+  g_autoptr(GVariant) before = kv_test_state_contents(repository);
 
   /* The journal may not grow past its size now: the next commit fails with EFBIG. */
   g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
@@ -436,10 +420,10 @@ static void test_failed_commit_changes_nothing(KvTestState *f, gconstpointer dat
   g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
 
   /* Memory is as before the failed group, and so is the file. */
-  g_autoptr(GVariant) after_failure = contents(repository);
+  g_autoptr(GVariant) after_failure = kv_test_state_contents(repository);
   g_assert_cmpvariant(after_failure, before);
   kv_test_set_committed(repository, "works", g_variant_new_string("again"));
-  g_autoptr(GVariant) expected = contents(repository);
+  g_autoptr(GVariant) expected = kv_test_state_contents(repository);
   g_clear_pointer(&repository, kv_repository_free);
   g_autoptr(GVariant) reopened = contents_after_reopening(f);
   g_assert_cmpvariant(reopened, expected);

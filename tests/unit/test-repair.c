@@ -237,28 +237,13 @@ static void test_refused_while_in_use(KvTestState *f, gconstpointer data)
   g_assert_nonnull(error);
 }
 
-static gboolean collect(const char *key, GVariant *value, guint64 revision, gpointer user_data)
-{
-  g_variant_builder_add(user_data, "{sv}", key, value);
-  return TRUE;
-}
-
-static GVariant *contents(KvRepository *repository)
-{
-  GVariantBuilder builder;
-
-  g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
-  kv_repository_foreach(repository, "", NULL, TRUE, collect, &builder);
-  return g_variant_ref_sink(g_variant_builder_end(&builder));
-}
-
 /* About 30 revisions over 12 keys, sets and deletes, about half of them folded into a
  * snapshot; the contents at each revision r in @states[r]. */
 static void build_history(KvTestState *f, GPtrArray *states)
 {
   g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
 
-  g_ptr_array_add(states, contents(repository));
+  g_ptr_array_add(states, kv_test_state_contents(repository));
   for (guint step = 1; step <= 30; step++) {
     g_autofree char *key = g_strdup_printf("key%02u", (step * 7) % 12);
     if (step % 5 == 0)
@@ -268,7 +253,7 @@ static void build_history(KvTestState *f, GPtrArray *states)
       kv_test_set_committed(repository, key, g_variant_new("(us)", step, "value"));
     /* Deleting a missing key is no change, and no revision. */
     if (kv_repository_revision(repository) == states->len)
-      g_ptr_array_add(states, contents(repository));
+      g_ptr_array_add(states, kv_test_state_contents(repository));
     if (step == 15)
       g_assert_true(kv_persistent_repository_compact(repository, NULL));
   }
@@ -342,7 +327,7 @@ static void test_random_damage(KvTestState *f, gconstpointer data)
       /* Never a state the store did not have. */
       guint64 revision = kv_repository_revision(repository);
       g_assert_cmpuint(revision, <, states->len);
-      g_autoptr(GVariant) now = contents(repository);
+      g_autoptr(GVariant) now = kv_test_state_contents(repository);
       kv_assert_variant_eq(now, g_ptr_array_index(states, revision));
       loaded++;
       continue;
