@@ -295,15 +295,33 @@ typedef struct {
   guint64 replayed;
 } Replay;
 
-static gboolean replay_record(GVariant *record, gpointer user_data, GError **error)
+gboolean kv_journal_record_apply(GVariant *record, KvRepository *into, GError **error)
 {
-  Replay *replay = user_data;
   g_autoptr(GVariantIter) changes = NULL;
+  g_autoptr(GArray) batch = g_array_new(FALSE, FALSE, sizeof(KvChange));
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
   guint64 sequence;
   const char *key;
   GVariant *value;
 
   g_variant_get(record, "(ta(smv))", &sequence, &changes);
+  /* Whole records only: a batch is replayed entirely or, torn, not at all. */
+  while (g_variant_iter_next(changes, "(&smv)", &key, &value)) {
+    KvChange change = {key, value};
+    g_array_append_val(batch, change);
+    if (value != NULL)
+      g_ptr_array_add(values, value);
+  }
+  kv_memory_repository_set_revision(into, sequence - 1);
+  return kv_repository_apply(into, (KvChange *)batch->data, batch->len, error);
+}
+
+static gboolean replay_record(GVariant *record, gpointer user_data, GError **error)
+{
+  Replay *replay = user_data;
+  guint64 sequence;
+
+  g_variant_get_child(record, 0, "t", &sequence);
   /* Increasing, and without a gap after the snapshot. The first records may be older
    * than the snapshot: a crash between installing it and emptying the journal. */
   if (sequence <= replay->last_sequence ||
@@ -319,19 +337,8 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
   if (sequence <= replay->snapshot_sequence)
     return TRUE;
 
-  /* Whole records only: a batch is replayed entirely or, torn, not at all. */
-  g_autoptr(GArray) batch = g_array_new(FALSE, FALSE, sizeof(KvChange));
-  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
-  while (g_variant_iter_next(changes, "(&smv)", &key, &value)) {
-    KvChange change = {key, value};
-    g_array_append_val(batch, change);
-    if (value != NULL)
-      g_ptr_array_add(values, value);
-  }
-  /* Contiguous sequence numbers keep the inner revision equal to the record's. */
-  kv_repository_apply(replay->self->inner, (KvChange *)batch->data, batch->len, error);
   replay->replayed++;
-  return TRUE;
+  return kv_journal_record_apply(record, replay->self->inner, error);
 }
 
 KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gsize compact_bytes,

@@ -26,6 +26,10 @@ typedef void (*KvWarningFunc)(const char *message, gpointer user_data);
  * makes, each a key with its new value, or with nothing for a deletion. */
 #define KV_JOURNAL_RECORD_TYPE G_VARIANT_TYPE("(ta(smv))")
 
+/* Applies the changes of @record, a journal record, to @into, a memory repository, at the
+ * record's revision, which @into takes. */
+gboolean kv_journal_record_apply(GVariant *record, KvRepository *into, GError **error);
+
 /* What opening found. */
 typedef struct {
   guint64 snapshot_keys;

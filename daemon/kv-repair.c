@@ -29,10 +29,9 @@ static gboolean journal_follows(const Replay *replay)
 static gboolean replay_record(GVariant *record, gpointer user_data, GError **error)
 {
   Replay *replay = user_data;
-  g_autoptr(GVariantIter) changes = NULL;
   guint64 sequence;
 
-  g_variant_get(record, "(ta(smv))", &sequence, &changes);
+  g_variant_get_child(record, 0, "t", &sequence);
   /* As kvstored loads them: each record newer than the one before and, once past the
    * snapshot, right after it. Only a gap right after the snapshot is the snapshot's
    * matter (it is rebuilt). */
@@ -53,18 +52,7 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
 
   /* A contiguous run of records replayed from any point at or before the snapshot's
    * revision ends in the same state: each key ends with its last change. */
-  g_autoptr(GArray) batch = g_array_new(FALSE, FALSE, sizeof(KvChange));
-  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
-  const char *key;
-  GVariant *value;
-  while (g_variant_iter_next(changes, "(&smv)", &key, &value)) {
-    KvChange change = {key, value};
-    g_array_append_val(batch, change);
-    if (value != NULL)
-      g_ptr_array_add(values, value);
-  }
-  kv_memory_repository_set_revision(replay->into, sequence - 1);
-  return kv_repository_apply(replay->into, (KvChange *)batch->data, batch->len, error);
+  return kv_journal_record_apply(record, replay->into, error);
 }
 
 static void describe_records(GString *report, const Replay *replay)
