@@ -161,6 +161,13 @@ gboolean kv_access_allows(const KvAccess *self, const KvCaller *caller, const ch
   return who_admits(mode == KV_ACCESS_READ ? &rule->read : &rule->write, caller);
 }
 
+gboolean kv_access_reader_admits(const char *key, gpointer reader)
+{
+  const KvAccessReader *r = reader;
+
+  return kv_access_allows(r->access, r->caller, key, KV_ACCESS_READ);
+}
+
 gboolean kv_access_everyone_reads(const KvAccess *self, const char *key)
 {
   uid_t owner;
@@ -182,8 +189,9 @@ char *kv_access_describe(const KvAccess *self, const char *key)
   GString *out = g_string_new(NULL);
 
   if (rule == NULL) {
-    g_string_append_printf(out, "prefix '" PRIVATE_PREFIX "%u/' (built-in): read: uid %u; "
-                                "write: uid %u",
+    g_string_append_printf(out,
+                           "prefix '" PRIVATE_PREFIX "%u/' (built-in): read: uid %u; "
+                           "write: uid %u",
                            (unsigned)owner, (unsigned)owner, (unsigned)owner);
     return g_string_free(out, FALSE);
   }
@@ -288,8 +296,8 @@ static gboolean fail_at(const Source *src, guint line, GError **error, const cha
   va_start(args, format);
   g_autofree char *message = g_strdup_vprintf(format, args);
   va_end(args);
-  g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s:%u: %s", src->path,
-              line, message);
+  g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s:%u: %s", src->path, line,
+              message);
   return FALSE;
 }
 
@@ -385,8 +393,7 @@ static gboolean parse_limit(const Source *src, GKeyFile *file, const char *group
   errno = 0;
   guint64 limit = g_ascii_strtoull(value, &end, 10);
   if (!g_ascii_isdigit(value[0]) || errno != 0 || *end != '\0')
-    return fail_at(src, find_line(src, group, key), error, "%s: '%s' is not a number", key,
-                   value);
+    return fail_at(src, find_line(src, group, key), error, "%s: '%s' is not a number", key, value);
   *out = limit;
   return TRUE;
 }

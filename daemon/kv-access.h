@@ -45,6 +45,15 @@ void kv_access_free(KvAccess *self);
 gboolean kv_access_allows(const KvAccess *self, const KvCaller *caller, const char *key,
                           KvAccessMode mode);
 
+/* One caller under one set of rules, for kv_access_reader_admits(). */
+typedef struct {
+  const KvAccess *access;
+  const KvCaller *caller;
+} KvAccessReader;
+
+/* Whether the reader @reader (a KvAccessReader) may read @key: a KvKeyFilter. */
+gboolean kv_access_reader_admits(const char *key, gpointer reader);
+
 /* Whether every caller may read @key: its changes may be broadcast. */
 gboolean kv_access_everyone_reads(const KvAccess *self, const char *key);
 

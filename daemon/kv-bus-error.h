@@ -12,6 +12,7 @@ G_BEGIN_DECLS
 #define KV_BUS_ERROR_TOO_LARGE          "org.example.KVStore.Error.TooLarge"
 #define KV_BUS_ERROR_STORAGE            "org.example.KVStore.Error.StorageError"
 #define KV_BUS_ERROR_CONFLICT           "org.example.KVStore.Error.Conflict"
+#define KV_BUS_ERROR_QUOTA_EXCEEDED     "org.example.KVStore.Error.QuotaExceeded"
 
 /* The D-Bus error name for @error: a KV_ERROR code maps to its name above, anything
  * else to org.freedesktop.DBus.Error.Failed. */

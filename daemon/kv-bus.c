@@ -2,6 +2,7 @@
 
 #include "kv-bus-error.h"
 #include "kv-bus-page.h"
+#include "kv-bus-signals.h"
 #include "kv-error.h"
 #include "kv-wire.h"
 #include "kv-config.h"
@@ -30,6 +31,8 @@ struct _KvBus {
   gint64 last_commit_end; /* monotonic µs, when the last commit with writes finished */
   gsize max_reply_bytes;  /* the largest array of entries a reply may carry */
   KvPeerFlow *flow;
+  KvBusAccess *access; /* NULL on the session bus */
+  KvBusSignals *signals;
 };
 
 static void outgoing_clear(gpointer data)
@@ -66,6 +69,8 @@ void kv_bus_commit(KvBus *self)
   gboolean committed = kv_service_commit(self->service, &error);
 
   self->waiting = waiting_new();
+  if (!committed)
+    kv_bus_access_recount(self->access);
   for (guint i = 0; i < waiting->len; i++) {
     Outgoing *outgoing = &g_array_index(waiting, Outgoing, i);
     g_auto(sd_bus_error) bus_error = SD_BUS_ERROR_NULL;
@@ -98,24 +103,32 @@ static int on_commit(sd_event_source *source, void *userdata)
   return 0;
 }
 
-/* The service's change observer: Changed or Deleted, sent once the change is committed. */
+static void message_unref(gpointer message)
+{
+  sd_bus_message_unref(message);
+}
+
+/* The service's change observer: Changed or Deleted, sent once the change is committed
+ * to those who may see it (kv-bus-signals.c). */
 static void on_change(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   KvBus *self = user_data;
-  g_autoptr(sd_bus_message) signal = NULL;
-  int r = sd_bus_message_new_signal(self->bus, &signal, KV_OBJECT_PATH, KV_INTERFACE,
-                                    value != NULL ? "Changed" : "Deleted");
+  g_autoptr(GPtrArray) signals = g_ptr_array_new_with_free_func(message_unref);
+  int r = kv_bus_signals_build(self->signals, key, value, revision, signals);
 
-  if (r >= 0)
-    r = sd_bus_message_append_basic(signal, 's', key);
-  if (r >= 0 && value != NULL)
-    r = kv_variant_bridge_append_variant(signal, value);
-  if (r >= 0)
-    r = sd_bus_message_append_basic(signal, 't', &revision);
-  if (r >= 0)
-    r = send_after_commit(self, NULL, signal);
+  for (guint i = 0; r >= 0 && i < signals->len; i++)
+    r = send_after_commit(self, NULL, g_ptr_array_index(signals, i));
   if (r < 0)
     kv_log(LOG_ERR, "Cannot queue the signal for '%s': %s", key, g_strerror(-r));
+}
+
+/* kv_bus_access_check_writes() for one key; see there for what it returns. */
+static int check_write(KvBus *self, sd_bus_message *m, const char *key, GVariant *value,
+                       gboolean increment, KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
+{
+  KvBusWrite write = {key, value, increment};
+
+  return kv_bus_access_check_writes(self->access, m, &write, 1, ret_plan, ret_error);
 }
 
 /* Counts the body of a large reply to @call against its sender's unread bytes. */
@@ -177,6 +190,8 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   g_autoptr(GError) error = NULL;
   const char *key;
   int r = sd_bus_message_read(m, "s", &key);
+  if (r >= 0)
+    r = kv_bus_access_check_read(self->access, m, key, ret_error);
   if (r < 0)
     return r;
 
@@ -199,8 +214,14 @@ static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   r = read_value(self, m, key, &value, ret_error);
   if (r < 0)
     return r;
+  KvBusWritePlan *plan;
+  r = check_write(self, m, key, value, FALSE, &plan, ret_error);
+  if (r <= 0)
+    return r < 0 ? r : 1;
 
-  if (!kv_service_set(self->service, key, value, &error))
+  gboolean applied = kv_service_set(self->service, key, value, &error);
+  kv_bus_access_settle(self->access, plan, applied);
+  if (!applied)
     return kv_bus_error_set(ret_error, error);
   r = sd_bus_message_new_method_return(m, &reply);
   if (r < 0)
@@ -219,11 +240,18 @@ static int reply_key_flag(sd_bus_message *m, KvBus *self, KeyFlagFunc func, gboo
   g_autoptr(sd_bus_message) reply = NULL;
   gboolean flag;
   const char *key;
+  KvBusWritePlan *plan = NULL;
   int r = sd_bus_message_read(m, "s", &key);
   if (r < 0)
     return r;
+  r = writes ? check_write(self, m, key, NULL, FALSE, &plan, ret_error)
+             : kv_bus_access_check_read(self->access, m, key, ret_error);
+  if (r < 0 || (writes && r == 0))
+    return r < 0 ? r : 1;
 
-  if (!func(self->service, key, &flag, &error))
+  gboolean done = func(self->service, key, &flag, &error);
+  kv_bus_access_settle(self->access, plan, done);
+  if (!done)
     return kv_bus_error_set(ret_error, error);
   r = sd_bus_message_new_method_return(m, &reply);
   if (r >= 0)
@@ -251,11 +279,17 @@ static int method_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret
   const char *key;
   int64_t delta;
   gint64 value;
+  KvBusWritePlan *plan;
   int r = sd_bus_message_read(m, "sx", &key, &delta);
   if (r < 0)
     return r;
+  r = check_write(self, m, key, NULL, TRUE, &plan, ret_error);
+  if (r <= 0)
+    return r < 0 ? r : 1;
 
-  if (!kv_service_increment(self->service, key, delta, &value, &error))
+  gboolean applied = kv_service_increment(self->service, key, delta, &value, &error);
+  kv_bus_access_settle(self->access, plan, applied);
+  if (!applied)
     return kv_bus_error_set(ret_error, error);
   r = sd_bus_message_new_method_return(m, &reply);
   if (r >= 0)
@@ -271,12 +305,16 @@ static int reply_selection(sd_bus_message *m, KvBus *self, gboolean with_values,
 {
   g_autoptr(GError) error = NULL;
   const char *prefix;
+  KvKeyFilter filter;
+  gpointer filter_data;
   int r = sd_bus_message_read(m, "s", &prefix);
+  if (r >= 0)
+    r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
   if (r < 0)
     return r;
 
-  g_autoptr(KvPage) page =
-      kv_service_select(self->service, prefix, with_values, self->max_reply_bytes, &error);
+  g_autoptr(KvPage) page = kv_service_select(self->service, prefix, with_values,
+                                             self->max_reply_bytes, filter, filter_data, &error);
   if (page == NULL)
     return kv_bus_error_set(ret_error, error);
   return reply_page_counted(self, m, page, FALSE);
@@ -298,12 +336,16 @@ static int reply_page(sd_bus_message *m, KvBus *self, gboolean with_values, sd_b
   g_autoptr(GError) error = NULL;
   const char *prefix, *after;
   uint32_t limit;
+  KvKeyFilter filter;
+  gpointer filter_data;
   int r = sd_bus_message_read(m, "ssu", &prefix, &after, &limit);
+  if (r >= 0)
+    r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
   if (r < 0)
     return r;
 
   g_autoptr(KvPage) page = kv_service_page(self->service, prefix, after, limit, with_values,
-                                           self->max_reply_bytes, &error);
+                                           self->max_reply_bytes, filter, filter_data, &error);
   if (page == NULL)
     return kv_bus_error_set(ret_error, error);
   return reply_page_counted(self, m, page, TRUE);
@@ -327,6 +369,8 @@ static int method_get_with_revision(sd_bus_message *m, void *userdata, sd_bus_er
   guint64 revision;
   const char *key;
   int r = sd_bus_message_read(m, "s", &key);
+  if (r >= 0)
+    r = kv_bus_access_check_read(self->access, m, key, ret_error);
   if (r < 0)
     return r;
 
@@ -349,12 +393,16 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   KvBus *self = userdata;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) keys = NULL;
+  KvKeyFilter filter;
+  gpointer filter_data;
   int r = kv_variant_bridge_read_strv(m, KV_BATCH_MAX_KEYS, &keys);
+  if (r >= 0)
+    r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
   if (r < 0)
     return r;
 
-  g_autoptr(KvPage) found =
-      kv_service_get_many(self->service, (const char *const *)keys, self->max_reply_bytes, &error);
+  g_autoptr(KvPage) found = kv_service_get_many(self->service, (const char *const *)keys,
+                                                self->max_reply_bytes, filter, filter_data, &error);
   if (found == NULL)
     return kv_bus_error_set(ret_error, error);
   return reply_page_counted(self, m, found, FALSE);
@@ -373,6 +421,36 @@ static int reply_revision_after_commit(KvBus *self, sd_bus_message *call, guint6
   return send_after_commit(self, call, reply);
 }
 
+/* kv_bus_access_check_writes() for the entries of a SetMany. */
+static int check_entries(KvBus *self, sd_bus_message *m, GVariant *entries,
+                         KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
+{
+  gsize n = g_variant_n_children(entries);
+  g_autofree KvBusWrite *writes = g_new(KvBusWrite, n);
+  g_autoptr(GPtrArray) values = g_ptr_array_new_full(n, (GDestroyNotify)g_variant_unref);
+
+  for (gsize i = 0; i < n; i++) {
+    GVariant *value;
+    g_variant_get_child(entries, i, "{&sv}", &writes[i].key, &value);
+    g_ptr_array_add(values, value);
+    writes[i].value = value;
+    writes[i].increment = FALSE;
+  }
+  return kv_bus_access_check_writes(self->access, m, writes, n, ret_plan, ret_error);
+}
+
+/* kv_bus_access_check_writes() for the deletion of @keys. */
+static int check_deletions(KvBus *self, sd_bus_message *m, char **keys, KvBusWritePlan **ret_plan,
+                           sd_bus_error *ret_error)
+{
+  gsize n = g_strv_length(keys);
+  g_autofree KvBusWrite *writes = g_new0(KvBusWrite, n);
+
+  for (gsize i = 0; i < n; i++)
+    writes[i].key = keys[i];
+  return kv_bus_access_check_writes(self->access, m, writes, n, ret_plan, ret_error);
+}
+
 static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;
@@ -386,8 +464,14 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
     return value_too_large(self, NULL, ret_error);
   if (r < 0)
     return r;
+  KvBusWritePlan *plan;
+  r = check_entries(self, m, entries, &plan, ret_error);
+  if (r <= 0)
+    return r < 0 ? r : 1;
 
-  if (!kv_service_set_many(self->service, entries, &revision, &error))
+  gboolean applied = kv_service_set_many(self->service, entries, &revision, &error);
+  kv_bus_access_settle(self->access, plan, applied);
+  if (!applied)
     return kv_bus_error_set(ret_error, error);
   return reply_revision_after_commit(self, m, revision);
 }
@@ -400,12 +484,18 @@ static int method_delete_many(sd_bus_message *m, void *userdata, sd_bus_error *r
   g_auto(GStrv) keys = NULL;
   guint64 revision;
   guint deleted;
+  KvBusWritePlan *plan;
   int r = kv_variant_bridge_read_strv(m, KV_BATCH_MAX_KEYS, &keys);
   if (r < 0)
     return r;
+  r = check_deletions(self, m, keys, &plan, ret_error);
+  if (r <= 0)
+    return r < 0 ? r : 1;
 
-  if (!kv_service_delete_many(self->service, (const char *const *)keys, &deleted, &revision,
-                              &error))
+  gboolean applied =
+      kv_service_delete_many(self->service, (const char *const *)keys, &deleted, &revision, &error);
+  kv_bus_access_settle(self->access, plan, applied);
+  if (!applied)
     return kv_bus_error_set(ret_error, error);
   r = sd_bus_message_new_method_return(m, &reply);
   if (r >= 0)
@@ -429,8 +519,15 @@ static int method_compare_and_set(sd_bus_message *m, void *userdata, sd_bus_erro
   r = read_value(self, m, key, &value, ret_error);
   if (r < 0)
     return r;
+  KvBusWritePlan *plan;
+  r = check_write(self, m, key, value, FALSE, &plan, ret_error);
+  if (r <= 0)
+    return r < 0 ? r : 1;
 
-  if (!kv_service_compare_and_set(self->service, key, expected, value, &revision, &error))
+  gboolean applied =
+      kv_service_compare_and_set(self->service, key, expected, value, &revision, &error);
+  kv_bus_access_settle(self->access, plan, applied);
+  if (!applied)
     return kv_bus_error_set(ret_error, error);
   return reply_revision_after_commit(self, m, revision);
 }
@@ -442,13 +539,76 @@ static int method_compare_and_delete(sd_bus_message *m, void *userdata, sd_bus_e
   const char *key;
   uint64_t expected;
   guint64 revision;
+  KvBusWritePlan *plan;
   int r = sd_bus_message_read(m, "st", &key, &expected);
   if (r < 0)
     return r;
+  r = check_write(self, m, key, NULL, FALSE, &plan, ret_error);
+  if (r <= 0)
+    return r < 0 ? r : 1;
 
-  if (!kv_service_compare_and_delete(self->service, key, expected, &revision, &error))
+  gboolean applied = kv_service_compare_and_delete(self->service, key, expected, &revision, &error);
+  kv_bus_access_settle(self->access, plan, applied);
+  if (!applied)
     return kv_bus_error_set(ret_error, error);
   return reply_revision_after_commit(self, m, revision);
+}
+
+static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+
+  return kv_bus_signals_subscribe(self->signals, m, ret_error);
+}
+
+static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+
+  return kv_bus_signals_unsubscribe(self->signals, m, ret_error);
+}
+
+static int method_check_access(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+  g_autofree char *rule = NULL;
+  gboolean can_read, can_write;
+  const char *key;
+  int r = sd_bus_message_read(m, "s", &key);
+
+  if (r >= 0)
+    r = kv_bus_access_explain(self->access, m, key, &rule, &can_read, &can_write, ret_error);
+  if (r < 0)
+    return r;
+  return sd_bus_reply_method_return(m, "sbb", rule, can_read, can_write);
+}
+
+static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+  g_autoptr(GError) error = NULL;
+  int r = kv_bus_access_check_admin(self->access, m, ret_error);
+
+  if (r < 0)
+    return r;
+  if (!kv_bus_reload(self, &error))
+    return sd_bus_error_setf(ret_error, SD_BUS_ERROR_FAILED, "The old rules stay: %s",
+                             error->message);
+  return sd_bus_reply_method_return(m, NULL);
+}
+
+gboolean kv_bus_reload(KvBus *self, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (!kv_bus_access_reload(self->access, &local_error)) {
+    kv_log(LOG_ERR, "Cannot reload the access rules, keeping the old ones: %s",
+           local_error->message);
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return FALSE;
+  }
+  kv_log(LOG_INFO, "Reloaded the access rules");
+  return TRUE;
 }
 
 static int property_get_revision(sd_bus *bus, const char *path, const char *interface,
@@ -478,8 +638,7 @@ static int property_get_count(sd_bus *bus, const char *path, const char *interfa
   return sd_bus_message_append_basic(reply, 'u', &count);
 }
 
-/* Reads are open to every peer; writes keep sd-bus's default privilege check, which on
- * the system bus admits only callers with our uid or CAP_SYS_ADMIN. */
+/* Every peer may call every method: kvstored decides by the access rules, key by key. */
 static const sd_bus_vtable kv_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -488,13 +647,14 @@ static const sd_bus_vtable kv_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("Get", SD_BUS_ARGS("s", key), SD_BUS_RESULT("v", value), method_get,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "v", value), SD_BUS_NO_RESULT, method_set,
-                            0),
+                            SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Exists", SD_BUS_ARGS("s", key), SD_BUS_RESULT("b", exists),
                             method_exists, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", key), SD_BUS_RESULT("b", existed),
-                            method_delete, 0),
+                            method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Increment", SD_BUS_ARGS("s", key, "x", delta),
-                            SD_BUS_RESULT("x", value), method_increment, 0),
+                            SD_BUS_RESULT("x", value), method_increment,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Keys", SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("as", keys),
                             method_keys, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("GetAll", SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("a{sv}", entries),
@@ -511,14 +671,25 @@ static const sd_bus_vtable kv_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("GetMany", SD_BUS_ARGS("as", keys), SD_BUS_RESULT("a{sv}", found),
                             method_get_many, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("SetMany", SD_BUS_ARGS("a{sv}", entries), SD_BUS_RESULT("t", revision),
-                            method_set_many, 0),
+                            method_set_many, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("DeleteMany", SD_BUS_ARGS("as", keys),
-                            SD_BUS_RESULT("u", deleted, "t", revision), method_delete_many, 0),
-    SD_BUS_METHOD_WITH_ARGS("CompareAndSet",
-                            SD_BUS_ARGS("s", key, "t", expected_revision, "v", value),
-                            SD_BUS_RESULT("t", revision), method_compare_and_set, 0),
+                            SD_BUS_RESULT("u", deleted, "t", revision), method_delete_many,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS(
+        "CompareAndSet", SD_BUS_ARGS("s", key, "t", expected_revision, "v", value),
+        SD_BUS_RESULT("t", revision), method_compare_and_set, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("CompareAndDelete", SD_BUS_ARGS("s", key, "t", expected_revision),
-                            SD_BUS_RESULT("t", revision), method_compare_and_delete, 0),
+                            SD_BUS_RESULT("t", revision), method_compare_and_delete,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_ARGS("s", prefix), SD_BUS_NO_RESULT,
+                            method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Unsubscribe", SD_BUS_ARGS("s", prefix), SD_BUS_NO_RESULT,
+                            method_unsubscribe, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("CheckAccess", SD_BUS_ARGS("s", key),
+                            SD_BUS_RESULT("s", rule, "b", can_read, "b", can_write),
+                            method_check_access, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", key, "v", value, "t", revision), 0),
     SD_BUS_SIGNAL_WITH_ARGS("Deleted", SD_BUS_ARGS("s", key, "t", revision), 0),
     SD_BUS_VTABLE_END,
@@ -530,13 +701,14 @@ void kv_bus_free(KvBus *self)
     return;
   kv_service_set_change_func(self->service, NULL, NULL);
   sd_bus_slot_unref(self->slot);
+  kv_bus_signals_free(self->signals);
   sd_event_source_disable_unref(self->commit_source);
   g_array_unref(self->waiting);
   g_free(self);
 }
 
-int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, gsize max_message_bytes,
-               KvBus **ret)
+int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *callers,
+               KvBusAccess *access, gsize max_message_bytes, KvBus **ret)
 {
   g_autoptr(KvBus) self = g_new0(KvBus, 1);
   sd_event *event = sd_bus_get_event(bus);
@@ -545,6 +717,8 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, gsize max_mess
   self->max_reply_bytes = MIN(max_message_bytes - KV_REPLY_RESERVED_BYTES, KV_REPLY_MAX_BYTES);
   self->service = service;
   self->flow = flow;
+  self->access = access;
+  self->signals = kv_bus_signals_new(bus, callers, access);
   self->bus = bus;
   self->waiting = waiting_new();
   if (event == NULL)

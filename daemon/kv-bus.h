@@ -1,5 +1,7 @@
 #pragma once
 
+#include "kv-bus-access.h"
+#include "kv-bus-callers.h"
 #include "kv-peer-flow.h"
 #include "kv-service.h"
 
@@ -21,10 +23,16 @@ typedef struct _KvBus KvBus;
 
 /* Publishes the object on @bus, which must be attached to an event loop and carries
  * messages of up to @max_message_bytes (more than KV_REPLY_RESERVED_BYTES); no reply is
- * built larger. Large replies are counted in @flow (may be NULL). @service and @flow are
- * borrowed and must outlive the result. Returns 0 or a negative errno. */
-int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, gsize max_message_bytes,
-               KvBus **ret);
+ * built larger. Large replies are counted in @flow (may be NULL); @callers tells who the
+ * peers are; @access (NULL on the session bus: everything allowed) decides what each may
+ * do. The borrowed @service, @flow, @callers and @access must outlive the result.
+ * Returns 0 or a negative errno. */
+int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *callers,
+               KvBusAccess *access, gsize max_message_bytes, KvBus **ret);
+
+/* Reads the access rules again (SIGHUP and the Reload method); on failure, logged and in
+ * @error, the old rules stay. */
+gboolean kv_bus_reload(KvBus *self, GError **error);
 
 /* Commits now and sends the replies that waited for it (or the commit's error). */
 void kv_bus_commit(KvBus *self);

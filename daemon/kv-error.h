@@ -16,6 +16,8 @@ typedef enum {
   KV_ERROR_TOO_LARGE,
   KV_ERROR_STORAGE,
   KV_ERROR_CONFLICT,
+  KV_ERROR_ACCESS_DENIED,
+  KV_ERROR_QUOTA_EXCEEDED,
 } KvError;
 
 /* The GError domain of KvError codes. */

@@ -20,6 +20,9 @@ typedef struct {
   gsize end; /* where the array ends on the wire so far */
 } KvPage;
 
+/* Whether a reader may see @key: the entries it may not are left out of what it reads. */
+typedef gboolean (*KvKeyFilter)(const char *key, gpointer user_data);
+
 /* An empty page of at most @max_entries entries in an array of at most @max_bytes on the
  * wire: an 'as', or an 'a{sv}' when @with_values. */
 KvPage *kv_page_new(gboolean with_values, guint max_entries, gsize max_bytes);

@@ -122,7 +122,7 @@ GVariant *kv_service_get(KvService *self, const char *key, GError **error)
 }
 
 KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_bytes,
-                            GError **error)
+                            KvKeyFilter filter, gpointer filter_data, GError **error)
 {
   g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
   g_autoptr(KvPage) page = kv_page_new(TRUE, KV_BATCH_MAX_KEYS, max_bytes);
@@ -130,7 +130,8 @@ KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_
   if (!validate_batch_size(g_strv_length((char **)keys), error) || !validate_keys(keys, error))
     return NULL;
   for (gsize i = 0; keys[i] != NULL; i++) {
-    if (!g_hash_table_add(seen, (gpointer)keys[i]))
+    if (!g_hash_table_add(seen, (gpointer)keys[i]) ||
+        (filter != NULL && !filter(keys[i], filter_data)))
       continue;
     g_autoptr(GVariant) value = kv_repository_get(self->repository, keys[i]);
     if (value == NULL || kv_page_add(page, keys[i], value, error))
@@ -148,20 +149,25 @@ KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_
 typedef struct {
   KvPage *page;
   GError *error;
+  KvKeyFilter filter;
+  gpointer filter_data;
 } PageFill;
 
 static gboolean fill_page(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   PageFill *fill = user_data;
 
+  if (fill->filter != NULL && !fill->filter(key, fill->filter_data))
+    return TRUE;
   return kv_page_add(fill->page, key, value, &fill->error);
 }
 
 KvPage *kv_service_page(KvService *self, const char *prefix, const char *after, guint max_entries,
-                        gboolean with_values, gsize max_bytes, GError **error)
+                        gboolean with_values, gsize max_bytes, KvKeyFilter filter,
+                        gpointer filter_data, GError **error)
 {
   guint limit = max_entries == 0 ? KV_PAGE_MAX_ENTRIES : MIN(max_entries, KV_PAGE_MAX_ENTRIES);
-  PageFill fill = {kv_page_new(with_values, limit, max_bytes), NULL};
+  PageFill fill = {kv_page_new(with_values, limit, max_bytes), NULL, filter, filter_data};
 
   kv_repository_foreach(self->repository, prefix, after, with_values, fill_page, &fill);
   if (fill.error != NULL) {
@@ -175,10 +181,10 @@ KvPage *kv_service_page(KvService *self, const char *prefix, const char *after, 
 }
 
 KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_values,
-                          gsize max_bytes, GError **error)
+                          gsize max_bytes, KvKeyFilter filter, gpointer filter_data, GError **error)
 {
-  g_autoptr(KvPage) page =
-      kv_service_page(self, prefix, NULL, KV_PAGE_MAX_ENTRIES, with_values, max_bytes, error);
+  g_autoptr(KvPage) page = kv_service_page(self, prefix, NULL, KV_PAGE_MAX_ENTRIES, with_values,
+                                           max_bytes, filter, filter_data, error);
 
   if (page != NULL && page->next != NULL) {
     g_set_error(error, KV_ERROR, KV_ERROR_TOO_LARGE,

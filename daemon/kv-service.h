@@ -40,23 +40,26 @@ GVariant *kv_service_get(KvService *self, const char *key, GError **error);
 GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64 *out_revision,
                                        GError **error);
 
-/* The values of those @keys that exist, each once, in the order first named, as a page
- * whose a{sv} fits @max_bytes on the wire; INVALID_KEY for a bad key, TOO_LARGE when the
- * call names more than KV_BATCH_MAX_KEYS keys or the values do not fit. */
+/* The values of those @keys that exist (and that @filter, if not NULL, admits), each once,
+ * in the order first named, as a page whose a{sv} fits @max_bytes on the wire; INVALID_KEY
+ * for a bad key, TOO_LARGE when the call names more than KV_BATCH_MAX_KEYS keys or the
+ * values do not fit. */
 KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_bytes,
-                            GError **error);
+                            KvKeyFilter filter, gpointer filter_data, GError **error);
 
 /* The entries (with values when @with_values) of keys starting with @prefix and sorting
- * after @after, in key order, as many as fit @max_entries (0 or more than
- * KV_PAGE_MAX_ENTRIES: that many)
- * and an array of @max_bytes on the wire; ->next is set when more follow. All of one page
- * is read at one revision. */
+ * after @after that @filter (if not NULL) admits, in key order, as many as fit @max_entries (0 or
+ * more than KV_PAGE_MAX_ENTRIES: that many) and an array of @max_bytes on the wire; ->next is set
+ * when more follow. All of one page is read at one revision. */
 KvPage *kv_service_page(KvService *self, const char *prefix, const char *after, guint max_entries,
-                        gboolean with_values, gsize max_bytes, GError **error);
+                        gboolean with_values, gsize max_bytes, KvKeyFilter filter,
+                        gpointer filter_data, GError **error);
 
-/* Every entry with @prefix in one page, or TOO_LARGE when they do not fit one. */
+/* Every entry with @prefix (that @filter admits) in one page, or TOO_LARGE when they do
+ * not fit one. */
 KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_values,
-                          gsize max_bytes, GError **error);
+                          gsize max_bytes, KvKeyFilter filter, gpointer filter_data,
+                          GError **error);
 
 /* Stores every entry of @entries (an a{sv}) as one change at one revision, returned in
  * @out_revision; any invalid key (or a key given twice) or value rejects the whole batch.

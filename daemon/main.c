@@ -27,6 +27,7 @@
 #define LARGEST_IDLE_TIMEOUT_HOURS 24
 #define DEFAULT_MESSAGE_BYTES      (32 * 1024 * 1024)
 #define MIN_MESSAGE_BYTES          (1024 * 1024)
+#define DEFAULT_ACCESS_DIRS        "/usr/share/kvstore/access.d", "/etc/kvstore/access.d"
 
 typedef struct {
   gboolean session;
@@ -37,6 +38,7 @@ typedef struct {
   gboolean repair;
   char *state_dir;
   char *sync;
+  char **access_dirs;
   double idle_timeout;
   guint64 max_value_size;
   guint64 max_message_size;
@@ -50,6 +52,14 @@ typedef struct {
   KvBus *front;
   char *last_status;
 } Daemon;
+
+/* The access rules' directories, in rising priority. */
+static char **access_dirs(const Options *options)
+{
+  static const char *const defaults[] = {DEFAULT_ACCESS_DIRS, NULL};
+
+  return g_strdupv(options->access_dirs != NULL ? options->access_dirs : (char **)defaults);
+}
 
 static gboolean parse_max_value_size(const char *option_name, const char *value, gpointer data,
                                      GError **error)
@@ -109,6 +119,11 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
        "Fold the journal into a new snapshot once it is larger than SIZE and than the "
        "snapshot (default 4M)",
        "SIZE"},
+      {"access-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->access_dirs,
+       "On the system bus, read the access rules from the *.conf files of DIR instead of "
+       "/usr/share/kvstore/access.d and /etc/kvstore/access.d (repeatable; later "
+       "directories override earlier ones)",
+       "DIR"},
       {"check", 0, 0, G_OPTION_ARG_NONE, &options->check,
        "Examine the state directory and report its files and any damage, then exit (0: "
        "healthy, 1: damaged)",
@@ -258,6 +273,16 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
   return sd_event_exit(sd_event_source_get_event(source), 0);
 }
 
+static int on_reload_signal(sd_event_source *source, const struct signalfd_siginfo *info,
+                            void *userdata)
+{
+  Daemon *daemon = userdata;
+
+  /* kv_bus_reload() logs the outcome; a bad file keeps the old rules. */
+  (void)kv_bus_reload(daemon->front, NULL);
+  return 0;
+}
+
 static int add_exit_signals(sd_event *event, Daemon *daemon)
 {
   sigset_t mask;
@@ -266,12 +291,15 @@ static int add_exit_signals(sd_event *event, Daemon *daemon)
   sigemptyset(&mask);
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
   if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
     return -errno;
   /* A full disk or RLIMIT_FSIZE must fail a write with EFBIG, not kill the daemon. */
   signal(SIGXFSZ, SIG_IGN);
 
   int r = sd_event_add_signal(event, NULL, SIGTERM, on_exit_signal, daemon);
+  if (r >= 0)
+    r = sd_event_add_signal(event, NULL, SIGHUP, on_reload_signal, daemon);
   if (r < 0)
     return r;
   return sd_event_add_signal(event, NULL, SIGINT, on_exit_signal, daemon);
@@ -309,6 +337,8 @@ static int run(const Options *options)
   g_autoptr(KvService) service = NULL;
   g_autoptr(sd_bus) bus = NULL;
   g_autoptr(KvPeerFlow) flow = NULL;
+  g_autoptr(KvBusCallers) callers = NULL;
+  g_autoptr(KvBusAccess) access = NULL;
   g_autoptr(KvBus) front = NULL;
   g_autoptr(KvIdle) idle = NULL;
   Daemon daemon = {NULL, FALSE, NULL, NULL};
@@ -362,7 +392,22 @@ static int run(const Options *options)
     kv_log(LOG_ERR, "Cannot watch the callers' unread replies: %s", g_strerror(-r));
     return EXIT_FAILURE;
   }
-  r = kv_bus_new(bus, service, flow, options->max_message_size, &front);
+  r = kv_bus_callers_new(bus, &callers);
+  if (r < 0) {
+    kv_log(LOG_ERR, "Cannot watch the callers: %s", g_strerror(-r));
+    return EXIT_FAILURE;
+  }
+  /* The session bus is one user's: only the system bus has access rules. */
+  if (!serves_session_bus(options)) {
+    g_autoptr(GError) error = NULL;
+    g_auto(GStrv) dirs = access_dirs(options);
+    access = kv_bus_access_new(bus, callers, repository, (const char *const *)dirs, &error);
+    if (access == NULL) {
+      kv_log(LOG_ERR, "Cannot read the access rules: %s", error->message);
+      return EXIT_FAILURE;
+    }
+  }
+  r = kv_bus_new(bus, service, flow, callers, access, options->max_message_size, &front);
   if (r < 0) {
     kv_log(LOG_ERR, "Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
     return EXIT_FAILURE;
@@ -415,5 +460,6 @@ int main(int argc, char **argv)
   int status = options.check || options.repair ? examine_state(&options) : run(&options);
   g_free(options.state_dir);
   g_free(options.sync);
+  g_strfreev(options.access_dirs);
   return status;
 }

@@ -89,7 +89,8 @@ static void test_builtin(void)
   g_assert_false(kv_access_everyone_reads(access, "users/0/a"));
 
   /* Only the canonical form: no leading zeros, a slash after the digits, a valid uid. */
-  const char *not_private[] = {"users/01000/a", "users/1000", "users/1000x/a", "users//a",
+  const char *not_private[] = {"users/01000/a",      "users/1000",
+                               "users/1000x/a",      "users//a",
                                "users/4294967295/a", "users/99999999999999999999/a"};
   for (gsize i = 0; i < G_N_ELEMENTS(not_private); i++) {
     g_assert_false(kv_access_allows(access, &alice, not_private[i], KV_ACCESS_WRITE));

@@ -14,6 +14,8 @@ static void test_names(void)
       {KV_ERROR_INVALID_VALUE_TYPE, "org.example.KVStore.Error.InvalidValueType"},
       {KV_ERROR_OVERFLOW, "org.example.KVStore.Error.Overflow"},
       {KV_ERROR_TOO_LARGE, "org.example.KVStore.Error.TooLarge"},
+      {KV_ERROR_ACCESS_DENIED, "org.freedesktop.DBus.Error.AccessDenied"},
+      {KV_ERROR_QUOTA_EXCEEDED, "org.example.KVStore.Error.QuotaExceeded"},
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {

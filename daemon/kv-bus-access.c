@@ -1,0 +1,277 @@
+#include "kv-bus-access.h"
+
+#include "kv-bus-error.h"
+#include "kv-error.h"
+#include "kv-polkit.h"
+#include "kv-quota.h"
+#include "kv-sd-bus-cleanup.h"
+
+#include <string.h>
+
+/* Assumed size of an incremented key that does not exist yet: an int64. */
+#define NEW_COUNTER_BYTES 8
+
+struct _KvBusAccess {
+  KvBusCallers *callers;
+  KvRepository *repository;
+  char **dirs;
+  KvAccess *rules;
+  KvQuota *quota;
+  KvPolkit *polkit;
+  KvAccessReader reader; /* the filter handed out last */
+};
+
+struct _KvBusWritePlan {
+  GArray *changes; /* KvQuotaChange, with owned keys */
+};
+
+KvBusAccess *kv_bus_access_new(sd_bus *bus, KvBusCallers *callers, KvRepository *repository,
+                               const char *const *dirs, GError **error)
+{
+  KvAccess *rules = kv_access_load(dirs, error);
+
+  if (rules == NULL)
+    return NULL;
+  KvBusAccess *self = g_new0(KvBusAccess, 1);
+  self->callers = callers;
+  self->repository = repository;
+  self->dirs = g_strdupv((char **)dirs);
+  self->rules = rules;
+  self->quota = kv_quota_new(repository, rules);
+  self->polkit = kv_polkit_new(bus);
+  return self;
+}
+
+void kv_bus_access_free(KvBusAccess *self)
+{
+  if (self == NULL)
+    return;
+  kv_polkit_free(self->polkit);
+  kv_quota_free(self->quota);
+  kv_access_free(self->rules);
+  g_strfreev(self->dirs);
+  g_free(self);
+}
+
+gboolean kv_bus_access_reload(KvBusAccess *self, GError **error)
+{
+  if (self == NULL)
+    return TRUE;
+  KvAccess *rules = kv_access_load((const char *const *)self->dirs, error);
+  if (rules == NULL)
+    return FALSE;
+  kv_access_free(self->rules);
+  self->rules = rules;
+  /* Scopes follow the rules: count them anew. */
+  kv_bus_access_recount(self);
+  return TRUE;
+}
+
+void kv_bus_access_recount(KvBusAccess *self)
+{
+  if (self == NULL)
+    return;
+  kv_quota_free(self->quota);
+  self->quota = kv_quota_new(self->repository, self->rules);
+}
+
+static int sender_of(KvBusAccess *self, sd_bus_message *m, const KvCaller **ret,
+                     sd_bus_error *ret_error)
+{
+  const char *sender = sd_bus_message_get_sender(m);
+
+  if (sender == NULL)
+    return sd_bus_error_set(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
+                            "Access denied: the call has no sender");
+  return kv_bus_callers_lookup(self->callers, sender, ret, ret_error);
+}
+
+static int deny(KvBusAccess *self, const KvCaller *caller, const char *verb, const char *key,
+                const char *why, sd_bus_error *ret_error)
+{
+  g_autofree char *rule = kv_access_describe(self->rules, key);
+
+  return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
+                           "Access denied: uid %u may not %s '%s' (rule: %s)%s", caller->uid, verb,
+                           key, rule, why != NULL ? why : "");
+}
+
+int kv_bus_access_check_read(KvBusAccess *self, sd_bus_message *m, const char *key,
+                             sd_bus_error *ret_error)
+{
+  const KvCaller *caller;
+
+  if (self == NULL)
+    return 0;
+  int r = sender_of(self, m, &caller, ret_error);
+  if (r < 0)
+    return r;
+  if (!kv_access_allows(self->rules, caller, key, KV_ACCESS_READ))
+    return deny(self, caller, "read", key, NULL, ret_error);
+  return 0;
+}
+
+int kv_bus_access_read_filter(KvBusAccess *self, sd_bus_message *m, KvKeyFilter *out_filter,
+                              gpointer *out_filter_data, sd_bus_error *ret_error)
+{
+  const KvCaller *caller;
+
+  *out_filter = NULL;
+  *out_filter_data = NULL;
+  if (self == NULL)
+    return 0;
+  int r = sender_of(self, m, &caller, ret_error);
+  if (r < 0)
+    return r;
+  if (kv_access_reads_all(self->rules, caller))
+    return 0;
+  self->reader = (KvAccessReader){self->rules, caller};
+  *out_filter = kv_access_reader_admits;
+  *out_filter_data = &self->reader;
+  return 0;
+}
+
+/* A value's size as quotas count it, -1 for none. */
+static gssize size_of(GVariant *value)
+{
+  return value != NULL ? (gssize)g_variant_get_size(value) : -1;
+}
+
+static gssize stored_size(KvBusAccess *self, const char *key)
+{
+  g_autoptr(GVariant) value = kv_repository_get(self->repository, key);
+
+  return size_of(value);
+}
+
+static void plan_free(KvBusWritePlan *plan)
+{
+  for (guint i = 0; i < plan->changes->len; i++)
+    g_free((char *)g_array_index(plan->changes, KvQuotaChange, i).key);
+  g_array_unref(plan->changes);
+  g_free(plan);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvBusWritePlan, plan_free)
+
+/* The first of @writes that @caller may not make, or NULL. */
+static const char *first_refused(KvBusAccess *self, const KvCaller *caller,
+                                 const KvBusWrite *writes, gsize n_writes)
+{
+  for (gsize i = 0; i < n_writes; i++)
+    if (!kv_access_allows(self->rules, caller, writes[i].key, KV_ACCESS_WRITE))
+      return writes[i].key;
+  return NULL;
+}
+
+int kv_bus_access_check_writes(KvBusAccess *self, sd_bus_message *m, const KvBusWrite *writes,
+                               gsize n_writes, KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
+{
+  const KvCaller *caller;
+
+  *ret_plan = NULL;
+  if (self == NULL)
+    return 1;
+  int r = sender_of(self, m, &caller, ret_error);
+  if (r < 0)
+    return r;
+
+  const char *refused = first_refused(self, caller, writes, n_writes);
+  if (refused != NULL) {
+    g_auto(sd_bus_error) polkit_error = SD_BUS_ERROR_NULL;
+    r = kv_polkit_check(self->polkit, m, KV_POLKIT_ACTION_WRITE, refused, &polkit_error);
+    if (r == 0)
+      return 0;
+    if (r < 0 && sd_bus_error_has_name(&polkit_error, SD_BUS_ERROR_ACCESS_DENIED)) {
+      g_autofree char *why = g_strdup_printf("; %s", polkit_error.message);
+      return deny(self, caller, "write", refused, why, ret_error);
+    }
+    if (r < 0) {
+      g_autofree char *rule = kv_access_describe(self->rules, refused);
+      return sd_bus_error_setf(ret_error, polkit_error.name, "Writing '%s' (rule: %s): %s", refused,
+                               rule, polkit_error.message);
+    }
+  }
+
+  g_autoptr(KvBusWritePlan) plan = g_new0(KvBusWritePlan, 1);
+  plan->changes = g_array_sized_new(FALSE, FALSE, sizeof(KvQuotaChange), n_writes);
+  for (gsize i = 0; i < n_writes; i++) {
+    gssize old_size = stored_size(self, writes[i].key);
+    gssize new_size = writes[i].value != NULL ? size_of(writes[i].value)
+                      : writes[i].increment   ? (old_size >= 0 ? old_size : NEW_COUNTER_BYTES)
+                                              : -1;
+    KvQuotaChange change = {g_strdup(writes[i].key), old_size, new_size};
+    g_array_append_val(plan->changes, change);
+  }
+  if (kv_access_has_quota(caller->uid)) {
+    g_autoptr(GError) error = NULL;
+    if (!kv_quota_check(self->quota, self->rules, (const KvQuotaChange *)plan->changes->data,
+                        plan->changes->len, &error))
+      return kv_bus_error_set(ret_error, error);
+  }
+  *ret_plan = g_steal_pointer(&plan);
+  return 1;
+}
+
+void kv_bus_access_settle(KvBusAccess *self, KvBusWritePlan *plan, gboolean applied)
+{
+  if (plan == NULL)
+    return;
+  if (applied && self != NULL) {
+    /* What the write really stored: an increment's result, say. */
+    for (guint i = 0; i < plan->changes->len; i++) {
+      KvQuotaChange *change = &g_array_index(plan->changes, KvQuotaChange, i);
+      change->new_size = stored_size(self, change->key);
+    }
+    kv_quota_apply(self->quota, self->rules, (const KvQuotaChange *)plan->changes->data,
+                   plan->changes->len);
+  }
+  plan_free(plan);
+}
+
+int kv_bus_access_check_admin(KvBusAccess *self, sd_bus_message *m, sd_bus_error *ret_error)
+{
+  const KvCaller *caller;
+
+  if (self == NULL)
+    return 0;
+  int r = sender_of(self, m, &caller, ret_error);
+  if (r < 0)
+    return r;
+  if (caller->uid != 0)
+    return sd_bus_error_setf(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
+                             "Access denied: only root may do this, not uid %u", caller->uid);
+  return 0;
+}
+
+gboolean kv_bus_access_everyone_reads(KvBusAccess *self, const char *key)
+{
+  return self == NULL || kv_access_everyone_reads(self->rules, key);
+}
+
+gboolean kv_bus_access_peer_reads(KvBusAccess *self, const char *peer, const char *key)
+{
+  if (self == NULL)
+    return TRUE;
+  const KvCaller *caller = kv_bus_callers_peek(self->callers, peer);
+  return caller != NULL && kv_access_allows(self->rules, caller, key, KV_ACCESS_READ);
+}
+
+int kv_bus_access_explain(KvBusAccess *self, sd_bus_message *m, const char *key, char **out_rule,
+                          gboolean *out_read, gboolean *out_write, sd_bus_error *ret_error)
+{
+  const KvCaller *caller;
+
+  if (self == NULL) {
+    *out_rule = g_strdup("session bus: its owner reads and writes every key");
+    *out_read = *out_write = TRUE;
+    return 0;
+  }
+  int r = sender_of(self, m, &caller, ret_error);
+  if (r < 0)
+    return r;
+  *out_rule = kv_access_describe(self->rules, key);
+  *out_read = kv_access_allows(self->rules, caller, key, KV_ACCESS_READ);
+  *out_write = kv_access_allows(self->rules, caller, key, KV_ACCESS_WRITE);
+  return 0;
+}

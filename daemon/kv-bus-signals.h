@@ -1,0 +1,33 @@
+#pragma once
+
+#include "kv-bus-access.h"
+#include "kv-bus-callers.h"
+
+#include <systemd/sd-bus.h>
+
+G_BEGIN_DECLS
+
+/* Where change signals go. The change of a key every peer may read is broadcast, as any
+ * D-Bus signal; the change of any other key is sent, as a unicast signal of the same name
+ * and arguments, to each peer that subscribed to a prefix of it (Subscribe) and may read
+ * it, and to no one else. A subscription ends with Unsubscribe or when its peer leaves
+ * the bus. */
+typedef struct _KvBusSignals KvBusSignals;
+
+/* Routes signals on @bus; @callers and @access (NULL on the session bus) are borrowed. */
+KvBusSignals *kv_bus_signals_new(sd_bus *bus, KvBusCallers *callers, KvBusAccess *access);
+
+/* Appends to @out (sd_bus_message *, owned) the signals of a change of @key to @value
+ * (NULL: deleted) at @revision. Returns 0 or a negative errno. */
+int kv_bus_signals_build(KvBusSignals *self, const char *key, GVariant *value, guint64 revision,
+                         GPtrArray *out);
+
+/* The Subscribe(s prefix) and Unsubscribe(s prefix) methods. */
+int kv_bus_signals_subscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error);
+int kv_bus_signals_unsubscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error);
+
+void kv_bus_signals_free(KvBusSignals *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvBusSignals, kv_bus_signals_free)
+
+G_END_DECLS
