@@ -8,8 +8,11 @@
 #include "kvctl-dump.h"
 #include "kvctl-page.h"
 #include "kvctl-value.h"
+#include "kvctl-watch.h"
 
-#include <signal.h>
+#include <errno.h>
+#include <unistd.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -41,7 +44,10 @@ static const char commands_help[] =
     "  dump [PREFIX] [--json]   Print the keys and values as typed GVariant text (or JSON)\n"
     "  load FILE [--json]       Store a dump (FILE or - for stdin): one atomic batch per\n"
     "                           5000 keys; print the last revision\n"
-    "  watch [PREFIX]           Print REVISION<TAB>KEY<TAB>VALUE or 'deleted' per change\n"
+    "  watch [PREFIX]           Subscribe to PREFIX and print REVISION<TAB>KEY<TAB>VALUE\n"
+    "                           or 'deleted' per change\n"
+    "  access KEY               Print the access rule for KEY and whether you may read\n"
+    "                           and write it (system bus)\n"
     "  ping                     Check that kvstored answers\n"
     "\n"
     "TYPE is string, bool, byte, int16, uint16, int32, uint32, int64, uint64, double,\n"
@@ -529,88 +535,35 @@ static int command_load(sd_bus *bus, int argc, char **argv)
   return set_in_batches(bus, entries);
 }
 
-typedef struct {
-  const char *prefix;
-  int error;
-} Watch;
-
-static int on_change_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  Watch *watch = userdata;
-  gboolean deleted = sd_bus_message_is_signal(m, KV_INTERFACE, "Deleted");
-  g_autoptr(GVariant) value = NULL;
-  const char *key;
-  uint64_t revision;
-
-  int r = sd_bus_message_read_basic(m, 's', &key);
-  if (r >= 0 && !deleted)
-    r = kv_variant_bridge_read_variant(m, &value);
-  if (r >= 0)
-    r = sd_bus_message_read_basic(m, 't', &revision);
-  if (r < 0) {
-    watch->error = r;
-    return sd_event_exit(sd_bus_get_event(sd_bus_message_get_bus(m)), KVCTL_EXIT_FAILURE);
-  }
-  /* arg0path did the filtering where the prefix ends in '/'; here for the rest. */
-  if (!g_str_has_prefix(key, watch->prefix))
-    return 0;
-
-  g_autofree char *text = value != NULL ? g_variant_print(value, TRUE) : g_strdup("deleted");
-  printf("%" PRIu64 "\t%s\t%s\n", revision, key, text);
-  fflush(stdout);
-  return 0;
-}
-
-/* @value quoted for a match rule: in apostrophes, each apostrophe in it as '\''. */
-static char *quote_match_value(const char *value)
-{
-  g_auto(GStrv) parts = g_strsplit(value, "'", -1);
-  g_autofree char *joined = g_strjoinv("'\\''", parts);
-
-  return g_strconcat("'", joined, "'", NULL);
-}
-
 static int command_watch(sd_bus *bus, int argc, char **argv)
 {
-  g_autoptr(sd_event) event = NULL;
-  g_autofree char *rule = NULL;
-  Watch watch = {argc == 2 ? argv[1] : "", 0};
-  sigset_t mask;
+  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
 
   if (argc > 2)
     return usage_error("usage: watch [PREFIX]");
-  /* Let the bus filter when it can: arg0path matches whole '/'-separated components. */
-  if (g_str_has_suffix(watch.prefix, "/")) {
-    g_autofree char *quoted = quote_match_value(watch.prefix);
-    rule = g_strdup_printf("type='signal',sender='%s',path='%s',interface='%s',arg0path=%s",
-                           KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, quoted);
-  } else {
-    rule = g_strdup_printf("type='signal',sender='%s',path='%s',interface='%s'", KV_BUS_NAME,
-                           KV_OBJECT_PATH, KV_INTERFACE);
-  }
+  int r = kvctl_watch(bus, argc == 2 ? argv[1] : "", &error);
+  if (r == -EBADMSG)
+    return read_failure(r);
+  return r < 0 ? call_failure(&error, r) : KVCTL_EXIT_OK;
+}
 
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  sigprocmask(SIG_BLOCK, &mask, NULL);
-  int r = sd_event_default(&event);
-  if (r >= 0)
-    r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
-  if (r >= 0)
-    r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
-  if (r >= 0)
-    r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
-  if (r >= 0)
-    r = sd_bus_add_match(bus, NULL, rule, on_change_signal, &watch);
+static int command_access(sd_bus *bus, int argc, char **argv)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  const char *rule;
+  int can_read, can_write;
+
+  if (argc != 2)
+    return usage_error("usage: access KEY");
+  int status = call_with_key(bus, "CheckAccess", argv[1], &reply);
+  if (status != KVCTL_EXIT_OK)
+    return status;
+  int r = sd_bus_message_read(reply, "sbb", &rule, &can_read, &can_write);
   if (r < 0)
-    return bus_failure("cannot watch for changes", r);
-  /* On stderr, so that stdout holds only changes; a script can wait for this line. */
-  fprintf(stderr, "kvctl: watching changes of keys starting with '%s'\n", watch.prefix);
-
-  r = sd_event_loop(event);
-  if (watch.error < 0)
-    return read_failure(watch.error);
-  return r < 0 ? bus_failure("watching failed", r) : r;
+    return read_failure(r);
+  printf("rule: %s\nread: %s\nwrite: %s\n", rule, can_read ? "yes" : "no",
+         can_write ? "yes" : "no (polkit may authorize it)");
+  return KVCTL_EXIT_OK;
 }
 
 static int command_ping(sd_bus *bus, int argc, char **argv)
@@ -633,10 +586,11 @@ static const struct {
   const char *name;
   int (*run)(sd_bus *bus, int argc, char **argv);
 } commands[] = {
-    {"get", command_get},   {"set", command_set},       {"set-many", command_set_many},
-    {"cas", command_cas},   {"exists", command_exists}, {"del", command_del},
-    {"incr", command_incr}, {"keys", command_keys},     {"dump", command_dump},
-    {"load", command_load}, {"watch", command_watch},   {"ping", command_ping},
+    {"get", command_get},       {"set", command_set},       {"set-many", command_set_many},
+    {"cas", command_cas},       {"exists", command_exists}, {"del", command_del},
+    {"incr", command_incr},     {"keys", command_keys},     {"dump", command_dump},
+    {"load", command_load},     {"watch", command_watch},   {"ping", command_ping},
+    {"access", command_access},
 };
 
 int main(int argc, char **argv)
@@ -672,6 +626,8 @@ int main(int argc, char **argv)
     int r = kv_client_bus_connect(&options, &bus);
     if (r < 0)
       return bus_failure("cannot connect to the bus", r);
+    /* polkit may ask the person at the terminal to authorize a write. */
+    sd_bus_set_allow_interactive_authorization(bus, isatty(STDIN_FILENO));
     return commands[i].run(bus, argc - 1, argv + 1);
   }
   return usage_error("unknown command '%s'", argv[1]);
