@@ -54,7 +54,7 @@ void kv_test_system_bus_start_kvstored(KvTestSystemBus *self, const char *const 
   for (gsize i = 0; args != NULL && args[i] != NULL; i++)
     g_ptr_array_add(argv, (gpointer)args[i]);
   g_ptr_array_add(argv, NULL);
-  self->kvstored = kv_test_system_bus_spawn(self, NULL, G_SUBPROCESS_FLAGS_NONE,
+  self->kvstored = kv_test_system_bus_spawn(self, NULL, G_SUBPROCESS_FLAGS_NONE, NULL,
                                             (const char *const *)argv->pdata);
   if (!kv_test_system_bus_wait_for_name(self, KV_BUS_NAME))
     g_error("kvstored did not take its name on the system bus");
@@ -99,11 +99,14 @@ static void become_user(gpointer data)
 }
 
 GSubprocess *kv_test_system_bus_spawn(KvTestSystemBus *self, const KvTestUser *user,
-                                      GSubprocessFlags flags, const char *const *argv)
+                                      GSubprocessFlags flags, const char *stdout_path,
+                                      const char *const *argv)
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(flags);
   g_autoptr(GError) error = NULL;
 
+  if (stdout_path != NULL)
+    g_subprocess_launcher_set_stdout_file_path(launcher, stdout_path);
   g_subprocess_launcher_setenv(launcher, "DBUS_SYSTEM_BUS_ADDRESS", self->address, TRUE);
   g_subprocess_launcher_unsetenv(launcher, "DBUS_SESSION_BUS_ADDRESS");
   if (user != NULL)
@@ -133,7 +136,7 @@ int kv_test_system_bus_kvctl(KvTestSystemBus *self, const KvTestUser *user, char
   g_ptr_array_add(argv, NULL);
 
   g_autoptr(GSubprocess) process = kv_test_system_bus_spawn(
-      self, user, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+      self, user, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, NULL,
       (const char *const *)argv->pdata);
   g_subprocess_communicate_utf8(process, NULL, NULL, out != NULL ? out : &ignored_out,
                                 err != NULL ? err : &ignored_err, &error);

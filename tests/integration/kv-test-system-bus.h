@@ -38,9 +38,11 @@ void kv_test_system_bus_stop(KvTestSystemBus *self);
 /* Waits until @name has an owner on the bus; FALSE after 10 s. */
 gboolean kv_test_system_bus_wait_for_name(KvTestSystemBus *self, const char *name);
 
-/* Spawns @argv as @user (root when NULL), with the bus as its system bus. */
+/* Spawns @argv as @user (root when NULL), with the bus as its system bus; its stdout goes
+ * to @stdout_path when that is not NULL. */
 GSubprocess *kv_test_system_bus_spawn(KvTestSystemBus *self, const KvTestUser *user,
-                                      GSubprocessFlags flags, const char *const *argv);
+                                      GSubprocessFlags flags, const char *stdout_path,
+                                      const char *const *argv);
 
 /* Runs kvctl --address BUS @args... as @user; returns its exit status, with its stdout
  * and stderr in @out and @err (each may be NULL). */

@@ -105,7 +105,7 @@ static int get_many_as_nobody(Fixture *f, const char *key, guint n_keys)
     g_string_append_printf(keys, "%s'%s'", i > 0 ? ", " : "", key);
   g_string_append(keys, "]");
   g_autoptr(GSubprocess) process = kv_test_system_bus_spawn(
-      f, &nobody, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+      f, &nobody, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL,
       (const char *const[]){"gdbus", "call", "--address", f->address, "--dest", KV_BUS_NAME,
                             "--object-path", KV_OBJECT_PATH, "--method", KV_INTERFACE ".GetMany",
                             keys->str, NULL});

@@ -1,0 +1,569 @@
+/* Access rules on the system bus, as other users see them: a private bus started with the
+ * system bus configuration and the project's real policy file, kvstored reading its rules
+ * from a test directory, and clients run as distinct uids and groups. Needs root. */
+
+#include "kv-config.h"
+#include "kv-test-bus.h"
+#include "kv-test-system-bus.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+/* dbus-daemon admits only uids it finds in the user database: Debian's base users
+ * daemon, bin, sys and sync stand in for alice, bob, carol and another, with groups of the
+ * test's own (2000). */
+static const KvTestUser alice = {1, 1, 0, {0}};
+static const KvTestUser bob = {2, 2, 0, {0}};
+static const KvTestUser carol = {3, 3, 1, {2000}};
+
+static const char base_rules[] = "[Prefix app/]\n"
+                                 "Read=everyone\n"
+                                 "Write=user:1\n"
+                                 "Owner=1\n"
+                                 "\n"
+                                 "[Prefix app/open/]\n"
+                                 "Read=everyone\n"
+                                 "Write=user:2\n"
+                                 "\n"
+                                 "[Prefix team/]\n"
+                                 "Read=group:2000\n"
+                                 "Write=group:2000\n"
+                                 "\n"
+                                 "[Quota]\n"
+                                 "MaxKeys=4\n"
+                                 "MaxBytes=1000\n";
+
+typedef struct {
+  KvTestSystemBus bus;
+  char *dir; /* rules/ and state/ below */
+  char *rules_dir;
+  char *state_dir;
+} Fixture;
+
+static void write_rules(Fixture *f, const char *name, const char *text)
+{
+  g_autofree char *path = g_build_filename(f->rules_dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents(path, text, -1, &error);
+  g_assert_no_error(error);
+}
+
+static void start_kvstored(Fixture *f)
+{
+  kv_test_system_bus_start_kvstored(
+      &f->bus,
+      (const char *const[]){"--access-dir", f->rules_dir, "--state-dir", f->state_dir, NULL});
+}
+
+static void setup(Fixture *f, gconstpointer data)
+{
+  if (getuid() != 0)
+    return;
+  f->dir = g_dir_make_tmp("kv-access-XXXXXX", NULL);
+  g_assert_nonnull(f->dir);
+  /* Other users' clients run from here: they must reach nothing of it but the bus. */
+  f->rules_dir = g_build_filename(f->dir, "rules", NULL);
+  f->state_dir = g_build_filename(f->dir, "state", NULL);
+  g_assert_cmpint(g_mkdir(f->rules_dir, 0755), ==, 0);
+  write_rules(f, "50-test.conf", base_rules);
+  kv_test_system_bus_start(&f->bus, kv_test_getenv("KV_TEST_SYSTEM_BUS_CONF"));
+  start_kvstored(f);
+}
+
+static void remove_tree(const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *child = g_build_filename(path, name, NULL);
+    if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+      remove_tree(child);
+    else
+      g_unlink(child);
+  }
+  g_rmdir(path);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+  if (f->dir == NULL)
+    return;
+  kv_test_system_bus_stop(&f->bus);
+  remove_tree(f->dir);
+  g_free(f->dir);
+  g_free(f->rules_dir);
+  g_free(f->state_dir);
+}
+
+static gboolean skip_unless_root(void)
+{
+  if (getuid() == 0)
+    return FALSE;
+  g_test_skip("needs root to run clients as other users");
+  return TRUE;
+}
+
+#define kvctl_as(f, user, out, err, ...)                                                           \
+  kv_test_system_bus_kvctl(&(f)->bus, user, out, err, __VA_ARGS__, NULL)
+
+/* kvctl @command [@arg1 [@arg2]] as @user (root when NULL) must succeed. */
+static void assert_ok(Fixture *f, const KvTestUser *user, const char *command, const char *arg1,
+                      const char *arg2)
+{
+  g_autofree char *err = NULL;
+  int status = kvctl_as(f, user, NULL, &err, command, arg1, arg2);
+
+  if (status != 0)
+    g_error("kvctl %s %s as uid %u: exit %d, %s", command, arg1, user != NULL ? user->uid : 0,
+            status, err);
+}
+
+/* kvctl as @user must fail with the D-Bus error @name, its message naming @key. */
+static void assert_refused(Fixture *f, const KvTestUser *user, const char *name, const char *key,
+                           const char *command, const char *arg1, const char *arg2)
+{
+  g_autofree char *err = NULL;
+  g_autofree char *quoted = g_strdup_printf("'%s'", key);
+  int status = kvctl_as(f, user, NULL, &err, command, arg1, arg2);
+
+  if (status != 3 || strstr(err, name) == NULL || strstr(err, quoted) == NULL)
+    g_error("kvctl %s %s as uid %u: exit %d, '%s'; expected %s naming %s", command, arg1, user->uid,
+            status, err, name, quoted);
+}
+
+static void assert_denied(Fixture *f, const KvTestUser *user, const char *key, const char *command,
+                          const char *arg1, const char *arg2)
+{
+  assert_refused(f, user, "org.freedesktop.DBus.Error.AccessDenied", key, command, arg1, arg2);
+}
+
+static char *kvctl_out(Fixture *f, const KvTestUser *user, const char *command, const char *arg)
+{
+  g_autofree char *err = NULL;
+  char *out = NULL;
+  int status = kvctl_as(f, user, &out, &err, command, arg);
+
+  if (status != 0)
+    g_error("kvctl %s %s as uid %u: exit %d, %s", command, arg, user->uid, status, err);
+  return out;
+}
+
+static void test_own_prefixes(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  assert_ok(f, &alice, "set", "app/x", "by alice");
+  assert_ok(f, &alice, "set", "users/1/secret", "alice's secret");
+  assert_ok(f, &bob, "set", "users/2/mine", "bob's");
+  g_autofree char *own = kvctl_out(f, &alice, "get", "users/1/secret");
+  g_assert_cmpstr(own, ==, "alice's secret\n");
+
+  /* Another uid may neither write nor read them. */
+  assert_denied(f, &bob, "app/x", "set", "app/x", "by bob");
+  assert_denied(f, &bob, "users/1/secret", "set", "users/1/secret", "x");
+  assert_denied(f, &bob, "users/1/secret", "del", "users/1/secret", NULL);
+  assert_denied(f, &bob, "users/1/n", "incr", "users/1/n", NULL);
+  assert_denied(f, &bob, "users/1/secret", "get", "users/1/secret", NULL);
+  assert_denied(f, &bob, "users/1/secret", "exists", "users/1/secret", NULL);
+
+  /* Nor list them: Keys, KeysPage (keys) and GetAllPage (dump) leave them out. */
+  g_autofree char *bob_keys = kvctl_out(f, &bob, "keys", "");
+  g_assert_cmpstr(bob_keys, ==, "app/x\nusers/2/mine\n");
+  g_autofree char *alice_keys = kvctl_out(f, &alice, "keys", "users/");
+  g_assert_cmpstr(alice_keys, ==, "users/1/secret\n");
+  g_autofree char *bob_dump = kvctl_out(f, &bob, "dump", NULL);
+  g_assert_null(strstr(bob_dump, "secret"));
+  g_assert_nonnull(strstr(bob_dump, "bob's"));
+
+  /* GetMany and GetAll, through gdbus as bob. */
+  const char *calls[][2] = {{"GetMany", "['users/1/secret', 'app/x']"}, {"GetAll", "''"}};
+  for (gsize i = 0; i < G_N_ELEMENTS(calls); i++) {
+    g_autofree char *method = g_strconcat(KV_INTERFACE ".", calls[i][0], NULL);
+    g_autoptr(GSubprocess) gdbus = kv_test_system_bus_spawn(
+        &f->bus, &bob, G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL,
+        (const char *const[]){"gdbus", "call", "--address", f->bus.address, "--dest", KV_BUS_NAME,
+                              "--object-path", KV_OBJECT_PATH, "--method", method, calls[i][1],
+                              NULL});
+    g_autofree char *out = NULL;
+    g_subprocess_communicate_utf8(gdbus, NULL, NULL, &out, NULL, NULL);
+    g_assert_true(g_subprocess_get_successful(gdbus));
+    g_assert_nonnull(strstr(out, "by alice"));
+    g_assert_null(strstr(out, "secret"));
+  }
+
+  /* Root reads everything. */
+  g_autofree char *root_keys = kvctl_out(f, NULL, "keys", "users/");
+  g_assert_cmpstr(root_keys, ==, "users/1/secret\nusers/2/mine\n");
+}
+
+static void test_longest_prefix_and_batches(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  /* app/open/ is bob's, although app/ is alice's. */
+  assert_ok(f, &bob, "set", "app/open/x", "by bob");
+  assert_denied(f, &alice, "app/open/y", "set", "app/open/y", "by alice");
+  assert_ok(f, &alice, "set", "app/openly", "by alice");
+
+  /* One key refused refuses the whole batch, naming it; nothing is written. */
+  g_autofree char *err = NULL;
+  int status = kvctl_as(f, &alice, NULL, &err, "set-many", "app/b=1", "users/2/z=2", "app/c=3");
+  g_assert_cmpint(status, ==, 3);
+  g_assert_nonnull(strstr(err, "AccessDenied"));
+  g_assert_nonnull(strstr(err, "'users/2/z'"));
+  g_assert_cmpint(kvctl_as(f, &alice, NULL, NULL, "get", "app/b"), ==, 1);
+  assert_denied(f, &alice, "app/open/x", "del", "app/x", "app/open/x");
+  g_autofree char *value = kvctl_out(f, &alice, "get", "app/open/x");
+  g_assert_cmpstr(value, ==, "by bob\n");
+
+  g_autofree char *explained = kvctl_out(f, &bob, "access", "users/1/k");
+  g_assert_cmpstr(explained, ==,
+                  "rule: prefix 'users/1/' (built-in): read: uid 1; write: uid 1\n"
+                  "read: no\nwrite: no (polkit may authorize it)\n");
+  g_autofree char *mine = kvctl_out(f, &bob, "access", "app/open/k");
+  g_assert_nonnull(strstr(mine, "50-test.conf:6"));
+  g_assert_nonnull(strstr(mine, "read: yes\nwrite: yes\n"));
+}
+
+static void test_groups(Fixture *f, gconstpointer data)
+{
+  const KvTestUser primary_only = {4, 2000, 0, {0}};
+
+  if (skip_unless_root())
+    return;
+  assert_ok(f, &carol, "set", "team/plan", "by carol");
+  g_autofree char *value = kvctl_out(f, &carol, "get", "team/plan");
+  g_assert_cmpstr(value, ==, "by carol\n");
+  assert_denied(f, &bob, "team/plan", "get", "team/plan", NULL);
+  assert_denied(f, &bob, "team/plan", "set", "team/plan", "by bob");
+  g_autofree char *listed = kvctl_out(f, &bob, "keys", "team/");
+  g_assert_cmpstr(listed, ==, "");
+  /* The primary group counts as well as supplementary ones. */
+  assert_ok(f, &primary_only, "set", "team/other", "by 4");
+}
+
+/* Polls @path until it contains @text; FALSE after @tries times 10 ms. */
+static gboolean wait_for_text(const char *path, const char *text, int tries)
+{
+  for (int i = 0; i < tries; i++) {
+    g_autofree char *contents = NULL;
+    if (g_file_get_contents(path, &contents, NULL, NULL) && strstr(contents, text) != NULL)
+      return TRUE;
+    g_usleep(10 * 1);
+  }
+  return FALSE;
+}
+
+static char *read_text(const char *path)
+{
+  char *contents = NULL;
+
+  g_assert_true(g_file_get_contents(path, &contents, NULL, NULL));
+  return contents;
+}
+
+static void set_as_root(Fixture *f, const char *key, GVariant *value)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+      f->bus.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Set",
+      g_variant_new("(sv)", key, value), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+
+  g_assert_no_error(error);
+}
+
+static void stop(GSubprocess *process)
+{
+  g_subprocess_send_signal(process, SIGTERM);
+  g_subprocess_wait(process, NULL, NULL);
+}
+
+/* Private changes reach their owner's subscription, once each and in order, and nobody
+ * else: neither another uid's subscription to everything nor its bus monitor. */
+static void test_signals(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  g_autofree char *owner_out = g_build_filename(f->dir, "owner.out", NULL);
+  g_autofree char *other_out = g_build_filename(f->dir, "other.out", NULL);
+  g_autofree char *monitor_out = g_build_filename(f->dir, "monitor.out", NULL);
+  const char *kvctl = kv_test_getenv("KV_TEST_KVCTL");
+  g_autoptr(GSubprocess) owner = kv_test_system_bus_spawn(
+      &f->bus, &alice, G_SUBPROCESS_FLAGS_STDERR_SILENCE, owner_out,
+      (const char *const[]){kvctl, "--address", f->bus.address, "watch", "users/", NULL});
+  g_autoptr(GSubprocess) other = kv_test_system_bus_spawn(
+      &f->bus, &bob, G_SUBPROCESS_FLAGS_STDERR_SILENCE, other_out,
+      (const char *const[]){kvctl, "--address", f->bus.address, "watch", "", NULL});
+  g_autoptr(GSubprocess) monitor = kv_test_system_bus_spawn(
+      &f->bus, &bob, G_SUBPROCESS_FLAGS_STDERR_SILENCE, monitor_out,
+      (const char *const[]){"dbus-monitor", "--address", f->bus.address,
+                            "type='signal',interface='" KV_INTERFACE "'", NULL});
+
+  /* A key everyone reads is broadcast: once all three see it, all three listen. */
+  for (int i = 0; i < 200; i++) {
+    set_as_root(f, "users/ready", g_variant_new_int32(i));
+    if (wait_for_text(owner_out, "users/ready", 10) &&
+        wait_for_text(other_out, "users/ready", 10) &&
+        wait_for_text(monitor_out, "users/ready", 10))
+      break;
+  }
+  for (int i = 1; i <= 3; i++)
+    set_as_root(f, "users/1/k", g_variant_new_int32(i));
+  g_assert_cmpint(kvctl_as(f, NULL, NULL, NULL, "del", "users/1/k"), ==, 0);
+  set_as_root(f, "users/2/b", g_variant_new_string("bob's"));
+  set_as_root(f, "users/end", g_variant_new_boolean(TRUE));
+  g_assert_true(wait_for_text(owner_out, "users/end", 1000));
+  g_assert_true(wait_for_text(other_out, "users/end", 1000));
+  g_assert_true(wait_for_text(monitor_out, "users/end", 1000));
+  stop(owner);
+  stop(other);
+  stop(monitor);
+
+  g_autofree char *seen_by_owner = read_text(owner_out);
+  g_autoptr(GString) private_lines = g_string_new(NULL);
+  g_auto(GStrv) lines = g_strsplit(seen_by_owner, "\n", -1);
+  guint64 last_revision = 0;
+  for (guint i = 0; lines[i] != NULL && lines[i][0] != '\0'; i++) {
+    guint64 revision = g_ascii_strtoull(lines[i], NULL, 10);
+    g_assert_cmpuint(revision, >, last_revision);
+    last_revision = revision;
+    const char *rest = strchr(lines[i], '\t') + 1;
+    if (g_str_has_prefix(rest, "users/1"))
+      g_string_append_printf(private_lines, "%s\n", rest);
+  }
+  g_assert_cmpstr(private_lines->str, ==,
+                  "users/1/k\t1\nusers/1/k\t2\nusers/1/k\t3\n"
+                  "users/1/k\tdeleted\n");
+
+  g_autofree char *seen_by_other = read_text(other_out);
+  g_assert_null(strstr(seen_by_other, "users/1"));
+  g_assert_nonnull(strstr(seen_by_other, "users/2/b\t"));
+  g_autofree char *seen_by_monitor = read_text(monitor_out);
+  g_assert_null(strstr(seen_by_monitor, "users/1"));
+  g_assert_null(strstr(seen_by_monitor, "users/2"));
+}
+
+static void test_subscription_limits(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (skip_unless_root())
+    return;
+  for (int i = 0; i < 64; i++) {
+    g_autofree char *prefix = g_strdup_printf("p%d/", i);
+    g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+        f->bus.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Subscribe",
+        g_variant_new("(s)", prefix), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+    g_assert_no_error(error);
+  }
+  g_autoptr(GVariant) again = g_dbus_connection_call_sync(
+      f->bus.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Subscribe",
+      g_variant_new("(s)", "p0/"), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error(error);
+  g_autoptr(GVariant) one_more = g_dbus_connection_call_sync(
+      f->bus.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Subscribe",
+      g_variant_new("(s)", "p64/"), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_null(one_more);
+  g_autofree char *name = g_dbus_error_get_remote_error(error);
+  g_assert_cmpstr(name, ==, "org.example.KVStore.Error.TooLarge");
+  g_clear_error(&error);
+
+  g_autoptr(GVariant) gone = g_dbus_connection_call_sync(
+      f->bus.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Unsubscribe",
+      g_variant_new("(s)", "never/"), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_null(gone);
+  g_autofree char *gone_name = g_dbus_error_get_remote_error(error);
+  g_assert_cmpstr(gone_name, ==, "org.example.KVStore.Error.NotFound");
+}
+
+static void test_bad_rules_stop_start(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+
+  if (skip_unless_root())
+    return;
+  kv_test_system_bus_stop_kvstored(&f->bus);
+  write_rules(f, "60-bad.conf", "[Prefix x/]\nRead=everybody\n");
+  g_autoptr(GSubprocess) kvstored = kv_test_system_bus_spawn(
+      &f->bus, NULL, G_SUBPROCESS_FLAGS_STDERR_PIPE, NULL,
+      (const char *const[]){kv_test_getenv("KV_TEST_KVSTORED"), "--system", "--access-dir",
+                            f->rules_dir, "--in-memory", NULL});
+  g_subprocess_communicate_utf8(kvstored, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(g_subprocess_get_exit_status(kvstored), ==, 1);
+  g_autofree char *where = g_strdup_printf("%s/60-bad.conf:2:", f->rules_dir);
+  if (strstr(err, where) == NULL)
+    g_error("'%s' does not name %s", err, where);
+}
+
+static void reload_as_root(Fixture *f, GError **error)
+{
+  g_autoptr(GVariant) reply =
+      g_dbus_connection_call_sync(f->bus.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
+                                  "Reload", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+}
+
+static void test_reload(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (skip_unless_root())
+    return;
+  assert_denied(f, &bob, "app/x", "set", "app/x", "by bob");
+  write_rules(f, "70-bob.conf", "[Prefix app/]\nRead=everyone\nWrite=user:2\n");
+  reload_as_root(f, &error);
+  g_assert_no_error(error);
+  assert_ok(f, &bob, "set", "app/x", "by bob");
+
+  /* A bad file: Reload fails naming it, and the rules in force stay. */
+  write_rules(f, "80-bad.conf", "[Prefix y/]\nWrite=user:2\nOops\n");
+  reload_as_root(f, &error);
+  g_assert_nonnull(error);
+  g_autofree char *where = g_strdup_printf("%s/80-bad.conf:3:", f->rules_dir);
+  if (strstr(error->message, where) == NULL)
+    g_error("'%s' does not name %s", error->message, where);
+  g_clear_error(&error);
+  assert_ok(f, &bob, "set", "app/x", "by bob again");
+
+  /* Only root may reload. */
+  g_autofree char *err = NULL;
+  g_assert_cmpint(kvctl_as(f, &bob, NULL, &err, "ping"), ==, 0);
+  g_autoptr(GSubprocess) gdbus = kv_test_system_bus_spawn(
+      &f->bus, &bob, G_SUBPROCESS_FLAGS_STDERR_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL,
+      (const char *const[]){"gdbus", "call", "--address", f->bus.address, "--dest", KV_BUS_NAME,
+                            "--object-path", KV_OBJECT_PATH, "--method", KV_INTERFACE ".Reload",
+                            NULL});
+  g_autofree char *gdbus_err = NULL;
+  g_subprocess_communicate_utf8(gdbus, NULL, NULL, NULL, &gdbus_err, NULL);
+  g_assert_nonnull(strstr(gdbus_err, "AccessDenied"));
+
+  /* SIGHUP reloads too. */
+  g_autofree char *bad = g_build_filename(f->rules_dir, "80-bad.conf", NULL);
+  g_autofree char *bobs = g_build_filename(f->rules_dir, "70-bob.conf", NULL);
+  g_assert_cmpint(g_unlink(bad), ==, 0);
+  g_assert_cmpint(g_unlink(bobs), ==, 0);
+  g_subprocess_send_signal(f->bus.kvstored, SIGHUP);
+  for (int i = 0; i < 500 && kvctl_as(f, &bob, NULL, NULL, "set", "app/x", "z") == 0; i++)
+    g_usleep(10 * 1);
+  assert_denied(f, &bob, "app/x", "set", "app/x", "by bob");
+}
+
+static char *quota_error(Fixture *f, const KvTestUser *user, const char *key, const char *value)
+{
+  g_autofree char *err = NULL;
+  int status = kvctl_as(f, user, NULL, &err, "set", key, value);
+
+  g_assert_cmpint(status, ==, 3);
+  g_assert_nonnull(strstr(err, "org.example.KVStore.Error.QuotaExceeded"));
+  return g_steal_pointer(&err);
+}
+
+static void test_quotas(Fixture *f, gconstpointer data)
+{
+  g_autofree char *big = g_strnfill(990, 'b');
+
+  if (skip_unless_root())
+    return;
+  /* users/1/ and app/ (Owner=1) count together: at most 4 keys and 1000 bytes. */
+  assert_ok(f, &alice, "set", "users/1/k1", "1");
+  assert_ok(f, &alice, "set", "users/1/k2", "2");
+  assert_ok(f, &alice, "set", "app/k3", "3");
+  assert_ok(f, &alice, "incr", "users/1/k4", NULL);
+  g_autofree char *err = quota_error(f, &alice, "users/1/k5", "5");
+  g_assert_nonnull(strstr(err, "uid 1"));
+  /* Replacing a value adds no key. */
+  assert_ok(f, &alice, "set", "users/1/k1", "one");
+  /* A delete frees room. */
+  assert_ok(f, &alice, "del", "users/1/k1", NULL);
+  assert_ok(f, &alice, "set", "users/1/k5", "5");
+
+  /* Bytes: 2 bytes ("2") replaced by 991 would make 1003 in all. */
+  g_free(quota_error(f, &alice, "users/1/k2", big));
+  g_autofree char *kept = kvctl_out(f, &alice, "get", "users/1/k2");
+  g_assert_cmpstr(kept, ==, "2\n");
+
+  /* Others' quotas are their own; root has none. */
+  assert_ok(f, &bob, "set", "users/2/k1", big);
+  assert_ok(f, NULL, "set", "users/1/by-root", big);
+
+  /* Usage comes from the data: after a restart alice is still over her quota, root's key
+   * included, until keys are deleted. */
+  kv_test_system_bus_stop_kvstored(&f->bus);
+  start_kvstored(f);
+  g_free(quota_error(f, &alice, "users/1/k6", "6"));
+  assert_ok(f, NULL, "del", "users/1/by-root", NULL);
+  g_free(quota_error(f, &alice, "users/1/k6", "6"));
+  assert_ok(f, &alice, "del", "users/1/k5", NULL);
+  assert_ok(f, &alice, "set", "users/1/k6", "6");
+}
+
+static void mock_call(Fixture *f, const char *method, GVariant *args)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+      f->bus.connection, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+      "org.freedesktop.DBus.Mock", method, args, NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+
+  g_assert_no_error(error);
+}
+
+static void test_polkit(Fixture *f, gconstpointer data)
+{
+  g_autofree char *err = NULL;
+
+  if (skip_unless_root())
+    return;
+  /* Without polkit on the bus: AccessDenied, saying so. */
+  g_assert_cmpint(kvctl_as(f, &bob, NULL, &err, "set", "app/x", "by bob"), ==, 3);
+  g_assert_nonnull(strstr(err, "AccessDenied"));
+  g_assert_nonnull(strstr(err, "polkit could not be asked"));
+
+  g_autoptr(GSubprocess) polkitd = kv_test_system_bus_spawn(
+      &f->bus, NULL, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL,
+      (const char *const[]){"/usr/bin/python3", "-m", "dbusmock", "--system", "--template",
+                            "polkitd", NULL});
+  g_assert_true(kv_test_system_bus_wait_for_name(&f->bus, "org.freedesktop.PolicyKit1"));
+
+  /* polkit says no (the template refuses every action at first). */
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(kvctl_as(f, &bob, NULL, &err, "set", "app/x", "by bob"), ==, 3);
+  g_assert_nonnull(strstr(err, "AccessDenied"));
+  g_assert_nonnull(strstr(err, "denied by polkit"));
+
+  /* polkit says yes: the write, and a batch with a refused key, go through. */
+  mock_call(f, "SetAllowed", g_variant_new_parsed("(['org.example.kvstore.write'],)"));
+  assert_ok(f, &bob, "set", "app/x", "by bob");
+  assert_ok(f, &bob, "set-many", "app/y=1", "users/1/z=2");
+  g_autofree char *value = kvctl_out(f, &alice, "get", "users/1/z");
+  g_assert_cmpstr(value, ==, "2\n");
+  /* polkit grants writes, not reads. */
+  assert_denied(f, &bob, "users/1/z", "get", "users/1/z", NULL);
+
+  mock_call(f, "SetAllowed", g_variant_new_parsed("(@as [],)"));
+  assert_denied(f, &bob, "app/x", "set", "app/x", "again");
+  g_subprocess_send_signal(polkitd, SIGTERM);
+  g_subprocess_wait(polkitd, NULL, NULL);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add("/access/own-prefixes", Fixture, NULL, setup, test_own_prefixes, teardown);
+  g_test_add("/access/longest-prefix-and-batches", Fixture, NULL, setup,
+             test_longest_prefix_and_batches, teardown);
+  g_test_add("/access/groups", Fixture, NULL, setup, test_groups, teardown);
+  g_test_add("/access/signals", Fixture, NULL, setup, test_signals, teardown);
+  g_test_add("/access/subscription-limits", Fixture, NULL, setup, test_subscription_limits,
+             teardown);
+  g_test_add("/access/bad-rules-stop-start", Fixture, NULL, setup, test_bad_rules_stop_start,
+             teardown);
+  g_test_add("/access/reload", Fixture, NULL, setup, test_reload, teardown);
+  g_test_add("/access/quotas", Fixture, NULL, setup, test_quotas, teardown);
+  g_test_add("/access/polkit", Fixture, NULL, setup, test_polkit, teardown);
+  return g_test_run();
+}
