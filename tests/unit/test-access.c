@@ -230,6 +230,37 @@ static void test_quota_scopes(Dirs *d, gconstpointer data)
   g_assert_true(kv_access_has_quota(1000));
 }
 
+/* The example the package ships reads as documented, once its names exist here. */
+static void test_shipped_example(Dirs *d, gconstpointer data)
+{
+  g_autofree char *path =
+      g_build_filename(g_getenv("KV_TEST_EXAMPLES_DIR"), "50-example-service.conf", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_file_get_contents(path, &text, NULL, &error);
+  g_assert_no_error(error);
+  g_auto(GStrv) parts = g_strsplit(text, "exampled", -1);
+  g_autofree char *with_daemon = g_strjoinv("daemon", parts);
+  g_auto(GStrv) groups = g_strsplit(with_daemon, "examplectl", -1);
+  g_autofree char *with_adm = g_strjoinv("adm", groups);
+  write_rule_file(d->usr, "50-example.conf", with_adm);
+  g_autoptr(KvAccess) access = load_ok(d);
+  const gid_t adm[] = {4};
+  const KvCaller daemon_user = {1, no_groups, 0};
+  const KvCaller admin = {1000, adm, 1};
+
+  g_assert_true(kv_access_allows(access, &daemon_user, "org.example.daemon/x", KV_ACCESS_WRITE));
+  g_assert_true(kv_access_allows(access, &alice, "org.example.daemon/x", KV_ACCESS_READ));
+  g_assert_false(kv_access_allows(access, &alice, "org.example.daemon/secret/x", KV_ACCESS_READ));
+  g_assert_true(kv_access_allows(access, &admin, "org.example.daemon/secret/x", KV_ACCESS_READ));
+  g_assert_false(kv_access_allows(access, &admin, "org.example.daemon/secret/x", KV_ACCESS_WRITE));
+  guint64 max_keys, max_bytes;
+  g_autofree char *scope =
+      kv_access_quota_scope(access, "org.example.daemon/secret/x", &max_keys, &max_bytes);
+  g_assert_cmpstr(scope, ==, "uid 1");
+}
+
 static void test_missing_dirs(void)
 {
   const char *dirs[] = {"/nonexistent/kvstore/access.d", NULL};
@@ -251,6 +282,8 @@ int main(int argc, char **argv)
   g_test_add("/access/etc-replaces-usr", Dirs, NULL, dirs_setup, test_etc_replaces_usr,
              dirs_teardown);
   g_test_add("/access/bad-files", Dirs, NULL, dirs_setup, test_bad_files, dirs_teardown);
+  g_test_add("/access/shipped-example", Dirs, NULL, dirs_setup, test_shipped_example,
+             dirs_teardown);
   g_test_add("/access/quota-scopes", Dirs, NULL, dirs_setup, test_quota_scopes, dirs_teardown);
   return g_test_run();
 }

@@ -310,6 +310,43 @@ static void test_compare_and_set(Fixture *f, gconstpointer data)
   g_assert_cmpuint(revision, ==, 3);
 }
 
+static gboolean not_secret(const char *key, gpointer data)
+{
+  return !g_str_has_prefix(key, data);
+}
+
+/* A reader's filter leaves keys out of every listing, as if they did not exist. */
+static void test_filtered_reads(Fixture *f, gconstpointer data)
+{
+  const char *keys[] = {"a", "secret/b", "c", "secret/d", NULL};
+
+  for (gsize i = 0; keys[i] != NULL; i++)
+    g_assert_true(kv_service_set(f->service, keys[i], g_variant_new_int32((gint32)i), NULL));
+
+  g_autoptr(KvPage) many =
+      kv_service_get_many(f->service, keys, G_MAXSIZE, not_secret, (gpointer) "secret/", NULL);
+  g_assert_cmpuint(many->keys->len, ==, 2);
+  g_assert_cmpstr(g_ptr_array_index(many->keys, 0), ==, "a");
+  g_assert_cmpstr(g_ptr_array_index(many->keys, 1), ==, "c");
+
+  g_autoptr(KvPage) all =
+      kv_service_select(f->service, "", TRUE, G_MAXSIZE, not_secret, (gpointer) "secret/", NULL);
+  g_assert_cmpuint(all->keys->len, ==, 2);
+
+  /* A page of one holds the next admitted key, and says where to resume. */
+  g_autoptr(KvPage) first =
+      kv_service_page(f->service, "", NULL, 1, FALSE, G_MAXSIZE, not_secret, (gpointer) "s", NULL);
+  g_assert_cmpuint(first->keys->len, ==, 1);
+  g_assert_cmpstr(first->next, ==, "a");
+  g_autoptr(KvPage) second =
+      kv_service_page(f->service, "", "a", 1, FALSE, G_MAXSIZE, not_secret, (gpointer) "s", NULL);
+  g_assert_cmpstr(g_ptr_array_index(second->keys, 0), ==, "c");
+  g_autoptr(KvPage) last =
+      kv_service_page(f->service, "", "c", 1, FALSE, G_MAXSIZE, not_secret, (gpointer) "s", NULL);
+  g_assert_cmpuint(last->keys->len, ==, 0);
+  g_assert_null(last->next);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -327,6 +364,7 @@ int main(int argc, char **argv)
   ADD("batches-and-change-order", test_batches_and_change_order, 0);
   ADD("bad-batch-changes-nothing", test_bad_batch_changes_nothing, 0);
   ADD("compare-and-set", test_compare_and_set, 0);
+  ADD("filtered-reads", test_filtered_reads, 0);
 #undef ADD
   return g_test_run();
 }
