@@ -94,6 +94,19 @@ static int on_answer(sd_bus_message *reply, void *userdata, sd_bus_error *ret_er
   return 0;
 }
 
+/* How many of @sender's calls wait for polkit. */
+static guint pending_of(KvPolkit *self, const char *sender)
+{
+  GHashTableIter iter;
+  gpointer call, query;
+  guint n = 0;
+
+  g_hash_table_iter_init(&iter, self->queries);
+  while (g_hash_table_iter_next(&iter, &call, &query))
+    n += g_strcmp0(sd_bus_message_get_sender(call), sender) == 0;
+  return n;
+}
+
 static int ask(KvPolkit *self, sd_bus_message *call, const char *action, const char *key,
                sd_bus_error *ret_error)
 {
@@ -102,7 +115,8 @@ static int ask(KvPolkit *self, sd_bus_message *call, const char *action, const c
                        ? CHECK_FLAG_ALLOW_INTERACTION
                        : 0;
 
-  if (g_hash_table_size(self->queries) >= KV_POLKIT_MAX_PENDING)
+  if (g_hash_table_size(self->queries) >= KV_POLKIT_MAX_PENDING ||
+      pending_of(self, sd_bus_message_get_sender(call)) >= KV_POLKIT_MAX_PENDING_PER_PEER)
     return sd_bus_error_set(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
                             "Access denied (too many authorizations are pending)");
   int r = sd_bus_message_new_method_call(

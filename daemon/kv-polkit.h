@@ -12,8 +12,10 @@ G_BEGIN_DECLS
 typedef struct _KvPolkit KvPolkit;
 
 #define KV_POLKIT_ACTION_WRITE "org.example.kvstore.write"
-/* Calls waiting for polkit at once, over all callers; more are refused. */
-#define KV_POLKIT_MAX_PENDING 64
+/* Calls waiting for polkit at once, over all callers and per caller; more are refused, so
+ * that no caller holds kvstored's questions for the others. */
+#define KV_POLKIT_MAX_PENDING          64
+#define KV_POLKIT_MAX_PENDING_PER_PEER 4
 
 KvPolkit *kv_polkit_new(sd_bus *bus);
 

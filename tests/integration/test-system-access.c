@@ -512,6 +512,19 @@ static void mock_call(Fixture *f, const char *method, GVariant *args)
   g_assert_no_error(error);
 }
 
+/* python-dbusmock's polkitd template in place of polkitd; it refuses every action at
+ * first. */
+static GSubprocess *start_polkit_mock(Fixture *f)
+{
+  GSubprocess *polkitd = kv_test_system_bus_spawn(
+      &f->bus, NULL, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL,
+      (const char *const[]){"/usr/bin/python3", "-m", "dbusmock", "--system", "--template",
+                            "polkitd", NULL});
+
+  g_assert_true(kv_test_system_bus_wait_for_name(&f->bus, "org.freedesktop.PolicyKit1"));
+  return polkitd;
+}
+
 static void test_polkit(Fixture *f, gconstpointer data)
 {
   g_autofree char *err = NULL;
@@ -523,11 +536,7 @@ static void test_polkit(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(err, "AccessDenied"));
   g_assert_nonnull(strstr(err, "polkit could not be asked"));
 
-  g_autoptr(GSubprocess) polkitd = kv_test_system_bus_spawn(
-      &f->bus, NULL, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL,
-      (const char *const[]){"/usr/bin/python3", "-m", "dbusmock", "--system", "--template",
-                            "polkitd", NULL});
-  g_assert_true(kv_test_system_bus_wait_for_name(&f->bus, "org.freedesktop.PolicyKit1"));
+  g_autoptr(GSubprocess) polkitd = start_polkit_mock(f);
 
   /* polkit says no (the template refuses every action at first). */
   g_clear_pointer(&err, g_free);
@@ -546,8 +555,67 @@ static void test_polkit(Fixture *f, gconstpointer data)
 
   mock_call(f, "SetAllowed", g_variant_new_parsed("(@as [],)"));
   assert_denied(f, &bob, "app/x", "set", "app/x", "again");
-  g_subprocess_send_signal(polkitd, SIGTERM);
-  g_subprocess_wait(polkitd, NULL, NULL);
+  stop(polkitd);
+}
+
+/* One connection with six writes waiting for polkit at once: four are asked, the rest
+ * refused at once; the four go through when polkit answers. */
+static const char pending_client[] =
+    "import dbus, sys\n"
+    "from dbus.mainloop.glib import DBusGMainLoop\n"
+    "from gi.repository import GLib\n"
+    "DBusGMainLoop(set_as_default=True)\n"
+    "bus = dbus.bus.BusConnection(sys.argv[1])\n"
+    "store = dbus.Interface(bus.get_object('org.example.KVStore', '/org/example/KVStore'),\n"
+    "                       'org.example.KVStore')\n"
+    "loop = GLib.MainLoop()\n"
+    "left = [6]\n"
+    "def done(text):\n"
+    "    print(text, flush=True)\n"
+    "    left[0] -= 1\n"
+    "    if left[0] == 0: loop.quit()\n"
+    "for i in range(6):\n"
+    "    store.Set('app/p%d' % i, dbus.String('x', variant_level=1), timeout=60,\n"
+    "              reply_handler=lambda: done('ok'),\n"
+    "              error_handler=lambda e: done(e.get_dbus_message()))\n"
+    "loop.run()\n";
+
+static guint count_lines_with(const char *text, const char *needle)
+{
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  guint n = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    n += strstr(lines[i], needle) != NULL;
+  return n;
+}
+
+static void test_polkit_pending_bounded(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  g_autoptr(GSubprocess) polkitd = start_polkit_mock(f);
+  g_autofree char *out_path = g_build_filename(f->dir, "pending.out", NULL);
+
+  mock_call(f, "SetAllowed", g_variant_new_parsed("(['org.example.kvstore.write'],)"));
+  mock_call(f, "SimulateHang", g_variant_new("(b)", TRUE));
+  g_autoptr(GSubprocess) client = kv_test_system_bus_spawn(
+      &f->bus, &bob, G_SUBPROCESS_FLAGS_NONE, out_path,
+      (const char *const[]){"/usr/bin/python3", "-c", pending_client, f->bus.address, NULL});
+  g_assert_true(wait_for_text(out_path, "pending", 1000));
+  for (int i = 0; i < 1000; i++) {
+    g_autofree char *text = read_text(out_path);
+    if (count_lines_with(text, "pending") == 2)
+      break;
+    g_usleep(10 * 1000);
+  }
+  mock_call(f, "ReleaseHangingCalls", NULL);
+  g_subprocess_wait(client, NULL, NULL);
+  g_assert_true(g_subprocess_get_successful(client));
+  g_autofree char *text = read_text(out_path);
+  g_assert_cmpuint(count_lines_with(text, "too many authorizations are pending"), ==, 2);
+  g_assert_cmpuint(count_lines_with(text, "ok"), ==, 4);
+  stop(polkitd);
 }
 
 int main(int argc, char **argv)
@@ -565,5 +633,7 @@ int main(int argc, char **argv)
   g_test_add("/access/reload", Fixture, NULL, setup, test_reload, teardown);
   g_test_add("/access/quotas", Fixture, NULL, setup, test_quotas, teardown);
   g_test_add("/access/polkit", Fixture, NULL, setup, test_polkit, teardown);
+  g_test_add("/access/polkit-pending-bounded", Fixture, NULL, setup, test_polkit_pending_bounded,
+             teardown);
   return g_test_run();
 }
