@@ -244,6 +244,11 @@ int kv_bus_access_check_admin(KvBusAccess *self, sd_bus_message *m, sd_bus_error
   return 0;
 }
 
+gboolean kv_bus_access_is_idle(KvBusAccess *self)
+{
+  return self == NULL || kv_polkit_is_idle(self->polkit);
+}
+
 gboolean kv_bus_access_everyone_reads(KvBusAccess *self, const char *key)
 {
   return self == NULL || kv_access_everyone_reads(self->rules, key);

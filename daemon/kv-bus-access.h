@@ -71,6 +71,9 @@ gboolean kv_bus_access_peer_reads(KvBusAccess *self, const char *peer, const cha
 int kv_bus_access_explain(KvBusAccess *self, sd_bus_message *m, const char *key, char **out_rule,
                           gboolean *out_read, gboolean *out_write, sd_bus_error *ret_error);
 
+/* Whether no call waits for polkit. */
+gboolean kv_bus_access_is_idle(KvBusAccess *self);
+
 void kv_bus_access_free(KvBusAccess *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvBusAccess, kv_bus_access_free)

@@ -94,7 +94,7 @@ gint64 kv_bus_last_commit_end(KvBus *self)
 
 gboolean kv_bus_is_idle(KvBus *self)
 {
-  return self->waiting->len == 0;
+  return self->waiting->len == 0 && kv_bus_access_is_idle(self->access);
 }
 
 static int on_commit(sd_event_source *source, void *userdata)

@@ -40,7 +40,7 @@ void kv_bus_commit(KvBus *self);
 /* When the last commit that answered writes finished (g_get_monotonic_time()), or 0. */
 gint64 kv_bus_last_commit_end(KvBus *self);
 
-/* Whether no reply waits for a commit. */
+/* Whether no reply waits for a commit, nor any call for polkit. */
 gboolean kv_bus_is_idle(KvBus *self);
 
 /* Unpublishes the object; replies still waiting are dropped. */

@@ -53,6 +53,9 @@ static int drain(KvIdle *self)
     if (r < 0)
       return r;
     kv_bus_commit(self->front);
+    /* Still not idle: a call waits for polkit. Wait for its answer rather than spin. */
+    if (!kv_bus_is_idle(self->front))
+      (void)sd_bus_wait(self->bus, 100 * 1000);
   } while (busy(self));
   return sd_bus_flush(self->bus);
 }

@@ -42,6 +42,11 @@ KvPolkit *kv_polkit_new(sd_bus *bus)
   return self;
 }
 
+gboolean kv_polkit_is_idle(KvPolkit *self)
+{
+  return g_hash_table_size(self->queries) == 0;
+}
+
 void kv_polkit_free(KvPolkit *self)
 {
   if (self == NULL)

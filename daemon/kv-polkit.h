@@ -27,6 +27,9 @@ KvPolkit *kv_polkit_new(sd_bus *bus);
 int kv_polkit_check(KvPolkit *self, sd_bus_message *call, const char *action, const char *key,
                     sd_bus_error *ret_error);
 
+/* Whether no call waits for polkit. */
+gboolean kv_polkit_is_idle(KvPolkit *self);
+
 void kv_polkit_free(KvPolkit *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvPolkit, kv_polkit_free)

@@ -108,8 +108,7 @@ void kv_test_bus_stop_daemon(KvTestBus *self)
   kv_test_bus_assert_exited_cleanly(self);
 }
 
-/* Removes @path and everything below it. */
-static void remove_tree(const char *path)
+void kv_test_remove_tree(const char *path)
 {
   g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
   const char *name;
@@ -117,7 +116,7 @@ static void remove_tree(const char *path)
   while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
     g_autofree char *child = g_build_filename(path, name, NULL);
     if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-      remove_tree(child);
+      kv_test_remove_tree(child);
     else
       g_unlink(child);
   }
@@ -136,7 +135,7 @@ void kv_test_bus_down(KvTestBus *self)
 
 void kv_test_bus_clear_files(KvTestBus *self)
 {
-  remove_tree(self->status_dir);
+  kv_test_remove_tree(self->status_dir);
   g_clear_pointer(&self->status_dir, g_free);
   g_clear_pointer(&self->status_file, g_free);
   g_clear_pointer(&self->state_dir, g_free);

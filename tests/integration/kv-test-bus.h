@@ -57,6 +57,9 @@ GVariant *kv_test_bus_get_all_pages(KvTestBus *self, const char *prefix);
 /* Whether org.example.KVStore has an owner on the bus now. */
 gboolean kv_test_bus_name_has_owner(KvTestBus *self);
 
+/* Removes @path and everything below it. */
+void kv_test_remove_tree(const char *path);
+
 /* Environment variable @name, which meson sets for the test, or a test failure. */
 const char *kv_test_getenv(const char *name);
 

@@ -73,27 +73,12 @@ static void setup(Fixture *f, gconstpointer data)
   start_kvstored(f);
 }
 
-static void remove_tree(const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *child = g_build_filename(path, name, NULL);
-    if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-      remove_tree(child);
-    else
-      g_unlink(child);
-  }
-  g_rmdir(path);
-}
-
 static void teardown(Fixture *f, gconstpointer data)
 {
   if (f->dir == NULL)
     return;
   kv_test_system_bus_stop(&f->bus);
-  remove_tree(f->dir);
+  kv_test_remove_tree(f->dir);
   g_free(f->dir);
   g_free(f->rules_dir);
   g_free(f->state_dir);
