@@ -332,6 +332,44 @@ static void test_signals(Fixture *f, gconstpointer data)
   g_assert_null(strstr(seen_by_monitor, "users/2"));
 }
 
+static void on_signal(GDBusConnection *connection, const char *sender, const char *path,
+                      const char *interface, const char *member, GVariant *parameters,
+                      gpointer user_data)
+{
+  const char *key;
+
+  g_variant_get_child(parameters, 0, "&s", &key);
+  g_ptr_array_add(user_data, g_strdup_printf("%s %s", member, key));
+}
+
+/* A GDBus client receives the unicast signals through an ordinary signal subscription
+ * (with the well-known name as sender), once it called Subscribe. */
+static void test_gdbus_subscriber(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) error = NULL;
+
+  if (skip_unless_root())
+    return;
+  guint id = g_dbus_connection_signal_subscribe(
+      f->bus.connection, KV_BUS_NAME, KV_INTERFACE, NULL, KV_OBJECT_PATH, "users/1/",
+      G_DBUS_SIGNAL_FLAGS_MATCH_ARG0_PATH, on_signal, seen, NULL);
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+      f->bus.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Subscribe",
+      g_variant_new("(s)", "users/1/"), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error(error);
+
+  assert_ok(f, &alice, "set", "users/1/a", "1");
+  assert_ok(f, &alice, "del", "users/1/a", NULL);
+  assert_ok(f, &alice, "set", "users/1/end", "end");
+  while (seen->len < 3)
+    g_main_context_iteration(NULL, TRUE);
+  g_dbus_connection_signal_unsubscribe(f->bus.connection, id);
+  g_assert_cmpstr(g_ptr_array_index(seen, 0), ==, "Changed users/1/a");
+  g_assert_cmpstr(g_ptr_array_index(seen, 1), ==, "Deleted users/1/a");
+  g_assert_cmpstr(g_ptr_array_index(seen, 2), ==, "Changed users/1/end");
+}
+
 static void test_subscription_limits(Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
@@ -611,6 +649,7 @@ int main(int argc, char **argv)
              test_longest_prefix_and_batches, teardown);
   g_test_add("/access/groups", Fixture, NULL, setup, test_groups, teardown);
   g_test_add("/access/signals", Fixture, NULL, setup, test_signals, teardown);
+  g_test_add("/access/gdbus-subscriber", Fixture, NULL, setup, test_gdbus_subscriber, teardown);
   g_test_add("/access/subscription-limits", Fixture, NULL, setup, test_subscription_limits,
              teardown);
   g_test_add("/access/bad-rules-stop-start", Fixture, NULL, setup, test_bad_rules_stop_start,
