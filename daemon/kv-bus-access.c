@@ -16,7 +16,7 @@ struct _KvBusAccess {
   KvRepository *repository;
   char **dirs;
   KvAccess *rules;
-  KvQuota *quota;
+  KvQuota *quota; /* NULL until a caller with a quota writes: counting takes a walk */
   KvPolkit *polkit;
   KvAccessReader reader; /* the filter handed out last */
 };
@@ -37,7 +37,6 @@ KvBusAccess *kv_bus_access_new(sd_bus *bus, KvBusCallers *callers, KvRepository 
   self->repository = repository;
   self->dirs = g_strdupv((char **)dirs);
   self->rules = rules;
-  self->quota = kv_quota_new(repository, rules);
   self->polkit = kv_polkit_new(bus);
   return self;
 }
@@ -71,8 +70,16 @@ void kv_bus_access_recount(KvBusAccess *self)
 {
   if (self == NULL)
     return;
-  kv_quota_free(self->quota);
-  self->quota = kv_quota_new(self->repository, self->rules);
+  g_clear_pointer(&self->quota, kv_quota_free);
+}
+
+/* The quota usage, counted from the data when first needed (a walk of the whole store:
+ * about 250 ms for a million keys), not at every start. */
+static KvQuota *quota_of(KvBusAccess *self)
+{
+  if (self->quota == NULL)
+    self->quota = kv_quota_new(self->repository, self->rules);
+  return self->quota;
 }
 
 static int sender_of(KvBusAccess *self, sd_bus_message *m, const KvCaller **ret,
@@ -193,6 +200,11 @@ int kv_bus_access_check_writes(KvBusAccess *self, sd_bus_message *m, const KvBus
     }
   }
 
+  gboolean has_quota = kv_access_has_quota(caller->uid);
+  /* Until someone with a quota writes, nothing is counted. */
+  if (!has_quota && self->quota == NULL)
+    return 1;
+
   g_autoptr(KvBusWritePlan) plan = g_new0(KvBusWritePlan, 1);
   plan->changes = g_array_sized_new(FALSE, FALSE, sizeof(KvQuotaChange), n_writes);
   for (gsize i = 0; i < n_writes; i++) {
@@ -203,9 +215,9 @@ int kv_bus_access_check_writes(KvBusAccess *self, sd_bus_message *m, const KvBus
     KvQuotaChange change = {g_strdup(writes[i].key), old_size, new_size};
     g_array_append_val(plan->changes, change);
   }
-  if (kv_access_has_quota(caller->uid)) {
+  if (has_quota) {
     g_autoptr(GError) error = NULL;
-    if (!kv_quota_check(self->quota, self->rules, (const KvQuotaChange *)plan->changes->data,
+    if (!kv_quota_check(quota_of(self), self->rules, (const KvQuotaChange *)plan->changes->data,
                         plan->changes->len, &error))
       return kv_bus_error_set(ret_error, error);
   }
@@ -217,7 +229,7 @@ void kv_bus_access_settle(KvBusAccess *self, KvBusWritePlan *plan, gboolean appl
 {
   if (plan == NULL)
     return;
-  if (applied && self != NULL) {
+  if (applied && self != NULL && self->quota != NULL) {
     /* What the write really stored: an increment's result, say. */
     for (guint i = 0; i < plan->changes->len; i++) {
       KvQuotaChange *change = &g_array_index(plan->changes, KvQuotaChange, i);

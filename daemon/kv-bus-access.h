@@ -26,8 +26,8 @@ typedef struct {
 /* What kv_bus_access_settle() needs of a write that was allowed. */
 typedef struct _KvBusWritePlan KvBusWritePlan;
 
-/* Reads the rules from @dirs (see kv_access_load()) and the quota usage from
- * @repository; asks @callers who the callers are. @repository and @callers are borrowed
+/* Reads the rules from @dirs (see kv_access_load()); counts the quota usage in
+ * @repository when first needed; asks @callers who the callers are. @repository and @callers are borrowed
  * and must outlive the result. NULL with @error naming a bad file. */
 KvBusAccess *kv_bus_access_new(sd_bus *bus, KvBusCallers *callers, KvRepository *repository,
                                const char *const *dirs, GError **error);
@@ -54,7 +54,8 @@ int kv_bus_access_check_writes(KvBusAccess *self, sd_bus_message *m, const KvBus
 /* Counts an allowed write in the quotas once it was @applied, and frees @plan. */
 void kv_bus_access_settle(KvBusAccess *self, KvBusWritePlan *plan, gboolean applied);
 
-/* Counts the usage again from the data, after a commit that rolled changes back. */
+/* Forgets the quota usage, to count it again from the data when next needed: after a
+ * commit that rolled changes back. */
 void kv_bus_access_recount(KvBusAccess *self);
 
 /* 0 when the sender of @m may administer kvstored (root); else AccessDenied. */
