@@ -43,7 +43,7 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 echo "-- as root (rules allow everything; no quota)"
-"$build/tools/kvbench" --address "$address" --keys 10000 --ops get,set --value-sizes 16 "$@"
+"$build/tools/kvbench" --address "$address" --keys 10000 --ops get,set,keys --value-sizes 16 "$@"
 echo "-- as daemon (uid 1): every call checked by the rules, writes by the quota"
 setpriv --reuid daemon --regid daemon --clear-groups \
-  "$build/tools/kvbench" --address "$address" --keys 10000 --ops get,set --value-sizes 16 "$@"
+  "$build/tools/kvbench" --address "$address" --keys 10000 --ops get,set,keys --value-sizes 16 "$@"
