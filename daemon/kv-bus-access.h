@@ -27,8 +27,8 @@ typedef struct {
 typedef struct _KvBusWritePlan KvBusWritePlan;
 
 /* Reads the rules from @dirs (see kv_access_load()); counts the quota usage in
- * @repository when first needed; asks @callers who the callers are. @repository and @callers are borrowed
- * and must outlive the result. NULL with @error naming a bad file. */
+ * @repository when first needed; asks @callers who the callers are. @repository and @callers are
+ * borrowed and must outlive the result. NULL with @error naming a bad file. */
 KvBusAccess *kv_bus_access_new(sd_bus *bus, KvBusCallers *callers, KvRepository *repository,
                                const char *const *dirs, GError **error);
 
