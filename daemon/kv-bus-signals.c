@@ -7,15 +7,33 @@
 #include "kv-service.h"
 #include "kv-subscriptions.h"
 #include "kv-variant-bridge.h"
+#include "kv-wire.h"
 
 #include <string.h>
+
+/* A change kept for the coalesced subscribers until its commit. */
+typedef struct {
+  char *key;
+  GVariant *value; /* NULL: deleted */
+  guint64 revision;
+} Pending;
 
 struct _KvBusSignals {
   sd_bus *bus;
   KvBusCallers *callers;
   KvBusAccess *access;
   KvSubscriptions *subscriptions;
+  GArray *pending; /* Pending, in revision order */
+  gsize max_bytes;
 };
+
+static void pending_clear(gpointer data)
+{
+  Pending *pending = data;
+
+  g_free(pending->key);
+  g_clear_pointer(&pending->value, g_variant_unref);
+}
 
 static void on_peer_left(const char *peer, gpointer user_data)
 {
@@ -24,10 +42,14 @@ static void on_peer_left(const char *peer, gpointer user_data)
   kv_subscriptions_remove_peer(self->subscriptions, peer);
 }
 
-KvBusSignals *kv_bus_signals_new(sd_bus *bus, KvBusCallers *callers, KvBusAccess *access)
+KvBusSignals *kv_bus_signals_new(sd_bus *bus, KvBusCallers *callers, KvBusAccess *access,
+                                 gsize max_bytes)
 {
   KvBusSignals *self = g_new0(KvBusSignals, 1);
 
+  self->pending = g_array_new(FALSE, FALSE, sizeof(Pending));
+  g_array_set_clear_func(self->pending, pending_clear);
+  self->max_bytes = max_bytes;
   self->bus = bus;
   self->callers = callers;
   self->access = access;
@@ -42,6 +64,7 @@ void kv_bus_signals_free(KvBusSignals *self)
     return;
   kv_bus_callers_set_left_func(self->callers, NULL, NULL);
   kv_subscriptions_free(self->subscriptions);
+  g_array_unref(self->pending);
   g_free(self);
 }
 
@@ -88,10 +111,124 @@ int kv_bus_signals_build(KvBusSignals *self, const char *key, GVariant *value, g
 {
   Unicast unicast = {self, key, value, revision, out, 0};
 
-  if (kv_bus_access_everyone_reads(self->access, key))
+  if (kv_subscriptions_any(self->subscriptions, KV_SUBSCRIPTION_COALESCED)) {
+    Pending pending = {g_strdup(key), value != NULL ? g_variant_ref(value) : NULL, revision};
+    g_array_append_val(self->pending, pending);
+  }
+  /* Nobody listens: nothing to send, and nothing for the bus to route. */
+  if (!kv_bus_access_everyone_reads(self->access, key)) {
+    kv_subscriptions_foreach_match(self->subscriptions, key, KV_SUBSCRIPTION_EACH, add_unicast,
+                                   &unicast);
+    return unicast.result;
+  }
+  if (kv_subscriptions_any_match(self->subscriptions, key, KV_SUBSCRIPTION_EACH))
     return new_signal(self, NULL, key, value, revision, out);
-  kv_subscriptions_foreach_match(self->subscriptions, key, add_unicast, &unicast);
-  return unicast.result;
+  return 0;
+}
+
+void kv_bus_signals_discard(KvBusSignals *self)
+{
+  g_array_set_size(self->pending, 0);
+}
+
+/* An upper bound of the wire size of one (sbvt) in a Changes signal. */
+static gsize entry_bytes(const Pending *pending)
+{
+  gsize value_bytes = pending->value != NULL ? kv_wire_variant_end(pending->value, 0) : 8;
+
+  /* Alignment of the struct, the key, the boolean and the revision: 8 bytes at most each. */
+  return 8 + 4 + strlen(pending->key) + 1 + 8 + 4 + value_bytes + 8 + 8;
+}
+
+static int open_changes(KvBusSignals *self, const char *peer, sd_bus_message **ret)
+{
+  int r = sd_bus_message_new_signal(self->bus, ret, KV_OBJECT_PATH, KV_INTERFACE, "Changes");
+
+  if (r >= 0)
+    r = sd_bus_message_set_destination(*ret, peer);
+  if (r >= 0)
+    r = sd_bus_message_open_container(*ret, 'a', "(sbvt)");
+  return r;
+}
+
+static int close_changes(sd_bus_message *m, GPtrArray *out)
+{
+  int r = sd_bus_message_close_container(m);
+
+  if (r < 0)
+    return r;
+  g_ptr_array_add(out, sd_bus_message_ref(m));
+  return 0;
+}
+
+static int append_change(sd_bus_message *m, const Pending *pending)
+{
+  int deleted = pending->value == NULL;
+  int r = sd_bus_message_open_container(m, 'r', "sbvt");
+
+  if (r >= 0)
+    r = sd_bus_message_append(m, "sb", pending->key, deleted);
+  /* A deletion carries an empty string where the value would be. */
+  if (r >= 0)
+    r = deleted ? sd_bus_message_append(m, "v", "s", "")
+                : kv_variant_bridge_append_variant(m, pending->value);
+  if (r >= 0)
+    r = sd_bus_message_append_basic(m, 't', &pending->revision);
+  if (r >= 0)
+    r = sd_bus_message_close_container(m);
+  return r;
+}
+
+typedef struct {
+  KvBusSignals *self;
+  GPtrArray *out;
+  int result;
+} Flush;
+
+/* The Changes signals for @peer: what it subscribed to and may read, split so that none
+ * carries more than max_bytes. */
+static void add_changes(const char *peer, gpointer user_data)
+{
+  Flush *flush = user_data;
+  KvBusSignals *self = flush->self;
+  g_autoptr(sd_bus_message) m = NULL;
+  gsize bytes = 0;
+  int r = 0;
+
+  for (guint i = 0; r >= 0 && i < self->pending->len; i++) {
+    const Pending *pending = &g_array_index(self->pending, Pending, i);
+    gsize size = entry_bytes(pending);
+
+    if (!kv_subscriptions_peer_matches(self->subscriptions, peer, pending->key,
+                                       KV_SUBSCRIPTION_COALESCED) ||
+        !kv_bus_access_peer_reads(self->access, peer, pending->key))
+      continue;
+    if (m != NULL && bytes + size > self->max_bytes) {
+      r = close_changes(m, flush->out);
+      g_clear_pointer(&m, sd_bus_message_unref);
+      bytes = 0;
+    }
+    if (r >= 0 && m == NULL)
+      r = open_changes(self, peer, &m);
+    if (r >= 0)
+      r = append_change(m, pending);
+    bytes += size;
+  }
+  if (r >= 0 && m != NULL)
+    r = close_changes(m, flush->out);
+  if (r < 0 && flush->result >= 0)
+    flush->result = r;
+}
+
+int kv_bus_signals_flush(KvBusSignals *self, GPtrArray *out)
+{
+  Flush flush = {self, out, 0};
+
+  if (self->pending->len > 0)
+    kv_subscriptions_foreach_peer(self->subscriptions, KV_SUBSCRIPTION_COALESCED, add_changes,
+                                  &flush);
+  g_array_set_size(self->pending, 0);
+  return flush.result;
 }
 
 /* Reads the prefix argument of Subscribe or Unsubscribe, and who sent it. */
@@ -110,7 +247,8 @@ static int read_prefix(KvBusSignals *self, sd_bus_message *m, const char **out_p
   return kv_bus_callers_lookup(self->callers, sd_bus_message_get_sender(m), &caller, ret_error);
 }
 
-int kv_bus_signals_subscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error)
+static int subscribe(KvBusSignals *self, sd_bus_message *m, KvSubscriptionKind kind,
+                     sd_bus_error *ret_error)
 {
   g_autoptr(GError) error = NULL;
   const char *prefix;
@@ -118,9 +256,21 @@ int kv_bus_signals_subscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error
 
   if (r < 0)
     return r;
-  if (!kv_subscriptions_add(self->subscriptions, sd_bus_message_get_sender(m), prefix, &error))
+  if (!kv_subscriptions_add(self->subscriptions, sd_bus_message_get_sender(m), prefix, kind,
+                            &error))
     return kv_bus_error_set(ret_error, error);
   return sd_bus_reply_method_return(m, NULL);
+}
+
+int kv_bus_signals_subscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error)
+{
+  return subscribe(self, m, KV_SUBSCRIPTION_EACH, ret_error);
+}
+
+int kv_bus_signals_subscribe_coalesced(KvBusSignals *self, sd_bus_message *m,
+                                       sd_bus_error *ret_error)
+{
+  return subscribe(self, m, KV_SUBSCRIPTION_COALESCED, ret_error);
 }
 
 int kv_bus_signals_unsubscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error)

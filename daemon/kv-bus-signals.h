@@ -7,23 +7,38 @@
 
 G_BEGIN_DECLS
 
-/* Where change signals go. The change of a key every peer may read is broadcast, as any
- * D-Bus signal; the change of any other key is sent, as a unicast signal of the same name
- * and arguments, to each peer that subscribed to a prefix of it (Subscribe) and may read
- * it, and to no one else. A subscription ends with Unsubscribe or when its peer leaves
- * the bus. */
+/* Where change signals go, and only where someone listens. The change of a key every
+ * peer may read is broadcast, as any D-Bus signal, when some peer subscribed to a prefix
+ * of it (Subscribe); the change of any other key is sent, as a unicast signal of the same
+ * name and arguments, to each peer that subscribed to a prefix of it and may read it, and
+ * to no one else. A peer that subscribed with SubscribeCoalesced receives instead one
+ * unicast Changes signal per commit, with every change under its prefixes that it may
+ * read. A subscription ends with Unsubscribe or when its peer leaves the bus. */
 typedef struct _KvBusSignals KvBusSignals;
 
-/* Routes signals on @bus; @callers and @access (NULL on the session bus) are borrowed. */
-KvBusSignals *kv_bus_signals_new(sd_bus *bus, KvBusCallers *callers, KvBusAccess *access);
+/* Routes signals on @bus, none carrying more than @max_bytes of changes; @callers and
+ * @access (NULL on the session bus) are borrowed. */
+KvBusSignals *kv_bus_signals_new(sd_bus *bus, KvBusCallers *callers, KvBusAccess *access,
+                                 gsize max_bytes);
 
 /* Appends to @out (sd_bus_message *, owned) the signals of a change of @key to @value
- * (NULL: deleted) at @revision. Returns 0 or a negative errno. */
+ * (NULL: deleted) at @revision, and keeps the change for kv_bus_signals_flush() if some
+ * peer wants it coalesced. Returns 0 or a negative errno. */
 int kv_bus_signals_build(KvBusSignals *self, const char *key, GVariant *value, guint64 revision,
                          GPtrArray *out);
 
-/* The Subscribe(s prefix) and Unsubscribe(s prefix) methods. */
+/* Appends to @out the Changes signals of the changes kept since the last flush, once
+ * they are committed, and forgets them. Returns 0 or a negative errno. */
+int kv_bus_signals_flush(KvBusSignals *self, GPtrArray *out);
+
+/* Forgets the changes kept since the last flush: they were rolled back. */
+void kv_bus_signals_discard(KvBusSignals *self);
+
+/* The Subscribe(s prefix), SubscribeCoalesced(s prefix) and Unsubscribe(s prefix)
+ * methods. */
 int kv_bus_signals_subscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error);
+int kv_bus_signals_subscribe_coalesced(KvBusSignals *self, sd_bus_message *m,
+                                       sd_bus_error *ret_error);
 int kv_bus_signals_unsubscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error);
 
 void kv_bus_signals_free(KvBusSignals *self);

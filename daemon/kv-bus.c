@@ -62,6 +62,23 @@ static int send_after_commit(KvBus *self, sd_bus_message *call, sd_bus_message *
   return r < 0 ? r : 1;
 }
 
+static void message_unref(gpointer message)
+{
+  sd_bus_message_unref(message);
+}
+
+/* The Changes signals of what was just committed, to coalesced subscribers. */
+static void send_coalesced(KvBus *self)
+{
+  g_autoptr(GPtrArray) signals = g_ptr_array_new_with_free_func(message_unref);
+  int r = kv_bus_signals_flush(self->signals, signals);
+
+  if (r < 0)
+    kv_log(LOG_ERR, "Cannot build the Changes signals: %s", g_strerror(-r));
+  for (guint i = 0; i < signals->len; i++)
+    (void)sd_bus_send(NULL, g_ptr_array_index(signals, i), NULL);
+}
+
 void kv_bus_commit(KvBus *self)
 {
   g_autoptr(GError) error = NULL;
@@ -69,8 +86,10 @@ void kv_bus_commit(KvBus *self)
   gboolean committed = kv_service_commit(self->service, &error);
 
   self->waiting = waiting_new();
-  if (!committed)
+  if (!committed) {
     kv_bus_access_recount(self->access);
+    kv_bus_signals_discard(self->signals);
+  }
   for (guint i = 0; i < waiting->len; i++) {
     Outgoing *outgoing = &g_array_index(waiting, Outgoing, i);
     g_auto(sd_bus_error) bus_error = SD_BUS_ERROR_NULL;
@@ -82,6 +101,8 @@ void kv_bus_commit(KvBus *self)
     else if (outgoing->call != NULL && kv_bus_error_set(&bus_error, error) < 0)
       (void)sd_bus_reply_method_error(outgoing->call, &bus_error);
   }
+  if (committed)
+    send_coalesced(self);
   /* A commit can take long (fdatasync, a compaction): its callers only now go on. */
   if (waiting->len > 0)
     self->last_commit_end = g_get_monotonic_time();
@@ -101,11 +122,6 @@ static int on_commit(sd_event_source *source, void *userdata)
 {
   kv_bus_commit(userdata);
   return 0;
-}
-
-static void message_unref(gpointer message)
-{
-  sd_bus_message_unref(message);
 }
 
 /* The service's change observer: Changed or Deleted, sent once the change is committed
@@ -561,6 +577,13 @@ static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *ret
   return kv_bus_signals_subscribe(self->signals, m, ret_error);
 }
 
+static int method_subscribe_coalesced(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+
+  return kv_bus_signals_subscribe_coalesced(self->signals, m, ret_error);
+}
+
 static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;
@@ -683,6 +706,8 @@ static const sd_bus_vtable kv_vtable[] = {
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_ARGS("s", prefix), SD_BUS_NO_RESULT,
                             method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("SubscribeCoalesced", SD_BUS_ARGS("s", prefix), SD_BUS_NO_RESULT,
+                            method_subscribe_coalesced, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Unsubscribe", SD_BUS_ARGS("s", prefix), SD_BUS_NO_RESULT,
                             method_unsubscribe, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("CheckAccess", SD_BUS_ARGS("s", key),
@@ -692,6 +717,7 @@ static const sd_bus_vtable kv_vtable[] = {
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", key, "v", value, "t", revision), 0),
     SD_BUS_SIGNAL_WITH_ARGS("Deleted", SD_BUS_ARGS("s", key, "t", revision), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("Changes", SD_BUS_ARGS("a(sbvt)", changes), 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -718,7 +744,7 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *
   self->service = service;
   self->flow = flow;
   self->access = access;
-  self->signals = kv_bus_signals_new(bus, callers, access);
+  self->signals = kv_bus_signals_new(bus, callers, access, self->max_reply_bytes);
   self->bus = bus;
   self->waiting = waiting_new();
   if (event == NULL)

@@ -171,6 +171,8 @@ static void test_depth(KvTestBus *bus, gconstpointer data)
   guint subscription =
       g_dbus_connection_signal_subscribe(bus->connection, NULL, KV_INTERFACE, "Changed",
                                          KV_OBJECT_PATH, "deep", 0, on_changed, &signal, NULL);
+  g_autoptr(GVariant) subscribed =
+      kv_test_bus_call_ok(bus, "Subscribe", g_variant_new("(s)", "deep"));
 
   /* The deepest value the bus can carry in every reply: stored and read every way. */
   set_value(bus, "deep", deepest);
