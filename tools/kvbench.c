@@ -19,12 +19,25 @@
 #define KEY_FORMAT "key:%012u"      /* 16 bytes */
 #define PREFIX_100 "key:0000000001" /* selects key:000000000100 .. key:000000000199 */
 
-typedef enum { OP_PING, OP_GET, OP_SET, OP_INCR, OP_EXISTS, OP_KEYS, OP_GET_ALL, OP_LOAD } Op;
+typedef enum {
+  OP_PING,
+  OP_GET,
+  OP_SET,
+  OP_INCR,
+  OP_EXISTS,
+  OP_KEYS,
+  OP_SET_MANY,
+  OP_GET_MANY,
+  OP_GET_ALL,
+  OP_LOAD
+} Op;
 
-static const char *const op_names[] = {"ping",   "get",  "set",    "incr",
-                                       "exists", "keys", "getall", "load"};
-static const char *const op_members[] = {"Ping",   "Get",  "Set",    "Increment",
-                                         "Exists", "Keys", "GetAll", "Set"};
+static const char *const op_names[] = {"ping", "get",     "set",     "incr",   "exists",
+                                       "keys", "setmany", "getmany", "getall", "load"};
+static const char *const op_members[] = {"Ping", "Get",     "Set",     "Increment", "Exists",
+                                         "Keys", "SetMany", "GetMany", "GetAll",    "Set"};
+/* Keys per SetMany and GetMany call measured. */
+static const guint batch_sizes[] = {100, 1000};
 
 typedef struct {
   KvClientBus bus;
@@ -45,6 +58,7 @@ typedef struct {
   char *value;     /* for set */
   const char *key; /* for get: this key instead of the preloaded ones */
   guint key_count;
+  guint batch; /* keys per SetMany or GetMany */
   guint next;
   int client;
 } Workload;
@@ -61,6 +75,23 @@ static guint64 now_ns(void)
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (guint64)ts.tv_sec * G_GUINT64_CONSTANT(1000000000) + (guint64)ts.tv_nsec;
+}
+
+/* @w->batch preloaded keys from the @n-th batch on: an 'as' for GetMany, an 'a{sv}' of
+ * 16-byte strings for SetMany. */
+static int append_batch(sd_bus_message *m, const Workload *w, guint n)
+{
+  gboolean set = w->op == OP_SET_MANY;
+  int r = sd_bus_message_open_container(m, 'a', set ? "{sv}" : "s");
+
+  for (guint i = 0; r >= 0 && i < w->batch; i++) {
+    char key[32], value[32];
+    g_snprintf(key, sizeof key, KEY_FORMAT, (n * w->batch + i) % MAX(w->key_count, 1));
+    g_snprintf(value, sizeof value, "value-%010u", n);
+    r = set ? sd_bus_message_append(m, "{sv}", key, "s", value)
+            : sd_bus_message_append_basic(m, 's', key);
+  }
+  return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
 static int build_call(sd_bus *bus, Workload *w, sd_bus_message **ret)
@@ -94,6 +125,10 @@ static int build_call(sd_bus *bus, Workload *w, sd_bus_message **ret)
   case OP_KEYS:
   case OP_GET_ALL:
     r = sd_bus_message_append(m, "s", w->prefix);
+    break;
+  case OP_SET_MANY:
+  case OP_GET_MANY:
+    r = append_batch(m, w, n);
     break;
   case OP_LOAD: {
     /* The shape the memory target names: 16-byte keys, 16-byte string values. */
@@ -549,10 +584,10 @@ static gboolean parse_ops(const char *text, guint *out_ops)
   *out_ops = 0;
   for (gsize i = 0; names[i] != NULL; i++) {
     Op op;
-    for (op = OP_GET; op <= OP_KEYS; op++)
+    for (op = OP_GET; op <= OP_GET_MANY; op++)
       if (g_str_equal(names[i], op_names[op]))
         break;
-    if (op > OP_KEYS)
+    if (op > OP_GET_MANY)
       return FALSE;
     *out_ops |= 1u << op;
   }
@@ -620,6 +655,35 @@ static int run_table(sd_bus *bus, const Options *options, pid_t pid, GArray *val
   printf("(keys and getall select 100 of %d keys with the prefix '%s')\n\n", options->keys,
          PREFIX_100);
   compare_index_with_scan(options->keys);
+  return 0;
+}
+
+/* SetMany and GetMany of the preloaded keys, in keys per second. */
+static int run_batches(sd_bus *bus, const Options *options, pid_t pid)
+{
+  const char *modes[] = {"sync", "pipeline"};
+  Figures f, ping;
+  int r;
+
+  if (options->keys < 1000 || !(options->ops & (1u << OP_SET_MANY | 1u << OP_GET_MANY)))
+    return 0;
+  printf("\n%-8s %5s %-9s %9s %9s %8s %8s %10s\n", "op", "keys", "mode", "calls/s", "keys/s",
+         "p50 us", "p99 us", "cpu us/key");
+  for (Op op = OP_SET_MANY; op <= OP_GET_MANY; op++) {
+    if (!(options->ops & (1u << op)))
+      continue;
+    for (gsize b = 0; b < G_N_ELEMENTS(batch_sizes); b++)
+      for (gsize m = 0; m < G_N_ELEMENTS(modes); m++) {
+        Workload w = {.op = op, .key_count = (guint)options->keys, .batch = batch_sizes[b]};
+        if ((r = measure(bus, options, pid, &w, modes[m], &f, &ping)) < 0)
+          return r;
+        printf("%-8s %5u %-9s %9.0f %9.0f %8.1f %8.1f %10.2f\n", op_names[op], batch_sizes[b],
+               modes[m], f.calls_per_second, f.calls_per_second * batch_sizes[b], f.p50_us,
+               f.p99_us, f.daemon_cpu_us / batch_sizes[b]);
+      }
+  }
+  printf("(pipeline: %d calls in flight; keys chosen among the %d preloaded)\n", options->pipeline,
+         options->keys);
   return 0;
 }
 
@@ -720,7 +784,8 @@ static int run(const Options *options, GArray *value_sizes)
   }
   report_memory(options, rss_before, kvbench_rss_kib(pid));
 
-  if ((r = run_table(bus, options, pid, value_sizes)) < 0) {
+  if ((r = run_table(bus, options, pid, value_sizes)) < 0 ||
+      (r = run_batches(bus, options, pid)) < 0) {
     fprintf(stderr, "kvbench: measurement failed: %s\n", g_strerror(-r));
     return 1;
   }
@@ -752,7 +817,7 @@ int main(int argc, char **argv)
       {"keys", 'k', 0, G_OPTION_ARG_INT, &options.keys,
        "Keys to preload: 16-byte keys with 16-byte string values (default 10000)", "N"},
       {"ops", 'o', 0, G_OPTION_ARG_STRING, &ops_text,
-       "Operations to measure (default get,set,incr,exists,keys)", "LIST"},
+       "Operations to measure (default get,set,incr,exists,keys,setmany,getmany)", "LIST"},
       {"attacks", 0, 0, G_OPTION_ARG_NONE, &options.attacks,
        "Only time the calls of a hostile caller and how long they stall others", NULL},
       {"startup", 0, 0, G_OPTION_ARG_NONE, &options.startup,
@@ -774,7 +839,8 @@ int main(int argc, char **argv)
       "each sync). Each row gives calls/s, median and 99th percentile latency, and the\n"
       "time per call relative to org.freedesktop.DBus.Peer.Ping in the same mode, which\n"
       "costs a full bus round trip and no work in kvstored. Finally Keys and GetAll with a\n"
-      "prefix selecting 100 keys, and the ordered index against a full scan in process.\n"
+      "prefix selecting 100 keys, and the ordered index against a full scan in process;\n"
+      "then SetMany and GetMany of 100 and 1000 keys, in keys per second.\n"
       "With --startup, last the time kvstored takes to come back with all those keys.\n"
       "Exit status: 0 success, 1 failure, 2 usage error.");
   if (!g_option_context_parse(context, &argc, &argv, &error)) {
@@ -788,8 +854,9 @@ int main(int argc, char **argv)
     return 2;
   }
   options.bus.address = address;
-  if (!parse_ops(ops_text ? ops_text : "get,set,incr,exists,keys", &options.ops)) {
-    fprintf(stderr, "kvbench: --ops takes a list of get, set, incr, exists, keys\n");
+  if (!parse_ops(ops_text ? ops_text : "get,set,incr,exists,keys,setmany,getmany", &options.ops)) {
+    fprintf(stderr,
+            "kvbench: --ops takes a list of get, set, incr, exists, keys, setmany, getmany\n");
     return 2;
   }
   if (options.raw_baseline > 0) {
