@@ -437,22 +437,20 @@ static int reply_revision_after_commit(KvBus *self, sd_bus_message *call, guint6
   return send_after_commit(self, call, reply);
 }
 
-/* kv_bus_access_check_writes() for the entries of a SetMany. */
-static int check_entries(KvBus *self, sd_bus_message *m, GVariant *entries,
-                         KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
+/* kv_bus_access_check_writes() for the KvChange @changes of a SetMany. */
+static int check_changes(KvBus *self, sd_bus_message *m, GArray *changes, KvBusWritePlan **ret_plan,
+                         sd_bus_error *ret_error)
 {
-  gsize n = g_variant_n_children(entries);
-  g_autofree KvBusWrite *writes = g_new(KvBusWrite, n);
-  g_autoptr(GPtrArray) values = g_ptr_array_new_full(n, (GDestroyNotify)g_variant_unref);
-
-  for (gsize i = 0; i < n; i++) {
-    GVariant *value;
-    g_variant_get_child(entries, i, "{&sv}", &writes[i].key, &value);
-    g_ptr_array_add(values, value);
-    writes[i].value = value;
-    writes[i].increment = FALSE;
+  if (self->access == NULL) {
+    *ret_plan = NULL;
+    return 1;
   }
-  return kv_bus_access_check_writes(self->access, m, writes, n, ret_plan, ret_error);
+  g_autofree KvBusWrite *writes = g_new(KvBusWrite, MAX(changes->len, 1));
+  for (guint i = 0; i < changes->len; i++) {
+    const KvChange *change = &g_array_index(changes, KvChange, i);
+    writes[i] = (KvBusWrite){change->key, change->value, FALSE};
+  }
+  return kv_bus_access_check_writes(self->access, m, writes, changes->len, ret_plan, ret_error);
 }
 
 /* kv_bus_access_check_writes() for the deletion of @keys. */
@@ -471,21 +469,22 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
 {
   KvBus *self = userdata;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) entries = NULL;
+  g_autoptr(GArray) changes = NULL;
   guint64 revision;
-  int r = kv_variant_bridge_read_entries(
+  int r = kv_variant_bridge_read_changes(
       m, KV_BATCH_MAX_KEYS, KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)),
-      &entries);
+      &changes);
   if (r == -EMSGSIZE)
     return value_too_large(self, NULL, ret_error);
   if (r < 0)
     return r;
   KvBusWritePlan *plan;
-  r = check_entries(self, m, entries, &plan, ret_error);
+  r = check_changes(self, m, changes, &plan, ret_error);
   if (r <= 0)
     return r < 0 ? r : 1;
 
-  gboolean applied = kv_service_set_many(self->service, entries, &revision, &error);
+  gboolean applied = kv_service_set_many(self->service, (KvChange *)changes->data, changes->len,
+                                         &revision, &error);
   kv_bus_access_settle(self->access, plan, applied);
   if (!applied)
     return kv_bus_error_set(ret_error, error);

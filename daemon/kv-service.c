@@ -201,23 +201,15 @@ static int compare_changes(gconstpointer a, gconstpointer b)
   return strcmp(((const KvChange *)a)->key, ((const KvChange *)b)->key);
 }
 
-gboolean kv_service_set_many(KvService *self, GVariant *entries, guint64 *out_revision,
+gboolean kv_service_set_many(KvService *self, KvChange *changes, gsize n, guint64 *out_revision,
                              GError **error)
 {
-  g_autoptr(GVariant) owned = g_variant_ref_sink(entries);
-  gsize n = g_variant_n_children(owned);
   if (!validate_batch_size(n, error))
     return FALSE;
-  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
-  g_autofree KvChange *changes = g_new0(KvChange, MAX(n, 1));
-
-  for (gsize i = 0; i < n; i++) {
-    g_variant_get_child(owned, i, "{&sv}", &changes[i].key, &changes[i].value);
-    g_ptr_array_add(values, changes[i].value);
+  for (gsize i = 0; i < n; i++)
     if (!validate_key(changes[i].key, error) ||
         !validate_value(self, changes[i].key, changes[i].value, error))
       return FALSE;
-  }
   /* Key order: the order the signals of a batch go out in, and duplicates side by side. */
   qsort(changes, n, sizeof *changes, compare_changes);
   for (gsize i = 1; i < n; i++)

@@ -61,11 +61,12 @@ KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_val
                           gsize max_bytes, KvKeyFilter filter, gpointer filter_data,
                           GError **error);
 
-/* Stores every entry of @entries (an a{sv}) as one change at one revision, returned in
- * @out_revision; any invalid key (or a key given twice) or value rejects the whole batch.
- * An empty batch changes nothing. */
-gboolean kv_service_set_many(KvService *self, GVariant *entries, guint64 *out_revision,
-                             GError **error);
+/* Stores the @n_changes @changes (each with a value, which stays the caller's) as one
+ * change at one revision, returned in @out_revision; any invalid key (or a key given
+ * twice) or value rejects the whole batch. @changes is sorted by key in place. An empty
+ * batch changes nothing. */
+gboolean kv_service_set_many(KvService *self, KvChange *changes, gsize n_changes,
+                             guint64 *out_revision, GError **error);
 
 /* Deletes those of @keys that exist as one change; @out_deleted counts them. With none
  * to delete nothing changes, and @out_revision is the current revision. */

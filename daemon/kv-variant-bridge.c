@@ -392,29 +392,33 @@ int kv_variant_bridge_append_variant(sd_bus_message *m, GVariant *value)
   return sd_bus_message_close_container(m);
 }
 
-int kv_variant_bridge_read_entries(sd_bus_message *m, gsize max_n, gsize max_value_bytes,
-                                   GVariant **ret)
+static void change_clear(gpointer data)
 {
-  GVariantBuilder builder;
+  g_clear_pointer(&((KvChange *)data)->value, g_variant_unref);
+}
+
+int kv_variant_bridge_read_changes(sd_bus_message *m, gsize max_n, gsize max_value_bytes,
+                                   GArray **ret)
+{
+  g_autoptr(GArray) changes = g_array_new(FALSE, FALSE, sizeof(KvChange));
   gsize n = 0;
   int r = sd_bus_message_enter_container(m, 'a', "{sv}");
   if (r < 0)
     return r;
 
-  g_variant_builder_init(&builder, G_VARIANT_TYPE("a{sv}"));
+  g_array_set_clear_func(changes, change_clear);
   while (n++ <= max_n && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-    const char *key;
-    g_autoptr(GVariant) value = NULL;
+    KvChange change = {NULL, NULL};
     Budget budget = {max_value_bytes};
-    if ((r = sd_bus_message_read_basic(m, 's', &key)) < 0 ||
-        (r = read_variant(m, &budget, &value)) < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+    if ((r = sd_bus_message_read_basic(m, 's', &change.key)) < 0 ||
+        (r = read_variant(m, &budget, &change.value)) < 0)
       break;
-    g_variant_builder_add(&builder, "{sv}", key, value);
+    g_array_append_val(changes, change);
+    if ((r = sd_bus_message_exit_container(m)) < 0)
+      break;
   }
-  if (r < 0) {
-    g_variant_builder_clear(&builder);
+  if (r < 0)
     return r;
-  }
-  *ret = g_variant_ref_sink(g_variant_builder_end(&builder));
+  *ret = g_steal_pointer(&changes);
   return 0;
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "kv-repository.h"
+
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
@@ -25,11 +27,12 @@ int kv_variant_bridge_read_variant_bounded(sd_bus_message *m, gsize max_bytes, G
  * left inside it. */
 int kv_variant_bridge_read_strv(sd_bus_message *m, gsize max_n, GStrv *ret);
 
-/* Reads an 'a{sv}' argument into @ret, but only its first @max_n + 1 entries (as with
- * kv_variant_bridge_read_strv()); -EMSGSIZE as soon as one value takes more than
- * @max_value_bytes on the wire. */
-int kv_variant_bridge_read_entries(sd_bus_message *m, gsize max_n, gsize max_value_bytes,
-                                   GVariant **ret);
+/* Reads an 'a{sv}' argument into @ret, an array of KvChange whose keys point into @m
+ * (valid while it is) and whose values the array owns, but only its first @max_n + 1
+ * entries (as with kv_variant_bridge_read_strv()); -EMSGSIZE as soon as one value takes
+ * more than @max_value_bytes on the wire. */
+int kv_variant_bridge_read_changes(sd_bus_message *m, gsize max_n, gsize max_value_bytes,
+                                   GArray **ret);
 
 /* Appends @value with its own type. -EINVAL for types D-Bus has no wire form for
  * (maybe, handle, unit tuple). */

@@ -204,20 +204,25 @@ static void record_change(const char *key, GVariant *value, guint64 revision, gp
 }
 
 /* A floating a{sv} from GVariant text, for the service to sink. */
+/* kv_service_set_many() of the entries of @entries, an a{sv} (a floating one is sunk). */
+static gboolean set_many(Fixture *f, GVariant *entries, guint64 *out_revision, GError **error)
+{
+  g_autoptr(GVariant) owned = g_variant_ref_sink(entries);
+  gsize n = g_variant_n_children(owned);
+  g_autofree KvChange *changes = g_new0(KvChange, MAX(n, 1));
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+
+  for (gsize i = 0; i < n; i++) {
+    g_variant_get_child(owned, i, "{&sv}", &changes[i].key, &changes[i].value);
+    g_ptr_array_add(values, changes[i].value);
+  }
+  return kv_service_set_many(f->service, changes, n, out_revision, error);
+}
+
+/* The a{sv} written as @text in GVariant text. */
 static GVariant *entries_of(const char *text)
 {
-  g_autoptr(GVariant) parsed = g_variant_parse(G_VARIANT_TYPE("a{sv}"), text, NULL, NULL, NULL);
-  GVariantBuilder copy;
-  GVariantIter iter;
-  GVariant *child;
-
-  g_variant_builder_init(&copy, G_VARIANT_TYPE("a{sv}"));
-  g_variant_iter_init(&iter, parsed);
-  while ((child = g_variant_iter_next_value(&iter)) != NULL) {
-    g_variant_builder_add_value(&copy, child);
-    g_variant_unref(child);
-  }
-  return g_variant_builder_end(&copy);
+  return g_variant_parse(G_VARIANT_TYPE("a{sv}"), text, NULL, NULL, NULL);
 }
 
 static void test_batches_and_change_order(Fixture *f, gconstpointer data)
@@ -228,8 +233,7 @@ static void test_batches_and_change_order(Fixture *f, gconstpointer data)
   guint deleted;
 
   kv_service_set_change_func(f->service, record_change, lines);
-  g_assert_true(kv_service_set_many(f->service, entries_of("{'b': <1>, 'a': <'x'>, 'c': <2.5>}"),
-                                    &revision, &error));
+  g_assert_true(set_many(f, entries_of("{'b': <1>, 'a': <'x'>, 'c': <2.5>}"), &revision, &error));
   g_assert_cmpuint(revision, ==, 1);
   const char *keys[] = {"c", "missing", "a", "c", NULL};
   g_assert_true(kv_service_delete_many(f->service, keys, &deleted, &revision, &error));
@@ -239,7 +243,7 @@ static void test_batches_and_change_order(Fixture *f, gconstpointer data)
   g_assert_true(kv_service_delete_many(f->service, none, &deleted, &revision, &error));
   g_assert_cmpuint(deleted, ==, 0);
   g_assert_cmpuint(revision, ==, 2);
-  g_assert_true(kv_service_set_many(f->service, entries_of("@a{sv} {}"), &revision, &error));
+  g_assert_true(set_many(f, entries_of("@a{sv} {}"), &revision, &error));
   g_assert_cmpuint(revision, ==, 2);
   g_assert_no_error(error);
 
@@ -261,7 +265,7 @@ static void test_bad_batch_changes_nothing(Fixture *f, gconstpointer data)
   kv_service_set(f->service, "kept", g_variant_new_int32(1), NULL);
   g_autoptr(GVariant) before = snapshot(f);
   for (gsize i = 0; i < G_N_ELEMENTS(bad_batches); i++) {
-    g_assert_false(kv_service_set_many(f->service, entries_of(bad_batches[i]), &revision, &error));
+    g_assert_false(set_many(f, entries_of(bad_batches[i]), &revision, &error));
     g_assert_true(error->domain == KV_ERROR);
     g_clear_error(&error);
   }
@@ -269,8 +273,7 @@ static void test_bad_batch_changes_nothing(Fixture *f, gconstpointer data)
   g_variant_builder_init(&long_key, G_VARIANT_TYPE("a{sv}"));
   g_variant_builder_add(&long_key, "{sv}", "a", g_variant_new_int32(1));
   g_variant_builder_add(&long_key, "{sv}", too_long, g_variant_new_int32(1));
-  g_assert_false(
-      kv_service_set_many(f->service, g_variant_builder_end(&long_key), &revision, &error));
+  g_assert_false(set_many(f, g_variant_builder_end(&long_key), &revision, &error));
   g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_KEY);
 
   g_autoptr(GVariant) after = snapshot(f);
