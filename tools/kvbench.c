@@ -646,7 +646,9 @@ static int run_table(sd_bus *bus, const Options *options, pid_t pid, GArray *val
   if (options->keys < 200 || !(options->ops & (1u << OP_KEYS)))
     return 0;
 
-  for (Op op = OP_KEYS; op <= OP_GET_ALL; op++) {
+  const Op selections[] = {OP_KEYS, OP_GET_ALL};
+  for (gsize i = 0; i < G_N_ELEMENTS(selections); i++) {
+    Op op = selections[i];
     Workload w = {.op = op, .prefix = PREFIX_100};
     if ((r = measure(bus, options, pid, &w, "sync", &f, &ping)) < 0)
       return r;
