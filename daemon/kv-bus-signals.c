@@ -233,9 +233,8 @@ int kv_bus_signals_flush(KvBusSignals *self, GPtrArray *out)
 
 /* Reads the prefix argument of Subscribe or Unsubscribe, and who sent it. */
 static int read_prefix(KvBusSignals *self, sd_bus_message *m, const char **out_prefix,
-                       sd_bus_error *ret_error)
+                       const KvCaller **out_caller, sd_bus_error *ret_error)
 {
-  const KvCaller *caller;
   int r = sd_bus_message_read(m, "s", out_prefix);
 
   if (r < 0)
@@ -244,20 +243,21 @@ static int read_prefix(KvBusSignals *self, sd_bus_message *m, const char **out_p
     return sd_bus_error_setf(ret_error, KV_BUS_ERROR_TOO_LARGE,
                              "A prefix is at most %d bytes, as a key is", KV_KEY_MAX_BYTES);
   /* Known now, so that signals can be checked against the subscriber's rights. */
-  return kv_bus_callers_lookup(self->callers, sd_bus_message_get_sender(m), &caller, ret_error);
+  return kv_bus_callers_lookup(self->callers, sd_bus_message_get_sender(m), out_caller, ret_error);
 }
 
 static int subscribe(KvBusSignals *self, sd_bus_message *m, KvSubscriptionKind kind,
                      sd_bus_error *ret_error)
 {
   g_autoptr(GError) error = NULL;
+  const KvCaller *caller;
   const char *prefix;
-  int r = read_prefix(self, m, &prefix, ret_error);
+  int r = read_prefix(self, m, &prefix, &caller, ret_error);
 
   if (r < 0)
     return r;
-  if (!kv_subscriptions_add(self->subscriptions, sd_bus_message_get_sender(m), prefix, kind,
-                            &error))
+  if (!kv_subscriptions_add(self->subscriptions, sd_bus_message_get_sender(m), caller->uid, prefix,
+                            kind, &error))
     return kv_bus_error_set(ret_error, error);
   return sd_bus_reply_method_return(m, NULL);
 }
@@ -275,8 +275,9 @@ int kv_bus_signals_subscribe_coalesced(KvBusSignals *self, sd_bus_message *m,
 
 int kv_bus_signals_unsubscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error)
 {
+  const KvCaller *caller;
   const char *prefix;
-  int r = read_prefix(self, m, &prefix, ret_error);
+  int r = read_prefix(self, m, &prefix, &caller, ret_error);
 
   if (r < 0)
     return r;

@@ -9,8 +9,15 @@ typedef struct {
   KvSubscriptionKind kind;
 } Subscription;
 
+/* A peer's subscriptions, and whose they are. */
+typedef struct {
+  GArray *subscriptions; /* Subscription */
+  guint32 owner;
+} Peer;
+
 struct _KvSubscriptions {
-  GHashTable *peers; /* name -> GArray of Subscription */
+  GHashTable *peers;  /* name -> Peer */
+  GHashTable *owners; /* owner -> number of subscriptions */
   guint n_by_kind[2];
 };
 
@@ -19,13 +26,44 @@ static void subscription_clear(gpointer data)
   g_free(((Subscription *)data)->prefix);
 }
 
+static void peer_free(gpointer data)
+{
+  Peer *peer = data;
+
+  g_array_unref(peer->subscriptions);
+  g_free(peer);
+}
+
 KvSubscriptions *kv_subscriptions_new(void)
 {
   KvSubscriptions *self = g_new0(KvSubscriptions, 1);
 
-  self->peers =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
+  self->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, peer_free);
+  self->owners = g_hash_table_new(g_direct_hash, g_direct_equal);
   return self;
+}
+
+static guint owner_count(KvSubscriptions *self, guint32 owner)
+{
+  return GPOINTER_TO_UINT(g_hash_table_lookup(self->owners, GUINT_TO_POINTER(owner)));
+}
+
+static void owner_add(KvSubscriptions *self, guint32 owner, int delta)
+{
+  guint count = owner_count(self, owner) + delta;
+
+  if (count == 0)
+    g_hash_table_remove(self->owners, GUINT_TO_POINTER(owner));
+  else
+    g_hash_table_insert(self->owners, GUINT_TO_POINTER(owner), GUINT_TO_POINTER(count));
+}
+
+/* A peer's subscriptions, or NULL. */
+static GArray *subscriptions_of(KvSubscriptions *self, const char *name)
+{
+  Peer *peer = g_hash_table_lookup(self->peers, name);
+
+  return peer != NULL ? peer->subscriptions : NULL;
 }
 
 static Subscription *find(GArray *subscriptions, const char *prefix, KvSubscriptionKind kind)
@@ -38,10 +76,10 @@ static Subscription *find(GArray *subscriptions, const char *prefix, KvSubscript
   return NULL;
 }
 
-gboolean kv_subscriptions_add(KvSubscriptions *self, const char *peer, const char *prefix,
-                              KvSubscriptionKind kind, GError **error)
+gboolean kv_subscriptions_add(KvSubscriptions *self, const char *peer, guint32 owner,
+                              const char *prefix, KvSubscriptionKind kind, GError **error)
 {
-  GArray *subscriptions = g_hash_table_lookup(self->peers, peer);
+  GArray *subscriptions = subscriptions_of(self, peer);
 
   if (subscriptions != NULL && find(subscriptions, prefix, kind) != NULL)
     return TRUE;
@@ -52,26 +90,37 @@ gboolean kv_subscriptions_add(KvSubscriptions *self, const char *peer, const cha
                 KV_SUBSCRIPTIONS_MAX_PER_PEER);
     return FALSE;
   }
+  if (owner_count(self, owner) >= KV_SUBSCRIPTIONS_MAX_PER_OWNER) {
+    g_set_error(error, KV_ERROR, KV_ERROR_TOO_LARGE,
+                "uid %u holds %u subscriptions over all its connections, the most it may", owner,
+                KV_SUBSCRIPTIONS_MAX_PER_OWNER);
+    return FALSE;
+  }
   if (subscriptions == NULL) {
-    subscriptions = g_array_new(FALSE, FALSE, sizeof(Subscription));
+    Peer *entry = g_new0(Peer, 1);
+    entry->subscriptions = subscriptions = g_array_new(FALSE, FALSE, sizeof(Subscription));
+    entry->owner = owner;
     g_array_set_clear_func(subscriptions, subscription_clear);
-    g_hash_table_insert(self->peers, g_strdup(peer), subscriptions);
+    g_hash_table_insert(self->peers, g_strdup(peer), entry);
   }
   Subscription s = {g_strdup(prefix), kind};
   g_array_append_val(subscriptions, s);
   self->n_by_kind[kind]++;
+  owner_add(self, owner, 1);
   return TRUE;
 }
 
 gboolean kv_subscriptions_remove(KvSubscriptions *self, const char *peer, const char *prefix)
 {
-  GArray *subscriptions = g_hash_table_lookup(self->peers, peer);
+  Peer *entry = g_hash_table_lookup(self->peers, peer);
+  GArray *subscriptions = entry != NULL ? entry->subscriptions : NULL;
   gboolean removed = FALSE;
 
   for (guint i = subscriptions != NULL ? subscriptions->len : 0; i-- > 0;) {
     Subscription *s = &g_array_index(subscriptions, Subscription, i);
     if (strcmp(s->prefix, prefix) == 0) {
       self->n_by_kind[s->kind]--;
+      owner_add(self, entry->owner, -1);
       g_array_remove_index_fast(subscriptions, i);
       removed = TRUE;
     }
@@ -83,10 +132,13 @@ gboolean kv_subscriptions_remove(KvSubscriptions *self, const char *peer, const 
 
 void kv_subscriptions_remove_peer(KvSubscriptions *self, const char *peer)
 {
-  GArray *subscriptions = g_hash_table_lookup(self->peers, peer);
+  Peer *entry = g_hash_table_lookup(self->peers, peer);
 
-  for (guint i = 0; subscriptions != NULL && i < subscriptions->len; i++)
-    self->n_by_kind[g_array_index(subscriptions, Subscription, i).kind]--;
+  if (entry == NULL)
+    return;
+  for (guint i = 0; i < entry->subscriptions->len; i++)
+    self->n_by_kind[g_array_index(entry->subscriptions, Subscription, i).kind]--;
+  owner_add(self, entry->owner, -(int)entry->subscriptions->len);
   g_hash_table_remove(self->peers, peer);
 }
 
@@ -103,7 +155,7 @@ static gboolean matches(GArray *subscriptions, const char *key, KvSubscriptionKi
 gboolean kv_subscriptions_peer_matches(KvSubscriptions *self, const char *peer, const char *key,
                                        KvSubscriptionKind kind)
 {
-  GArray *subscriptions = g_hash_table_lookup(self->peers, peer);
+  GArray *subscriptions = subscriptions_of(self, peer);
 
   return subscriptions != NULL && matches(subscriptions, key, kind);
 }
@@ -116,13 +168,13 @@ gboolean kv_subscriptions_any(KvSubscriptions *self, KvSubscriptionKind kind)
 gboolean kv_subscriptions_any_match(KvSubscriptions *self, const char *key, KvSubscriptionKind kind)
 {
   GHashTableIter iter;
-  gpointer subscriptions;
+  gpointer entry;
 
   if (self->n_by_kind[kind] == 0)
     return FALSE;
   g_hash_table_iter_init(&iter, self->peers);
-  while (g_hash_table_iter_next(&iter, NULL, &subscriptions))
-    if (matches(subscriptions, key, kind))
+  while (g_hash_table_iter_next(&iter, NULL, &entry))
+    if (matches(((Peer *)entry)->subscriptions, key, kind))
       return TRUE;
   return FALSE;
 }
@@ -131,13 +183,13 @@ void kv_subscriptions_foreach_match(KvSubscriptions *self, const char *key, KvSu
                                     KvSubscriberFunc func, gpointer user_data)
 {
   GHashTableIter iter;
-  gpointer peer, subscriptions;
+  gpointer peer, entry;
 
   if (self->n_by_kind[kind] == 0)
     return;
   g_hash_table_iter_init(&iter, self->peers);
-  while (g_hash_table_iter_next(&iter, &peer, &subscriptions))
-    if (matches(subscriptions, key, kind))
+  while (g_hash_table_iter_next(&iter, &peer, &entry))
+    if (matches(((Peer *)entry)->subscriptions, key, kind))
       func(peer, user_data);
 }
 
@@ -145,17 +197,19 @@ void kv_subscriptions_foreach_peer(KvSubscriptions *self, KvSubscriptionKind kin
                                    KvSubscriberFunc func, gpointer user_data)
 {
   GHashTableIter iter;
-  gpointer peer, subscriptions;
+  gpointer peer, entry;
 
   if (self->n_by_kind[kind] == 0)
     return;
   g_hash_table_iter_init(&iter, self->peers);
-  while (g_hash_table_iter_next(&iter, &peer, &subscriptions))
-    for (guint i = 0; i < ((GArray *)subscriptions)->len; i++)
-      if (g_array_index((GArray *)subscriptions, Subscription, i).kind == kind) {
+  while (g_hash_table_iter_next(&iter, &peer, &entry)) {
+    GArray *subscriptions = ((Peer *)entry)->subscriptions;
+    for (guint i = 0; i < subscriptions->len; i++)
+      if (g_array_index(subscriptions, Subscription, i).kind == kind) {
         func(peer, user_data);
         break;
       }
+  }
 }
 
 guint kv_subscriptions_n_peers(KvSubscriptions *self)
@@ -168,5 +222,6 @@ void kv_subscriptions_free(KvSubscriptions *self)
   if (self == NULL)
     return;
   g_hash_table_unref(self->peers);
+  g_hash_table_unref(self->owners);
   g_free(self);
 }

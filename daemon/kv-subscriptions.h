@@ -5,12 +5,14 @@
 G_BEGIN_DECLS
 
 /* Which peers want the changes of which key prefixes, and in which form (the Subscribe
- * and SubscribeCoalesced methods), with no D-Bus in it: peers are names. Each peer holds
- * at most KV_SUBSCRIPTIONS_MAX_PER_PEER prefixes, so that no caller makes kvstored hold
- * much for it. */
+ * and SubscribeCoalesced methods), with no D-Bus in it: peers are names, each with an
+ * owner (its uid). Each peer holds at most KV_SUBSCRIPTIONS_MAX_PER_PEER prefixes and each
+ * owner, over all its peers, KV_SUBSCRIPTIONS_MAX_PER_OWNER, so that no caller makes
+ * kvstored hold much for it, however many connections it opens. */
 typedef struct _KvSubscriptions KvSubscriptions;
 
-#define KV_SUBSCRIPTIONS_MAX_PER_PEER 64
+#define KV_SUBSCRIPTIONS_MAX_PER_PEER  64
+#define KV_SUBSCRIPTIONS_MAX_PER_OWNER 1024
 
 typedef enum {
   KV_SUBSCRIPTION_EACH,      /* a Changed or Deleted signal per change */
@@ -22,10 +24,10 @@ typedef void (*KvSubscriberFunc)(const char *peer, gpointer user_data);
 
 KvSubscriptions *kv_subscriptions_new(void);
 
-/* Subscribes @peer to the keys starting with @prefix, in the form @kind. Subscribing
- * twice is the same as once. TOO_LARGE beyond KV_SUBSCRIPTIONS_MAX_PER_PEER prefixes. */
-gboolean kv_subscriptions_add(KvSubscriptions *self, const char *peer, const char *prefix,
-                              KvSubscriptionKind kind, GError **error);
+/* Subscribes @peer, owned by @owner, to the keys starting with @prefix, in the form
+ * @kind. Subscribing twice is the same as once. TOO_LARGE beyond the limits. */
+gboolean kv_subscriptions_add(KvSubscriptions *self, const char *peer, guint32 owner,
+                              const char *prefix, KvSubscriptionKind kind, GError **error);
 
 /* Ends @peer's subscriptions to @prefix, of either kind; FALSE when it had none. */
 gboolean kv_subscriptions_remove(KvSubscriptions *self, const char *peer, const char *prefix);
