@@ -1,7 +1,5 @@
 #include "kvctl-dump.h"
 
-#include <json-glib/json-glib.h>
-
 void kvctl_dump_append_text(GString *out, GVariant *entries, gsize *n_written)
 {
   GVariantIter iter;
@@ -47,30 +45,4 @@ GVariant *kvctl_dump_from_text(const char *text, GError **error)
                 "Not a dump in GVariant text (a{sv}): %s", detail);
   }
   return entries;
-}
-
-char *kvctl_dump_to_json(GVariant *entries)
-{
-  g_autoptr(JsonNode) node = json_gvariant_serialize(entries);
-
-  return json_to_string(node, TRUE);
-}
-
-GVariant *kvctl_dump_from_json(const char *text, GError **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(JsonNode) node = json_from_string(text, &local_error);
-
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "Not a JSON object: %s",
-                local_error != NULL ? local_error->message : "another kind of JSON value");
-    return NULL;
-  }
-  GVariant *entries = json_gvariant_deserialize(node, "a{sv}", &local_error);
-  if (entries == NULL) {
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "JSON that does not map to values: %s", local_error->message);
-    return NULL;
-  }
-  return g_variant_ref_sink(entries);
 }

@@ -6,6 +6,7 @@
 #include "kv-service.h"
 #include "kv-variant-bridge.h"
 #include "kvctl-dump.h"
+#include "kvctl-json-module.h"
 #include "kvctl-page.h"
 #include "kvctl-value.h"
 #include "kvctl-watch.h"
@@ -122,6 +123,12 @@ static int call_with_key(sd_bus *bus, const char *member, const char *key, sd_bu
   if (r < 0)
     return bus_failure("cannot build the call", r);
   return call(bus, message, reply);
+}
+
+static int json_failure(const GError *error)
+{
+  fprintf(stderr, "kvctl: %s\n", error->message);
+  return KVCTL_EXIT_FAILURE;
 }
 
 static int read_failure(int r)
@@ -492,6 +499,9 @@ static int command_dump(sd_bus *bus, int argc, char **argv)
     return KVCTL_EXIT_OK;
   }
 
+  KvctlJson json_module;
+  if (!kvctl_json_load(&json_module, &error))
+    return json_failure(error);
   GVariantBuilder all;
   g_variant_builder_init(&all, G_VARIANT_TYPE("a{sv}"));
   int status = page_through(bus, "GetAllPage", argv[1], gather_entries, &all);
@@ -500,7 +510,7 @@ static int command_dump(sd_bus *bus, int argc, char **argv)
     return status;
   }
   g_autoptr(GVariant) entries = g_variant_ref_sink(g_variant_builder_end(&all));
-  g_autofree char *text = kvctl_dump_to_json(entries);
+  g_autofree char *text = json_module.to_json(entries);
   puts(text);
   return KVCTL_EXIT_OK;
 }
@@ -528,8 +538,11 @@ static int command_load(sd_bus *bus, int argc, char **argv)
     return usage_error("load: %s", error->message);
   }
 
+  KvctlJson json_module;
+  if (json && !kvctl_json_load(&json_module, &error))
+    return json_failure(error);
   g_autoptr(GVariant) entries =
-      json ? kvctl_dump_from_json(text, &error) : kvctl_dump_from_text(text, &error);
+      json ? json_module.from_json(text, &error) : kvctl_dump_from_text(text, &error);
   if (entries == NULL)
     return usage_error("load: %s", error->message);
   return set_in_batches(bus, entries);

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The JSON functions of kvctl-dump.h, from the kvctl-json module. kvctl loads it only for
+ * the commands that use JSON, so that every other call starts without json-glib and GIO
+ * and the dozen libraries they bring. */
+typedef struct {
+  char *(*to_json)(GVariant *entries);
+  GVariant *(*from_json)(const char *text, GError **error);
+} KvctlJson;
+
+/* Loads the module, from beside the kvctl executable (a build tree) or else from
+ * KV_PKGLIBDIR; FALSE with @error (G_FILE_ERROR_NOENT) when it cannot. */
+gboolean kvctl_json_load(KvctlJson *out, GError **error);
+
+G_END_DECLS
