@@ -1,7 +1,9 @@
 /* kvctl end to end: output and exit status of each command against a real kvstored. */
 
+#include "kv-config.h"
 #include "kv-test-bus.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 typedef struct {
@@ -179,6 +181,45 @@ static void test_unreachable_bus(KvTestBus *bus, gconstpointer data)
   run_steps(steps, G_N_ELEMENTS(steps));
 }
 
+/* A kvctl without its JSON module (copied away from the build tree; not installed) still
+ * does everything else, and says why --json cannot work. */
+static void test_json_module_missing(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_file_test(KV_PKGLIBDIR "/kvctl-json.so", G_FILE_TEST_EXISTS)) {
+    g_test_skip("kvstore is installed: a kvctl anywhere finds its JSON module");
+    return;
+  }
+  g_autofree char *dir = g_dir_make_tmp("kvctl-alone-XXXXXX", &error);
+  g_assert_no_error(error);
+  g_autofree char *copy = g_build_filename(dir, "kvctl", NULL);
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  g_file_get_contents(kv_test_getenv("KV_TEST_KVCTL"), &contents, &length, &error);
+  g_assert_no_error(error);
+  g_file_set_contents_full(copy, contents, (gssize)length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
+  g_assert_no_error(error);
+
+  const char *commands[][3] = {{"set", "k", "v"}, {"dump", "--json", NULL}, {"get", "k", NULL}};
+  const int expected[] = {0, 3, 0};
+  for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+    g_autoptr(GSubprocess) process =
+        g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                         copy, commands[i][0], commands[i][1], commands[i][2], NULL);
+    g_assert_no_error(error);
+    g_autofree char *err = NULL;
+    g_subprocess_communicate_utf8(process, NULL, NULL, NULL, &err, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(g_subprocess_get_exit_status(process), ==, expected[i]);
+    if (expected[i] != 0 && strstr(err, "cannot load JSON support") == NULL)
+      g_error("'%s' does not say that JSON support is missing", err);
+  }
+  g_unlink(copy);
+  g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -189,6 +230,7 @@ int main(int argc, char **argv)
   ADD("help", test_help);
   ADD("address-option", test_address_option);
   ADD("unreachable-bus", test_unreachable_bus);
+  ADD("json-module-missing", test_json_module_missing);
 #undef ADD
   return g_test_run();
 }
