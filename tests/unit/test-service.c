@@ -203,11 +203,11 @@ static void record_change(const char *key, GVariant *value, guint64 revision, gp
   g_ptr_array_add(user_data, g_strdup_printf("%" G_GUINT64_FORMAT " %s %s", revision, key, text));
 }
 
-/* A floating a{sv} from GVariant text, for the service to sink. */
-/* kv_service_set_many() of the entries of @entries, an a{sv} (a floating one is sunk). */
+/* kv_service_set_many() of the entries of @entries, an a{sv}, whose reference (floating or
+ * not) it takes. */
 static gboolean set_many(Fixture *f, GVariant *entries, guint64 *out_revision, GError **error)
 {
-  g_autoptr(GVariant) owned = g_variant_ref_sink(entries);
+  g_autoptr(GVariant) owned = g_variant_take_ref(entries);
   gsize n = g_variant_n_children(owned);
   g_autofree KvChange *changes = g_new0(KvChange, MAX(n, 1));
   g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
@@ -219,7 +219,7 @@ static gboolean set_many(Fixture *f, GVariant *entries, guint64 *out_revision, G
   return kv_service_set_many(f->service, changes, n, out_revision, error);
 }
 
-/* The a{sv} written as @text in GVariant text. */
+/* The a{sv} written as @text in GVariant text (a full reference). */
 static GVariant *entries_of(const char *text)
 {
   return g_variant_parse(G_VARIANT_TYPE("a{sv}"), text, NULL, NULL, NULL);
