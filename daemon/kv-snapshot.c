@@ -38,6 +38,25 @@ static gboolean read_expected(const guint8 *data, gsize size, gsize *offset,
   return TRUE;
 }
 
+/* Loads the entries of @chunk, a trusted "a(stv)", into @into. Child by child: a format
+ * string ("(&stv)") costs GLib more than the entry itself (a third of all start-up). */
+static guint64 load_entries(GVariant *chunk, KvRepository *into)
+{
+  gsize n = g_variant_n_children(chunk);
+
+  for (gsize i = 0; i < n; i++) {
+    g_autoptr(GVariant) entry = g_variant_get_child_value(chunk, i);
+    g_autoptr(GVariant) key = g_variant_get_child_value(entry, 0);
+    g_autoptr(GVariant) revision = g_variant_get_child_value(entry, 1);
+    g_autoptr(GVariant) boxed = g_variant_get_child_value(entry, 2);
+    g_autoptr(GVariant) value = g_variant_get_variant(boxed);
+
+    kv_memory_repository_load(into, g_variant_get_string(key, NULL), value,
+                              g_variant_get_uint64(revision));
+  }
+  return n;
+}
+
 gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_sequence,
                           GError **error)
 {
@@ -67,19 +86,10 @@ gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_seq
 
   while (loaded < count) {
     g_autoptr(GVariant) chunk = NULL;
-    GVariantIter iter;
-    const char *key;
-    guint64 revision;
-    GVariant *value;
 
     if (!read_expected(data, size, &offset, CHUNK_TYPE, path, &chunk, error))
       return FALSE;
-    g_variant_iter_init(&iter, chunk);
-    while (g_variant_iter_next(&iter, "(&stv)", &key, &revision, &value)) {
-      kv_memory_repository_load(into, key, value, revision);
-      g_variant_unref(value);
-      loaded++;
-    }
+    loaded += load_entries(chunk, into);
   }
   gsize trailer_offset = offset;
   if (!read_expected(data, size, &offset, HEAD_TYPE, path, &trailer, error))
@@ -97,10 +107,6 @@ static gboolean load_chunk(GBytes *payload, KvRepository *into, guint64 *loaded)
 {
   g_autoptr(GVariant) untrusted =
       g_variant_ref_sink(g_variant_new_from_bytes(CHUNK_TYPE, payload, FALSE));
-  GVariantIter iter;
-  const char *key;
-  guint64 revision;
-  GVariant *value;
 
   if (!g_variant_is_normal_form(untrusted))
     return FALSE;
@@ -108,12 +114,7 @@ static gboolean load_chunk(GBytes *payload, KvRepository *into, guint64 *loaded)
    * each entry at every access (--check of a million keys: 2.3 s, now 1.8 s). */
   g_autoptr(GVariant) chunk =
       g_variant_ref_sink(g_variant_new_from_bytes(CHUNK_TYPE, payload, TRUE));
-  g_variant_iter_init(&iter, chunk);
-  while (g_variant_iter_next(&iter, "(&stv)", &key, &revision, &value)) {
-    kv_memory_repository_load(into, key, value, revision);
-    g_variant_unref(value);
-    (*loaded)++;
-  }
+  *loaded += load_entries(chunk, into);
   return TRUE;
 }
 
