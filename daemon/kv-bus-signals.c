@@ -25,6 +25,8 @@ struct _KvBusSignals {
   KvSubscriptions *subscriptions;
   GArray *pending; /* Pending, in revision order */
   gsize max_bytes;
+  KvPeerFlow *flow;
+  GPtrArray *lost; /* peers whose subscriptions end once the walk over them is done */
 };
 
 static void pending_clear(gpointer data)
@@ -43,10 +45,12 @@ static void on_peer_left(const char *peer, gpointer user_data)
 }
 
 KvBusSignals *kv_bus_signals_new(sd_bus *bus, KvBusCallers *callers, KvBusAccess *access,
-                                 gsize max_bytes)
+                                 KvPeerFlow *flow, gsize max_bytes)
 {
   KvBusSignals *self = g_new0(KvBusSignals, 1);
 
+  self->flow = flow;
+  self->lost = g_ptr_array_new_with_free_func(g_free);
   self->pending = g_array_new(FALSE, FALSE, sizeof(Pending));
   g_array_set_clear_func(self->pending, pending_clear);
   self->max_bytes = max_bytes;
@@ -65,6 +69,7 @@ void kv_bus_signals_free(KvBusSignals *self)
   kv_bus_callers_set_left_func(self->callers, NULL, NULL);
   kv_subscriptions_free(self->subscriptions);
   g_array_unref(self->pending);
+  g_ptr_array_unref(self->lost);
   g_free(self);
 }
 
@@ -89,6 +94,48 @@ static int new_signal(KvBusSignals *self, const char *destination, const char *k
   return 0;
 }
 
+/* Whether @bytes more may go to @peer, which asked for them but may not be reading. If
+ * not, its subscriptions end, and @out gets the SubscriptionLost signal that says so. */
+static gboolean may_send(KvBusSignals *self, const char *peer, gsize bytes, GPtrArray *out,
+                         int *result)
+{
+  g_autoptr(sd_bus_message) lost = NULL;
+
+  if (kv_peer_flow_may_send(self->flow, peer, bytes)) {
+    kv_peer_flow_add(self->flow, peer, bytes);
+    return TRUE;
+  }
+  g_ptr_array_add(self->lost, g_strdup(peer));
+  int r =
+      sd_bus_message_new_signal(self->bus, &lost, KV_OBJECT_PATH, KV_INTERFACE, "SubscriptionLost");
+  if (r >= 0)
+    r = sd_bus_message_set_destination(lost, peer);
+  if (r >= 0)
+    r = sd_bus_message_append(lost, "s", "The changes sent to this connection are not being read");
+  if (r >= 0)
+    g_ptr_array_add(out, g_steal_pointer(&lost));
+  if (r < 0 && *result >= 0)
+    *result = r;
+  return FALSE;
+}
+
+/* Ends the subscriptions of the peers may_send() refused, after the walk over them. */
+static void end_lost(KvBusSignals *self)
+{
+  for (guint i = 0; i < self->lost->len; i++)
+    kv_subscriptions_remove_peer(self->subscriptions, g_ptr_array_index(self->lost, i));
+  g_ptr_array_set_size(self->lost, 0);
+}
+
+/* An upper bound of the wire size of a change's value, and of its key with it. */
+static gsize change_bytes(const char *key, GVariant *value)
+{
+  gsize value_bytes = value != NULL ? kv_wire_variant_end(value, 0) : 8;
+
+  /* The alignment of a struct, a string, a boolean and a revision: 8 bytes at most each. */
+  return 8 + 4 + strlen(key) + 1 + 8 + 4 + value_bytes + 8 + 8;
+}
+
 typedef struct {
   KvBusSignals *self;
   const char *key;
@@ -102,7 +149,8 @@ static void add_unicast(const char *peer, gpointer user_data)
 {
   Unicast *u = user_data;
 
-  if (u->result >= 0 && kv_bus_access_peer_reads(u->self->access, peer, u->key))
+  if (u->result >= 0 && kv_bus_access_peer_reads(u->self->access, peer, u->key) &&
+      may_send(u->self, peer, change_bytes(u->key, u->value), u->out, &u->result))
     u->result = new_signal(u->self, peer, u->key, u->value, u->revision, u->out);
 }
 
@@ -119,6 +167,7 @@ int kv_bus_signals_build(KvBusSignals *self, const char *key, GVariant *value, g
   if (!kv_bus_access_everyone_reads(self->access, key)) {
     kv_subscriptions_foreach_match(self->subscriptions, key, KV_SUBSCRIPTION_EACH, add_unicast,
                                    &unicast);
+    end_lost(self);
     return unicast.result;
   }
   if (kv_subscriptions_any_match(self->subscriptions, key, KV_SUBSCRIPTION_EACH))
@@ -129,15 +178,6 @@ int kv_bus_signals_build(KvBusSignals *self, const char *key, GVariant *value, g
 void kv_bus_signals_discard(KvBusSignals *self)
 {
   g_array_set_size(self->pending, 0);
-}
-
-/* An upper bound of the wire size of one (sbvt) in a Changes signal. */
-static gsize entry_bytes(const Pending *pending)
-{
-  gsize value_bytes = pending->value != NULL ? kv_wire_variant_end(pending->value, 0) : 8;
-
-  /* Alignment of the struct, the key, the boolean and the revision: 8 bytes at most each. */
-  return 8 + 4 + strlen(pending->key) + 1 + 8 + 4 + value_bytes + 8 + 8;
 }
 
 static int open_changes(KvBusSignals *self, const char *peer, sd_bus_message **ret)
@@ -185,6 +225,14 @@ typedef struct {
   int result;
 } Flush;
 
+/* Whether @peer gets @pending in its Changes. */
+static gboolean wants(KvBusSignals *self, const char *peer, const Pending *pending)
+{
+  return kv_subscriptions_peer_matches(self->subscriptions, peer, pending->key,
+                                       KV_SUBSCRIPTION_COALESCED) &&
+         kv_bus_access_peer_reads(self->access, peer, pending->key);
+}
+
 /* The Changes signals for @peer: what it subscribed to and may read, split so that none
  * carries more than max_bytes. */
 static void add_changes(const char *peer, gpointer user_data)
@@ -192,16 +240,21 @@ static void add_changes(const char *peer, gpointer user_data)
   Flush *flush = user_data;
   KvBusSignals *self = flush->self;
   g_autoptr(sd_bus_message) m = NULL;
-  gsize bytes = 0;
+  gsize bytes = 0, all_bytes = 0;
   int r = 0;
 
+  for (guint i = 0; i < self->pending->len; i++) {
+    const Pending *pending = &g_array_index(self->pending, Pending, i);
+    if (wants(self, peer, pending))
+      all_bytes += change_bytes(pending->key, pending->value);
+  }
+  if (all_bytes == 0 || !may_send(self, peer, all_bytes, flush->out, &flush->result))
+    return;
   for (guint i = 0; r >= 0 && i < self->pending->len; i++) {
     const Pending *pending = &g_array_index(self->pending, Pending, i);
-    gsize size = entry_bytes(pending);
+    gsize size = change_bytes(pending->key, pending->value);
 
-    if (!kv_subscriptions_peer_matches(self->subscriptions, peer, pending->key,
-                                       KV_SUBSCRIPTION_COALESCED) ||
-        !kv_bus_access_peer_reads(self->access, peer, pending->key))
+    if (!wants(self, peer, pending))
       continue;
     if (m != NULL && bytes + size > self->max_bytes) {
       r = close_changes(m, flush->out);
@@ -227,6 +280,7 @@ int kv_bus_signals_flush(KvBusSignals *self, GPtrArray *out)
   if (self->pending->len > 0)
     kv_subscriptions_foreach_peer(self->subscriptions, KV_SUBSCRIPTION_COALESCED, add_changes,
                                   &flush);
+  end_lost(self);
   g_array_set_size(self->pending, 0);
   return flush.result;
 }

@@ -2,6 +2,7 @@
 
 #include "kv-bus-access.h"
 #include "kv-bus-callers.h"
+#include "kv-peer-flow.h"
 
 #include <systemd/sd-bus.h>
 
@@ -13,13 +14,16 @@ G_BEGIN_DECLS
  * name and arguments, to each peer that subscribed to a prefix of it and may read it, and
  * to no one else. A peer that subscribed with SubscribeCoalesced receives instead one
  * unicast Changes signal per commit, with every change under its prefixes that it may
- * read. A subscription ends with Unsubscribe or when its peer leaves the bus. */
+ * read. A subscription ends with Unsubscribe or when its peer leaves the bus, or when
+ * its peer does not read what it is sent (see kv-peer-flow.h): then every subscription of
+ * the peer ends, and it is told so with a SubscriptionLost signal. */
 typedef struct _KvBusSignals KvBusSignals;
 
-/* Routes signals on @bus, none carrying more than @max_bytes of changes; @callers and
- * @access (NULL on the session bus) are borrowed. */
+/* Routes signals on @bus, none carrying more than @max_bytes of changes, counting those
+ * sent to one peer in @flow (may be NULL); @callers, @access (NULL on the session bus)
+ * and @flow are borrowed. */
 KvBusSignals *kv_bus_signals_new(sd_bus *bus, KvBusCallers *callers, KvBusAccess *access,
-                                 gsize max_bytes);
+                                 KvPeerFlow *flow, gsize max_bytes);
 
 /* Appends to @out (sd_bus_message *, owned) the signals of a change of @key to @value
  * (NULL: deleted) at @revision, and keeps the change for kv_bus_signals_flush() if some

@@ -717,6 +717,7 @@ static const sd_bus_vtable kv_vtable[] = {
     SD_BUS_SIGNAL_WITH_ARGS("Changed", SD_BUS_ARGS("s", key, "v", value, "t", revision), 0),
     SD_BUS_SIGNAL_WITH_ARGS("Deleted", SD_BUS_ARGS("s", key, "t", revision), 0),
     SD_BUS_SIGNAL_WITH_ARGS("Changes", SD_BUS_ARGS("a(sbvt)", changes), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("SubscriptionLost", SD_BUS_ARGS("s", reason), 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -743,7 +744,7 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *
   self->service = service;
   self->flow = flow;
   self->access = access;
-  self->signals = kv_bus_signals_new(bus, callers, access, self->max_reply_bytes);
+  self->signals = kv_bus_signals_new(bus, callers, access, flow, self->max_reply_bytes);
   self->bus = bus;
   self->waiting = waiting_new();
   if (event == NULL)

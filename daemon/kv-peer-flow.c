@@ -114,6 +114,17 @@ void kv_peer_flow_add(KvPeerFlow *self, const char *name, gsize bytes)
     send_ping(peer);
 }
 
+gboolean kv_peer_flow_may_send(KvPeerFlow *self, const char *name, gsize bytes)
+{
+  if (self == NULL)
+    return TRUE;
+  Peer *peer = lookup_peer(self, name, FALSE);
+  gsize unconfirmed = (peer != NULL ? peer->unconfirmed : 0) + bytes;
+
+  return unconfirmed <= KV_FLOW_MAX_PEER_BYTES &&
+         (self->total + bytes <= KV_FLOW_MAX_TOTAL_BYTES || unconfirmed < KV_FLOW_PING_BYTES);
+}
+
 static gboolean over_limit(KvPeerFlow *self, Peer *peer)
 {
   return peer->unconfirmed >= KV_FLOW_MAX_PEER_BYTES ||
