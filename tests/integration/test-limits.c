@@ -484,6 +484,88 @@ static void test_slow_reader(KvTestBus *bus, gconstpointer data)
   g_autoptr(GVariant) again = kv_test_bus_call_ok(bus, "Get", g_variant_new("(s)", "small"));
 }
 
+typedef struct {
+  guint changes; /* entries of Changes signals */
+  guint lost;    /* SubscriptionLost signals */
+} Watched;
+
+static int count_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  Watched *watched = userdata;
+
+  if (sd_bus_message_is_signal(m, KV_INTERFACE, "SubscriptionLost")) {
+    watched->lost++;
+    return 0;
+  }
+  if (!sd_bus_message_is_signal(m, KV_INTERFACE, "Changes"))
+    return 0;
+  g_assert_cmpint(sd_bus_message_enter_container(m, 'a', "(sbvt)"), >, 0);
+  while (sd_bus_message_skip(m, "(sbvt)") > 0)
+    watched->changes++;
+  return 0;
+}
+
+/* A subscriber that reads nothing while 100 MB of changes are committed: kvstored sends
+ * it 64 MiB at most, then ends its subscriptions rather than hold more for it (or let
+ * the bus do so), and tells it with SubscriptionLost; others are served all along. */
+static void test_slow_subscriber(KvTestBus *bus, gconstpointer data)
+{
+  enum { BATCHES = 4, PER_BATCH = 25 };
+  sd_bus *attacker = NULL;
+  Watched watched = {0, 0};
+
+  g_assert_cmpint(sd_bus_new(&attacker), >=, 0);
+  g_assert_cmpint(sd_bus_set_address(attacker, kv_test_bus_address(bus)), >=, 0);
+  g_assert_cmpint(sd_bus_set_bus_client(attacker, 1), >=, 0);
+  g_assert_cmpint(sd_bus_start(attacker), >=, 0);
+  g_assert_cmpint(sd_bus_match_signal(attacker, NULL, NULL, KV_OBJECT_PATH, KV_INTERFACE, NULL,
+                                      count_signal, &watched),
+                  >=, 0);
+  g_assert_cmpint(sd_bus_call_method(attacker, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
+                                     "SubscribeCoalesced", NULL, NULL, "s", ""),
+                  >=, 0);
+
+  pid_t pid = kv_test_bus_daemon_pid(bus);
+  guint64 peak = 0;
+  for (guint b = 0; b < BATCHES; b++) {
+    GVariantBuilder entries;
+    g_variant_builder_init(&entries, G_VARIANT_TYPE("a{sv}"));
+    for (guint i = 0; i < PER_BATCH; i++) {
+      g_autofree char *key = g_strdup_printf("big/%02u", i);
+      g_variant_builder_add(&entries, "{sv}", key, big_value((guint8)b));
+    }
+    g_autoptr(GVariant) reply =
+        kv_test_bus_call_ok(bus, "SetMany", g_variant_new("(a{sv})", &entries));
+    assert_alive(bus);
+    peak = MAX(peak, rss_kib(pid));
+  }
+  g_test_message("kvstored's RSS with a subscriber not reading: at most %" G_GUINT64_FORMAT " KiB",
+                 peak);
+  g_assert_cmpuint(peak, <, 200 * 1024);
+
+  /* Now it reads: what it was sent, then the news that its subscription ended. */
+  while (watched.lost == 0) {
+    int r = sd_bus_process(attacker, NULL);
+    g_assert_cmpint(r, >=, 0);
+    if (r == 0)
+      g_assert_cmpint(sd_bus_wait(attacker, 10 * G_USEC_PER_SEC), >, 0);
+  }
+  g_test_message("%u changes received, then SubscriptionLost", watched.changes);
+  g_assert_cmpuint(watched.changes, >, 0);
+  g_assert_cmpuint(watched.changes, <, BATCHES * PER_BATCH);
+  /* Nothing more comes: the subscription is gone. */
+  set_value(bus, "big/00", g_variant_new_int32(1));
+  guint before = watched.changes;
+  g_assert_cmpint(sd_bus_call_method(attacker, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, ""),
+                  >=, 0);
+  while (sd_bus_process(attacker, NULL) > 0)
+    ;
+  g_assert_cmpuint(watched.changes, ==, before);
+  g_assert_cmpuint(watched.lost, ==, 1);
+  sd_bus_flush_close_unref(attacker);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -498,6 +580,7 @@ int main(int argc, char **argv)
   ADD("many-keys", test_many_keys, "--in-memory");
   ADD("kvctl-pages", test_kvctl_pages, "--in-memory");
   ADD("slow-reader", test_slow_reader, "--in-memory");
+  ADD("slow-subscriber", test_slow_subscriber, "--in-memory");
 #undef ADD
   return g_test_run();
 }
