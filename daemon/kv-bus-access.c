@@ -5,6 +5,7 @@
 #include "kv-polkit.h"
 #include "kv-quota.h"
 #include "kv-sd-bus-cleanup.h"
+#include "kv-service.h"
 
 #include <string.h>
 
@@ -113,7 +114,9 @@ int kv_bus_access_check_read(KvBusAccess *self, sd_bus_message *m, const char *k
   int r = sender_of(self, m, &caller, ret_error);
   if (r < 0)
     return r;
-  if (!kv_access_allows(self->rules, caller, key, KV_ACCESS_READ))
+  /* An invalid key is the service's to refuse, with InvalidKey. */
+  if (kv_service_validate_key(key, NULL) &&
+      !kv_access_allows(self->rules, caller, key, KV_ACCESS_READ))
     return deny(self, caller, "read", key, NULL, ret_error);
   return 0;
 }
@@ -165,8 +168,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvBusWritePlan, plan_free)
 static const char *first_refused(KvBusAccess *self, const KvCaller *caller,
                                  const KvBusWrite *writes, gsize n_writes)
 {
+  /* An invalid key is the service's to refuse, with InvalidKey. */
   for (gsize i = 0; i < n_writes; i++)
-    if (!kv_access_allows(self->rules, caller, writes[i].key, KV_ACCESS_WRITE))
+    if (kv_service_validate_key(writes[i].key, NULL) &&
+        !kv_access_allows(self->rules, caller, writes[i].key, KV_ACCESS_WRITE))
       return writes[i].key;
   return NULL;
 }

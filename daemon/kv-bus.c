@@ -593,11 +593,14 @@ static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *r
 static int method_check_access(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;
+  g_autoptr(GError) error = NULL;
   g_autofree char *rule = NULL;
   gboolean can_read, can_write;
   const char *key;
   int r = sd_bus_message_read(m, "s", &key);
 
+  if (r >= 0 && !kv_service_validate_key(key, &error))
+    return kv_bus_error_set(ret_error, error);
   if (r >= 0)
     r = kv_bus_access_explain(self->access, m, key, &rule, &can_read, &can_write, ret_error);
   if (r < 0)

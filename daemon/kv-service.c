@@ -58,7 +58,7 @@ static gboolean apply_one(KvService *self, const char *key, GVariant *value, gui
   return apply(self, &change, 1, out_revision, error);
 }
 
-static gboolean validate_key(const char *key, GError **error)
+gboolean kv_service_validate_key(const char *key, GError **error)
 {
   gsize length = strlen(key);
 
@@ -74,11 +74,11 @@ static gboolean validate_key(const char *key, GError **error)
   return TRUE;
 }
 
-/* validate_key() for each of @keys: a batch is refused whole. */
+/* kv_service_validate_key() for each of @keys: a batch is refused whole. */
 static gboolean validate_keys(const char *const *keys, GError **error)
 {
   for (gsize i = 0; keys[i] != NULL; i++)
-    if (!validate_key(keys[i], error))
+    if (!kv_service_validate_key(keys[i], error))
       return FALSE;
   return TRUE;
 }
@@ -102,7 +102,7 @@ static gboolean validate_value(KvService *self, const char *key, GVariant *value
 GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64 *out_revision,
                                        GError **error)
 {
-  if (!validate_key(key, error))
+  if (!kv_service_validate_key(key, error))
     return NULL;
 
   g_autoptr(GVariant) value = kv_repository_lookup(self->repository, key, out_revision);
@@ -207,7 +207,7 @@ gboolean kv_service_set_many(KvService *self, KvChange *changes, gsize n, guint6
   if (!validate_batch_size(n, error))
     return FALSE;
   for (gsize i = 0; i < n; i++)
-    if (!validate_key(changes[i].key, error) ||
+    if (!kv_service_validate_key(changes[i].key, error) ||
         !validate_value(self, changes[i].key, changes[i].value, error))
       return FALSE;
   /* Key order: the order the signals of a batch go out in, and duplicates side by side.
@@ -286,7 +286,7 @@ gboolean kv_service_compare_and_set(KvService *self, const char *key, guint64 ex
 {
   g_autoptr(GVariant) owned = g_variant_ref_sink(value);
 
-  if (!validate_key(key, error) || !validate_value(self, key, owned, error) ||
+  if (!kv_service_validate_key(key, error) || !validate_value(self, key, owned, error) ||
       !check_revision(self, key, expected_revision, error))
     return FALSE;
   return apply_one(self, key, owned, out_revision, error);
@@ -295,7 +295,7 @@ gboolean kv_service_compare_and_set(KvService *self, const char *key, guint64 ex
 gboolean kv_service_compare_and_delete(KvService *self, const char *key, guint64 expected_revision,
                                        guint64 *out_revision, GError **error)
 {
-  if (!validate_key(key, error) || !check_revision(self, key, expected_revision, error))
+  if (!kv_service_validate_key(key, error) || !check_revision(self, key, expected_revision, error))
     return FALSE;
   if (expected_revision == 0) {
     *out_revision = kv_repository_revision(self->repository);
@@ -318,14 +318,14 @@ gboolean kv_service_set(KvService *self, const char *key, GVariant *value, GErro
 {
   g_autoptr(GVariant) owned = g_variant_ref_sink(value);
 
-  if (!validate_key(key, error) || !validate_value(self, key, owned, error))
+  if (!kv_service_validate_key(key, error) || !validate_value(self, key, owned, error))
     return FALSE;
   return apply_one(self, key, owned, NULL, error);
 }
 
 gboolean kv_service_exists(KvService *self, const char *key, gboolean *out_exists, GError **error)
 {
-  if (!validate_key(key, error))
+  if (!kv_service_validate_key(key, error))
     return FALSE;
 
   *out_exists = kv_repository_exists(self->repository, key);
@@ -334,7 +334,7 @@ gboolean kv_service_exists(KvService *self, const char *key, gboolean *out_exist
 
 gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_existed, GError **error)
 {
-  if (!validate_key(key, error))
+  if (!kv_service_validate_key(key, error))
     return FALSE;
   *out_existed = kv_repository_exists(self->repository, key);
   /* Deleting a missing key is not an error, and not a change. */
@@ -344,7 +344,7 @@ gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_exist
 gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gint64 *out_value,
                               GError **error)
 {
-  if (!validate_key(key, error))
+  if (!kv_service_validate_key(key, error))
     return FALSE;
 
   g_autoptr(GVariant) current = kv_repository_get(self->repository, key);

@@ -83,6 +83,9 @@ gboolean kv_service_compare_and_set(KvService *self, const char *key, guint64 ex
 gboolean kv_service_compare_and_delete(KvService *self, const char *key, guint64 expected_revision,
                                        guint64 *out_revision, GError **error);
 
+/* Whether @key is a valid key: INVALID_KEY when empty or over KV_KEY_MAX_BYTES. */
+gboolean kv_service_validate_key(const char *key, GError **error);
+
 /* The limit on a value's size given at creation. */
 gsize kv_service_max_value_size(KvService *self);
 

@@ -645,6 +645,51 @@ static void test_polkit_pending_bounded(Fixture *f, gconstpointer data)
   stop(polkitd);
 }
 
+/* Runs gdbus call METHOD ARG [ARG2] as @user; returns its stderr (empty when it
+ * succeeded). */
+static char *gdbus_as(Fixture *f, const KvTestUser *user, const char *method, const char *arg,
+                      const char *arg2)
+{
+  g_autofree char *member = g_strconcat(KV_INTERFACE ".", method, NULL);
+  g_autoptr(GSubprocess) gdbus = kv_test_system_bus_spawn(
+      &f->bus, user, G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, NULL,
+      (const char *const[]){"gdbus", "call", "--address", f->bus.address, "--dest", KV_BUS_NAME,
+                            "--object-path", KV_OBJECT_PATH, "--method", member, arg, arg2, NULL});
+  char *err = NULL;
+
+  g_subprocess_communicate_utf8(gdbus, NULL, NULL, NULL, &err, NULL);
+  return err;
+}
+
+/* Bad input from an unprivileged caller gets the error that names the problem, not
+ * AccessDenied, and changes nothing. */
+static void test_bad_input(Fixture *f, gconstpointer data)
+{
+  g_autofree char *long_text = g_strnfill(5000, 'k');
+  g_autofree char *quoted = g_strdup_printf("'%s'", long_text);
+  const struct {
+    const char *method;
+    const char *arg;
+    const char *arg2;
+    const char *error;
+  } calls[] = {
+      {"Set", "''", "<1>", "InvalidKey"},        {"Set", quoted, "<1>", "InvalidKey"},
+      {"Get", "''", NULL, "InvalidKey"},         {"Delete", quoted, NULL, "InvalidKey"},
+      {"CheckAccess", "''", NULL, "InvalidKey"}, {"CheckAccess", quoted, NULL, "InvalidKey"},
+      {"Subscribe", quoted, NULL, "TooLarge"},   {"SubscribeCoalesced", quoted, NULL, "TooLarge"},
+  };
+
+  if (skip_unless_root())
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS(calls); i++) {
+    g_autofree char *err = gdbus_as(f, &bob, calls[i].method, calls[i].arg, calls[i].arg2);
+    if (strstr(err, calls[i].error) == NULL)
+      g_error("%s as bob: '%s', expected %s", calls[i].method, err, calls[i].error);
+  }
+  g_autofree char *keys = kvctl_out(f, NULL, "keys", "");
+  g_assert_cmpstr(keys, ==, "");
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -652,6 +697,7 @@ int main(int argc, char **argv)
   g_test_add("/access/longest-prefix-and-batches", Fixture, NULL, setup,
              test_longest_prefix_and_batches, teardown);
   g_test_add("/access/groups", Fixture, NULL, setup, test_groups, teardown);
+  g_test_add("/access/bad-input", Fixture, NULL, setup, test_bad_input, teardown);
   g_test_add("/access/signals", Fixture, NULL, setup, test_signals, teardown);
   g_test_add("/access/gdbus-subscriber", Fixture, NULL, setup, test_gdbus_subscriber, teardown);
   g_test_add("/access/subscription-limits", Fixture, NULL, setup, test_subscription_limits,
