@@ -87,6 +87,29 @@ check 0 "({'app/a': <'uno'>},)" gdbus call $GDBUS --method org.example.KVStore.G
 check 0 "(uint32 1, uint64 14)" gdbus call $GDBUS --method org.example.KVStore.DeleteMany "['app/a', 'nothing']"
 check 0 "t 14" busctl --user get-property $SERVICE Revision
 
+say "watchers subscribe: change signals go out only while someone listens"
+watch_out=$(mktemp)
+watch_err=$(mktemp)
+printf '$ kvctl watch app/ &\n'
+kvctl watch app/ >"$watch_out" 2>"$watch_err" &
+watch_pid=$!
+for _ in $(seq 200); do grep -q watching "$watch_err" && break; sleep 0.05; done
+check 0 "" kvctl set app/w 1
+check 0 "1" kvctl del app/w
+for _ in $(seq 200); do [ "$(wc -l <"$watch_out")" -ge 2 ] && break; sleep 0.05; done
+kill -TERM "$watch_pid"
+wait "$watch_pid"
+check 0 "15	app/w	'1'
+16	app/w	deleted" cat "$watch_out"
+rm -f "$watch_out" "$watch_err"
+check 0 "" busctl --user call $SERVICE Subscribe s app/
+check 0 "" busctl --user call $SERVICE SubscribeCoalesced s ""
+check 1 "Call failed: Not subscribed to 'app/'" busctl --user call $SERVICE Unsubscribe s app/
+check 0 "rule: session bus: its owner reads and writes every key
+read: yes
+write: yes" kvctl access app/w
+check 0 "" busctl --user call $SERVICE Reload
+
 say "health check"
 check 0 "" busctl --user call org.example.KVStore /org/example/KVStore org.freedesktop.DBus.Peer Ping
 
