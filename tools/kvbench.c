@@ -4,6 +4,7 @@
 
 #include "kv-client-bus.h"
 #include "kvbench-attacks.h"
+#include "kvbench-sync.h"
 #include "kv-config.h"
 #include "kv-memory-repository.h"
 #include "kv-sd-bus-cleanup.h"
@@ -48,7 +49,8 @@ typedef struct {
   int raw_baseline; /* internal: measure the raw GHashTable baseline and exit */
   gboolean startup;
   gboolean attacks;
-  guint ops; /* bit 1 << Op for each operation to measure */
+  char *sync_dir; /* where to measure a bare fdatasync loop, the durable writes' anchor */
+  guint ops;      /* bit 1 << Op for each operation to measure */
 } Options;
 
 /* What one measurement sends: the operation and its arguments. */
@@ -660,6 +662,27 @@ static int run_table(sd_bus *bus, const Options *options, pid_t pid, GArray *val
   return 0;
 }
 
+/* One client's Set, each answered after it is durable, against a bare append+fdatasync
+ * loop on the same file system, measured right after. */
+static int run_sync_anchor(sd_bus *bus, const Options *options, pid_t pid)
+{
+  Workload w = {.op = OP_SET, .value = (char *)"value-0000000001"};
+  Figures f, ping;
+  int r;
+
+  if (options->sync_dir == NULL)
+    return 0;
+  if ((r = measure(bus, options, pid, &w, "sync", &f, &ping)) < 0)
+    return r;
+  double bare = kvbench_bare_fdatasync_rate(options->sync_dir, options->duration);
+  if (bare < 0)
+    return (int)bare;
+  printf("\nOne client's Set: %.0f/s (%.1f us of kvstored CPU each); a bare append+fdatasync "
+         "loop in %s: %.0f/s; Set makes %.2fx the bare rate\n",
+         f.calls_per_second, f.daemon_cpu_us, options->sync_dir, bare, f.calls_per_second / bare);
+  return 0;
+}
+
 /* SetMany and GetMany of the preloaded keys, in keys per second. */
 static int run_batches(sd_bus *bus, const Options *options, pid_t pid)
 {
@@ -787,7 +810,7 @@ static int run(const Options *options, GArray *value_sizes)
   report_memory(options, rss_before, kvbench_rss_kib(pid));
 
   if ((r = run_table(bus, options, pid, value_sizes)) < 0 ||
-      (r = run_batches(bus, options, pid)) < 0) {
+      (r = run_batches(bus, options, pid)) < 0 || (r = run_sync_anchor(bus, options, pid)) < 0) {
     fprintf(stderr, "kvbench: measurement failed: %s\n", g_strerror(-r));
     return 1;
   }
@@ -820,6 +843,10 @@ int main(int argc, char **argv)
        "Keys to preload: 16-byte keys with 16-byte string values (default 10000)", "N"},
       {"ops", 'o', 0, G_OPTION_ARG_STRING, &ops_text,
        "Operations to measure (default get,set,incr,exists,keys,setmany,getmany)", "LIST"},
+      {"sync-anchor", 0, 0, G_OPTION_ARG_FILENAME, &options.sync_dir,
+       "Compare one client's Set with a bare append+fdatasync loop in DIR (kvstored's "
+       "file system)",
+       "DIR"},
       {"attacks", 0, 0, G_OPTION_ARG_NONE, &options.attacks,
        "Only time the calls of a hostile caller and how long they stall others", NULL},
       {"startup", 0, 0, G_OPTION_ARG_NONE, &options.startup,
