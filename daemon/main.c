@@ -283,7 +283,7 @@ static int on_reload_signal(sd_event_source *source, const struct signalfd_sigin
   return 0;
 }
 
-static int add_exit_signals(sd_event *event, Daemon *daemon)
+static int add_signal_handlers(sd_event *event, Daemon *daemon)
 {
   sigset_t mask;
 
@@ -349,9 +349,9 @@ static int run(const Options *options)
     kv_log(LOG_ERR, "Cannot create the event loop: %s", g_strerror(-r));
     return EXIT_FAILURE;
   }
-  r = add_exit_signals(event, &daemon);
+  r = add_signal_handlers(event, &daemon);
   if (r < 0) {
-    kv_log(LOG_ERR, "Cannot watch SIGTERM and SIGINT: %s", g_strerror(-r));
+    kv_log(LOG_ERR, "Cannot watch SIGTERM, SIGINT and SIGHUP: %s", g_strerror(-r));
     return EXIT_FAILURE;
   }
   /* Pings systemd's watchdog when WatchdogSec= is set; does nothing otherwise. */
