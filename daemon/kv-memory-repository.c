@@ -1,17 +1,18 @@
 #include "kv-memory-repository.h"
 
 #include "kv-entry.h"
+#include "kv-index.h"
 
 #include <string.h>
 
 /* Each key lives in one KvEntry, packed with its value. Two indexes point at the entry's
- * key string: a hash set for O(1) lookups, and a balanced tree that keeps keys in
- * bytewise order, so that a prefix selection costs O(log n + k), not a scan of every
- * key. Neither index owns anything; the repository frees the entries. */
+ * key string: a hash set for O(1) lookups, and a chunked sorted array (kv-index.c) that
+ * keeps keys in bytewise order, so that a prefix selection costs O(log n + k), not a scan
+ * of every key. Neither index owns anything; the repository frees the entries. */
 typedef struct {
   KvRepository parent;
   GHashTable *lookup; /* set of entry keys */
-  GTree *order;       /* entry key -> NULL */
+  KvIndex *order;     /* entry keys */
   guint64 revision;
 } KvMemoryRepository;
 
@@ -41,7 +42,7 @@ static void put(KvMemoryRepository *self, const char *key, GVariant *value, guin
   if (value == NULL) {
     if (old != NULL) {
       g_hash_table_remove(self->lookup, key);
-      g_tree_remove(self->order, key);
+      kv_index_remove(self->order, key);
       kv_entry_free(old);
     }
     return;
@@ -53,7 +54,7 @@ static void put(KvMemoryRepository *self, const char *key, GVariant *value, guin
   /* Both calls put the new key pointer in place of an equal old one, without touching
    * the structure of either index. */
   g_hash_table_add(self->lookup, entry_key);
-  g_tree_replace(self->order, entry_key, NULL);
+  kv_index_put(self->order, entry_key);
   if (old != NULL)
     kv_entry_free(old);
 }
@@ -105,12 +106,12 @@ static void memory_foreach(KvRepository *repository, const char *prefix, const c
   KvMemoryRepository *self = (KvMemoryRepository *)repository;
   /* Every key with the prefix sorts at or after the prefix itself, and they all come
    * before the first key without it; a page resumes at the first key past @after. */
-  GTreeNode *node = after != NULL && strcmp(after, prefix) >= 0
-                        ? g_tree_upper_bound(self->order, after)
-                        : g_tree_lower_bound(self->order, prefix);
+  gboolean resume = after != NULL && strcmp(after, prefix) >= 0;
+  KvIndexIter iter;
+  const char *key;
 
-  for (; node != NULL; node = g_tree_node_next(node)) {
-    const char *key = g_tree_node_key(node);
+  kv_index_seek(self->order, resume ? after : prefix, resume, &iter);
+  while ((key = kv_index_iter_next(&iter)) != NULL) {
     if (!g_str_has_prefix(key, prefix))
       break;
 
@@ -136,7 +137,7 @@ static void memory_free(KvRepository *repository)
   while (g_hash_table_iter_next(&iter, &key, NULL))
     kv_entry_free(kv_entry_from_key(key));
   g_hash_table_unref(self->lookup);
-  g_tree_unref(self->order);
+  kv_index_free(self->order);
   g_free(self);
 }
 
@@ -151,18 +152,12 @@ static const KvRepositoryVTable memory_vtable = {
     .free = memory_free,
 };
 
-static int compare_keys(gconstpointer a, gconstpointer b, gpointer user_data)
-{
-  /* strcmp compares as unsigned char: the documented bytewise order. */
-  return strcmp(a, b);
-}
-
 KvRepository *kv_memory_repository_new(void)
 {
   KvMemoryRepository *self = g_new0(KvMemoryRepository, 1);
 
   self->parent.vtable = &memory_vtable;
   self->lookup = g_hash_table_new(g_str_hash, g_str_equal);
-  self->order = g_tree_new_full(compare_keys, NULL, NULL, NULL);
+  self->order = kv_index_new();
   return &self->parent;
 }
