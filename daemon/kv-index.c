@@ -91,6 +91,15 @@ void kv_index_put(KvIndex *self, const char *key)
     chunk->keys[pos] = key;
     return;
   }
+  if (chunk->len == KV_INDEX_CHUNK_KEYS && (pos == chunk->len || pos == 0)) {
+    /* Past either end of a full chunk: a chunk of its own, so that keys added in order
+     * (a snapshot being loaded, say) fill every chunk rather than half of each. */
+    Chunk *fresh = g_new0(Chunk, 1);
+    fresh->keys[fresh->len++] = key;
+    g_ptr_array_insert(self->chunks, pos == 0 ? (gint)c : (gint)c + 1, fresh);
+    self->size++;
+    return;
+  }
   if (chunk->len == KV_INDEX_CHUNK_KEYS) {
     /* Split in halves; the key goes into the one that covers it. */
     Chunk *right = g_new0(Chunk, 1);

@@ -108,10 +108,39 @@ static void test_put_replaces_pointer(void)
   g_assert_null(kv_index_iter_next(&iter));
 }
 
+/* Keys added in order, rising or falling, across many chunks. */
+static void test_in_order(void)
+{
+  for (int falling = 0; falling <= 1; falling++) {
+    g_autoptr(KvIndex) index = kv_index_new();
+    g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
+    const guint n = 10 * KV_INDEX_CHUNK_KEYS + 7;
+
+    for (guint i = 0; i < n; i++)
+      g_ptr_array_add(keys, g_strdup_printf("key%06u", falling ? n - 1 - i : i));
+    for (guint i = 0; i < n; i++)
+      kv_index_put(index, g_ptr_array_index(keys, i));
+    g_assert_cmpuint(kv_index_size(index), ==, n);
+
+    KvIndexIter iter;
+    const char *key;
+    guint seen = 0;
+    kv_index_seek(index, "", FALSE, &iter);
+    while ((key = kv_index_iter_next(&iter)) != NULL) {
+      g_autofree char *expected = g_strdup_printf("key%06u", seen++);
+      g_assert_cmpstr(key, ==, expected);
+    }
+    g_assert_cmpuint(seen, ==, n);
+    kv_index_seek(index, "key000300", TRUE, &iter);
+    g_assert_cmpstr(kv_index_iter_next(&iter), ==, "key000301");
+  }
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/index/against-reference", test_against_reference);
   g_test_add_func("/index/put-replaces-pointer", test_put_replaces_pointer);
+  g_test_add_func("/index/in-order", test_in_order);
   return g_test_run();
 }
