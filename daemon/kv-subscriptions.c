@@ -142,11 +142,12 @@ void kv_subscriptions_remove_peer(KvSubscriptions *self, const char *peer)
   g_hash_table_remove(self->peers, peer);
 }
 
+/* Whether @subscriptions hold one of @kind to a prefix of @key (to any, @key NULL). */
 static gboolean matches(GArray *subscriptions, const char *key, KvSubscriptionKind kind)
 {
   for (guint i = 0; i < subscriptions->len; i++) {
     const Subscription *s = &g_array_index(subscriptions, Subscription, i);
-    if (s->kind == kind && g_str_has_prefix(key, s->prefix))
+    if (s->kind == kind && (key == NULL || g_str_has_prefix(key, s->prefix)))
       return TRUE;
   }
   return FALSE;
@@ -165,51 +166,60 @@ gboolean kv_subscriptions_any(KvSubscriptions *self, KvSubscriptionKind kind)
   return self->n_by_kind[kind] > 0;
 }
 
-gboolean kv_subscriptions_any_match(KvSubscriptions *self, const char *key, KvSubscriptionKind kind)
+/* Calls @func for each peer with a subscription of @kind to a prefix of @key (any key
+ * when @key is NULL), once per peer, until it returns FALSE; FALSE when it did. */
+static gboolean walk(KvSubscriptions *self, const char *key, KvSubscriptionKind kind,
+                     gboolean (*func)(const char *peer, gpointer user_data), gpointer user_data)
 {
   GHashTableIter iter;
-  gpointer entry;
+  gpointer peer, entry;
 
   if (self->n_by_kind[kind] == 0)
-    return FALSE;
+    return TRUE;
   g_hash_table_iter_init(&iter, self->peers);
-  while (g_hash_table_iter_next(&iter, NULL, &entry))
-    if (matches(((Peer *)entry)->subscriptions, key, kind))
-      return TRUE;
+  while (g_hash_table_iter_next(&iter, &peer, &entry))
+    if (matches(((Peer *)entry)->subscriptions, key, kind) && !func(peer, user_data))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean stop(const char *peer, gpointer user_data)
+{
   return FALSE;
+}
+
+gboolean kv_subscriptions_any_match(KvSubscriptions *self, const char *key, KvSubscriptionKind kind)
+{
+  return !walk(self, key, kind, stop, NULL);
+}
+
+typedef struct {
+  KvSubscriberFunc func;
+  gpointer user_data;
+} Visit;
+
+static gboolean visit(const char *peer, gpointer user_data)
+{
+  Visit *v = user_data;
+
+  v->func(peer, v->user_data);
+  return TRUE;
 }
 
 void kv_subscriptions_foreach_match(KvSubscriptions *self, const char *key, KvSubscriptionKind kind,
                                     KvSubscriberFunc func, gpointer user_data)
 {
-  GHashTableIter iter;
-  gpointer peer, entry;
+  Visit v = {func, user_data};
 
-  if (self->n_by_kind[kind] == 0)
-    return;
-  g_hash_table_iter_init(&iter, self->peers);
-  while (g_hash_table_iter_next(&iter, &peer, &entry))
-    if (matches(((Peer *)entry)->subscriptions, key, kind))
-      func(peer, user_data);
+  walk(self, key, kind, visit, &v);
 }
 
 void kv_subscriptions_foreach_peer(KvSubscriptions *self, KvSubscriptionKind kind,
                                    KvSubscriberFunc func, gpointer user_data)
 {
-  GHashTableIter iter;
-  gpointer peer, entry;
+  Visit v = {func, user_data};
 
-  if (self->n_by_kind[kind] == 0)
-    return;
-  g_hash_table_iter_init(&iter, self->peers);
-  while (g_hash_table_iter_next(&iter, &peer, &entry)) {
-    GArray *subscriptions = ((Peer *)entry)->subscriptions;
-    for (guint i = 0; i < subscriptions->len; i++)
-      if (g_array_index(subscriptions, Subscription, i).kind == kind) {
-        func(peer, user_data);
-        break;
-      }
-  }
+  walk(self, NULL, kind, visit, &v);
 }
 
 guint kv_subscriptions_n_peers(KvSubscriptions *self)
