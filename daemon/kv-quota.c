@@ -49,7 +49,16 @@ KvQuota *kv_quota_new(KvRepository *repository, const KvAccess *access)
   return self;
 }
 
-/* Sums @changes by scope: name -> Usage delta. */
+/* What a write changes in one scope, with the scope's limits and the first key of the
+ * write that falls in it (for messages). */
+typedef struct {
+  Usage usage;
+  guint64 max_keys;
+  guint64 max_bytes;
+  const char *first_key;
+} Delta;
+
+/* Sums @changes by scope: name -> Delta. */
 static GHashTable *sum_changes(const KvAccess *access, const KvQuotaChange *changes, gsize n)
 {
   GHashTable *deltas = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -57,16 +66,19 @@ static GHashTable *sum_changes(const KvAccess *access, const KvQuotaChange *chan
   for (gsize i = 0; i < n; i++) {
     guint64 max_keys, max_bytes;
     char *scope = kv_access_quota_scope(access, changes[i].key, &max_keys, &max_bytes);
-    Usage *delta = g_hash_table_lookup(deltas, scope);
+    Delta *delta = g_hash_table_lookup(deltas, scope);
 
     if (delta == NULL) {
-      delta = g_new0(Usage, 1);
+      delta = g_new0(Delta, 1);
+      delta->max_keys = max_keys;
+      delta->max_bytes = max_bytes;
+      delta->first_key = changes[i].key;
       g_hash_table_insert(deltas, scope, delta);
     } else {
       g_free(scope);
     }
-    delta->keys += (changes[i].new_size >= 0) - (changes[i].old_size >= 0);
-    delta->bytes += MAX(changes[i].new_size, 0) - MAX(changes[i].old_size, 0);
+    delta->usage.keys += (changes[i].new_size >= 0) - (changes[i].old_size >= 0);
+    delta->usage.bytes += MAX(changes[i].new_size, 0) - MAX(changes[i].old_size, 0);
   }
   return deltas;
 }
@@ -80,28 +92,25 @@ gboolean kv_quota_check(KvQuota *self, const KvAccess *access, const KvQuotaChan
 
   g_hash_table_iter_init(&iter, deltas);
   while (g_hash_table_iter_next(&iter, &scope, &value)) {
-    const Usage *delta = value;
-    guint64 max_keys, max_bytes, keys, bytes;
-    const char *key = NULL;
+    const Delta *delta = value;
+    gint64 more_keys = delta->usage.keys, more_bytes = delta->usage.bytes;
+    guint64 keys, bytes;
 
     kv_quota_usage(self, scope, &keys, &bytes);
-    for (gsize i = 0; i < n_changes && key == NULL; i++) {
-      g_autofree char *name = kv_access_quota_scope(access, changes[i].key, &max_keys, &max_bytes);
-      if (g_str_equal(name, scope))
-        key = changes[i].key;
-    }
-    if (delta->keys > 0 && keys + (guint64)delta->keys > max_keys) {
+    if (more_keys > 0 && keys + (guint64)more_keys > delta->max_keys) {
       g_set_error(error, KV_ERROR, KV_ERROR_QUOTA_EXCEEDED,
                   "Writing '%s' would make the quota of %s hold %" G_GUINT64_FORMAT
                   " keys; its limit is %" G_GUINT64_FORMAT,
-                  key, (const char *)scope, keys + (guint64)delta->keys, max_keys);
+                  delta->first_key, (const char *)scope, keys + (guint64)more_keys,
+                  delta->max_keys);
       return FALSE;
     }
-    if (delta->bytes > 0 && bytes + (guint64)delta->bytes > max_bytes) {
+    if (more_bytes > 0 && bytes + (guint64)more_bytes > delta->max_bytes) {
       g_set_error(error, KV_ERROR, KV_ERROR_QUOTA_EXCEEDED,
                   "Writing '%s' would make the quota of %s hold %" G_GUINT64_FORMAT
                   " bytes of values; its limit is %" G_GUINT64_FORMAT,
-                  key, (const char *)scope, bytes + (guint64)delta->bytes, max_bytes);
+                  delta->first_key, (const char *)scope, bytes + (guint64)more_bytes,
+                  delta->max_bytes);
       return FALSE;
     }
   }
@@ -117,11 +126,11 @@ void kv_quota_apply(KvQuota *self, const KvAccess *access, const KvQuotaChange *
 
   g_hash_table_iter_init(&iter, deltas);
   while (g_hash_table_iter_next(&iter, &scope, &value)) {
-    const Usage *delta = value;
+    const Delta *delta = value;
     Usage *usage = usage_of(self, scope);
 
-    usage->keys += delta->keys;
-    usage->bytes += delta->bytes;
+    usage->keys += delta->usage.keys;
+    usage->bytes += delta->usage.bytes;
   }
 }
 
