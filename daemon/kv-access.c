@@ -60,6 +60,17 @@ static gboolean who_admits(const Who *who, const KvCaller *caller)
   return FALSE;
 }
 
+/* Appends KIND:NAME, or KIND:ID when @name is NULL, after a space unless it is the
+ * first of what began at @start. */
+static void describe_id(GString *out, gsize start, const char *kind, const char *name, guint32 id)
+{
+  g_string_append_printf(out, "%s%s:", out->len > start ? " " : "", kind);
+  if (name != NULL)
+    g_string_append(out, name);
+  else
+    g_string_append_printf(out, "%u", (unsigned)id);
+}
+
 static void who_describe(const Who *who, GString *out)
 {
   gsize start = out->len;
@@ -69,18 +80,12 @@ static void who_describe(const Who *who, GString *out)
   for (guint i = 0; i < who->uids->len; i++) {
     uid_t uid = g_array_index(who->uids, uid_t, i);
     struct passwd *pw = getpwuid(uid);
-    g_string_append_printf(out, "%suser:%s", out->len > start ? " " : "",
-                           pw != NULL ? pw->pw_name : "");
-    if (pw == NULL)
-      g_string_append_printf(out, "%u", (unsigned)uid);
+    describe_id(out, start, "user", pw != NULL ? pw->pw_name : NULL, uid);
   }
   for (guint i = 0; i < who->gids->len; i++) {
     gid_t gid = g_array_index(who->gids, gid_t, i);
     struct group *gr = getgrgid(gid);
-    g_string_append_printf(out, "%sgroup:%s", out->len > start ? " " : "",
-                           gr != NULL ? gr->gr_name : "");
-    if (gr == NULL)
-      g_string_append_printf(out, "%u", (unsigned)gid);
+    describe_id(out, start, "group", gr != NULL ? gr->gr_name : NULL, gid);
   }
   if (out->len == start)
     g_string_append(out, "root only");

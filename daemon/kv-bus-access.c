@@ -104,6 +104,14 @@ static int deny(KvBusAccess *self, const KvCaller *caller, const char *verb, con
                            key, rule, why != NULL ? why : "");
 }
 
+/* Whether the rules refuse @caller @mode on @key. An invalid key is the service's to
+ * refuse, with InvalidKey. */
+static gboolean refuses(KvBusAccess *self, const KvCaller *caller, const char *key,
+                        KvAccessMode mode)
+{
+  return kv_service_validate_key(key, NULL) && !kv_access_allows(self->rules, caller, key, mode);
+}
+
 int kv_bus_access_check_read(KvBusAccess *self, sd_bus_message *m, const char *key,
                              sd_bus_error *ret_error)
 {
@@ -114,9 +122,7 @@ int kv_bus_access_check_read(KvBusAccess *self, sd_bus_message *m, const char *k
   int r = sender_of(self, m, &caller, ret_error);
   if (r < 0)
     return r;
-  /* An invalid key is the service's to refuse, with InvalidKey. */
-  if (kv_service_validate_key(key, NULL) &&
-      !kv_access_allows(self->rules, caller, key, KV_ACCESS_READ))
+  if (refuses(self, caller, key, KV_ACCESS_READ))
     return deny(self, caller, "read", key, NULL, ret_error);
   return 0;
 }
@@ -168,10 +174,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvBusWritePlan, plan_free)
 static const char *first_refused(KvBusAccess *self, const KvCaller *caller,
                                  const KvBusWrite *writes, gsize n_writes)
 {
-  /* An invalid key is the service's to refuse, with InvalidKey. */
   for (gsize i = 0; i < n_writes; i++)
-    if (kv_service_validate_key(writes[i].key, NULL) &&
-        !kv_access_allows(self->rules, caller, writes[i].key, KV_ACCESS_WRITE))
+    if (refuses(self, caller, writes[i].key, KV_ACCESS_WRITE))
       return writes[i].key;
   return NULL;
 }
