@@ -16,6 +16,7 @@ typedef struct {
   char *key;
   GVariant *value; /* NULL: deleted */
   guint64 revision;
+  gsize bytes; /* change_bytes(), once for all subscribers */
 } Pending;
 
 struct _KvBusSignals {
@@ -141,6 +142,7 @@ typedef struct {
   const char *key;
   GVariant *value;
   guint64 revision;
+  gsize bytes; /* change_bytes(), once for all subscribers */
   GPtrArray *out;
   int result;
 } Unicast;
@@ -150,21 +152,25 @@ static void add_unicast(const char *peer, gpointer user_data)
   Unicast *u = user_data;
 
   if (u->result >= 0 && kv_bus_access_peer_reads(u->self->access, peer, u->key) &&
-      may_send(u->self, peer, change_bytes(u->key, u->value), u->out, &u->result))
+      may_send(u->self, peer, u->bytes, u->out, &u->result))
     u->result = new_signal(u->self, peer, u->key, u->value, u->revision, u->out);
 }
 
 int kv_bus_signals_build(KvBusSignals *self, const char *key, GVariant *value, guint64 revision,
                          GPtrArray *out)
 {
-  Unicast unicast = {self, key, value, revision, out, 0};
+  gboolean coalesced = kv_subscriptions_any(self->subscriptions, KV_SUBSCRIPTION_COALESCED);
+  gboolean broadcast = kv_bus_access_everyone_reads(self->access, key);
+  /* Only signals sent to one peer are counted: no walk of the value for a broadcast. */
+  gsize bytes = coalesced || !broadcast ? change_bytes(key, value) : 0;
 
-  if (kv_subscriptions_any(self->subscriptions, KV_SUBSCRIPTION_COALESCED)) {
-    Pending pending = {g_strdup(key), value != NULL ? g_variant_ref(value) : NULL, revision};
+  if (coalesced) {
+    Pending pending = {g_strdup(key), value != NULL ? g_variant_ref(value) : NULL, revision, bytes};
     g_array_append_val(self->pending, pending);
   }
   /* Nobody listens: nothing to send, and nothing for the bus to route. */
-  if (!kv_bus_access_everyone_reads(self->access, key)) {
+  if (!broadcast) {
+    Unicast unicast = {self, key, value, revision, bytes, out, 0};
     kv_subscriptions_foreach_match(self->subscriptions, key, KV_SUBSCRIPTION_EACH, add_unicast,
                                    &unicast);
     end_lost(self);
@@ -246,17 +252,15 @@ static void add_changes(const char *peer, gpointer user_data)
   for (guint i = 0; i < self->pending->len; i++) {
     const Pending *pending = &g_array_index(self->pending, Pending, i);
     if (wants(self, peer, pending))
-      all_bytes += change_bytes(pending->key, pending->value);
+      all_bytes += pending->bytes;
   }
   if (all_bytes == 0 || !may_send(self, peer, all_bytes, flush->out, &flush->result))
     return;
   for (guint i = 0; r >= 0 && i < self->pending->len; i++) {
     const Pending *pending = &g_array_index(self->pending, Pending, i);
-    gsize size = change_bytes(pending->key, pending->value);
-
     if (!wants(self, peer, pending))
       continue;
-    if (m != NULL && bytes + size > self->max_bytes) {
+    if (m != NULL && bytes + pending->bytes > self->max_bytes) {
       r = close_changes(m, flush->out);
       g_clear_pointer(&m, sd_bus_message_unref);
       bytes = 0;
@@ -265,7 +269,7 @@ static void add_changes(const char *peer, gpointer user_data)
       r = open_changes(self, peer, &m);
     if (r >= 0)
       r = append_change(m, pending);
-    bytes += size;
+    bytes += pending->bytes;
   }
   if (r >= 0 && m != NULL)
     r = close_changes(m, flush->out);
