@@ -491,19 +491,15 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   return reply_revision_after_commit(self, m, revision);
 }
 
-static int method_delete_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+/* DeleteMany and DeletePrefix: deletes @keys as one change. */
+static int delete_keys(KvBus *self, sd_bus_message *m, char **keys, sd_bus_error *ret_error)
 {
-  KvBus *self = userdata;
   g_autoptr(GError) error = NULL;
   g_autoptr(sd_bus_message) reply = NULL;
-  g_auto(GStrv) keys = NULL;
   guint64 revision;
   guint deleted;
   KvBusWritePlan *plan;
-  int r = kv_variant_bridge_read_strv(m, KV_BATCH_MAX_KEYS, &keys);
-  if (r < 0)
-    return r;
-  r = check_deletions(self, m, keys, &plan, ret_error);
+  int r = check_deletions(self, m, keys, &plan, ret_error);
   if (r <= 0)
     return r < 0 ? r : 1;
 
@@ -518,6 +514,34 @@ static int method_delete_many(sd_bus_message *m, void *userdata, sd_bus_error *r
   if (r < 0)
     return r;
   return send_after_commit(self, m, reply);
+}
+
+static int method_delete_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  g_auto(GStrv) keys = NULL;
+  int r = kv_variant_bridge_read_strv(m, KV_BATCH_MAX_KEYS, &keys);
+
+  return r < 0 ? r : delete_keys(userdata, m, keys, ret_error);
+}
+
+/* The keys the caller may not read are not its to delete, nor to learn of. */
+static int method_delete_prefix(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+  g_autoptr(GError) error = NULL;
+  const char *prefix;
+  KvKeyFilter filter;
+  gpointer filter_data;
+  int r = sd_bus_message_read(m, "s", &prefix);
+  if (r >= 0)
+    r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
+  if (r < 0)
+    return r;
+
+  g_auto(GStrv) keys = kv_service_prefix_keys(self->service, prefix, filter, filter_data, &error);
+  if (keys == NULL)
+    return kv_bus_error_set(ret_error, error);
+  return delete_keys(self, m, keys, ret_error);
 }
 
 static int method_compare_and_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -702,6 +726,9 @@ static const sd_bus_vtable kv_vtable[] = {
                             method_set_many, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("DeleteMany", SD_BUS_ARGS("as", keys),
                             SD_BUS_RESULT("u", deleted, "t", revision), method_delete_many,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("DeletePrefix", SD_BUS_ARGS("s", prefix),
+                            SD_BUS_RESULT("u", deleted, "t", revision), method_delete_prefix,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS(
         "CompareAndSet", SD_BUS_ARGS("s", key, "t", expected_revision, "v", value),

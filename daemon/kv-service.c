@@ -196,6 +196,25 @@ KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_val
   return g_steal_pointer(&page);
 }
 
+GStrv kv_service_prefix_keys(KvService *self, const char *prefix, KvKeyFilter filter,
+                             gpointer filter_data, GError **error)
+{
+  g_autoptr(KvPage) page = kv_service_page(self, prefix, NULL, KV_BATCH_MAX_KEYS, FALSE, G_MAXSIZE,
+                                           filter, filter_data, error);
+
+  if (page == NULL)
+    return NULL;
+  if (page->next != NULL) {
+    g_set_error(error, KV_ERROR, KV_ERROR_TOO_LARGE,
+                "More than %d keys start with '%s'; one batch deletes at most %d (delete "
+                "longer prefixes, or pages of keys with DeleteMany)",
+                KV_BATCH_MAX_KEYS, prefix, KV_BATCH_MAX_KEYS);
+    return NULL;
+  }
+  g_ptr_array_add(page->keys, NULL);
+  return (GStrv)g_ptr_array_steal(page->keys, NULL);
+}
+
 static int compare_changes(gconstpointer a, gconstpointer b)
 {
   return strcmp(((const KvChange *)a)->key, ((const KvChange *)b)->key);

@@ -73,6 +73,12 @@ gboolean kv_service_set_many(KvService *self, KvChange *changes, gsize n_changes
 gboolean kv_service_delete_many(KvService *self, const char *const *keys, guint *out_deleted,
                                 guint64 *out_revision, GError **error);
 
+/* The keys starting with @prefix that @filter (if not NULL) admits, in key order, to be
+ * deleted in one batch (DeletePrefix); TOO_LARGE when there are more than
+ * KV_BATCH_MAX_KEYS. */
+GStrv kv_service_prefix_keys(KvService *self, const char *prefix, KvKeyFilter filter,
+                             gpointer filter_data, GError **error);
+
 /* Stores @value under @key only if the key's revision is @expected_revision (0: the key
  * must not exist); otherwise CONFLICT, naming the current revision. */
 gboolean kv_service_compare_and_set(KvService *self, const char *key, guint64 expected_revision,

@@ -350,6 +350,39 @@ static void test_filtered_reads(Fixture *f, gconstpointer data)
   g_assert_null(last->next);
 }
 
+/* The keys of a prefix for DeletePrefix: those the filter admits, at most a batch. */
+static void test_prefix_keys(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  const char *keys[] = {"app/a", "app/secret/b", "app/c", "other", NULL};
+  const char *expected[] = {"app/a", "app/c", NULL};
+
+  for (gsize i = 0; keys[i] != NULL; i++)
+    g_assert_true(kv_service_set(f->service, keys[i], g_variant_new_int32((gint32)i), NULL));
+  g_auto(GStrv) found =
+      kv_service_prefix_keys(f->service, "app/", not_secret, (gpointer) "app/secret/", &error);
+  g_assert_no_error(error);
+  g_assert_cmpstrv(found, expected);
+  g_auto(GStrv) none = kv_service_prefix_keys(f->service, "nothing/", NULL, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(g_strv_length(none), ==, 0);
+
+  GVariantBuilder many;
+  g_variant_builder_init(&many, G_VARIANT_TYPE("a{sv}"));
+  for (guint i = 0; i < KV_BATCH_MAX_KEYS; i++) {
+    g_autofree char *key = g_strdup_printf("big/%05u", i);
+    g_variant_builder_add(&many, "{sv}", key, g_variant_new_boolean(TRUE));
+  }
+  guint64 revision;
+  g_assert_true(set_many(f, g_variant_builder_end(&many), &revision, &error));
+  g_auto(GStrv) batch = kv_service_prefix_keys(f->service, "big/", NULL, NULL, &error);
+  g_assert_cmpuint(g_strv_length(batch), ==, KV_BATCH_MAX_KEYS);
+  g_assert_true(kv_service_set(f->service, "big/more", g_variant_new_boolean(TRUE), NULL));
+  g_assert_null(kv_service_prefix_keys(f->service, "big/", NULL, NULL, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_TOO_LARGE);
+  g_assert_nonnull(strstr(error->message, "More than 5000 keys start with 'big/'"));
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -368,6 +401,7 @@ int main(int argc, char **argv)
   ADD("bad-batch-changes-nothing", test_bad_batch_changes_nothing, 0);
   ADD("compare-and-set", test_compare_and_set, 0);
   ADD("filtered-reads", test_filtered_reads, 0);
+  ADD("prefix-keys", test_prefix_keys, 0);
 #undef ADD
   return g_test_run();
 }
