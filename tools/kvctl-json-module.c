@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kvctl-json-module.h"
 
 #include "kv-config.h"
@@ -29,9 +30,12 @@ gboolean kvctl_json_load(KvctlJson *out, GError **error)
     return FALSE;
   }
   /* Loaded for the rest of the process: never closed. */
-  out->to_json = (char *(*)(GVariant *))dlsym(module, "kvctl_dump_to_json");
-  out->from_json = (GVariant * (*)(const char *, GError **)) dlsym(module, "kvctl_dump_from_json");
-  if (out->to_json == NULL || out->from_json == NULL) {
+  *(void **)&out->from_entries = dlsym(module, "kvctl_json_from_entries");
+  *(void **)&out->from_value = dlsym(module, "kvctl_json_from_value");
+  *(void **)&out->from_keys = dlsym(module, "kvctl_json_from_keys");
+  *(void **)&out->to_entries = dlsym(module, "kvctl_json_to_entries");
+  if (out->from_entries == NULL || out->from_value == NULL || out->from_keys == NULL ||
+      out->to_entries == NULL) {
     g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s lacks the JSON functions", installed);
     return FALSE;
   }

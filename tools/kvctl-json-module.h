@@ -1,15 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
 #include <glib.h>
 
 G_BEGIN_DECLS
 
-/* The JSON functions of kvctl-dump.h, from the kvctl-json module. kvctl loads it only for
- * the commands that use JSON, so that every other call starts without json-glib and GIO
- * and the dozen libraries they bring. */
+/* The functions of kvctl-json.h, from the kvctl-json module. kvctl loads it only for the
+ * commands that use JSON, so that every other call starts without json-glib and GIO and
+ * the dozen libraries they bring. */
 typedef struct {
-  char *(*to_json)(GVariant *entries);
-  GVariant *(*from_json)(const char *text, GError **error);
+  char *(*from_entries)(GVariant *entries);
+  char *(*from_value)(GVariant *value);
+  char *(*from_keys)(const char *const *keys);
+  GVariant *(*to_entries)(const char *text, GError **error);
 } KvctlJson;
 
 /* Loads the module, from beside the kvctl executable (a build tree) or else from

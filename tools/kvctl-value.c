@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kvctl-value.h"
 
 #include <string.h>
@@ -69,6 +70,11 @@ GVariant *kvctl_parse_value(const char *type_name, gboolean gvariant_text, const
     return NULL;
   if (strcmp(type, "s") == 0)
     return g_variant_ref_sink(g_variant_new_string(text));
+  /* The plain forms, /org/example and ai, besides GVariant text ('/org/example'). */
+  if (strcmp(type, "o") == 0 && g_variant_is_object_path(text))
+    return g_variant_ref_sink(g_variant_new_object_path(text));
+  if (strcmp(type, "g") == 0 && g_variant_is_signature(text))
+    return g_variant_ref_sink(g_variant_new_signature(text));
   return parse_text(G_VARIANT_TYPE(type), text, error);
 }
 

@@ -4,7 +4,9 @@
 #include "kv-test-bus.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
   const char *args; /* split on spaces; ~ is a space inside an argument, <empty> an empty one */
@@ -13,7 +15,8 @@ typedef struct {
   const char *err_part; /* part of stderr, NULL for empty stderr */
 } Step;
 
-static void run_kvctl(const char *const *argv, int *status, char **out, char **err)
+static void run_kvctl_with_input(const char *const *argv, const char *input, int *status,
+                                 char **out, char **err)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) full = g_ptr_array_new();
@@ -25,12 +28,19 @@ static void run_kvctl(const char *const *argv, int *status, char **out, char **e
 
   g_autoptr(GSubprocess) process =
       g_subprocess_newv((const char *const *)full->pdata,
-                        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+                        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
+                            (input != NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0),
+                        &error);
   g_assert_no_error(error);
-  g_subprocess_communicate_utf8(process, NULL, NULL, out, err, &error);
+  g_subprocess_communicate_utf8(process, input, NULL, out, err, &error);
   g_assert_no_error(error);
   g_assert_true(g_subprocess_get_if_exited(process));
   *status = g_subprocess_get_exit_status(process);
+}
+
+static void run_kvctl(const char *const *argv, int *status, char **out, char **err)
+{
+  run_kvctl_with_input(argv, NULL, status, out, err);
 }
 
 static void run_steps(const Step *steps, gsize n_steps)
@@ -111,24 +121,37 @@ static void test_usage_errors(KvTestBus *bus, gconstpointer data)
 {
   static const Step steps[] = {
       {"frobnicate", 2, "", "unknown command 'frobnicate'"},
-      {"get", 2, "", "usage: get KEY [--revision]"},
-      {"get a b", 2, "", "usage: get KEY [--revision]"},
-      {"set onlykey", 2, "", "usage: set"},
+      {"get", 2, "", "get: one KEY, please\nUsage: kvctl get [--revision]"},
+      {"get a b", 2, "", "Try 'kvctl help get'."},
+      {"set onlykey", 2, "", "Usage: kvctl set"},
       {"set --type float k 1", 2, "", "Unknown type 'float'"},
       {"set --type int32 k five", 2, "", "Cannot read the value"},
       {"set --type int32 --gvariant k 5", 2, "", "exclude each other"},
       {"set --gvariant k just~5", 2, "", "maybe"},
       {"incr k notanumber", 2, "", "not an int64"},
-      {"del", 2, "", "usage: del KEY..."},
-      {"keys a b", 2, "", "usage: keys [PREFIX]"},
+      {"del", 2, "", "Usage: kvctl del [--] KEY... | --prefix PREFIX"},
+      {"del --prefix p k", 2, "", "KEYs, or --prefix PREFIX alone"},
+      {"keys a b", 2, "", "Usage: kvctl keys"},
+      {"keys --bogus", 2, "", "Unknown option --bogus"},
+      {"keys -0 --json", 2, "", "exclude each other"},
+      {"get --json --bogus k", 2, "", "Unknown option --bogus"},
+      {"del --bogus k", 2, "", "Unknown option --bogus"},
+      {"dump --bogus", 2, "", "Unknown option --bogus"},
+      {"set --file /nonexistent/value k", 2, "", "Cannot open /nonexistent/value"},
+      {"set --file /dev/null k v", 2, "", "KEY with --file"},
+      {"load --batch-size 5001 f", 2, "", "--batch-size takes 1 to 5000 keys"},
+      {"load --batch-size -1 f", 2, "", "--batch-size takes 1 to 5000 keys"},
+      {"--timeout 0 ping", 2, "", "--timeout takes seconds"},
+      {"--timeout soon ping", 2, "", "Cannot parse double value"},
+      {"help frobnicate", 2, "", "no command 'frobnicate'"},
       {"cas k notanumber v", 2, "", "not a revision number"},
-      {"cas k 1", 2, "", "usage: cas"},
+      {"cas k 1", 2, "", "Usage: kvctl cas"},
       {"get --bogus k", 2, "", "Unknown option"},
-      {"dump a b", 2, "", "usage: dump"},
-      {"load", 2, "", "usage: load"},
+      {"dump a b", 2, "", "Usage: kvctl dump"},
+      {"load", 2, "", "Usage: kvctl load"},
       {"load /nonexistent/dump", 2, "", "No such file"},
-      {"watch a b", 2, "", "usage: watch"},
-      {"ping extra", 2, "", "usage: ping"},
+      {"watch a b", 2, "", "Usage: kvctl watch"},
+      {"ping extra", 2, "", "Usage: kvctl ping"},
       {"--system --user ping", 2, "", "exclude each other"},
       {"--bogus ping", 2, "", "Unknown option"},
   };
@@ -151,7 +174,7 @@ static void test_help(KvTestBus *bus, gconstpointer data)
   run_steps(steps, G_N_ELEMENTS(steps));
   run_kvctl(argv, &status, &out, &err);
   g_assert_nonnull(strstr(out, "Exit status: 0 success, 1 key missing"));
-  g_assert_nonnull(strstr(out, "incr KEY [DELTA]"));
+  g_assert_nonnull(strstr(out, "  incr      Add DELTA (default 1) and print the result\n"));
 }
 
 static void test_address_option(KvTestBus *bus, gconstpointer data)
@@ -220,6 +243,298 @@ static void test_json_module_missing(KvTestBus *bus, gconstpointer data)
   g_rmdir(dir);
 }
 
+/* What people expect of a command-line tool: help, version, "--", other ways to name the
+ * bus. */
+static void test_habits(KvTestBus *bus, gconstpointer data)
+{
+  static const Step steps[] = {
+      {"--version", 0, "kvctl " KV_VERSION "\n", NULL},
+      {"help incr", 0, NULL, NULL},
+      {"set -- -dash -value", 0, "", NULL},
+      {"get -- -dash", 0, "-value\n", NULL},
+      {"exists -- -dash", 0, "true\n", NULL},
+      {"keys -- -d", 0, "-dash\n", NULL},
+      {"incr -- -count -5", 0, "-5\n", NULL},
+      {"set k --", 0, "", NULL},
+      {"get k", 0, "--\n", NULL},
+      {"del -- -dash -count", 0, "2\n", NULL},
+      {"--session set --type objectpath path /org/example/Thing", 0, "", NULL},
+      {"get --json path", 0, "{\"type\":\"o\",\"value\":\"'/org/example/Thing'\"}\n", NULL},
+      {"set --type signature sig a{sv}", 0, "", NULL},
+      {"get sig", 0, "'a{sv}'\n", NULL},
+      {"set --type objectpath bad not/a/path", 2, "", "Cannot read the value"},
+      {"revision", 0, "6\n", NULL},
+  };
+  const char *help_argv[][3] = {
+      {"help", "set", NULL}, {"set", "--help", NULL}, {"--help", NULL, NULL}};
+
+  run_steps(steps, G_N_ELEMENTS(steps));
+  for (gsize i = 0; i < G_N_ELEMENTS(help_argv); i++) {
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int status;
+    run_kvctl(help_argv[i], &status, &out, &err);
+    g_assert_cmpint(status, ==, 0);
+    g_assert_nonnull(strstr(out, "Usage: kvctl [OPTION...]"));
+    g_assert_nonnull(strstr(out, i < 2 ? "kvctl set --file /etc/hostname" : "Exit status"));
+  }
+}
+
+/* keys -0 and a key with a newline: each key whole, ended by a NUL. */
+static void test_keys_null(KvTestBus *bus, gconstpointer data)
+{
+  const char *keys[] = {"two\nlines", "one"};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) out = NULL;
+  gsize length;
+
+  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+    const char *argv[] = {"set", keys[i], "v", NULL};
+    g_autofree char *o = NULL, *e = NULL;
+    int status;
+    run_kvctl(argv, &status, &o, &e);
+    g_assert_cmpint(status, ==, 0);
+  }
+  g_autoptr(GSubprocess) process = g_subprocess_new(
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, kv_test_getenv("KV_TEST_KVCTL"), "keys", "-0", NULL);
+  g_assert_no_error(error);
+  g_subprocess_communicate(process, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error(error);
+  const char *bytes = g_bytes_get_data(out, &length);
+  g_assert_cmpmem(bytes, length, "one\0two\nlines\0", 14);
+
+  const char *json[] = {"keys", "--json", NULL};
+  g_autofree char *json_out = NULL, *json_err = NULL;
+  int status;
+  run_kvctl(json, &status, &json_out, &json_err);
+  g_assert_cmpstr(json_out, ==, "[\n  \"one\",\n  \"two\\nlines\"\n]\n");
+}
+
+/* Values from stdin and files: larger than any command line, kept byte for byte. */
+static void test_value_from_input(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) large = g_string_new(NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  int status;
+
+  while (large->len < 300 * 1024)
+    g_string_append(large, "0123456789abcdef\n");
+  const char *set_stdin[] = {"set", "big", "-", NULL};
+  run_kvctl_with_input(set_stdin, large->str, &status, &out, &err);
+  g_assert_cmpint(status, ==, 0);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  const char *get[] = {"get", "big", NULL};
+  run_kvctl(get, &status, &out, &err);
+  g_assert_cmpuint(strlen(out), ==, large->len + 1); /* and puts's newline */
+  g_assert_true(strncmp(out, large->str, large->len) == 0);
+
+  g_autofree char *path = g_build_filename(g_get_tmp_dir(), "kvctl-value-XXXXXX", NULL);
+  int fd = g_mkstemp(path);
+  g_assert_cmpint(fd, >=, 0);
+  close(fd);
+  g_file_set_contents(path, "[1, 2, 3]\n", -1, &error);
+  g_assert_no_error(error);
+  const Step steps[] = {
+      {"set --type ai --file PATH list", 0, "", NULL},
+      {"get list", 0, "[1, 2, 3]\n", NULL},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(steps); i++) {
+    g_auto(GStrv) argv = g_strsplit(steps[i].args, " ", -1);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    for (gsize a = 0; argv[a] != NULL; a++)
+      if (g_str_equal(argv[a], "PATH")) {
+        g_free(argv[a]);
+        argv[a] = g_strdup(path);
+      }
+    run_kvctl((const char *const *)argv, &status, &out, &err);
+    g_assert_cmpint(status, ==, steps[i].status);
+    g_assert_cmpstr(out, ==, steps[i].out);
+  }
+  g_unlink(path);
+}
+
+static void test_delete_prefix(KvTestBus *bus, gconstpointer data)
+{
+  static const Step steps[] = {
+      {"set-many app/a=1 app/b=2 apple=3 other=4", 0, "1\n", NULL},
+      {"del --prefix app/", 0, "2\n", NULL},
+      {"keys", 0, "apple\nother\n", NULL},
+      {"del --prefix nothing/", 0, "0\n", NULL},
+      {"revision", 0, "2\n", NULL},
+      {"del --prefix <empty>", 0, "2\n", NULL},
+      {"keys", 0, "", NULL},
+  };
+
+  run_steps(steps, G_N_ELEMENTS(steps));
+}
+
+/* JSON never lies: every type goes out and comes back exactly, through kvctl and the bus. */
+static void test_json_round_trip(KvTestBus *bus, gconstpointer data)
+{
+  static const Step steps[] = {
+      {"set-many --gvariant s='text' b=true y=byte~0xff n=int16~-5 q=uint16~65535 "
+       "i=int32~-7 u=uint32~4294967295 x=int64~9007199254740992 "
+       "X=int64~9223372036854775807 t=uint64~18446744073709551615 d=1.5 D=2.0 "
+       "inf=double~inf o=objectpath~'/a' g=signature~'ai' ai=[1,~2] "
+       "e=@as~[] st=(1,~'x') dict={'k':~<1>}",
+       0, "1\n", NULL},
+      {"get --json x", 0, "9007199254740992\n", NULL},
+      {"get --json X", 0, "{\"type\":\"x\",\"value\":\"9223372036854775807\"}\n", NULL},
+      {"get --json D", 0, "2.0\n", NULL},
+      {"get --json inf", 0, "{\"type\":\"d\",\"value\":\"inf\"}\n", NULL},
+  };
+  g_autofree char *text_before = NULL, *json = NULL, *text_after = NULL, *err = NULL;
+  const char *dump_text[] = {"dump", NULL};
+  const char *dump_json[] = {"dump", "--json", NULL};
+  const char *del_all[] = {"del", "--prefix", "", NULL};
+  const char *load_json[] = {"load", "--json", "-", NULL};
+  int status;
+
+  run_steps(steps, G_N_ELEMENTS(steps));
+  run_kvctl(dump_text, &status, &text_before, &err);
+  g_clear_pointer(&err, g_free);
+  run_kvctl(dump_json, &status, &json, &err);
+  g_assert_cmpint(status, ==, 0);
+  g_clear_pointer(&err, g_free);
+  g_autofree char *out = NULL;
+  run_kvctl(del_all, &status, &out, &err);
+  g_assert_cmpstr(out, ==, "19\n");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  run_kvctl_with_input(load_json, json, &status, &out, &err);
+  g_assert_cmpstr(err, ==, "");
+  g_assert_cmpint(status, ==, 0);
+  g_clear_pointer(&err, g_free);
+  run_kvctl(dump_text, &status, &text_after, &err);
+  g_assert_cmpstr(text_after, ==, text_before);
+}
+
+/* JSON that kvctl cannot load faithfully is refused whole, naming the key. */
+static void test_json_refused(KvTestBus *bus, gconstpointer data)
+{
+  static const struct {
+    const char *json;
+    const char *err_part;
+  } cases[] = {
+      {"{\"ok\": 1, \"n\": null}", "Key 'n': null is no value"},
+      {"{\"big\": 18446744073709551615}", "Key 'big': the integer 18446744073709551615"},
+      {"{\"low\": -9223372036854775809}", "Key 'low': the integer -9223372036854775809"},
+      {"{\"list\": [1, 2]}", "Key 'list': a JSON array"},
+      {"{\"o\": {\"a\": 1}}", "Key 'o': an object is the tagged form"},
+      {"{\"m\": {\"type\": \"mi\", \"value\": \"5\"}}", "'mi' is not a GVariant type string"},
+      {"{\"t\": {\"type\": \"t\", \"value\": \"-1\"}}", "Key 't': not GVariant text of type 't'"},
+      {"[1]", "Not a JSON object"},
+  };
+  const char *load_json[] = {"load", "--json", "-", NULL};
+
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *out = NULL, *err = NULL;
+    int status;
+    run_kvctl_with_input(load_json, cases[i].json, &status, &out, &err);
+    g_assert_cmpint(status, ==, 2);
+    if (strstr(err, cases[i].err_part) == NULL)
+      g_error("'%s': stderr '%s' lacks '%s'", cases[i].json, err, cases[i].err_part);
+  }
+  const Step after[] = {{"keys", 0, "", NULL}};
+  run_steps(after, G_N_ELEMENTS(after));
+}
+
+static char *dump_of(guint n_keys, const char *last_key)
+{
+  GString *text = g_string_new("{\n");
+
+  for (guint i = 0; i < n_keys; i++)
+    g_string_append_printf(text, "  'k%05u': <%u>,\n", i, i);
+  g_string_append_printf(text, "  '%s': <'last'>\n}\n", last_key);
+  return g_string_free(text, FALSE);
+}
+
+/* load is atomic unless asked for batches; a failed batch says what is stored. */
+static void test_load_batches(KvTestBus *bus, gconstpointer data)
+{
+  g_autofree char *large = dump_of(5000, "z");
+  g_autofree char *bad = dump_of(4, "");
+  const char *load[] = {"load", "-", NULL};
+  const char *load_batches[] = {"load", "--batch-size", "2000", "-", NULL};
+  const char *load_small_batches[] = {"load", "--batch-size", "2", "-", NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  int status;
+
+  run_kvctl_with_input(load, large, &status, &out, &err);
+  g_assert_cmpint(status, ==, 3);
+  g_assert_nonnull(strstr(err, "5001 keys are more than one atomic change takes (5000)"));
+  g_assert_nonnull(strstr(err, "--batch-size"));
+  const Step none[] = {{"revision", 0, "0\n", NULL}};
+  run_steps(none, G_N_ELEMENTS(none));
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  run_kvctl_with_input(load_batches, large, &status, &out, &err);
+  g_assert_cmpint(status, ==, 0);
+  g_assert_cmpstr(out, ==, "3\n");
+  g_assert_cmpstr(err, ==, ""); /* no progress: stderr is no terminal */
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  run_kvctl_with_input(load_small_batches, bad, &status, &out, &err);
+  g_assert_cmpint(status, ==, 3);
+  g_assert_nonnull(strstr(err, "InvalidKey"));
+  g_assert_nonnull(strstr(err, "stopped at the batch of keys 5 to 5; the 4 keys before it"));
+  const Step after[] = {{"revision", 0, "5\n", NULL}};
+  run_steps(after, G_N_ELEMENTS(after));
+}
+
+/* A write that gets no answer in time: kvctl says it may have been applied, and how to
+ * tell. kvstored is stopped (SIGSTOP) to make it so. */
+static void test_write_timeout(KvTestBus *bus, gconstpointer data)
+{
+  static const Step steps[] = {
+      {"ping", 0, "pong\n", NULL},
+  };
+  static const Step stalled[] = {
+      {"--timeout 0.3 set k v", 3, "",
+       "no reply within 0.3 s (set another limit with --timeout)\nkvctl: the write may still "
+       "have been applied: 'kvctl get --revision KEY'"},
+      {"--timeout 0.3 exists k", 3, "", "no reply within 0.3 s"},
+  };
+
+  run_steps(steps, G_N_ELEMENTS(steps));
+  pid_t pid = kv_test_bus_daemon_pid(bus);
+  g_assert_cmpint(kill(pid, SIGSTOP), ==, 0);
+  run_steps(stalled, G_N_ELEMENTS(stalled));
+  g_assert_cmpint(kill(pid, SIGCONT), ==, 0);
+  /* The write reached kvstored before the timeout: it is applied now. */
+  const Step after[] = {{"get k", 0, "v\n", NULL}};
+  run_steps(after, G_N_ELEMENTS(after));
+}
+
+/* Progress shows on a terminal only (script(1) gives kvctl one). */
+static void test_progress(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *script = g_find_program_in_path("script");
+
+  if (script == NULL) {
+    g_test_skip("script(1) is not installed");
+    return;
+  }
+  const Step steps[] = {{"set-many a=1 b=2 c=3", 0, "1\n", NULL}, {"dump", 0, NULL, NULL}};
+  run_steps(steps, G_N_ELEMENTS(steps));
+  g_autofree char *command = g_strdup_printf("%s dump >/dev/null", kv_test_getenv("KV_TEST_KVCTL"));
+  g_autoptr(GSubprocess) process =
+      g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, &error,
+                       script, "-qec", command, "/dev/null", NULL);
+  g_assert_no_error(error);
+  g_autofree char *out = NULL;
+  g_subprocess_communicate_utf8(process, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error(error);
+  if (strstr(out, "kvctl: dumped 3 keys (") == NULL)
+    g_error("no progress on a terminal: '%s'", out);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -231,6 +546,15 @@ int main(int argc, char **argv)
   ADD("address-option", test_address_option);
   ADD("unreachable-bus", test_unreachable_bus);
   ADD("json-module-missing", test_json_module_missing);
+  ADD("habits", test_habits);
+  ADD("keys-null", test_keys_null);
+  ADD("value-from-input", test_value_from_input);
+  ADD("delete-prefix", test_delete_prefix);
+  ADD("json-round-trip", test_json_round_trip);
+  ADD("json-refused", test_json_refused);
+  ADD("load-batches", test_load_batches);
+  ADD("write-timeout", test_write_timeout);
+  ADD("progress", test_progress);
 #undef ADD
   return g_test_run();
 }

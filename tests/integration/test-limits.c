@@ -343,13 +343,15 @@ static void test_many_keys(KvTestBus *bus, gconstpointer data)
 }
 
 /* kvctl @command [@argument]: its standard output, and its exit status in @status. */
-static char *run_kvctl(const char *command, const char *argument, int *status)
+/* kvctl with up to three arguments (NULL: fewer). */
+static char *run_kvctl(const char *command, const char *argument, const char *more,
+                       const char *last, int *status)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_autoptr(GSubprocess) process =
       g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, kv_test_getenv("KV_TEST_KVCTL"),
-                       command, argument, NULL);
+                       command, argument, more, last, NULL);
 
   g_assert_no_error(error);
   g_subprocess_communicate_utf8(process, NULL, NULL, &out, NULL, &error);
@@ -377,14 +379,14 @@ static void test_kvctl_pages(KvTestBus *bus, gconstpointer data)
   }
   assert_refused(bus, "Keys", g_variant_new("(s)", ""), ERROR_PREFIX "TooLarge", "KeysPage");
 
-  g_autofree char *listed = run_kvctl("keys", NULL, &status);
+  g_autofree char *listed = run_kvctl("keys", NULL, NULL, NULL, &status);
   g_assert_cmpint(status, ==, 0);
   g_autofree char *expected = g_strjoinv("\n", keys);
   g_assert_true(g_str_has_suffix(listed, "\n"));
   listed[strlen(listed) - 1] = '\0';
   g_assert_true(g_str_equal(listed, expected));
 
-  g_autofree char *dumped = run_kvctl("dump", NULL, &status);
+  g_autofree char *dumped = run_kvctl("dump", NULL, NULL, NULL, &status);
   g_assert_cmpint(status, ==, 0);
   g_auto(GStrv) lines = g_strsplit(dumped, "\n", -1);
   /* One a{sv} document: "{", an entry a line, "}". */
@@ -393,11 +395,12 @@ static void test_kvctl_pages(KvTestBus *bus, gconstpointer data)
   g_assert_cmpstr(lines[2 * HALF], ==, "  'k0024999': <uint32 24999>");
   g_assert_cmpstr(lines[2 * HALF + 1], ==, "}");
 
-  /* Loaded back: more keys than one SetMany takes, so in batches; the last revision. */
+  /* Loaded back: more keys than one SetMany takes, so in batches when asked; the last
+   * revision. */
   g_autofree char *dump_path = g_build_filename(bus->status_dir, "dump", NULL);
   g_assert_true(g_file_set_contents(dump_path, dumped, -1, NULL));
   guint64 before = store_revision(bus);
-  g_autofree char *loaded = run_kvctl("load", dump_path, &status);
+  g_autofree char *loaded = run_kvctl("load", "--batch-size", "5000", dump_path, &status);
   g_assert_cmpint(status, ==, 0);
   g_autofree char *expected_revision = g_strdup_printf("%" G_GUINT64_FORMAT "\n", before + 5);
   g_assert_cmpstr(loaded, ==, expected_revision);
