@@ -14,9 +14,13 @@ struct _KvBusCallers {
   sd_bus *bus;
   sd_bus_slot *match;
   GHashTable *peers; /* unique name -> Entry */
-  KvBusPeerLeftFunc left_func;
-  gpointer left_data;
+  GArray *listeners; /* Listener */
 };
+
+typedef struct {
+  KvBusPeerLeftFunc func;
+  gpointer user_data;
+} Listener;
 
 static void entry_free(gpointer data)
 {
@@ -37,8 +41,10 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
   if (name[0] != ':' || new_owner[0] != '\0')
     return 0;
   g_hash_table_remove(self->peers, name);
-  if (self->left_func != NULL)
-    self->left_func(name, self->left_data);
+  for (guint i = 0; i < self->listeners->len; i++) {
+    Listener *listener = &g_array_index(self->listeners, Listener, i);
+    listener->func(name, listener->user_data);
+  }
   return 0;
 }
 
@@ -48,6 +54,7 @@ int kv_bus_callers_new(sd_bus *bus, KvBusCallers **ret)
 
   self->bus = bus;
   self->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, entry_free);
+  self->listeners = g_array_new(FALSE, FALSE, sizeof(Listener));
   int r = sd_bus_match_signal_async(bus, &self->match, "org.freedesktop.DBus",
                                     "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                     "NameOwnerChanged", on_name_owner_changed, NULL, self);
@@ -57,10 +64,22 @@ int kv_bus_callers_new(sd_bus *bus, KvBusCallers **ret)
   return 0;
 }
 
-void kv_bus_callers_set_left_func(KvBusCallers *self, KvBusPeerLeftFunc func, gpointer user_data)
+void kv_bus_callers_add_left_func(KvBusCallers *self, KvBusPeerLeftFunc func, gpointer user_data)
 {
-  self->left_func = func;
-  self->left_data = user_data;
+  Listener listener = {func, user_data};
+
+  g_array_append_val(self->listeners, listener);
+}
+
+void kv_bus_callers_remove_left_func(KvBusCallers *self, KvBusPeerLeftFunc func, gpointer user_data)
+{
+  for (guint i = 0; i < self->listeners->len; i++) {
+    Listener *listener = &g_array_index(self->listeners, Listener, i);
+    if (listener->func == func && listener->user_data == user_data) {
+      g_array_remove_index(self->listeners, i);
+      return;
+    }
+  }
 }
 
 /* Reads GetConnectionCredentials' a{sv} into @entry: UnixUserID and UnixGroupIDs. */
@@ -140,5 +159,6 @@ void kv_bus_callers_free(KvBusCallers *self)
     return;
   sd_bus_slot_unref(self->match);
   g_clear_pointer(&self->peers, g_hash_table_unref);
+  g_clear_pointer(&self->listeners, g_array_unref);
   g_free(self);
 }

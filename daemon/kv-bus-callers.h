@@ -18,8 +18,10 @@ typedef void (*KvBusPeerLeftFunc)(const char *peer, gpointer user_data);
  * negative errno. */
 int kv_bus_callers_new(sd_bus *bus, KvBusCallers **ret);
 
-/* Sets the one function told of departures (NULL for none). */
-void kv_bus_callers_set_left_func(KvBusCallers *self, KvBusPeerLeftFunc func, gpointer user_data);
+/* Adds a function told of departures, and removes it. */
+void kv_bus_callers_add_left_func(KvBusCallers *self, KvBusPeerLeftFunc func, gpointer user_data);
+void kv_bus_callers_remove_left_func(KvBusCallers *self, KvBusPeerLeftFunc func,
+                                     gpointer user_data);
 
 /* The credentials of @peer, valid while it stays on the bus. Returns 0, or a negative
  * errno with @ret_error set when the bus cannot tell (the peer has left, say). */

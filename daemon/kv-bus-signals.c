@@ -59,7 +59,7 @@ KvBusSignals *kv_bus_signals_new(sd_bus *bus, KvBusCallers *callers, KvBusAccess
   self->callers = callers;
   self->access = access;
   self->subscriptions = kv_subscriptions_new();
-  kv_bus_callers_set_left_func(callers, on_peer_left, self);
+  kv_bus_callers_add_left_func(callers, on_peer_left, self);
   return self;
 }
 
@@ -67,7 +67,7 @@ void kv_bus_signals_free(KvBusSignals *self)
 {
   if (self == NULL)
     return;
-  kv_bus_callers_set_left_func(self->callers, NULL, NULL);
+  kv_bus_callers_remove_left_func(self->callers, on_peer_left, self);
   kv_subscriptions_free(self->subscriptions);
   g_array_unref(self->pending);
   g_ptr_array_unref(self->lost);

@@ -2,6 +2,7 @@
 
 #include "kv-bus-error.h"
 #include "kv-bus-page.h"
+#include "kv-bus-properties.h"
 #include "kv-bus-signals.h"
 #include "kv-error.h"
 #include "kv-wire.h"
@@ -33,6 +34,7 @@ struct _KvBus {
   KvPeerFlow *flow;
   KvBusAccess *access; /* NULL on the session bus */
   KvBusSignals *signals;
+  KvBusProperties *properties;
 };
 
 static void outgoing_clear(gpointer data)
@@ -90,6 +92,10 @@ void kv_bus_commit(KvBus *self)
     kv_bus_access_recount(self->access);
     kv_bus_signals_discard(self->signals);
   }
+  /* Before the replies: a caller's proxy learns of its own write no later than of the
+   * reply. */
+  if (committed)
+    kv_bus_properties_announce(self->properties, kv_service_revision(self->service));
   for (guint i = 0; i < waiting->len; i++) {
     Outgoing *outgoing = &g_array_index(waiting, Outgoing, i);
     g_auto(sd_bus_error) bus_error = SD_BUS_ERROR_NULL;
@@ -694,8 +700,8 @@ static int property_get_count(sd_bus *bus, const char *path, const char *interfa
 static const sd_bus_vtable kv_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("Count", "u", property_get_count, 0, 0),
-    SD_BUS_PROPERTY("Revision", "t", property_get_revision, 0, 0),
+    SD_BUS_PROPERTY("Count", "u", property_get_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Revision", "t", property_get_revision, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_METHOD_WITH_ARGS("Get", SD_BUS_ARGS("s", key), SD_BUS_RESULT("v", value), method_get,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "v", value), SD_BUS_NO_RESULT, method_set,
@@ -761,6 +767,7 @@ void kv_bus_free(KvBus *self)
   kv_service_set_change_func(self->service, NULL, NULL);
   sd_bus_slot_unref(self->slot);
   kv_bus_signals_free(self->signals);
+  kv_bus_properties_free(self->properties);
   sd_event_source_disable_unref(self->commit_source);
   g_array_unref(self->waiting);
   g_free(self);
@@ -790,6 +797,8 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *
     r = sd_event_source_set_priority(self->commit_source, SD_EVENT_PRIORITY_IDLE);
   if (r >= 0)
     r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_OFF);
+  if (r >= 0)
+    r = kv_bus_properties_new(bus, callers, &self->properties);
   if (r >= 0)
     r = sd_bus_add_object_vtable(bus, &self->slot, KV_OBJECT_PATH, KV_INTERFACE, kv_vtable, self);
   if (r < 0)

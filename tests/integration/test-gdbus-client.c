@@ -180,6 +180,104 @@ static void test_properties(KvTestBus *bus, gconstpointer data)
   g_assert_nonnull(error);
 }
 
+static void count_signal(GDBusConnection *connection, const char *sender, const char *path,
+                         const char *interface, const char *member, GVariant *parameters,
+                         gpointer user_data)
+{
+  (*(guint *)user_data)++;
+}
+
+/* Spins the main context until @proxy's cached @name is @expected, or fails after 5 s. */
+static void wait_for_cached(GDBusProxy *proxy, const char *name, GVariant *expected)
+{
+  g_autoptr(GVariant) owned = g_variant_ref_sink(expected);
+  gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+  for (;;) {
+    g_autoptr(GVariant) cached = g_dbus_proxy_get_cached_property(proxy, name);
+    if (cached != NULL && g_variant_equal(cached, owned))
+      return;
+    if (g_get_monotonic_time() > deadline) {
+      g_autofree char *text = cached != NULL ? g_variant_print(cached, TRUE) : g_strdup("none");
+      g_error("cached %s is %s after 5 s", name, text);
+    }
+    g_main_context_iteration(NULL, FALSE);
+    g_usleep(1000);
+  }
+}
+
+/* A GDBusProxy caches the properties: Count and Revision must follow every write, yet
+ * nobody pays for PropertiesChanged while no peer caches them. */
+static void test_cached_properties_follow_writes(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  guint announced = 0;
+  guint subscription = g_dbus_connection_signal_subscribe(
+      bus->connection, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged", KV_OBJECT_PATH,
+      NULL, G_DBUS_SIGNAL_FLAGS_NONE, count_signal, &announced, NULL);
+
+  /* No cache yet: writes announce nothing (the Ping after them flushes the order). */
+  set_value(bus, "before/a", g_variant_new_int32(1));
+  set_value(bus, "before/b", g_variant_new_int32(2));
+  g_autoptr(GVariant) pong = g_dbus_connection_call_sync(
+      bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+      G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  while (g_main_context_iteration(NULL, FALSE))
+    ;
+  g_assert_cmpuint(announced, ==, 0);
+
+  g_autoptr(GDBusConnection) other =
+      g_dbus_connection_new_for_address_sync(kv_test_bus_address(bus),
+                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                             NULL, NULL, &error);
+  g_assert_no_error(error);
+  g_autoptr(GDBusProxy) proxy =
+      g_dbus_proxy_new_sync(other, G_DBUS_PROXY_FLAGS_NONE, NULL, KV_BUS_NAME, KV_OBJECT_PATH,
+                            KV_INTERFACE, NULL, &error);
+  g_assert_no_error(error);
+  wait_for_cached(proxy, "Revision", g_variant_new_uint64(2));
+
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *key = g_strdup_printf("k%d", i);
+    g_autoptr(GVariant) reply =
+        g_dbus_proxy_call_sync(proxy, "Set", g_variant_new("(sv)", key, g_variant_new_int32(i)),
+                               G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+    g_assert_no_error(error);
+  }
+  g_autoptr(GVariant) deleted =
+      g_dbus_proxy_call_sync(proxy, "DeletePrefix", g_variant_new("(s)", "before/"),
+                             G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error(error);
+  wait_for_cached(proxy, "Revision", g_variant_new_uint64(6));
+  wait_for_cached(proxy, "Count", g_variant_new_uint32(3));
+  g_assert_cmpuint(announced, ==, 4);
+
+  /* The caching peer gone (as far as the bus, and so kvstored after it, knows), the
+   * announcements stop. */
+  g_autofree char *gone = g_strdup(g_dbus_connection_get_unique_name(other));
+  g_clear_object(&proxy);
+  g_dbus_connection_close_sync(other, NULL, &error);
+  g_assert_no_error(error);
+  for (gboolean has_owner = TRUE; has_owner;) {
+    g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+        bus->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+        "NameHasOwner", g_variant_new("(s)", gone), G_VARIANT_TYPE("(b)"), G_DBUS_CALL_FLAGS_NONE,
+        -1, NULL, &error);
+    g_assert_no_error(error);
+    g_variant_get(reply, "(b)", &has_owner);
+  }
+  set_value(bus, "after", g_variant_new_int32(1));
+  g_clear_pointer(&pong, g_variant_unref);
+  pong = g_dbus_connection_call_sync(bus->connection, KV_BUS_NAME, KV_OBJECT_PATH,
+                                     "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+                                     G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  while (g_main_context_iteration(NULL, FALSE))
+    ;
+  g_assert_cmpuint(announced, ==, 4);
+  g_dbus_connection_signal_unsubscribe(bus->connection, subscription);
+}
+
 static void test_errors(KvTestBus *bus, gconstpointer data)
 {
   g_autofree char *long_key = g_strnfill(4097, 'k');
@@ -247,6 +345,7 @@ int main(int argc, char **argv)
   ADD("keys-and-get-all", test_keys_and_get_all, NULL);
   ADD("properties", test_properties, NULL);
   ADD("errors", test_errors, NULL);
+  ADD("cached-properties-follow-writes", test_cached_properties_follow_writes, NULL);
   ADD("limit-option", test_limit_option, "--max-value-size=16");
   ADD("introspection-matches-contract", test_introspection_matches_contract, NULL);
 #undef ADD
