@@ -38,12 +38,14 @@ typedef struct {
    * compaction_offset. */
   pid_t compaction_pid;
   gsize compaction_offset;
+  gint64 compaction_start; /* monotonic µs */
+  guint failed_commits;    /* in a row: logged at the first, counted after */
   /* The revision of the last commit. The inner repository's revision is that of the
    * last change applied, committed or not, and numbers the journal records. */
   guint64 committed_sequence;
   GArray *undo; /* Undo, one per change since the last commit */
-  KvWarningFunc warn;
-  gpointer warn_data;
+  KvLogFunc log;
+  gpointer log_data;
   int lock_fd;
 } KvPersistentRepository;
 
@@ -55,18 +57,30 @@ static void undo_clear(gpointer data)
   g_clear_pointer(&undo->old_value, g_variant_unref);
 }
 
-static void warn(KvPersistentRepository *self, const char *format, ...) G_GNUC_PRINTF(2, 3);
+static void say(KvPersistentRepository *self, int priority, const char *format, ...)
+    G_GNUC_PRINTF(3, 4);
 
-static void warn(KvPersistentRepository *self, const char *format, ...)
+static void say(KvPersistentRepository *self, int priority, const char *format, ...)
 {
   va_list args;
 
-  if (self->warn == NULL)
+  if (self->log == NULL)
     return;
   va_start(args, format);
   g_autofree char *message = g_strdup_vprintf(format, args);
   va_end(args);
-  self->warn(message, self->warn_data);
+  self->log(priority, message, self->log_data);
+}
+
+static void say_lock_wait(const char *dir, pid_t holder, guint wait_seconds, gpointer user_data)
+{
+  g_autofree char *by =
+      holder > 0 ? g_strdup_printf("process %d", (int)holder) : g_strdup("another process");
+
+  say(user_data, LOG_NOTICE,
+      "Waiting up to %u s for %s to release %s/lock (another kvstored finishing, or a "
+      "compaction it left running); SIGTERM ends the wait",
+      wait_seconds, by, dir);
 }
 
 /* Applies @changes to the inner repository and queues them as one journal record. */
@@ -139,11 +153,18 @@ static gsize file_size(const char *path)
   return g_stat(path, &st) == 0 ? (gsize)st.st_size : 0;
 }
 
-/* A new snapshot is in place: the next compaction waits until the journal outgrows it. */
-static void snapshot_installed(KvPersistentRepository *self)
+/* A new snapshot is in place, folding in @journal_bytes of journal since @start: the next
+ * compaction waits until the journal outgrows it. */
+static void snapshot_installed(KvPersistentRepository *self, gsize journal_bytes, gint64 start)
 {
   self->snapshot_bytes = file_size(self->snapshot_path);
   self->next_compaction = MAX(self->compact_bytes, self->snapshot_bytes);
+  if (journal_bytes > 0)
+    say(self, LOG_INFO,
+        "Compacted %zu bytes of journal into a snapshot of %zu bytes (%" G_GUINT64_FORMAT
+        " keys) in %.0f ms",
+        journal_bytes, self->snapshot_bytes, (guint64)kv_repository_count(self->inner),
+        (double)(g_get_monotonic_time() - start) / 1000);
 }
 
 /* A compaction failed or could not start: the data is safe in the journal; try again once
@@ -151,7 +172,7 @@ static void snapshot_installed(KvPersistentRepository *self)
 static void postpone_compaction(KvPersistentRepository *self, const char *why)
 {
   self->next_compaction = 2 * kv_journal_size(self->journal);
-  warn(self, "Compaction failed, the journal keeps growing: %s", why);
+  say(self, LOG_WARNING, "Compaction failed, the journal keeps growing: %s", why);
 }
 
 /* Installs the snapshot a background compaction wrote and drops the journal records it
@@ -175,7 +196,7 @@ static void finish_background_compaction(KvPersistentRepository *self, gboolean 
     g_set_error(&error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "the snapshot writer failed");
   } else if (kv_snapshot_install(self->snapshot_path, &error) &&
              kv_journal_drop_head(self->journal, self->compaction_offset, &error)) {
-    snapshot_installed(self);
+    snapshot_installed(self, self->compaction_offset, self->compaction_start);
     return;
   }
   postpone_compaction(self, error->message);
@@ -211,6 +232,7 @@ static void start_background_compaction(KvPersistentRepository *self)
   }
   self->compaction_pid = pid;
   self->compaction_offset = kv_journal_size(self->journal);
+  self->compaction_start = g_get_monotonic_time();
 }
 
 void kv_persistent_repository_wait_compaction(KvRepository *repository)
@@ -221,14 +243,16 @@ void kv_persistent_repository_wait_compaction(KvRepository *repository)
 gboolean kv_persistent_repository_compact(KvRepository *repository, GError **error)
 {
   KvPersistentRepository *self = (KvPersistentRepository *)repository;
+  gint64 start = g_get_monotonic_time();
 
   finish_background_compaction(self, TRUE);
+  gsize journal_bytes = kv_journal_size(self->journal);
   /* The snapshot must hold exactly what the journal has committed. */
   g_return_val_if_fail(self->undo->len == 0, FALSE);
   if (!kv_snapshot_write(self->snapshot_path, self->inner, self->committed_sequence, error) ||
       !kv_snapshot_install(self->snapshot_path, error) || !kv_journal_reset(self->journal, error))
     return FALSE;
-  snapshot_installed(self);
+  snapshot_installed(self, journal_bytes, start);
   return TRUE;
 }
 
@@ -244,9 +268,20 @@ static gboolean persistent_commit(KvRepository *repository, GError **error)
   finish_background_compaction(self, FALSE);
   if (!kv_journal_flush(self->journal, self->sync == KV_SYNC_ALWAYS, &local_error)) {
     roll_back(self);
+    /* A full or failing disk fails every commit: the operator hears of it once, and of
+     * its end. */
+    if (self->failed_commits++ == 0)
+      say(self, LOG_ERR,
+          "Cannot commit, the changes are refused with StorageError: %s (further failures "
+          "are counted until a commit succeeds)",
+          local_error->message);
     g_set_error(error, KV_ERROR, KV_ERROR_STORAGE, "Storage failed, nothing was changed: %s",
                 local_error->message);
     return FALSE;
+  }
+  if (self->failed_commits > 0) {
+    say(self, LOG_NOTICE, "Commits succeed again, after %u failed", self->failed_commits);
+    self->failed_commits = 0;
   }
   g_array_set_size(self->undo, 0);
   self->committed_sequence = kv_repository_revision(self->inner);
@@ -342,7 +377,7 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
 }
 
 KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gsize compact_bytes,
-                                            KvWarningFunc warn_func, gpointer warn_data,
+                                            KvLogFunc log_func, gpointer log_data,
                                             KvRecoveryInfo *out_info, GError **error)
 {
   KvPersistentRepository *self = g_new0(KvPersistentRepository, 1);
@@ -360,15 +395,15 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
   self->compact_bytes = compact_bytes;
   self->undo = g_array_new(FALSE, FALSE, sizeof(Undo));
   g_array_set_clear_func(self->undo, undo_clear);
-  self->warn = warn_func;
-  self->warn_data = warn_data;
+  self->log = log_func;
+  self->log_data = log_data;
   self->lock_fd = -1;
 
   static const char *const state_files[] = {"lock",         "snapshot",    "journal",
                                             "snapshot.tmp", "journal.tmp", NULL};
   if (!kv_state_dir_prepare(dir, state_files, error))
     return NULL;
-  if ((self->lock_fd = kv_state_dir_lock(dir, LOCK_WAIT_SECONDS, error)) < 0)
+  if ((self->lock_fd = kv_state_dir_lock(dir, LOCK_WAIT_SECONDS, say_lock_wait, self, error)) < 0)
     return NULL;
   /* Left by a crash in the middle of a compaction; never part of the state. */
   g_unlink(snapshot_tmp);
@@ -382,15 +417,15 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
   if (self->journal == NULL)
     return NULL;
   if (dropped > 0)
-    warn(self,
-         "Cut a torn tail of %zu bytes off %s: the last write before a crash, which was "
-         "never acknowledged",
-         dropped, journal_path);
+    say(self, LOG_WARNING,
+        "Cut a torn tail of %zu bytes off %s: the last write before a crash, which was "
+        "never acknowledged",
+        dropped, journal_path);
 
   out_info->journal_records = replay.replayed;
   out_info->dropped_bytes = dropped;
   /* The snapshot's revision, then one per replayed record. */
   self->committed_sequence = kv_repository_revision(self->inner);
-  snapshot_installed(self);
+  snapshot_installed(self, 0, 0);
   return g_steal_pointer(&owned);
 }

@@ -2,6 +2,8 @@
 
 #include "kv-repository.h"
 
+#include <syslog.h>
+
 G_BEGIN_DECLS
 
 /* A repository that keeps the live data in a memory repository and makes every
@@ -19,8 +21,9 @@ typedef enum {
   KV_SYNC_NONE,   /* write(2) only: a crash of the machine can lose the last commits */
 } KvSyncMode;
 
-/* Receives warnings that are not errors of any call (a cut torn tail, a failed compaction). */
-typedef void (*KvWarningFunc)(const char *message, gpointer user_data);
+/* Receives what an operator should hear of that is not the answer to any call, with a
+ * syslog priority: a cut torn tail, waiting for the lock, failed commits, compactions. */
+typedef void (*KvLogFunc)(int priority, const char *message, gpointer user_data);
 
 /* A journal record: its sequence number (the revision of its change) and the changes it
  * makes, each a key with its new value, or with nothing for a deletion. */
@@ -40,7 +43,7 @@ typedef struct {
 /* Opens the state in @dir (created with mode 0700 if missing) into a memory repository
  * it owns. Damage other than a torn journal tail fails. */
 KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gsize compact_bytes,
-                                            KvWarningFunc warn, gpointer warn_data,
+                                            KvLogFunc log, gpointer log_data,
                                             KvRecoveryInfo *out_info, GError **error);
 
 /* Bytes in the journal, flushed. */

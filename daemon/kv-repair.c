@@ -202,7 +202,7 @@ gboolean kv_repair_check(const char *dir, GString *report, gboolean *out_healthy
   g_auto(SnapshotState) snapshot = {0};
   g_auto(KvJournalScan) scan = {0};
   Replay replay = {0};
-  int lock = kv_state_dir_lock(dir, 0, error);
+  int lock = kv_state_dir_lock(dir, 0, NULL, NULL, error);
 
   if (lock < 0)
     return FALSE;
@@ -360,7 +360,7 @@ static gboolean repair_locked(const char *dir, GString *report, GError **error)
 
 gboolean kv_repair(const char *dir, GString *report, GError **error)
 {
-  int lock = kv_state_dir_lock(dir, 0, error);
+  int lock = kv_state_dir_lock(dir, 0, NULL, NULL, error);
 
   if (lock < 0)
     return FALSE;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -15,10 +16,18 @@ char *kv_state_dir_resolve(const char *option, gboolean session_bus);
  * anything but regular files where they exist. Else an error naming the path. */
 gboolean kv_state_dir_prepare(const char *dir, const char *const *files, GError **error);
 
-/* Takes the lock that keeps one kvstored (or repair) per state directory, waiting up to
+/* Told once, when kv_state_dir_lock() finds the lock taken and starts waiting: @holder
+ * is the pid that holds it (0 when it cannot be told). */
+typedef void (*KvLockWaitFunc)(const char *dir, pid_t holder, guint wait_seconds,
+                               gpointer user_data);
+
+/* Takes the exclusive lock of the state directory @dir (its file "lock"), waiting up to
  * @wait_seconds for another holder: a kvstored activated while the previous one is still
- * finishing waits for it. Returns the lock's descriptor (close it to release), or -1 with
- * an error naming the directory. */
-int kv_state_dir_lock(const char *dir, guint wait_seconds, GError **error);
+ * finishing waits for it, and says so through @waiting (may be NULL). SIGTERM or SIGINT,
+ * when blocked (as kvstored blocks them for its event loop), end the wait: -1 with
+ * G_FILE_ERROR_INTR. Returns the lock's descriptor (close it to release), or -1 with an
+ * error naming the directory. */
+int kv_state_dir_lock(const char *dir, guint wait_seconds, KvLockWaitFunc waiting,
+                      gpointer user_data, GError **error);
 
 G_END_DECLS

@@ -206,16 +206,18 @@ static int open_bus(const Options *options, sd_bus **ret, const char **ret_name)
   return sd_bus_open(ret);
 }
 
-static void log_warning(const char *message, gpointer user_data)
+static void log_message(int priority, const char *message, gpointer user_data)
 {
-  kv_log(LOG_WARNING, "%s", message);
+  kv_log(priority, "%s", message);
 }
 
-static KvRepository *open_repository(const Options *options)
+/* The repository options ask for; NULL with @exit_status set when there is none. */
+static KvRepository *open_repository(const Options *options, int *exit_status)
 {
   g_autoptr(GError) error = NULL;
   KvRecoveryInfo info;
 
+  *exit_status = EXIT_FAILURE;
   if (options->in_memory) {
     kv_log(LOG_INFO, "Keeping the data in memory only");
     return kv_memory_repository_new();
@@ -225,12 +227,17 @@ static KvRepository *open_repository(const Options *options)
   KvSyncMode sync = g_strcmp0(options->sync, "none") == 0 ? KV_SYNC_NONE : KV_SYNC_ALWAYS;
   gint64 start = g_get_monotonic_time();
   KvRepository *repository = kv_persistent_repository_open(dir, sync, options->compact_bytes,
-                                                           log_warning, NULL, &info, &error);
+                                                           log_message, NULL, &info, &error);
   if (repository == NULL && g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_INVAL)) {
     kv_log(LOG_ERR,
            "Cannot load the data: %s. 'kvstored --check --state-dir=%s' shows what is "
            "damaged; 'kvstored --repair --state-dir=%s' keeps every intact record",
            error->message, dir, dir);
+    return NULL;
+  }
+  if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_INTR)) {
+    kv_log(LOG_INFO, "Stopping: %s", error->message);
+    *exit_status = EXIT_SUCCESS;
     return NULL;
   }
   if (repository == NULL) {
@@ -383,9 +390,10 @@ static int run(const Options *options)
   /* Calls that arrive while the data loads wait in the bus's queue: the loop is not
    * running yet. Taking the name first tells a second kvstored at once that it is not
    * needed, and lets a new instance wait for the lock of one that is still finishing. */
-  repository = open_repository(options);
+  int exit_status;
+  repository = open_repository(options, &exit_status);
   if (repository == NULL)
-    return EXIT_FAILURE;
+    return exit_status;
   service = kv_service_new(repository, options->max_value_size);
   r = kv_peer_flow_new(bus, KV_INTERFACE, &flow);
   if (r < 0) {

@@ -413,7 +413,41 @@ static void test_second_instance_gives_up(KvTestBus *bus, gconstpointer data)
   g_subprocess_communicate_utf8(second, NULL, NULL, NULL, &err, &error);
   g_assert_no_error(error);
   g_assert_cmpint(g_subprocess_get_exit_status(second), ==, 1);
-  g_assert_nonnull(strstr(err, "is in use by another kvstored"));
+  g_autofree char *by =
+      g_strdup_printf("is in use by another kvstored (pid %s)", g_subprocess_get_identifier(first));
+  g_assert_nonnull(strstr(err, by));
+
+  stop_cleanly(first);
+  other_bus_stop(&other);
+}
+
+/* The wait is logged at once, naming the holder, and SIGTERM ends it: exit 0, at once. */
+static void test_second_instance_logs_and_stops(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) first = spawn_daemon(bus, launcher);
+  OtherBus other = {NULL, NULL, NULL};
+  g_autoptr(GError) error = NULL;
+
+  set_string(bus, "written", "by the first");
+  other_bus_start(&other);
+  g_autoptr(GSubprocess) second = spawn_on_other_bus(&other, bus->state_dir);
+  g_autoptr(GDataInputStream) err = g_data_input_stream_new(g_subprocess_get_stderr_pipe(second));
+  g_autofree char *expected = g_strdup_printf("Waiting up to 20 s for process %s to release",
+                                              g_subprocess_get_identifier(first));
+  for (;;) {
+    g_autofree char *line = g_data_input_stream_read_line(err, NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(line);
+    if (strstr(line, expected) != NULL)
+      break;
+  }
+  gint64 start = g_get_monotonic_time();
+  g_subprocess_send_signal(second, SIGTERM);
+  g_subprocess_wait(second, NULL, NULL);
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_true(g_subprocess_get_if_exited(second));
+  g_assert_cmpint(g_subprocess_get_exit_status(second), ==, 0);
 
   stop_cleanly(first);
   other_bus_stop(&other);
@@ -431,6 +465,7 @@ int main(int argc, char **argv)
   ADD("disk-error", NULL, test_disk_error);
   ADD("refuses-damaged-journal", NULL, test_refuses_damaged_journal);
   ADD("second-instance-waits-for-the-lock", NULL, test_second_instance_waits_for_the_lock);
+  ADD("second-instance-logs-and-stops", NULL, test_second_instance_logs_and_stops);
   /* About 20 s: how long kvstored waits for the lock before it gives up. */
   ADD("second-instance-gives-up", NULL, test_second_instance_gives_up);
 #undef ADD

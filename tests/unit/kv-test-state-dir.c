@@ -30,7 +30,7 @@ void kv_test_state_teardown(KvTestState *f, gconstpointer data)
   g_ptr_array_unref(f->warnings);
 }
 
-static void collect_warning(const char *message, gpointer user_data)
+static void collect_warning(int priority, const char *message, gpointer user_data)
 {
   g_ptr_array_add(user_data, g_strdup(message));
 }

@@ -10,7 +10,7 @@ typedef struct {
   char *dir;
   char *journal;
   char *snapshot;
-  GPtrArray *warnings; /* what the repository warned of */
+  GPtrArray *warnings; /* what the repository logged */
 } KvTestState;
 
 void kv_test_state_setup(KvTestState *f, gconstpointer data);

@@ -118,6 +118,10 @@ static void test_writes_during_background_compaction(KvTestState *f, gconstpoint
   }
   g_autoptr(GVariant) before = kv_test_state_contents(repository);
   guint64 revision = kv_repository_revision(repository);
+  kv_persistent_repository_wait_compaction(repository);
+  /* Background compactions are logged too, when their snapshot is installed. */
+  g_assert_cmpuint(f->warnings->len, >, 0);
+  g_assert_true(g_str_has_prefix(g_ptr_array_index(f->warnings, 0), "Compacted "));
   g_clear_pointer(&repository, kv_repository_free);
 
   g_autoptr(KvRepository) reopened = kv_test_state_open_ok(f);
@@ -134,6 +138,13 @@ static void test_files_are_private(KvTestState *f, gconstpointer data)
 
   kv_test_set_committed(repository, "k", g_variant_new_boolean(TRUE));
   g_assert_true(kv_persistent_repository_compact(repository, NULL));
+  /* Each compaction is logged, with its size and duration. */
+  g_assert_cmpuint(f->warnings->len, ==, 1);
+  const char *logged = g_ptr_array_index(f->warnings, 0);
+  if (!g_regex_match_simple("^Compacted [0-9]+ bytes of journal into a snapshot of [0-9]+ bytes "
+                            "\\(1 keys\\) in [0-9]+ ms$",
+                            logged, 0, 0))
+    g_error("'%s'", logged);
   g_assert_cmpint(g_stat(f->journal, &st), ==, 0);
   g_assert_cmpint(st.st_mode & 0777, ==, 0600);
   g_assert_cmpint(g_stat(f->snapshot, &st), ==, 0);
@@ -417,12 +428,21 @@ static void test_failed_commit_changes_nothing(KvTestState *f, gconstpointer dat
   g_assert_false(kv_repository_commit(repository, &error));
   g_assert_error(error, KV_ERROR, KV_ERROR_STORAGE);
   g_clear_error(&error);
+  /* A second failure in a row is counted, not logged again. */
+  g_assert_true(kv_repository_set(repository, "new", g_variant_new_string(big), NULL));
+  g_assert_false(kv_repository_commit(repository, &error));
+  g_clear_error(&error);
   g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
+  g_assert_cmpuint(f->warnings->len, ==, 1);
+  g_assert_nonnull(strstr(g_ptr_array_index(f->warnings, 0), "Cannot commit, the changes are "
+                                                             "refused with StorageError: "));
 
   /* Memory is as before the failed group, and so is the file. */
   g_autoptr(GVariant) after_failure = kv_test_state_contents(repository);
   g_assert_cmpvariant(after_failure, before);
   kv_test_set_committed(repository, "works", g_variant_new_string("again"));
+  g_assert_cmpuint(f->warnings->len, ==, 2);
+  g_assert_cmpstr(g_ptr_array_index(f->warnings, 1), ==, "Commits succeed again, after 2 failed");
   g_autoptr(GVariant) expected = kv_test_state_contents(repository);
   g_clear_pointer(&repository, kv_repository_free);
   g_autoptr(GVariant) reopened = contents_after_reopening(f);

@@ -1,7 +1,10 @@
 #include "kv-persistent-repository.h"
 #include "kv-state-dir.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -73,6 +76,80 @@ static void test_mode_fixed(void)
   remove_dir(dir, none);
 }
 
+typedef struct {
+  guint calls;
+  pid_t holder;
+} Waiting;
+
+static void on_waiting(const char *dir, pid_t holder, guint wait_seconds, gpointer user_data)
+{
+  Waiting *waiting = user_data;
+
+  waiting->calls++;
+  waiting->holder = holder;
+}
+
+/* Holds the lock of a new state directory through a descriptor of its own; returns it. */
+static int hold_lock(const char *dir)
+{
+  const char *none[] = {NULL};
+  g_autofree char *path = g_build_filename(dir, "lock", NULL);
+
+  g_assert_true(kv_state_dir_prepare(dir, none, NULL));
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(flock(fd, LOCK_EX), ==, 0);
+  return fd;
+}
+
+/* A held lock: the waiter says at once who holds it, and says it again when it gives up. */
+static void test_lock_wait_names_holder(void)
+{
+  g_autofree char *dir = make_tmp_dir();
+  const char *files[] = {"lock", NULL};
+  g_autoptr(GError) error = NULL;
+  Waiting waiting = {0, 0};
+  int held = hold_lock(dir);
+
+  g_assert_cmpint(kv_state_dir_lock(dir, 1, on_waiting, &waiting, &error), ==, -1);
+  g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST);
+  g_autofree char *by = g_strdup_printf("in use by another kvstored (pid %d)", (int)getpid());
+  g_assert_nonnull(strstr(error->message, by));
+  g_assert_cmpuint(waiting.calls, ==, 1);
+  g_assert_cmpint(waiting.holder, ==, getpid());
+
+  close(held);
+  g_clear_error(&error);
+  int fd = kv_state_dir_lock(dir, 1, on_waiting, &waiting, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpuint(waiting.calls, ==, 1);
+  close(fd);
+  remove_dir(dir, files);
+}
+
+/* SIGTERM, blocked as kvstored blocks it, ends the wait at once. */
+static void test_lock_wait_ends_on_sigterm(void)
+{
+  g_autofree char *dir = make_tmp_dir();
+  const char *files[] = {"lock", NULL};
+  g_autoptr(GError) error = NULL;
+  sigset_t mask, old_mask;
+  int held = hold_lock(dir);
+
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  g_assert_cmpint(sigprocmask(SIG_BLOCK, &mask, &old_mask), ==, 0);
+  g_assert_cmpint(raise(SIGTERM), ==, 0);
+  gint64 start = g_get_monotonic_time();
+  g_assert_cmpint(kv_state_dir_lock(dir, 20, NULL, NULL, &error), ==, -1);
+  g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_INTR);
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpint(sigprocmask(SIG_SETMASK, &old_mask, NULL), ==, 0);
+  close(held);
+  remove_dir(dir, files);
+}
+
 static void test_symlinked_dir_refused(void)
 {
   g_autofree char *real = make_tmp_dir();
@@ -125,5 +202,7 @@ int main(int argc, char **argv)
   g_test_add_func("/state-dir/mode-fixed", test_mode_fixed);
   g_test_add_func("/state-dir/symlinked-dir-refused", test_symlinked_dir_refused);
   g_test_add_func("/state-dir/planted-symlinks-refused", test_planted_symlinks_refused);
+  g_test_add_func("/state-dir/lock-wait-names-holder", test_lock_wait_names_holder);
+  g_test_add_func("/state-dir/lock-wait-ends-on-sigterm", test_lock_wait_ends_on_sigterm);
   return g_test_run();
 }
