@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-error.h"
 
 GQuark kv_error_quark(void)

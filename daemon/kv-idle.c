@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-idle.h"
 
 #include "kv-log.h"

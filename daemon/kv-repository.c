@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-repository.h"
 
 GVariant *kv_repository_lookup(KvRepository *self, const char *key, guint64 *out_revision)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-type-name.h"
 
 static const char *basic_type_name(char type)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-variant-bridge.h"
 
 #include "kv-wire.h"

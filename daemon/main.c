@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kvstored: parses options, builds the repository, the service and the bus front, wires
  * them together and runs the event loop. Nothing else lives here. */
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Checks kvctl's bash completion ($1) against a running store: run on a private bus with
 # the kvctl under test first in PATH.
 set -u

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Checks the built man pages ($@) as man and mandoc read them: no warning from groff,
 # none from mandoc's lint but the empty paragraphs scdoc writes before lists.
 set -eu

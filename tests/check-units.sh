@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Checks the system unit ($1) and the user unit ($2) with systemd-analyze verify.
 set -eu
 runtime_dir=$(mktemp -d)

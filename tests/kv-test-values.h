@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
 /* GVariant text of values covering every D-Bus type, alone and nested, including empty

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The cost of access checks: kvbench's get and set against kvstored --in-memory on a
 # private system bus (the tests' configuration with the real policy file), as root and as
 # an unprivileged user (daemon, uid 1) whom a rule lets write every key; ratios are to

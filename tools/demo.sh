@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Walks through every call of org.example.KVStore the way a person would try it, with
 # kvctl, busctl, gdbus and dbus-send, and checks each answer. It talks to the session bus
 # in DBUS_SESSION_BUS_ADDRESS, where kvstored is started by D-Bus activation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kvbench: measures a running kvstored against the cost of the bus itself. Every
  * figure comes with its ratio to org.freedesktop.DBus.Peer.Ping on the same daemon in
  * the same run, since absolute figures drift on a shared machine. */

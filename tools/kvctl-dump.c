@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kvctl-dump.h"
 
 void kvctl_dump_append_text(GString *out, GVariant *entries, gsize *n_written)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer: kvctl's value parser with every type name and GVariant text; whatever it
  * accepts prints back without a crash. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer: a state directory from bytes (a snapshot and a journal), loaded, checked and
  * repaired. Whatever the bytes, nothing crashes, and a directory that --repair mended
  * loads. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer: a value from bytes (a type string, a nul, serialized GVariant data) through
  * the variant bridge into an sd-bus message and back. It comes back equal; reading it
  * within a budget of its wire size succeeds; its shape and size are computed without a

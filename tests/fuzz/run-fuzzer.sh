@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs a libFuzzer harness for a few seconds (KV_FUZZ_SECONDS, default 5) over its seed
 # corpus, which it never changes, and the inputs it found before (kept in WORK/corpus of
 # the build tree). A crash fails the test (exit 1: libFuzzer's own 77 means "skipped" to

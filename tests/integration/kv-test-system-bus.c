@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-test-system-bus.h"
 
 #include "kv-config.h"

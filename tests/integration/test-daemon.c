@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kvstored as a process: options, exit codes, signals, name conflicts, bus loss. */
 
 #include "kv-config.h"

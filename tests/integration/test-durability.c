@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What kvstored keeps across stops, crashes, idle exits and disk errors, on a private
  * bus that activates it with a state directory of the test's own. */
 

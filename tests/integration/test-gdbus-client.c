@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kvstored through a GDBus client on a private bus, with D-Bus activation. */
 
 #include "kv-test-assert.h"

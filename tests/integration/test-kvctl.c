@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kvctl end to end: output and exit status of each command against a real kvstored. */
 
 #include "kv-config.h"

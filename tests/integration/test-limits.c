@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kvstored against a hostile caller: replies larger than the bus carries, values nested
  * past its limit or holding file descriptors, oversized values and key lists. The private
  * bus has dbus-daemon's default message limit, 32 MiB, as the system bus: a reply over it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Revisions, atomic batches, compare-and-set, change signals, and kvctl's watch, dump and
  * load, against kvstored on a private bus. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kvstored through sd-bus clients on a private activating bus. */
 
 #include "kv-config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Change signals only where someone listens (Subscribe), and coalesced per commit
  * (SubscribeCoalesced), on a private session bus. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Access rules on the system bus, as other users see them: a private bus started with the
  * system bus configuration and the project's real policy file, kvstored reading its rules
  * from a test directory, and clients run as distinct uids and groups. Needs root. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kvstored on a system bus with its built-in access rules: anyone reads, only root
  * writes, under the real policy file and on a bus that lets anyone call anything (where
  * kvstored's own check is the only guard). Needs root, to run clients as nobody. */

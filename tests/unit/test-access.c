@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The access rules alone: built-in rules, drop-in files, longest prefix, groups, errors
  * naming file and line, and quota scopes. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The ordered key index against a plain sorted list, through random puts, removals and
  * seeks that split and merge its chunks many times. */
 

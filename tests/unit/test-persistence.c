@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The journal, the snapshot and the persistent repository, on real files in a temporary
  * directory, without a bus. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Quota usage: derived from the data, checked at the limit, kept up to date. */
 
 #include "kv-access.h"

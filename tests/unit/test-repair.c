@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kvstored --check and --repair on damaged state directories: every intact record kept,
  * what is lost said, the damaged file kept beside. */
 

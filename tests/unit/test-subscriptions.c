@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Who subscribed to what: matching, once per peer, limits, and departures. */
 
 #include "kv-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kv_wire_*: sizes and depths as the D-Bus wire has them, checked against GDBus's own
  * marshalling of the same values. */
 
