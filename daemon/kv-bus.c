@@ -322,6 +322,15 @@ static int method_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret
   return send_after_commit(self, m, reply);
 }
 
+/* A call's one argument, a prefix, and the filter of the keys its caller may read. */
+static int read_prefix(KvBus *self, sd_bus_message *m, const char **prefix, KvKeyFilter *filter,
+                       gpointer *filter_data, sd_bus_error *ret_error)
+{
+  int r = sd_bus_message_read(m, "s", prefix);
+
+  return r < 0 ? r : kv_bus_access_read_filter(self->access, m, filter, filter_data, ret_error);
+}
+
 /* Keys and GetAll: every entry with a prefix, when they fit one reply. */
 static int reply_selection(sd_bus_message *m, KvBus *self, gboolean with_values,
                            sd_bus_error *ret_error)
@@ -330,9 +339,7 @@ static int reply_selection(sd_bus_message *m, KvBus *self, gboolean with_values,
   const char *prefix;
   KvKeyFilter filter;
   gpointer filter_data;
-  int r = sd_bus_message_read(m, "s", &prefix);
-  if (r >= 0)
-    r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
+  int r = read_prefix(self, m, &prefix, &filter, &filter_data, ret_error);
   if (r < 0)
     return r;
 
@@ -539,9 +546,7 @@ static int method_delete_prefix(sd_bus_message *m, void *userdata, sd_bus_error 
   const char *prefix;
   KvKeyFilter filter;
   gpointer filter_data;
-  int r = sd_bus_message_read(m, "s", &prefix);
-  if (r >= 0)
-    r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
+  int r = read_prefix(self, m, &prefix, &filter, &filter_data, ret_error);
   if (r < 0)
     return r;
 

@@ -70,10 +70,9 @@ int kvctl_command_load(Kvctl *kvctl, int argc, char **argv)
       {NULL},
   };
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, entries_options, &status))
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, entries_options, 1, 1,
+                             "one FILE (or - for standard input)", &status))
     return status;
-  if (argc != 2)
-    return kvctl_usage_error(kvctl, "one FILE (or - for standard input), please");
   if (batch_size < 0 || batch_size > KV_BATCH_MAX_KEYS)
     return kvctl_usage_error(kvctl, "--batch-size takes 1 to %d keys", KV_BATCH_MAX_KEYS);
 

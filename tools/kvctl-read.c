@@ -36,10 +36,8 @@ int kvctl_command_get(Kvctl *kvctl, int argc, char **argv)
       {NULL},
   };
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, entries, &status))
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, entries, 1, 1, "one KEY", &status))
     return status;
-  if (argc != 2)
-    return kvctl_usage_error(kvctl, "one KEY, please");
   if (json && !kvctl_json_load(&json_module, &error))
     return json_failure(error);
   status = kvctl_call_with_key(kvctl, with_revision ? "GetWithRevision" : "Get", argv[1], &reply);
@@ -64,10 +62,8 @@ int kvctl_command_exists(Kvctl *kvctl, int argc, char **argv)
   g_autoptr(sd_bus_message) reply = NULL;
   int exists, status;
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, NULL, &status))
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, NULL, 1, 1, "one KEY", &status))
     return status;
-  if (argc != 2)
-    return kvctl_usage_error(kvctl, "one KEY, please");
   status = kvctl_call_with_key(kvctl, "Exists", argv[1], &reply);
   if (status != KVCTL_EXIT_OK)
     return status;
@@ -126,10 +122,8 @@ int kvctl_command_keys(Kvctl *kvctl, int argc, char **argv)
       {NULL},
   };
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, entries, &status))
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, entries, 0, 1, "at most one PREFIX", &status))
     return status;
-  if (argc > 2)
-    return kvctl_usage_error(kvctl, "at most one PREFIX, please");
   if (null && json)
     return kvctl_usage_error(kvctl, "-0 and --json exclude each other");
   if (json && !kvctl_json_load(&json_module, &error))
@@ -186,10 +180,8 @@ int kvctl_command_dump(Kvctl *kvctl, int argc, char **argv)
       {NULL},
   };
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, entries, &status))
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, entries, 0, 1, "at most one PREFIX", &status))
     return status;
-  if (argc > 2)
-    return kvctl_usage_error(kvctl, "at most one PREFIX, please");
   if (json && !kvctl_json_load(&json_module, &error))
     return json_failure(error);
 
@@ -222,10 +214,8 @@ int kvctl_command_revision(Kvctl *kvctl, int argc, char **argv)
   sd_bus *bus;
   int status;
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, NULL, &status))
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, NULL, 0, 0, "no arguments", &status))
     return status;
-  if (argc != 1)
-    return kvctl_usage_error(kvctl, "no arguments, please");
   if ((status = kvctl_bus(kvctl, &bus)) != KVCTL_EXIT_OK)
     return status;
   int r = sd_bus_get_property_trivial(bus, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Revision",
@@ -242,10 +232,8 @@ int kvctl_command_access(Kvctl *kvctl, int argc, char **argv)
   const char *rule;
   int can_read, can_write, status;
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, NULL, &status))
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, NULL, 1, 1, "one KEY", &status))
     return status;
-  if (argc != 2)
-    return kvctl_usage_error(kvctl, "one KEY, please");
   status = kvctl_call_with_key(kvctl, "CheckAccess", argv[1], &reply);
   if (status != KVCTL_EXIT_OK)
     return status;
@@ -263,10 +251,8 @@ int kvctl_command_ping(Kvctl *kvctl, int argc, char **argv)
   sd_bus *bus;
   int status;
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, NULL, &status))
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, NULL, 0, 0, "no arguments", &status))
     return status;
-  if (argc != 1)
-    return kvctl_usage_error(kvctl, "no arguments, please");
   if ((status = kvctl_bus(kvctl, &bus)) != KVCTL_EXIT_OK)
     return status;
   int r = sd_bus_message_new_method_call(bus, &message, KV_BUS_NAME, KV_OBJECT_PATH,
@@ -285,10 +271,8 @@ int kvctl_command_watch(Kvctl *kvctl, int argc, char **argv)
   sd_bus *bus;
   int status;
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, NULL, &status))
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, NULL, 0, 1, "at most one PREFIX", &status))
     return status;
-  if (argc > 2)
-    return kvctl_usage_error(kvctl, "at most one PREFIX, please");
   if ((status = kvctl_bus(kvctl, &bus)) != KVCTL_EXIT_OK)
     return status;
   int r = kvctl_watch(bus, argc == 2 ? argv[1] : "", &error);

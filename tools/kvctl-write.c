@@ -205,10 +205,8 @@ int kvctl_command_incr(Kvctl *kvctl, int argc, char **argv)
   int64_t value;
   int status;
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, NULL, &status))
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, NULL, 1, 2, "KEY and at most a DELTA", &status))
     return status;
-  if (argc != 2 && argc != 3)
-    return kvctl_usage_error(kvctl, "KEY and at most a DELTA, please");
   if (argc == 3 && !g_ascii_string_to_signed(argv[2], 10, G_MININT64, G_MAXINT64, &delta, NULL))
     return kvctl_usage_error(kvctl, "DELTA '%s' is not an int64", argv[2]);
 

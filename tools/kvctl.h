@@ -58,6 +58,11 @@ int kvctl_usage_error(Kvctl *kvctl, const char *format, ...) G_GNUC_PRINTF(2, 3)
 gboolean kvctl_parse_options(Kvctl *kvctl, int *argc, char ***argv, const GOptionEntry *entries,
                              int *status);
 
+/* kvctl_parse_options(), then a check that between @min and @max arguments (@max -1: any
+ * number) follow the command's name; @want says what they are, for the usage error. */
+gboolean kvctl_parse_arguments(Kvctl *kvctl, int *argc, char ***argv, const GOptionEntry *entries,
+                               int min, int max, const char *want, int *status);
+
 /* Prints "kvctl: WHAT: error" and returns KVCTL_EXIT_FAILURE. */
 int kvctl_bus_failure(const char *what, int r);
 int kvctl_read_failure(int r);

@@ -127,15 +127,23 @@ static void assert_denied(Fixture *f, const KvTestUser *user, const char *key, c
   assert_refused(f, user, "org.freedesktop.DBus.Error.AccessDenied", key, command, arg1, arg2);
 }
 
-static char *kvctl_out(Fixture *f, const KvTestUser *user, const char *command, const char *arg)
+/* kvctl as @user with up to two arguments, which must succeed; its stdout. */
+static char *kvctl_out2(Fixture *f, const KvTestUser *user, const char *command, const char *arg,
+                        const char *arg2)
 {
   g_autofree char *err = NULL;
   char *out = NULL;
-  int status = kvctl_as(f, user, &out, &err, command, arg);
+  int status = kvctl_as(f, user, &out, &err, command, arg, arg2);
 
   if (status != 0)
-    g_error("kvctl %s %s as uid %u: exit %d, %s", command, arg, user->uid, status, err);
+    g_error("kvctl %s %s as uid %u: exit %d, %s", command, arg, user != NULL ? user->uid : 0,
+            status, err);
   return out;
+}
+
+static char *kvctl_out(Fixture *f, const KvTestUser *user, const char *command, const char *arg)
+{
+  return kvctl_out2(f, user, command, arg, NULL);
 }
 
 static void test_own_prefixes(Fixture *f, gconstpointer data)
@@ -213,6 +221,27 @@ static void test_longest_prefix_and_batches(Fixture *f, gconstpointer data)
   g_autofree char *mine = kvctl_out(f, &bob, "access", "app/open/k");
   g_assert_nonnull(strstr(mine, "50-test.conf:6"));
   g_assert_nonnull(strstr(mine, "read: yes\nwrite: yes\n"));
+}
+
+/* DeletePrefix: keys the caller may not read are left alone (and unnamed); one it may
+ * read but not write refuses the whole call. */
+static void test_delete_prefix(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  assert_ok(f, &alice, "set", "users/1/a", "alice's");
+  assert_ok(f, &bob, "set", "users/2/b", "bob's");
+  assert_ok(f, &bob, "set", "users/2/c", "bob's");
+  g_autofree char *deleted = kvctl_out2(f, &bob, "del", "--prefix", "users/");
+  g_assert_cmpstr(deleted, ==, "2\n");
+  g_autofree char *left = kvctl_out(f, NULL, "keys", "users/");
+  g_assert_cmpstr(left, ==, "users/1/a\n");
+
+  assert_ok(f, &alice, "set", "app/q", "alice's");
+  assert_ok(f, &bob, "set", "app/open/q", "bob's");
+  assert_denied(f, &bob, "app/q", "del", "--prefix", "app/");
+  g_autofree char *kept = kvctl_out(f, NULL, "keys", "app/");
+  g_assert_cmpstr(kept, ==, "app/open/q\napp/q\n");
 }
 
 static void test_groups(Fixture *f, gconstpointer data)
@@ -697,6 +726,7 @@ int main(int argc, char **argv)
   g_test_add("/access/own-prefixes", Fixture, NULL, setup, test_own_prefixes, teardown);
   g_test_add("/access/longest-prefix-and-batches", Fixture, NULL, setup,
              test_longest_prefix_and_batches, teardown);
+  g_test_add("/access/delete-prefix", Fixture, NULL, setup, test_delete_prefix, teardown);
   g_test_add("/access/groups", Fixture, NULL, setup, test_groups, teardown);
   g_test_add("/access/bad-input", Fixture, NULL, setup, test_bad_input, teardown);
   g_test_add("/access/signals", Fixture, NULL, setup, test_signals, teardown);
