@@ -111,6 +111,24 @@ read: yes
 write: yes" kvctl access app/w
 check 0 "" busctl --user call $SERVICE Reload
 
+say "deleting a prefix, values from stdin, JSON that keeps types"
+check 0 "17" kvctl set-many cfg/x=1 cfg/y=2
+check 0 "[
+  \"cfg/x\",
+  \"cfg/y\"
+]" kvctl keys --json cfg/
+check 0 "ut 2 18" busctl --user call $SERVICE DeletePrefix s cfg/
+check 0 "" sh -c 'printf "from stdin" | kvctl set motd -'
+check 0 "from stdin" kvctl get motd
+check 0 "" kvctl set --type uint64 big 18446744073709551615
+check 0 '{"type":"t","value":"18446744073709551615"}' kvctl get --json big
+check 0 "1" kvctl del --prefix motd
+check 0 "1" kvctl del -- big
+check 2 "kvctl: del: KEYs, or --prefix PREFIX alone, please
+Usage: kvctl del [--] KEY... | --prefix PREFIX
+Try 'kvctl help del'." kvctl del --prefix motd big
+check 0 "kvctl 0.1.0" kvctl --version
+
 say "health check"
 check 0 "" busctl --user call org.example.KVStore /org/example/KVStore org.freedesktop.DBus.Peer Ping
 
