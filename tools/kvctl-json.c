@@ -185,15 +185,16 @@ static GVariant *value_from_node(const char *key, JsonNode *node, GError **error
   case JSON_NODE_VALUE:
     break;
   }
+  /* A full reference, as g_variant_parse() gives for the tagged form. */
   switch (json_node_get_value_type(node)) {
   case G_TYPE_STRING:
-    return g_variant_new_string(json_node_get_string(node));
+    return g_variant_ref_sink(g_variant_new_string(json_node_get_string(node)));
   case G_TYPE_BOOLEAN:
-    return g_variant_new_boolean(json_node_get_boolean(node));
+    return g_variant_ref_sink(g_variant_new_boolean(json_node_get_boolean(node)));
   case G_TYPE_INT64:
-    return g_variant_new_int64(json_node_get_int(node));
+    return g_variant_ref_sink(g_variant_new_int64(json_node_get_int(node)));
   case G_TYPE_DOUBLE:
-    return g_variant_new_double(json_node_get_double(node));
+    return g_variant_ref_sink(g_variant_new_double(json_node_get_double(node)));
   default:
     bad_value(error, key, "a JSON value kvctl cannot read");
     return NULL;
@@ -219,7 +220,7 @@ GVariant *kvctl_json_to_entries(const char *text, GError **error)
   g_variant_builder_init(&entries, G_VARIANT_TYPE("a{sv}"));
   for (GList *l = members; l != NULL; l = l->next) {
     const char *key = l->data;
-    GVariant *value = value_from_node(key, json_object_get_member(object, key), error);
+    g_autoptr(GVariant) value = value_from_node(key, json_object_get_member(object, key), error);
     if (value == NULL) {
       g_variant_builder_clear(&entries);
       return NULL;

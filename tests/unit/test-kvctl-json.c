@@ -53,8 +53,7 @@ static void test_plain_where_exact(void)
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-    g_autoptr(GVariant) value =
-        g_variant_ref_sink(g_variant_parse(NULL, cases[i].value, NULL, NULL, NULL));
+    g_autoptr(GVariant) value = g_variant_parse(NULL, cases[i].value, NULL, NULL, NULL);
     g_autofree char *json = kvctl_json_from_value(value);
     g_assert_cmpstr(json, ==, cases[i].json);
   }
@@ -66,10 +65,10 @@ static void test_plain_json_read(void)
   g_autoptr(GVariant) entries = kvctl_json_to_entries(
       "{\"s\": \"x\", \"b\": false, \"i\": -9223372036854775808, \"d\": 1.0, \"e\": 1e3}", &error);
   g_assert_no_error(error);
-  g_autoptr(GVariant) expected = g_variant_ref_sink(g_variant_parse(
+  g_autoptr(GVariant) expected = g_variant_parse(
       G_VARIANT_TYPE("a{sv}"),
       "{'s': <'x'>, 'b': <false>, 'i': <int64 -9223372036854775808>, 'd': <1.0>, 'e': <1000.0>}",
-      NULL, NULL, NULL));
+      NULL, NULL, NULL);
   g_assert_cmpvariant(entries, expected);
 }
 
