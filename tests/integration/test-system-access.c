@@ -268,7 +268,7 @@ static gboolean wait_for_text(const char *path, const char *text, int tries)
     g_autofree char *contents = NULL;
     if (g_file_get_contents(path, &contents, NULL, NULL) && strstr(contents, text) != NULL)
       return TRUE;
-    g_usleep(10 * 1);
+    g_usleep(10 * 1000);
   }
   return FALSE;
 }
@@ -502,7 +502,7 @@ static void test_reload(Fixture *f, gconstpointer data)
   g_assert_cmpint(g_unlink(bobs), ==, 0);
   g_subprocess_send_signal(f->bus.kvstored, SIGHUP);
   for (int i = 0; i < 500 && kvctl_as(f, &bob, NULL, NULL, "set", "app/x", "z") == 0; i++)
-    g_usleep(10 * 1);
+    g_usleep(10 * 1000);
   assert_denied(f, &bob, "app/x", "set", "app/x", "by bob");
 }
 
