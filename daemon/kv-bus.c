@@ -207,6 +207,81 @@ static int read_value(KvBus *self, sd_bus_message *m, const char *key, GVariant 
   return r == -EMSGSIZE ? value_too_large(self, key, ret_error) : r;
 }
 
+/* A write call on its way through the service: it is answered when the service says it
+ * is done, which for a repository shared with other hosts is after the event loop has
+ * turned. The message's strings stay valid while it is held. */
+typedef struct {
+  KvBus *self;
+  sd_bus_message *call;
+  KvBusWritePlan *plan;
+  KvWrite write;
+  GVariant *value; /* the write's own references and arrays */
+  GArray *changes;
+  char **keys;
+} BusWrite;
+
+static void bus_write_free(BusWrite *pending)
+{
+  sd_bus_message_unref(pending->call);
+  g_clear_pointer(&pending->value, g_variant_unref);
+  g_clear_pointer(&pending->changes, g_array_unref);
+  g_strfreev(pending->keys);
+  g_free(pending);
+}
+
+/* The reply to a write that is done: what its method returns. */
+static int append_write_results(sd_bus_message *reply, const KvWrite *write)
+{
+  switch (write->kind) {
+  case KV_WRITE_SET:
+    return 0;
+  case KV_WRITE_DELETE:
+    return sd_bus_message_append(reply, "b", write->deleted != 0);
+  case KV_WRITE_INCREMENT:
+    return sd_bus_message_append(reply, "x", (int64_t)write->result);
+  case KV_WRITE_DELETE_MANY:
+    return sd_bus_message_append(reply, "ut", (uint32_t)write->deleted, (uint64_t)write->revision);
+  case KV_WRITE_SET_MANY:
+  case KV_WRITE_COMPARE_AND_SET:
+  case KV_WRITE_COMPARE_AND_DELETE:
+    return sd_bus_message_append(reply, "t", (uint64_t)write->revision);
+  }
+  g_assert_not_reached();
+}
+
+static void on_write_done(KvWrite *write, const GError *error, gpointer user_data)
+{
+  BusWrite *pending = user_data;
+  KvBus *self = pending->self;
+  g_autoptr(sd_bus_message) reply = NULL;
+
+  kv_bus_access_settle(self->access, pending->plan, error == NULL);
+  if (error != NULL) {
+    g_auto(sd_bus_error) bus_error = SD_BUS_ERROR_NULL;
+    kv_bus_error_set(&bus_error, error);
+    (void)sd_bus_reply_method_error(pending->call, &bus_error);
+  } else {
+    int r = sd_bus_message_new_method_return(pending->call, &reply);
+    if (r >= 0)
+      r = append_write_results(reply, write);
+    if (r >= 0)
+      r = send_after_commit(self, pending->call, reply);
+    if (r < 0)
+      kv_log(LOG_ERR, "Cannot answer a write: %s", g_strerror(-r));
+  }
+  bus_write_free(pending);
+}
+
+/* Submits @pending (its write and access plan filled in) to the service. Returns 1: the
+ * call is taken care of. */
+static int submit_write(KvBus *self, sd_bus_message *m, BusWrite *pending)
+{
+  pending->self = self;
+  pending->call = sd_bus_message_ref(m);
+  kv_service_submit(self->service, &pending->write, on_write_done, pending);
+  return 1;
+}
+
 static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;
@@ -227,9 +302,7 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;
-  g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) value = NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
   const char *key;
   int r = sd_bus_message_read(m, "s", &key);
   if (r < 0)
@@ -242,86 +315,65 @@ static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   if (r <= 0)
     return r < 0 ? r : 1;
 
-  gboolean applied = kv_service_set(self->service, key, value, &error);
-  kv_bus_access_settle(self->access, plan, applied);
-  if (!applied)
-    return kv_bus_error_set(ret_error, error);
-  r = sd_bus_message_new_method_return(m, &reply);
-  if (r < 0)
-    return r;
-  return send_after_commit(self, m, reply);
+  BusWrite *pending = g_new0(BusWrite, 1);
+  pending->plan = plan;
+  pending->value = g_steal_pointer(&value);
+  pending->write = (KvWrite){.kind = KV_WRITE_SET, .key = key, .value = pending->value};
+  return submit_write(self, m, pending);
 }
-
-/* Exists and Delete: a key in, a boolean out. */
-typedef gboolean (*KeyFlagFunc)(KvService *service, const char *key, gboolean *out_flag,
-                                GError **error);
-
-static int reply_key_flag(sd_bus_message *m, KvBus *self, KeyFlagFunc func, gboolean writes,
-                          sd_bus_error *ret_error)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
-  gboolean flag;
-  const char *key;
-  KvBusWritePlan *plan = NULL;
-  int r = sd_bus_message_read(m, "s", &key);
-  if (r < 0)
-    return r;
-  r = writes ? check_write(self, m, key, NULL, FALSE, &plan, ret_error)
-             : kv_bus_access_check_read(self->access, m, key, ret_error);
-  if (r < 0 || (writes && r == 0))
-    return r < 0 ? r : 1;
-
-  gboolean done = func(self->service, key, &flag, &error);
-  kv_bus_access_settle(self->access, plan, done);
-  if (!done)
-    return kv_bus_error_set(ret_error, error);
-  r = sd_bus_message_new_method_return(m, &reply);
-  if (r >= 0)
-    r = sd_bus_message_append(reply, "b", flag);
-  if (r < 0)
-    return r;
-  return writes ? send_after_commit(self, m, reply) : sd_bus_send(NULL, reply, NULL);
-}
-
 static int method_exists(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  return reply_key_flag(m, userdata, kv_service_exists, FALSE, ret_error);
+  KvBus *self = userdata;
+  g_autoptr(GError) error = NULL;
+  gboolean exists;
+  const char *key;
+  int r = sd_bus_message_read(m, "s", &key);
+  if (r >= 0)
+    r = kv_bus_access_check_read(self->access, m, key, ret_error);
+  if (r < 0)
+    return r;
+
+  if (!kv_service_exists(self->service, key, &exists, &error))
+    return kv_bus_error_set(ret_error, error);
+  return sd_bus_reply_method_return(m, "b", exists);
+}
+
+/* Delete, Increment, CompareAndDelete: a key and what the write needs; checked, then
+ * submitted. */
+static int write_key(KvBus *self, sd_bus_message *m, KvWrite write, sd_bus_error *ret_error)
+{
+  KvBusWritePlan *plan;
+  int r = check_write(self, m, write.key, NULL, write.kind == KV_WRITE_INCREMENT, &plan, ret_error);
+  if (r <= 0)
+    return r < 0 ? r : 1;
+
+  BusWrite *pending = g_new0(BusWrite, 1);
+  pending->plan = plan;
+  pending->write = write;
+  return submit_write(self, m, pending);
 }
 
 static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  return reply_key_flag(m, userdata, kv_service_delete, TRUE, ret_error);
+  const char *key;
+  int r = sd_bus_message_read(m, "s", &key);
+
+  if (r < 0)
+    return r;
+  return write_key(userdata, m, (KvWrite){.kind = KV_WRITE_DELETE, .key = key}, ret_error);
 }
 
 static int method_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  KvBus *self = userdata;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
   const char *key;
   int64_t delta;
-  gint64 value;
-  KvBusWritePlan *plan;
   int r = sd_bus_message_read(m, "sx", &key, &delta);
-  if (r < 0)
-    return r;
-  r = check_write(self, m, key, NULL, TRUE, &plan, ret_error);
-  if (r <= 0)
-    return r < 0 ? r : 1;
 
-  gboolean applied = kv_service_increment(self->service, key, delta, &value, &error);
-  kv_bus_access_settle(self->access, plan, applied);
-  if (!applied)
-    return kv_bus_error_set(ret_error, error);
-  r = sd_bus_message_new_method_return(m, &reply);
-  if (r >= 0)
-    r = sd_bus_message_append(reply, "x", (int64_t)value);
   if (r < 0)
     return r;
-  return send_after_commit(self, m, reply);
+  return write_key(userdata, m, (KvWrite){.kind = KV_WRITE_INCREMENT, .key = key, .delta = delta},
+                   ret_error);
 }
-
 /* A call's one argument, a prefix, and the filter of the keys its caller may read. */
 static int read_prefix(KvBus *self, sd_bus_message *m, const char **prefix, KvKeyFilter *filter,
                        gpointer *filter_data, sd_bus_error *ret_error)
@@ -438,19 +490,6 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   return reply_page_counted(self, m, found, FALSE);
 }
 
-/* Replies with @revision, after the commit. */
-static int reply_revision_after_commit(KvBus *self, sd_bus_message *call, guint64 revision)
-{
-  g_autoptr(sd_bus_message) reply = NULL;
-  int r = sd_bus_message_new_method_return(call, &reply);
-
-  if (r >= 0)
-    r = sd_bus_message_append_basic(reply, 't', &revision);
-  if (r < 0)
-    return r;
-  return send_after_commit(self, call, reply);
-}
-
 /* kv_bus_access_check_writes() for the KvChange @changes of a SetMany. */
 static int check_changes(KvBus *self, sd_bus_message *m, GArray *changes, KvBusWritePlan **ret_plan,
                          sd_bus_error *ret_error)
@@ -482,9 +521,7 @@ static int check_deletions(KvBus *self, sd_bus_message *m, char **keys, KvBusWri
 static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;
-  g_autoptr(GError) error = NULL;
   g_autoptr(GArray) changes = NULL;
-  guint64 revision;
   int r = kv_variant_bridge_read_changes(
       m, KV_BATCH_MAX_KEYS, KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)),
       &changes);
@@ -497,42 +534,34 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   if (r <= 0)
     return r < 0 ? r : 1;
 
-  gboolean applied = kv_service_set_many(self->service, (KvChange *)changes->data, changes->len,
-                                         &revision, &error);
-  kv_bus_access_settle(self->access, plan, applied);
-  if (!applied)
-    return kv_bus_error_set(ret_error, error);
-  return reply_revision_after_commit(self, m, revision);
+  BusWrite *pending = g_new0(BusWrite, 1);
+  pending->plan = plan;
+  pending->changes = g_steal_pointer(&changes);
+  pending->write = (KvWrite){.kind = KV_WRITE_SET_MANY,
+                             .changes = (KvChange *)pending->changes->data,
+                             .n_changes = pending->changes->len};
+  return submit_write(self, m, pending);
 }
-
-/* DeleteMany and DeletePrefix: deletes @keys as one change. */
+/* DeleteMany and DeletePrefix: deletes @keys (taken) as one change. */
 static int delete_keys(KvBus *self, sd_bus_message *m, char **keys, sd_bus_error *ret_error)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
-  guint64 revision;
-  guint deleted;
   KvBusWritePlan *plan;
   int r = check_deletions(self, m, keys, &plan, ret_error);
-  if (r <= 0)
+  if (r <= 0) {
+    g_strfreev(keys);
     return r < 0 ? r : 1;
+  }
 
-  gboolean applied =
-      kv_service_delete_many(self->service, (const char *const *)keys, &deleted, &revision, &error);
-  kv_bus_access_settle(self->access, plan, applied);
-  if (!applied)
-    return kv_bus_error_set(ret_error, error);
-  r = sd_bus_message_new_method_return(m, &reply);
-  if (r >= 0)
-    r = sd_bus_message_append(reply, "ut", (uint32_t)deleted, (uint64_t)revision);
-  if (r < 0)
-    return r;
-  return send_after_commit(self, m, reply);
+  BusWrite *pending = g_new0(BusWrite, 1);
+  pending->plan = plan;
+  pending->keys = keys;
+  pending->write =
+      (KvWrite){.kind = KV_WRITE_DELETE_MANY, .keys = (const char *const *)pending->keys};
+  return submit_write(self, m, pending);
 }
-
 static int method_delete_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  g_auto(GStrv) keys = NULL;
+  char **keys = NULL;
   int r = kv_variant_bridge_read_strv(m, KV_BATCH_MAX_KEYS, &keys);
 
   return r < 0 ? r : delete_keys(userdata, m, keys, ret_error);
@@ -550,7 +579,7 @@ static int method_delete_prefix(sd_bus_message *m, void *userdata, sd_bus_error 
   if (r < 0)
     return r;
 
-  g_auto(GStrv) keys = kv_service_prefix_keys(self->service, prefix, filter, filter_data, &error);
+  char **keys = kv_service_prefix_keys(self->service, prefix, filter, filter_data, &error);
   if (keys == NULL)
     return kv_bus_error_set(ret_error, error);
   return delete_keys(self, m, keys, ret_error);
@@ -559,11 +588,9 @@ static int method_delete_prefix(sd_bus_message *m, void *userdata, sd_bus_error 
 static int method_compare_and_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;
-  g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) value = NULL;
   const char *key;
   uint64_t expected;
-  guint64 revision;
   int r = sd_bus_message_read(m, "st", &key, &expected);
   if (r < 0)
     return r;
@@ -575,36 +602,28 @@ static int method_compare_and_set(sd_bus_message *m, void *userdata, sd_bus_erro
   if (r <= 0)
     return r < 0 ? r : 1;
 
-  gboolean applied =
-      kv_service_compare_and_set(self->service, key, expected, value, &revision, &error);
-  kv_bus_access_settle(self->access, plan, applied);
-  if (!applied)
-    return kv_bus_error_set(ret_error, error);
-  return reply_revision_after_commit(self, m, revision);
+  BusWrite *pending = g_new0(BusWrite, 1);
+  pending->plan = plan;
+  pending->value = g_steal_pointer(&value);
+  pending->write = (KvWrite){.kind = KV_WRITE_COMPARE_AND_SET,
+                             .key = key,
+                             .value = pending->value,
+                             .expected_revision = expected};
+  return submit_write(self, m, pending);
 }
-
 static int method_compare_and_delete(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  KvBus *self = userdata;
-  g_autoptr(GError) error = NULL;
   const char *key;
   uint64_t expected;
-  guint64 revision;
-  KvBusWritePlan *plan;
   int r = sd_bus_message_read(m, "st", &key, &expected);
+
   if (r < 0)
     return r;
-  r = check_write(self, m, key, NULL, FALSE, &plan, ret_error);
-  if (r <= 0)
-    return r < 0 ? r : 1;
-
-  gboolean applied = kv_service_compare_and_delete(self->service, key, expected, &revision, &error);
-  kv_bus_access_settle(self->access, plan, applied);
-  if (!applied)
-    return kv_bus_error_set(ret_error, error);
-  return reply_revision_after_commit(self, m, revision);
+  return write_key(
+      userdata, m,
+      (KvWrite){.kind = KV_WRITE_COMPARE_AND_DELETE, .key = key, .expected_revision = expected},
+      ret_error);
 }
-
 static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;

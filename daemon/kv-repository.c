@@ -68,3 +68,29 @@ void kv_repository_free(KvRepository *self)
   if (self != NULL)
     self->vtable->free(self);
 }
+
+void kv_repository_submit(KvRepository *self, const KvChange *changes, gsize n_changes,
+                          const KvCompare *compares, gsize n_compares, KvRepositorySubmitFunc done,
+                          gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->vtable->submit != NULL) {
+    self->vtable->submit(self, changes, n_changes, compares, n_compares, done, user_data);
+    return;
+  }
+  if (!kv_repository_apply(self, changes, n_changes, &error)) {
+    done(0, error, user_data);
+    return;
+  }
+  done(kv_repository_revision(self), NULL, user_data);
+}
+
+gboolean kv_repository_set_change_func(KvRepository *self, KvRepositoryChangeFunc func,
+                                       gpointer user_data)
+{
+  if (self->vtable->set_change_func == NULL)
+    return FALSE;
+  self->vtable->set_change_func(self, func, user_data);
+  return TRUE;
+}

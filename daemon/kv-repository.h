@@ -20,6 +20,23 @@ typedef struct {
   GVariant *value;
 } KvChange;
 
+/* A condition of a change submitted with kv_repository_submit(): @key's last change is at
+ * @revision (0: @key does not exist). */
+typedef struct {
+  const char *key;
+  guint64 revision;
+} KvCompare;
+
+/* The end of a kv_repository_submit(): the revision of the change, or @error
+ * (KV_ERROR_CONFLICT when a condition no longer held, another error when the change could
+ * not be made). */
+typedef void (*KvRepositorySubmitFunc)(guint64 revision, const GError *error, gpointer user_data);
+
+/* Told of each change a repository makes on its own, in revision order (a repository
+ * replicating a store that others change: kv-etcd-repository.c). */
+typedef void (*KvRepositoryChangeFunc)(const char *key, GVariant *value, guint64 revision,
+                                       gpointer user_data);
+
 /* Called once per entry in bytewise key order; the key and value (NULL when values were
  * not asked for) are borrowed. Returns FALSE to stop the walk there. */
 typedef gboolean (*KvRepositoryForeachFunc)(const char *key, GVariant *value, guint64 revision,
@@ -35,6 +52,11 @@ typedef struct {
                   KvRepositoryForeachFunc func, gpointer user_data);
   gboolean (*commit)(KvRepository *self, GError **error);
   void (*free)(KvRepository *self);
+  /* Optional, for a repository whose changes are made elsewhere and come back to it: */
+  void (*submit)(KvRepository *self, const KvChange *changes, gsize n_changes,
+                 const KvCompare *compares, gsize n_compares, KvRepositorySubmitFunc done,
+                 gpointer user_data);
+  void (*set_change_func)(KvRepository *self, KvRepositoryChangeFunc func, gpointer user_data);
 } KvRepositoryVTable;
 
 struct _KvRepository {
@@ -52,6 +74,21 @@ GVariant *kv_repository_get(KvRepository *self, const char *key);
  * nothing to delete). Values are not consumed; floating references are sunk. */
 gboolean kv_repository_apply(KvRepository *self, const KvChange *changes, gsize n_changes,
                              GError **error);
+
+/* Makes @changes as one change if every one of @compares holds, and tells @done: at once
+ * for a repository that makes changes itself (kv_repository_apply(); the compares hold
+ * by construction, since nothing changes between a caller's reads and this call), later
+ * for one whose changes are made elsewhere (an etcd cluster), once the change is made and
+ * has come back to this repository. @changes and @compares are copied as needed. */
+void kv_repository_submit(KvRepository *self, const KvChange *changes, gsize n_changes,
+                          const KvCompare *compares, gsize n_compares, KvRepositorySubmitFunc done,
+                          gpointer user_data);
+
+/* Whether the repository makes changes on its own (others', or its own submitted ones)
+ * and tells @func of each; FALSE, with nothing set, for a repository that changes only
+ * when applied to. */
+gboolean kv_repository_set_change_func(KvRepository *self, KvRepositoryChangeFunc func,
+                                       gpointer user_data);
 
 /* Stores @value (sinking a floating reference) under @key: one change. */
 gboolean kv_repository_set(KvRepository *self, const char *key, GVariant *value, GError **error);

@@ -62,6 +62,44 @@ KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_val
                           gsize max_bytes, KvKeyFilter filter, gpointer filter_data,
                           GError **error);
 
+/* A write for kv_service_submit(): what it is, its arguments (borrowed until it is done)
+ * and its results. */
+typedef enum {
+  KV_WRITE_SET,               /* key, value */
+  KV_WRITE_SET_MANY,          /* changes, n_changes (sorted by key in place) */
+  KV_WRITE_DELETE,            /* key; deleted: 0 or 1 */
+  KV_WRITE_DELETE_MANY,       /* keys; deleted */
+  KV_WRITE_INCREMENT,         /* key, delta; result */
+  KV_WRITE_COMPARE_AND_SET,   /* key, expected_revision, value */
+  KV_WRITE_COMPARE_AND_DELETE /* key, expected_revision */
+} KvWriteKind;
+
+typedef struct {
+  KvWriteKind kind;
+  const char *key;
+  GVariant *value;
+  gint64 delta;
+  guint64 expected_revision;
+  KvChange *changes;
+  gsize n_changes;
+  const char *const *keys;
+
+  guint64 revision; /* of the change, or the current one when nothing changed */
+  gint64 result;
+  guint deleted;
+} KvWrite;
+
+/* Told once that @write is done: its results are set, or @error says why not. */
+typedef void (*KvWriteDone)(KvWrite *write, const GError *error, gpointer user_data);
+
+/* Validates @write, works out its changes from the data as it is and submits them as one
+ * change (kv_repository_submit()); @done is told once, at once for a repository that
+ * makes changes itself. When the data changed under it before it was made (another
+ * writer of a store shared with other hosts), the write is worked out again from the new
+ * data and submitted again: a compare-and-set then fails with CONFLICT, an increment
+ * counts from the new value. */
+void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpointer user_data);
+
 /* Stores the @n_changes @changes (each with a value, which stays the caller's) as one
  * change at one revision, returned in @out_revision; any invalid key (or a key given
  * twice) or value rejects the whole batch. @changes is sorted by key in place. An empty

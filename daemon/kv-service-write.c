@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The service's writes: each is worked out from the data as it is (its plan: changes,
+ * and the conditions under which they are right), then submitted to the repository. A
+ * repository shared with other writers may find a condition broken: the write is then
+ * worked out again from the new data. */
+
+#include "kv-error.h"
+#include "kv-increment.h"
+#include "kv-service-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A write that meets this many broken conditions in a row gives up: only a store that
+ * others change that fast can make it so. */
+#define MAX_ATTEMPTS 1000
+
+typedef struct {
+  GArray *changes;   /* KvChange */
+  GArray *compares;  /* KvCompare */
+  GPtrArray *values; /* the values the plan made (increments) */
+} Plan;
+
+static void plan_clear(Plan *plan)
+{
+  g_clear_pointer(&plan->changes, g_array_unref);
+  g_clear_pointer(&plan->compares, g_array_unref);
+  g_clear_pointer(&plan->values, g_ptr_array_unref);
+}
+
+static void plan_init(Plan *plan)
+{
+  plan_clear(plan);
+  plan->changes = g_array_new(FALSE, FALSE, sizeof(KvChange));
+  plan->compares = g_array_new(FALSE, FALSE, sizeof(KvCompare));
+  plan->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+}
+
+static void plan_change(Plan *plan, const char *key, GVariant *value)
+{
+  KvChange change = {key, value};
+
+  g_array_append_val(plan->changes, change);
+}
+
+static void plan_compare(Plan *plan, const char *key, guint64 revision)
+{
+  KvCompare compare = {key, revision};
+
+  g_array_append_val(plan->compares, compare);
+}
+
+/* The revision @key's last change is at, 0 when it does not exist. */
+static guint64 revision_of(KvService *self, const char *key)
+{
+  guint64 revision = 0;
+  g_autoptr(GVariant) value = kv_repository_lookup(self->repository, key, &revision);
+
+  return value != NULL ? revision : 0;
+}
+
+/* CONFLICT unless @key is at @expected. */
+static gboolean check_revision(KvService *self, const char *key, guint64 expected, GError **error)
+{
+  guint64 current = revision_of(self, key);
+
+  if (current == expected)
+    return TRUE;
+  if (current == 0)
+    g_set_error(error, KV_ERROR, KV_ERROR_CONFLICT,
+                "Key '%s' does not exist (revision 0), not at revision %" G_GUINT64_FORMAT, key,
+                expected);
+  else
+    g_set_error(error, KV_ERROR, KV_ERROR_CONFLICT,
+                "Key '%s' is at revision %" G_GUINT64_FORMAT ", not %" G_GUINT64_FORMAT, key,
+                current, expected);
+  return FALSE;
+}
+
+static int compare_changes(gconstpointer a, gconstpointer b)
+{
+  return strcmp(((const KvChange *)a)->key, ((const KvChange *)b)->key);
+}
+
+static gboolean plan_set_many(KvService *self, KvWrite *write, Plan *plan, GError **error)
+{
+  KvChange *changes = write->changes;
+  gsize n = write->n_changes;
+
+  if (!kv_service_validate_batch_size(n, error))
+    return FALSE;
+  for (gsize i = 0; i < n; i++)
+    if (!kv_service_validate_key(changes[i].key, error) ||
+        !kv_service_validate_value(self, changes[i].key, changes[i].value, error))
+      return FALSE;
+  /* Key order: the order the signals of a batch go out in, and duplicates side by side.
+   * Clients often send them in order already: then one pass suffices. */
+  gsize sorted = 1;
+  while (sorted < n && compare_changes(&changes[sorted - 1], &changes[sorted]) < 0)
+    sorted++;
+  if (sorted < n)
+    qsort(changes, n, sizeof *changes, compare_changes);
+  for (gsize i = 1; i < n; i++)
+    if (strcmp(changes[i - 1].key, changes[i].key) == 0) {
+      g_set_error(error, KV_ERROR, KV_ERROR_INVALID_KEY, "Key '%s' appears twice in the batch",
+                  changes[i].key);
+      return FALSE;
+    }
+  g_array_append_vals(plan->changes, changes, n);
+  return TRUE;
+}
+
+static gboolean plan_delete_many(KvService *self, KvWrite *write, Plan *plan, GError **error)
+{
+  const char *const *keys = write->keys;
+
+  if (!kv_service_validate_batch_size(g_strv_length((char **)keys), error) ||
+      !kv_service_validate_keys(keys, error))
+    return FALSE;
+  for (gsize i = 0; keys[i] != NULL; i++) {
+    guint64 revision = revision_of(self, keys[i]);
+    if (revision != 0)
+      plan_change(plan, keys[i], NULL);
+  }
+  g_array_sort(plan->changes, compare_changes);
+  /* A key named twice is deleted once. */
+  for (guint i = 1; i < plan->changes->len;)
+    if (strcmp(g_array_index(plan->changes, KvChange, i - 1).key,
+               g_array_index(plan->changes, KvChange, i).key) == 0)
+      g_array_remove_index(plan->changes, i);
+    else
+      i++;
+  /* What is deleted must still be there, for the count to be true. */
+  for (guint i = 0; i < plan->changes->len; i++) {
+    const char *key = g_array_index(plan->changes, KvChange, i).key;
+    plan_compare(plan, key, revision_of(self, key));
+  }
+  write->deleted = plan->changes->len;
+  return TRUE;
+}
+
+static gboolean plan_increment(KvService *self, KvWrite *write, Plan *plan, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  guint64 revision = 0;
+
+  if (!kv_service_validate_key(write->key, error))
+    return FALSE;
+  g_autoptr(GVariant) current = kv_repository_lookup(self->repository, write->key, &revision);
+  GVariant *next = kv_increment(current, write->delta, &write->result, &local_error);
+  if (next == NULL) {
+    g_propagate_prefixed_error(error, g_steal_pointer(&local_error),
+                               "Cannot increment '%s': ", write->key);
+    return FALSE;
+  }
+  g_ptr_array_add(plan->values, next);
+  if (!kv_service_validate_value(self, write->key, next, error))
+    return FALSE;
+  plan_change(plan, write->key, next);
+  /* From the value read: another writer's increment in between means counting again. */
+  plan_compare(plan, write->key, current != NULL ? revision : 0);
+  return TRUE;
+}
+
+/* The changes of @write from the data as it is, or why it cannot be made. */
+static gboolean make_plan(KvService *self, KvWrite *write, Plan *plan, GError **error)
+{
+  guint64 revision;
+
+  switch (write->kind) {
+  case KV_WRITE_SET:
+    if (!kv_service_validate_key(write->key, error) ||
+        !kv_service_validate_value(self, write->key, write->value, error))
+      return FALSE;
+    plan_change(plan, write->key, write->value);
+    return TRUE;
+  case KV_WRITE_SET_MANY:
+    return plan_set_many(self, write, plan, error);
+  case KV_WRITE_DELETE:
+    if (!kv_service_validate_key(write->key, error))
+      return FALSE;
+    /* Deleting a missing key is not an error, and not a change. */
+    revision = revision_of(self, write->key);
+    write->deleted = revision != 0;
+    if (revision != 0) {
+      plan_change(plan, write->key, NULL);
+      plan_compare(plan, write->key, revision);
+    }
+    return TRUE;
+  case KV_WRITE_DELETE_MANY:
+    return plan_delete_many(self, write, plan, error);
+  case KV_WRITE_INCREMENT:
+    return plan_increment(self, write, plan, error);
+  case KV_WRITE_COMPARE_AND_SET:
+    if (!kv_service_validate_key(write->key, error) ||
+        !kv_service_validate_value(self, write->key, write->value, error) ||
+        !check_revision(self, write->key, write->expected_revision, error))
+      return FALSE;
+    plan_change(plan, write->key, write->value);
+    plan_compare(plan, write->key, write->expected_revision);
+    return TRUE;
+  case KV_WRITE_COMPARE_AND_DELETE:
+    if (!kv_service_validate_key(write->key, error) ||
+        !check_revision(self, write->key, write->expected_revision, error))
+      return FALSE;
+    /* Expecting a missing key of a missing key: nothing to do. */
+    if (write->expected_revision != 0) {
+      plan_change(plan, write->key, NULL);
+      plan_compare(plan, write->key, write->expected_revision);
+    }
+    return TRUE;
+  }
+  g_assert_not_reached();
+}
+
+typedef struct {
+  KvService *service;
+  KvWrite *write;
+  KvWriteDone done;
+  gpointer user_data;
+  Plan plan;
+  guint attempts;
+} Submission;
+
+static void submission_finish(Submission *submission, const GError *error)
+{
+  submission->done(submission->write, error, submission->user_data);
+  plan_clear(&submission->plan);
+  g_free(submission);
+}
+
+static void attempt(Submission *submission);
+
+static void on_submitted(guint64 revision, const GError *error, gpointer user_data)
+{
+  Submission *submission = user_data;
+  KvService *self = submission->service;
+
+  if (g_error_matches(error, KV_ERROR, KV_ERROR_CONFLICT) && submission->attempts < MAX_ATTEMPTS) {
+    attempt(submission);
+    return;
+  }
+  if (error != NULL) {
+    submission_finish(submission, error);
+    return;
+  }
+  submission->write->revision = revision;
+  /* A repository that reports its changes itself has told them already. */
+  if (!self->repository_tells_changes && self->on_change != NULL)
+    for (guint i = 0; i < submission->plan.changes->len; i++) {
+      const KvChange *change = &g_array_index(submission->plan.changes, KvChange, i);
+      self->on_change(change->key, change->value, revision, self->on_change_data);
+    }
+  submission_finish(submission, NULL);
+}
+
+static void attempt(Submission *submission)
+{
+  KvService *self = submission->service;
+  g_autoptr(GError) error = NULL;
+
+  submission->attempts++;
+  plan_init(&submission->plan);
+  if (!make_plan(self, submission->write, &submission->plan, &error)) {
+    submission_finish(submission, error);
+    return;
+  }
+  Plan *plan = &submission->plan;
+  if (plan->changes->len == 0) {
+    submission->write->revision = kv_repository_revision(self->repository);
+    submission_finish(submission, NULL);
+    return;
+  }
+  kv_repository_submit(self->repository, (const KvChange *)plan->changes->data, plan->changes->len,
+                       (const KvCompare *)plan->compares->data, plan->compares->len, on_submitted,
+                       submission);
+}
+
+void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpointer user_data)
+{
+  Submission *submission = g_new0(Submission, 1);
+
+  submission->service = self;
+  submission->write = write;
+  submission->done = done;
+  submission->user_data = user_data;
+  attempt(submission);
+}
+
+/* The synchronous calls, for a repository that makes its changes itself. */
+typedef struct {
+  gboolean done;
+  GError *error;
+} Outcome;
+
+static void on_done(KvWrite *write, const GError *error, gpointer user_data)
+{
+  Outcome *outcome = user_data;
+
+  outcome->done = TRUE;
+  if (error != NULL)
+    outcome->error = g_error_copy(error);
+}
+
+static gboolean run(KvService *self, KvWrite *write, GError **error)
+{
+  Outcome outcome = {FALSE, NULL};
+
+  kv_service_submit(self, write, on_done, &outcome);
+  /* A repository whose changes are made elsewhere answers later: use kv_service_submit(). */
+  g_return_val_if_fail(outcome.done, FALSE);
+  if (outcome.error != NULL) {
+    g_propagate_error(error, outcome.error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean kv_service_set_many(KvService *self, KvChange *changes, gsize n_changes,
+                             guint64 *out_revision, GError **error)
+{
+  KvWrite write = {.kind = KV_WRITE_SET_MANY, .changes = changes, .n_changes = n_changes};
+
+  if (!run(self, &write, error))
+    return FALSE;
+  *out_revision = write.revision;
+  return TRUE;
+}
+
+gboolean kv_service_delete_many(KvService *self, const char *const *keys, guint *out_deleted,
+                                guint64 *out_revision, GError **error)
+{
+  KvWrite write = {.kind = KV_WRITE_DELETE_MANY, .keys = keys};
+
+  if (!run(self, &write, error))
+    return FALSE;
+  *out_deleted = write.deleted;
+  *out_revision = write.revision;
+  return TRUE;
+}
+
+gboolean kv_service_compare_and_set(KvService *self, const char *key, guint64 expected_revision,
+                                    GVariant *value, guint64 *out_revision, GError **error)
+{
+  g_autoptr(GVariant) owned = g_variant_ref_sink(value);
+  KvWrite write = {.kind = KV_WRITE_COMPARE_AND_SET,
+                   .key = key,
+                   .value = owned,
+                   .expected_revision = expected_revision};
+
+  if (!run(self, &write, error))
+    return FALSE;
+  *out_revision = write.revision;
+  return TRUE;
+}
+
+gboolean kv_service_compare_and_delete(KvService *self, const char *key, guint64 expected_revision,
+                                       guint64 *out_revision, GError **error)
+{
+  KvWrite write = {
+      .kind = KV_WRITE_COMPARE_AND_DELETE, .key = key, .expected_revision = expected_revision};
+
+  if (!run(self, &write, error))
+    return FALSE;
+  *out_revision = write.revision;
+  return TRUE;
+}
+
+gboolean kv_service_set(KvService *self, const char *key, GVariant *value, GError **error)
+{
+  g_autoptr(GVariant) owned = g_variant_ref_sink(value);
+  KvWrite write = {.kind = KV_WRITE_SET, .key = key, .value = owned};
+
+  return run(self, &write, error);
+}
+
+gboolean kv_service_delete(KvService *self, const char *key, gboolean *out_existed, GError **error)
+{
+  KvWrite write = {.kind = KV_WRITE_DELETE, .key = key};
+
+  if (!run(self, &write, error))
+    return FALSE;
+  *out_existed = write.deleted != 0;
+  return TRUE;
+}
+
+gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gint64 *out_value,
+                              GError **error)
+{
+  KvWrite write = {.kind = KV_WRITE_INCREMENT, .key = key, .delta = delta};
+
+  if (!run(self, &write, error))
+    return FALSE;
+  *out_value = write.result;
+  return TRUE;
+}
