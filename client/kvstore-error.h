@@ -29,6 +29,7 @@ typedef enum {
   KV_STORE_ERROR_STORAGE,            /* org.example.KVStore.Error.StorageError */
   KV_STORE_ERROR_CONFLICT,           /* org.example.KVStore.Error.Conflict */
   KV_STORE_ERROR_QUOTA_EXCEEDED,     /* org.example.KVStore.Error.QuotaExceeded */
+  KV_STORE_ERROR_UNAVAILABLE,        /* org.example.KVStore.Error.Unavailable */
 } KvStoreError;
 
 #define KV_STORE_ERROR (kv_store_error_quark())
@@ -45,6 +46,7 @@ static inline GQuark kv_store_error_quark(void)
       {KV_STORE_ERROR_STORAGE, "org.example.KVStore.Error.StorageError"},
       {KV_STORE_ERROR_CONFLICT, "org.example.KVStore.Error.Conflict"},
       {KV_STORE_ERROR_QUOTA_EXCEEDED, "org.example.KVStore.Error.QuotaExceeded"},
+      {KV_STORE_ERROR_UNAVAILABLE, "org.example.KVStore.Error.Unavailable"},
   };
   static gsize quark = 0;
 

@@ -36,6 +36,7 @@ struct _KvBus {
   KvBusAccess *access; /* NULL on the session bus */
   KvBusSignals *signals;
   KvBusProperties *properties;
+  guint writes_in_flight; /* submitted to the service, not yet done */
 };
 
 static void outgoing_clear(gpointer data)
@@ -122,7 +123,8 @@ gint64 kv_bus_last_commit_end(KvBus *self)
 
 gboolean kv_bus_is_idle(KvBus *self)
 {
-  return self->waiting->len == 0 && kv_bus_access_is_idle(self->access);
+  return self->waiting->len == 0 && self->writes_in_flight == 0 &&
+         kv_bus_access_is_idle(self->access);
 }
 
 static int on_commit(sd_event_source *source, void *userdata)
@@ -269,6 +271,7 @@ static void on_write_done(KvWrite *write, const GError *error, gpointer user_dat
     if (r < 0)
       kv_log(LOG_ERR, "Cannot answer a write: %s", g_strerror(-r));
   }
+  self->writes_in_flight--;
   bus_write_free(pending);
 }
 
@@ -278,6 +281,7 @@ static int submit_write(KvBus *self, sd_bus_message *m, BusWrite *pending)
 {
   pending->self = self;
   pending->call = sd_bus_message_ref(m);
+  self->writes_in_flight++;
   kv_service_submit(self->service, &pending->write, on_write_done, pending);
   return 1;
 }

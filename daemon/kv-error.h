@@ -19,6 +19,7 @@ typedef enum {
   KV_ERROR_CONFLICT,
   KV_ERROR_ACCESS_DENIED,
   KV_ERROR_QUOTA_EXCEEDED,
+  KV_ERROR_UNAVAILABLE, /* the store behind the repository (etcd) does not answer */
 } KvError;
 
 /* The GError domain of KvError codes. */

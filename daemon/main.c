@@ -4,6 +4,7 @@
 
 #include "kv-bus.h"
 #include "kv-config.h"
+#include "kv-etcd-repository.h"
 #include "kv-idle.h"
 #include "kv-log.h"
 #include "kv-memory-repository.h"
@@ -44,12 +45,17 @@ typedef struct {
   guint64 max_value_size;
   guint64 max_message_size;
   guint64 compact_bytes;
+  char *etcd;
+  char *etcd_prefix;
+  double etcd_timeout;
+  double etcd_start_timeout;
 } Options;
 
 /* What the event loop's callbacks need. */
 typedef struct {
   KvRepository *repository;
   gboolean persistent;
+  gboolean etcd;
   KvBus *front;
   char *last_status;
 } Daemon;
@@ -125,6 +131,18 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
        "/usr/share/kvstore/access.d and /etc/kvstore/access.d (repeatable; later "
        "directories override earlier ones)",
        "DIR"},
+      {"etcd", 0, 0, G_OPTION_ARG_STRING, &options->etcd,
+       "Keep the data in the etcd cluster at URLS (http://HOST:PORT, separated by commas), "
+       "shared with every kvstored using it, instead of a state directory",
+       "URLS"},
+      {"etcd-prefix", 0, 0, G_OPTION_ARG_STRING, &options->etcd_prefix,
+       "With --etcd: the prefix of kvstore's etcd keys (default /kvstore/)", "PREFIX"},
+      {"etcd-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &options->etcd_timeout,
+       "With --etcd: fail a write the cluster has not taken within SECONDS with Unavailable "
+       "(default 5)",
+       "SECONDS"},
+      {"etcd-start-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &options->etcd_start_timeout,
+       "With --etcd: wait up to SECONDS for the cluster at the start (default 30)", "SECONDS"},
       {"check", 0, 0, G_OPTION_ARG_NONE, &options->check,
        "Examine the state directory and report its files and any damage, then exit (0: "
        "healthy, 1: damaged)",
@@ -157,6 +175,16 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
   }
   if (options->session && options->system)
     return usage_error("--session and --system exclude each other");
+  if (options->etcd != NULL &&
+      (options->state_dir != NULL || options->in_memory || options->check || options->repair))
+    return usage_error("--etcd keeps the data in etcd: it excludes --state-dir, --in-memory, "
+                       "--check and --repair");
+  if (options->etcd == NULL && (options->etcd_prefix != NULL || options->etcd_timeout != 0 ||
+                                options->etcd_start_timeout != 0))
+    return usage_error("--etcd-prefix, --etcd-timeout and --etcd-start-timeout need --etcd");
+  if (options->etcd_timeout < 0 || options->etcd_timeout > 3600 ||
+      options->etcd_start_timeout < 0 || options->etcd_start_timeout > 3600)
+    return usage_error("--etcd-timeout and --etcd-start-timeout take 0 to 3600 seconds");
   if (options->check && options->repair)
     return usage_error("--check and --repair exclude each other");
   if ((options->check || options->repair) && options->in_memory)
@@ -212,13 +240,41 @@ static void log_message(int priority, const char *message, gpointer user_data)
   kv_log(priority, "%s", message);
 }
 
+/* How the etcd replica stands: in the log, and at once in STATUS=. */
+static void report_etcd_state(gboolean current, const char *what, gpointer user_data)
+{
+  g_autofree char *status = g_strdup_printf("STATUS=%s", what);
+
+  kv_log(current ? LOG_INFO : LOG_NOTICE, "%s", what);
+  sd_notify(0, status);
+}
+
+static KvRepository *open_etcd(const Options *options, sd_event *event)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) endpoints = g_strsplit(options->etcd, ",", -1);
+  KvEtcdOptions etcd = {
+      (const char *const *)endpoints,
+      options->etcd_prefix != NULL ? options->etcd_prefix : "/kvstore/",
+      (guint)((options->etcd_timeout > 0 ? options->etcd_timeout : 5) * 1000),
+      (guint)((options->etcd_start_timeout > 0 ? options->etcd_start_timeout : 30) * 1000),
+  };
+  KvRepository *repository = kv_etcd_repository_open(&etcd, event, report_etcd_state, NULL, &error);
+
+  if (repository == NULL)
+    kv_log(LOG_ERR, "Cannot load the data: %s", error->message);
+  return repository;
+}
+
 /* The repository options ask for; NULL with @exit_status set when there is none. */
-static KvRepository *open_repository(const Options *options, int *exit_status)
+static KvRepository *open_repository(const Options *options, sd_event *event, int *exit_status)
 {
   g_autoptr(GError) error = NULL;
   KvRecoveryInfo info;
 
   *exit_status = EXIT_FAILURE;
+  if (options->etcd != NULL)
+    return open_etcd(options, event);
   if (options->in_memory) {
     kv_log(LOG_INFO, "Keeping the data in memory only");
     return kv_memory_repository_new();
@@ -317,6 +373,11 @@ static char *describe(Daemon *daemon)
 {
   guint count = kv_repository_count(daemon->repository);
 
+  if (daemon->etcd)
+    return g_strdup_printf(
+        "%u keys, etcd revision %" G_GUINT64_FORMAT "%s", count,
+        kv_repository_revision(daemon->repository),
+        kv_etcd_repository_is_current(daemon->repository) ? "" : ", not following the cluster now");
   if (!daemon->persistent)
     return g_strdup_printf("%u keys in memory", count);
   return g_strdup_printf("%u keys, journal %.1f KiB", count,
@@ -349,7 +410,7 @@ static int run(const Options *options)
   g_autoptr(KvBusAccess) access = NULL;
   g_autoptr(KvBus) front = NULL;
   g_autoptr(KvIdle) idle = NULL;
-  Daemon daemon = {NULL, FALSE, NULL, NULL};
+  Daemon daemon = {NULL, FALSE, FALSE, NULL, NULL};
   const char *bus_name;
 
   int r = sd_event_default(&event);
@@ -392,7 +453,7 @@ static int run(const Options *options)
    * running yet. Taking the name first tells a second kvstored at once that it is not
    * needed, and lets a new instance wait for the lock of one that is still finishing. */
   int exit_status;
-  repository = open_repository(options, &exit_status);
+  repository = open_repository(options, event, &exit_status);
   if (repository == NULL)
     return exit_status;
   service = kv_service_new(repository, options->max_value_size);
@@ -421,7 +482,8 @@ static int run(const Options *options)
     kv_log(LOG_ERR, "Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
     return EXIT_FAILURE;
   }
-  daemon = (Daemon){repository, !options->in_memory, front, NULL};
+  daemon = (Daemon){repository, !options->in_memory && options->etcd == NULL, options->etcd != NULL,
+                    front, NULL};
 
   if (options->idle_timeout > 0) {
     r = kv_idle_new(bus, front, KV_BUS_NAME, (guint64)(options->idle_timeout * 1e6), &idle);

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kv-etcd-client.h"
+
+#include <curl/curl.h>
+#include <gio/gio.h>
+#include <string.h>
+
+/* A stream waits this long for a connection; once connected it has no end. */
+#define STREAM_CONNECT_MS 3000
+
+typedef struct {
+  KvEtcdClient *client;
+  CURL *easy;
+  struct curl_slist *headers;
+  char *path;
+  char *body;
+  GByteArray *received;
+  guint endpoint; /* index of the endpoint tried */
+  guint tried;    /* endpoints tried so far */
+  guint timeout_ms;
+  /* a unary request */
+  KvEtcdResponseFunc done;
+  /* a stream */
+  KvEtcdLineFunc on_line;
+  KvEtcdEndFunc on_end;
+  gpointer user_data;
+} Request;
+
+struct _KvEtcdClient {
+  sd_event *event;
+  CURLM *multi;
+  sd_event_source *timer;
+  GHashTable *sockets; /* fd -> sd_event_source */
+  GStrv endpoints;
+  guint current;       /* the endpoint that last answered */
+  GHashTable *running; /* Request, in flight */
+};
+
+static void request_free(Request *request)
+{
+  if (request->easy != NULL)
+    curl_easy_cleanup(request->easy);
+  curl_slist_free_all(request->headers);
+  g_free(request->path);
+  g_free(request->body);
+  g_byte_array_unref(request->received);
+  g_free(request);
+}
+
+/* A stream hands on each whole line as it arrives. */
+static void take_lines(Request *request)
+{
+  GByteArray *received = request->received;
+  guint start = 0;
+
+  for (guint i = 0; i < received->len; i++) {
+    if (received->data[i] != '\n')
+      continue;
+    if (i > start)
+      request->on_line((const char *)received->data + start, i - start, request->user_data);
+    start = i + 1;
+  }
+  g_byte_array_remove_range(received, 0, start);
+}
+
+static size_t on_data(char *data, size_t size, size_t count, void *user_data)
+{
+  Request *request = user_data;
+
+  g_byte_array_append(request->received, (const guint8 *)data, (guint)(size * count));
+  if (request->on_line != NULL)
+    take_lines(request);
+  return size * count;
+}
+
+static CURL *make_easy(Request *request)
+{
+  KvEtcdClient *client = request->client;
+  g_autofree char *url = g_strconcat(client->endpoints[request->endpoint], request->path, NULL);
+  CURL *easy = curl_easy_init();
+
+  if (easy == NULL)
+    return NULL;
+  curl_easy_setopt(easy, CURLOPT_URL, url);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request->body);
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, request->headers);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, request);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, request);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+  if (request->on_line != NULL) {
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)STREAM_CONNECT_MS);
+    /* A member that vanishes without closing the connection is found by keepalives. */
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 2L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 1L);
+  } else {
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)request->timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)MIN(request->timeout_ms, 1000));
+  }
+  return easy;
+}
+
+static Request *request_new(KvEtcdClient *self, const char *path, const char *body)
+{
+  Request *request = g_new0(Request, 1);
+
+  request->client = self;
+  request->path = g_strdup(path);
+  request->body = g_strdup(body);
+  request->received = g_byte_array_new();
+  request->headers = curl_slist_append(NULL, "Content-Type: application/json");
+  request->endpoint = self->current;
+  return request;
+}
+
+/* Whether @result means that the endpoint did not answer at all. */
+static gboolean unreachable(CURLcode result)
+{
+  return result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST ||
+         result == CURLE_RECV_ERROR || result == CURLE_SEND_ERROR || result == CURLE_GOT_NOTHING ||
+         result == CURLE_OPERATION_TIMEDOUT;
+}
+
+/* The error of a finished transfer, or NULL; @retry tells whether another endpoint may
+ * do better. */
+static GError *transfer_error(Request *request, CURLcode result, gboolean *retry)
+{
+  long status = 0;
+
+  *retry = FALSE;
+  if (result != CURLE_OK) {
+    *retry = unreachable(result) && result != CURLE_OPERATION_TIMEDOUT;
+    int code =
+        result == CURLE_OPERATION_TIMEDOUT ? G_IO_ERROR_TIMED_OUT : G_IO_ERROR_HOST_UNREACHABLE;
+    return g_error_new(G_IO_ERROR, code, "%s: %s", request->client->endpoints[request->endpoint],
+                       curl_easy_strerror(result));
+  }
+  curl_easy_getinfo(request->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status == 200)
+    return NULL;
+  /* etcd answers 503 while it has no leader: another member may have one. */
+  *retry = status >= 500;
+  return g_error_new(G_IO_ERROR, G_IO_ERROR_FAILED, "%s: HTTP %ld: %.*s",
+                     request->client->endpoints[request->endpoint], status,
+                     (int)MIN(request->received->len, 200), (const char *)request->received->data);
+}
+
+static gboolean start(Request *request)
+{
+  request->easy = make_easy(request);
+  if (request->easy == NULL ||
+      curl_multi_add_handle(request->client->multi, request->easy) != CURLM_OK)
+    return FALSE;
+  g_hash_table_add(request->client->running, request);
+  return TRUE;
+}
+
+/* A transfer is over: answer it, or send it to the next endpoint. */
+static void finish(KvEtcdClient *self, Request *request, CURLcode result)
+{
+  gboolean retry;
+  g_autoptr(GError) error = transfer_error(request, result, &retry);
+
+  g_hash_table_remove(self->running, request);
+  curl_multi_remove_handle(self->multi, request->easy);
+  curl_easy_cleanup(request->easy);
+  request->easy = NULL;
+  request->tried++;
+  if (error == NULL)
+    self->current = request->endpoint;
+  if (error != NULL && retry && request->tried < g_strv_length(self->endpoints)) {
+    request->endpoint = (request->endpoint + 1) % g_strv_length(self->endpoints);
+    g_byte_array_set_size(request->received, 0);
+    if (start(request))
+      return;
+  }
+  if (request->on_line != NULL) {
+    if (error == NULL)
+      error = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_CLOSED, "etcd ended the stream");
+    request->on_end(error, request->user_data);
+  } else {
+    request->done((const char *)request->received->data, request->received->len, error,
+                  request->user_data);
+  }
+  request_free(request);
+}
+
+static void check_finished(KvEtcdClient *self)
+{
+  CURLMsg *message;
+  int left;
+
+  while ((message = curl_multi_info_read(self->multi, &left)) != NULL) {
+    if (message->msg != CURLMSG_DONE)
+      continue;
+    Request *request = NULL;
+    curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, (char **)&request);
+    finish(self, request, message->data.result);
+  }
+}
+
+static int on_io(sd_event_source *source, int fd, uint32_t revents, void *user_data)
+{
+  KvEtcdClient *self = user_data;
+  int action = 0, running;
+
+  if (revents & EPOLLIN)
+    action |= CURL_CSELECT_IN;
+  if (revents & EPOLLOUT)
+    action |= CURL_CSELECT_OUT;
+  if (revents & (EPOLLERR | EPOLLHUP))
+    action |= CURL_CSELECT_ERR;
+  curl_multi_socket_action(self->multi, fd, action, &running);
+  check_finished(self);
+  return 0;
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *user_data, void *socket_data)
+{
+  KvEtcdClient *self = user_data;
+  sd_event_source *source = g_hash_table_lookup(self->sockets, GINT_TO_POINTER(fd));
+
+  if (what == CURL_POLL_REMOVE) {
+    g_hash_table_remove(self->sockets, GINT_TO_POINTER(fd));
+    return 0;
+  }
+  uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+  if (source != NULL)
+    return sd_event_source_set_io_events(source, events) < 0 ? -1 : 0;
+  if (sd_event_add_io(self->event, &source, fd, events, on_io, self) < 0)
+    return -1;
+  g_hash_table_insert(self->sockets, GINT_TO_POINTER(fd), source);
+  return 0;
+}
+
+static int on_timer(sd_event_source *source, uint64_t usec, void *user_data)
+{
+  KvEtcdClient *self = user_data;
+  int running;
+
+  curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_finished(self);
+  return 0;
+}
+
+static int on_timeout_change(CURLM *multi, long timeout_ms, void *user_data)
+{
+  KvEtcdClient *self = user_data;
+
+  if (timeout_ms < 0)
+    return sd_event_source_set_enabled(self->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+  uint64_t now;
+  sd_event_now(self->event, CLOCK_MONOTONIC, &now);
+  if (sd_event_source_set_time(self->timer, now + (uint64_t)timeout_ms * 1000) < 0 ||
+      sd_event_source_set_enabled(self->timer, SD_EVENT_ONESHOT) < 0)
+    return -1;
+  return 0;
+}
+
+static void source_unref(gpointer source)
+{
+  sd_event_source_disable_unref(source);
+}
+
+KvEtcdClient *kv_etcd_client_new(sd_event *event, const char *const *endpoints)
+{
+  KvEtcdClient *self = g_new0(KvEtcdClient, 1);
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  self->event = sd_event_ref(event);
+  self->endpoints = g_strdupv((char **)endpoints);
+  self->sockets = g_hash_table_new_full(NULL, NULL, NULL, source_unref);
+  self->running = g_hash_table_new(NULL, NULL);
+  self->multi = curl_multi_init();
+  curl_multi_setopt(self->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(self->multi, CURLMOPT_SOCKETDATA, self);
+  curl_multi_setopt(self->multi, CURLMOPT_TIMERFUNCTION, on_timeout_change);
+  curl_multi_setopt(self->multi, CURLMOPT_TIMERDATA, self);
+  sd_event_add_time(event, &self->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, self);
+  sd_event_source_set_enabled(self->timer, SD_EVENT_OFF);
+  return self;
+}
+
+static void fail_now(Request *request, const char *why)
+{
+  g_autoptr(GError) error = g_error_new(G_IO_ERROR, G_IO_ERROR_FAILED, "%s", why);
+
+  if (request->on_line != NULL)
+    request->on_end(error, request->user_data);
+  else
+    request->done(NULL, 0, error, request->user_data);
+  request_free(request);
+}
+
+void kv_etcd_client_post(KvEtcdClient *self, const char *path, const char *body, guint timeout_ms,
+                         KvEtcdResponseFunc done, gpointer user_data)
+{
+  Request *request = request_new(self, path, body);
+
+  request->timeout_ms = timeout_ms;
+  request->done = done;
+  request->user_data = user_data;
+  if (!start(request))
+    fail_now(request, "cannot start an HTTP request");
+}
+
+char *kv_etcd_client_post_sync(KvEtcdClient *self, const char *path, const char *body,
+                               guint timeout_ms, GError **error)
+{
+  guint n = g_strv_length(self->endpoints);
+  g_autoptr(GError) last_error = NULL;
+
+  for (guint i = 0; i < n; i++) {
+    Request *request = request_new(self, path, body);
+    request->endpoint = (self->current + i) % n;
+    request->timeout_ms = timeout_ms;
+    request->easy = make_easy(request);
+    gboolean retry = FALSE;
+    CURLcode result = request->easy != NULL ? curl_easy_perform(request->easy) : CURLE_FAILED_INIT;
+    g_clear_error(&last_error);
+    last_error = transfer_error(request, result, &retry);
+    if (last_error == NULL) {
+      self->current = request->endpoint;
+      g_byte_array_append(request->received, (const guint8 *)"", 1);
+      char *text = g_strdup((const char *)request->received->data);
+      request_free(request);
+      return text;
+    }
+    request_free(request);
+    if (!retry)
+      break;
+  }
+  g_propagate_error(error, g_steal_pointer(&last_error));
+  return NULL;
+}
+
+KvEtcdStream *kv_etcd_client_stream(KvEtcdClient *self, const char *path, const char *body,
+                                    KvEtcdLineFunc on_line, KvEtcdEndFunc on_end,
+                                    gpointer user_data)
+{
+  Request *request = request_new(self, path, body);
+
+  request->on_line = on_line;
+  request->on_end = on_end;
+  request->user_data = user_data;
+  if (!start(request)) {
+    fail_now(request, "cannot start an HTTP request");
+    return NULL;
+  }
+  return (KvEtcdStream *)request;
+}
+
+static void cancel(Request *request)
+{
+  g_hash_table_remove(request->client->running, request);
+  if (request->easy != NULL)
+    curl_multi_remove_handle(request->client->multi, request->easy);
+  request_free(request);
+}
+
+void kv_etcd_stream_cancel(KvEtcdStream *stream)
+{
+  cancel((Request *)stream);
+}
+
+const char *kv_etcd_client_endpoint(KvEtcdClient *self)
+{
+  return self->endpoints[self->current];
+}
+
+void kv_etcd_client_free(KvEtcdClient *self)
+{
+  if (self == NULL)
+    return;
+  /* What is still in flight is dropped, its callbacks never told. */
+  GList *running = g_hash_table_get_keys(self->running);
+  for (GList *l = running; l != NULL; l = l->next)
+    cancel(l->data);
+  g_list_free(running);
+  g_hash_table_unref(self->running);
+  curl_multi_cleanup(self->multi);
+  g_hash_table_unref(self->sockets);
+  sd_event_source_disable_unref(self->timer);
+  sd_event_unref(self->event);
+  g_strfreev(self->endpoints);
+  g_free(self);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-event.h>
+
+G_BEGIN_DECLS
+
+/* HTTP to etcd's v3 JSON gateway: libcurl's multi interface driven by sd-event, so that
+ * nothing waits on the network in the event loop and many requests are in flight at once.
+ * Requests go to the first endpoint that answers; one that fails to connect sends the
+ * request on to the next. */
+typedef struct _KvEtcdClient KvEtcdClient;
+
+/* The answer to a request: its body, or @error (G_IO_ERROR_TIMED_OUT past the timeout,
+ * G_IO_ERROR_HOST_UNREACHABLE when no endpoint answered, G_IO_ERROR_FAILED for an HTTP
+ * error, with etcd's message). */
+typedef void (*KvEtcdResponseFunc)(const char *body, gsize length, const GError *error,
+                                   gpointer user_data);
+
+/* Each line (one JSON object) a stream sends. */
+typedef void (*KvEtcdLineFunc)(const char *line, gsize length, gpointer user_data);
+
+/* The end of a stream: @error says why (never NULL: a watch never ends well). */
+typedef void (*KvEtcdEndFunc)(const GError *error, gpointer user_data);
+
+typedef struct _KvEtcdStream KvEtcdStream;
+
+/* A client of the etcd cluster at @endpoints ("http://HOST:PORT"), on @event. */
+KvEtcdClient *kv_etcd_client_new(sd_event *event, const char *const *endpoints);
+
+/* Frees the client; requests still in flight are dropped without a word. */
+void kv_etcd_client_free(KvEtcdClient *self);
+
+/* POSTs @body to @path ("/v3/kv/txn"); @done is told once, from the event loop. */
+void kv_etcd_client_post(KvEtcdClient *self, const char *path, const char *body, guint timeout_ms,
+                         KvEtcdResponseFunc done, gpointer user_data);
+
+/* The same, waiting for the answer without the event loop: for the start, before any
+ * call is served. Returns the body, or NULL with @error. */
+char *kv_etcd_client_post_sync(KvEtcdClient *self, const char *path, const char *body,
+                               guint timeout_ms, GError **error);
+
+/* POSTs @body to @path and hands each line of the endless answer to @on_line, until the
+ * connection ends (@on_end; the stream is gone after it) or kv_etcd_stream_cancel(). */
+KvEtcdStream *kv_etcd_client_stream(KvEtcdClient *self, const char *path, const char *body,
+                                    KvEtcdLineFunc on_line, KvEtcdEndFunc on_end,
+                                    gpointer user_data);
+
+/* Ends @stream without telling its end function. */
+void kv_etcd_stream_cancel(KvEtcdStream *stream);
+
+/* The endpoint requests go to first (the last that answered). */
+const char *kv_etcd_client_endpoint(KvEtcdClient *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvEtcdClient, kv_etcd_client_free)
+
+G_END_DECLS

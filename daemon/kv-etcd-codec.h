@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "kv-repository.h"
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* kvstore's keys and values in etcd, and the JSON of etcd's v3 gateway (every key and
+ * value base64, every 64-bit number a string). No network here: unit-tested alone.
+ *
+ * A kvstore key K is the etcd key PREFIX K (the prefix is --etcd-prefix, "/kvstore/" by
+ * default). A value is stored as its GVariant type string, one NUL byte, then the value
+ * serialized in GVariant normal form (little-endian): "i\0" and 4 bytes for int32 7,
+ * "s\0hello\0" for the string "hello". Every D-Bus type round-trips exactly. */
+
+/* A key/value as etcd returns it. */
+typedef struct {
+  char *key; /* without the prefix */
+  GVariant *value;
+  guint64 mod_revision;
+} KvEtcdEntry;
+
+void kv_etcd_entry_clear(KvEtcdEntry *entry);
+
+/* The bytes of @value in etcd. */
+GBytes *kv_etcd_encode_value(GVariant *value);
+
+/* The value in @data, or NULL with G_IO_ERROR_INVALID_DATA when it is not one kvstore
+ * wrote (no type, a type D-Bus cannot carry, bytes not in normal form). */
+GVariant *kv_etcd_decode_value(const guint8 *data, gsize size, GError **error);
+
+/* The etcd key range of every key starting with @prefix: the first key after all of
+ * them (@prefix with its last byte one higher; "\0" for everything). */
+char *kv_etcd_range_end(const char *prefix);
+
+/* Requests, as JSON text. A range of the keys under @prefix that sort after the raw etcd
+ * key @after (NULL: from the first), at @revision (0: the latest), at most @limit. */
+char *kv_etcd_range_request(const char *prefix, const char *after, guint64 revision, guint limit);
+char *kv_etcd_watch_request(const char *prefix, guint64 start_revision);
+/* A transaction: every @compares holds (mod_revision equal), then every @changes, under
+ * @prefix. */
+char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_changes,
+                          const KvCompare *compares, gsize n_compares);
+
+/* Reads @text as a JSON object; NULL with G_IO_ERROR_INVALID_DATA. */
+JsonNode *kv_etcd_parse(const char *text, gsize length, GError **error);
+
+/* header.revision of a response (or of a watch result), 0 when absent. */
+guint64 kv_etcd_header_revision(JsonObject *response);
+
+/* The kvs of a range response decoded under @prefix: appends KvEtcdEntry to @entries.
+ * Keys outside @prefix and values kvstore cannot read (written by another program) are
+ * left out and counted in @out_skipped. */
+void kv_etcd_read_kvs(JsonObject *response, const char *prefix, GArray *entries,
+                      guint *out_skipped);
+
+/* The raw etcd key of the last kv of a range response, skipped or not, where the next
+ * page starts after; NULL when it has none. */
+char *kv_etcd_last_key(JsonObject *response);
+
+/* The events of a watch result, in order, as entries (value NULL: deleted). A value
+ * kvstore cannot read comes as a deletion, and is counted in @out_skipped. */
+void kv_etcd_read_events(JsonObject *result, const char *prefix, GArray *entries,
+                         guint *out_skipped);
+
+/* Whether a range response says more keys follow. */
+gboolean kv_etcd_range_more(JsonObject *response);
+
+/* Whether a transaction's compares held. */
+gboolean kv_etcd_txn_succeeded(JsonObject *response);
+
+G_END_DECLS

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kv-etcd-repository.h"
+
+#include "kv-error.h"
+#include "kv-etcd-client.h"
+#include "kv-etcd-codec.h"
+#include "kv-memory-repository.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+/* Keys per Range request while loading. */
+#define PAGE_KEYS 1000
+/* The watch comes back after 0.1 s, then waits twice as long each time, up to 2 s. */
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS   2000
+
+typedef struct {
+  KvRepository parent;
+  KvRepository *replica;
+  KvEtcdClient *client;
+  sd_event *event;
+  char *prefix;
+  guint write_timeout_ms;
+  KvEtcdStream *watch;
+  gboolean current;   /* the watch runs and has started */
+  guint64 applied;    /* the replica holds every change up to this revision */
+  GPtrArray *waiting; /* Submissions done in etcd, waiting for the watch */
+  GHashTable *submissions;
+  sd_event_source *retry;
+  guint backoff_ms;
+  KvRepositoryChangeFunc on_change;
+  gpointer on_change_data;
+  KvEtcdStateFunc state;
+  gpointer state_data;
+} KvEtcdRepository;
+
+typedef struct {
+  KvEtcdRepository *self;
+  KvRepositorySubmitFunc done;
+  gpointer user_data;
+  guint64 revision;
+  gboolean conflict;
+  sd_event_source *deadline; /* while it waits for the watch */
+} Submission;
+
+static void say_state(KvEtcdRepository *self, gboolean current, const char *format, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static void say_state(KvEtcdRepository *self, gboolean current, const char *format, ...)
+{
+  va_list args;
+
+  self->current = current;
+  if (self->state == NULL)
+    return;
+  va_start(args, format);
+  g_autofree char *what = g_strdup_vprintf(format, args);
+  va_end(args);
+  self->state(current, what, self->state_data);
+}
+
+static void submission_free(Submission *submission)
+{
+  g_hash_table_remove(submission->self->submissions, submission);
+  sd_event_source_disable_unref(submission->deadline);
+  g_free(submission);
+}
+
+static void submission_complete(Submission *submission)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_remove(submission->self->waiting, submission);
+  if (submission->conflict) {
+    g_set_error_literal(&error, KV_ERROR, KV_ERROR_CONFLICT,
+                        "another writer changed the data first");
+    submission->done(0, error, submission->user_data);
+  } else {
+    submission->done(submission->revision, NULL, submission->user_data);
+  }
+  submission_free(submission);
+}
+
+/* The writes whose revision the replica has reached. */
+static void complete_reached(KvEtcdRepository *self)
+{
+  for (guint i = 0; i < self->waiting->len;) {
+    Submission *submission = g_ptr_array_index(self->waiting, i);
+    if (submission->revision <= self->applied)
+      submission_complete(submission);
+    else
+      i++;
+  }
+}
+
+/* Applies @entries, events of the watch or the differences found by a reload, to the
+ * replica, a revision at a time, telling each change. */
+static void apply_entries(KvEtcdRepository *self, GArray *entries, guint64 revision_if_none)
+{
+  for (guint i = 0; i < entries->len; i++) {
+    KvEtcdEntry *entry = &g_array_index(entries, KvEtcdEntry, i);
+    guint64 revision = entry->mod_revision != 0 ? entry->mod_revision : revision_if_none;
+    kv_memory_repository_load(self->replica, entry->key, entry->value, revision);
+    kv_memory_repository_set_revision(self->replica, MAX(revision, self->applied));
+    if (self->on_change != NULL)
+      self->on_change(entry->key, entry->value, revision, self->on_change_data);
+  }
+}
+
+static void start_watch(KvEtcdRepository *self);
+
+/* Calls @func with every kv of the prefix, page after page, all at one revision: the
+ * revision, or 0 with @error. Waits for each page: for the start, and for the rare reload
+ * after etcd compacted away what the watch needed. */
+typedef void (*LoadFunc)(KvEtcdEntry *entry, gpointer user_data);
+
+static guint64 load(KvEtcdRepository *self, LoadFunc func, gpointer user_data, guint *out_skipped,
+                    GError **error)
+{
+  g_autofree char *after = NULL;
+  guint64 revision = 0;
+
+  for (;;) {
+    g_autofree char *request = kv_etcd_range_request(self->prefix, after, revision, PAGE_KEYS);
+    g_autofree char *body =
+        kv_etcd_client_post_sync(self->client, "/v3/kv/range", request, 10000, error);
+    if (body == NULL)
+      return 0;
+    g_autoptr(JsonNode) root = kv_etcd_parse(body, strlen(body), error);
+    if (root == NULL)
+      return 0;
+    JsonObject *response = json_node_get_object(root);
+    if (revision == 0)
+      revision = kv_etcd_header_revision(response);
+    g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
+    g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
+    kv_etcd_read_kvs(response, self->prefix, entries, out_skipped);
+    for (guint i = 0; i < entries->len; i++)
+      func(&g_array_index(entries, KvEtcdEntry, i), user_data);
+    g_free(after);
+    after = kv_etcd_last_key(response);
+    if (!kv_etcd_range_more(response) || after == NULL)
+      return revision;
+  }
+}
+
+static void load_into_replica(KvEtcdEntry *entry, gpointer user_data)
+{
+  KvEtcdRepository *self = user_data;
+
+  kv_memory_repository_load(self->replica, entry->key, entry->value, entry->mod_revision);
+}
+
+static void collect_entry(KvEtcdEntry *entry, gpointer user_data)
+{
+  KvEtcdEntry *copy = g_new(KvEtcdEntry, 1);
+
+  *copy = *entry;
+  entry->key = NULL;
+  entry->value = NULL;
+  g_hash_table_insert(user_data, copy->key, copy);
+}
+
+static void entry_free(gpointer entry)
+{
+  kv_etcd_entry_clear(entry);
+  g_free(entry);
+}
+
+typedef struct {
+  GHashTable *fresh;
+  GArray *changes; /* KvEtcdEntry */
+  guint64 revision;
+} Diff;
+
+static gboolean find_deleted(const char *key, GVariant *value, guint64 revision, gpointer user_data)
+{
+  Diff *diff = user_data;
+
+  if (!g_hash_table_contains(diff->fresh, key)) {
+    KvEtcdEntry gone = {g_strdup(key), NULL, diff->revision};
+    g_array_append_val(diff->changes, gone);
+  }
+  return TRUE;
+}
+
+/* etcd compacted away revisions the watch needed: the replica is made the cluster's again,
+ * and what differs is told as changes. */
+static gboolean reload(KvEtcdRepository *self, GError **error)
+{
+  g_autoptr(GHashTable) fresh = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, entry_free);
+  guint skipped = 0;
+  guint64 revision = load(self, collect_entry, fresh, &skipped, error);
+
+  if (revision == 0)
+    return FALSE;
+  g_autoptr(GArray) changes = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
+  g_array_set_clear_func(changes, (GDestroyNotify)kv_etcd_entry_clear);
+  Diff diff = {fresh, changes, revision};
+  kv_repository_foreach(self->replica, "", NULL, FALSE, find_deleted, &diff);
+  GHashTableIter iter;
+  KvEtcdEntry *entry;
+  g_hash_table_iter_init(&iter, fresh);
+  while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&entry)) {
+    guint64 known = 0;
+    g_autoptr(GVariant) value = kv_repository_lookup(self->replica, entry->key, &known);
+    if (value != NULL && known == entry->mod_revision)
+      continue;
+    KvEtcdEntry changed = {g_strdup(entry->key), g_variant_ref(entry->value), entry->mod_revision};
+    g_array_append_val(changes, changed);
+  }
+  apply_entries(self, changes, revision);
+  self->applied = MAX(self->applied, revision);
+  kv_memory_repository_set_revision(self->replica, self->applied);
+  return TRUE;
+}
+
+static int on_retry(sd_event_source *source, uint64_t usec, void *user_data)
+{
+  start_watch(user_data);
+  return 0;
+}
+
+/* The watch ended: it comes back from the last revision applied, after a while. */
+static void retry_watch(KvEtcdRepository *self, const char *why)
+{
+  self->watch = NULL;
+  say_state(self, FALSE,
+            "etcd at %s: the watch ended (%s); again in %u ms, from revision %" G_GUINT64_FORMAT,
+            kv_etcd_client_endpoint(self->client), why, self->backoff_ms, self->applied + 1);
+  sd_event_source_disable_unref(self->retry);
+  sd_event_add_time_relative(self->event, &self->retry, CLOCK_MONOTONIC,
+                             (uint64_t)self->backoff_ms * 1000, 0, on_retry, self);
+  self->backoff_ms = MIN(self->backoff_ms * 2, BACKOFF_MAX_MS);
+}
+
+static void on_watch_line(const char *line, gsize length, gpointer user_data)
+{
+  KvEtcdRepository *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = kv_etcd_parse(line, length, &error);
+
+  if (root == NULL)
+    return;
+  JsonObject *result = json_object_get_object_member(json_node_get_object(root), "result");
+  if (result == NULL)
+    return;
+  if (json_object_get_boolean_member_with_default(result, "canceled", FALSE)) {
+    /* Compacted: what the watch needed is gone. */
+    kv_etcd_stream_cancel(self->watch);
+    self->watch = NULL;
+    if (!reload(self, &error)) {
+      retry_watch(self, error->message);
+      return;
+    }
+    complete_reached(self);
+    start_watch(self);
+    return;
+  }
+  if (json_object_get_boolean_member_with_default(result, "created", FALSE)) {
+    self->backoff_ms = BACKOFF_FIRST_MS;
+    say_state(self, TRUE, "following etcd at %s from revision %" G_GUINT64_FORMAT,
+              kv_etcd_client_endpoint(self->client), self->applied + 1);
+  }
+  g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
+  g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
+  guint skipped = 0;
+  kv_etcd_read_events(result, self->prefix, entries, &skipped);
+  apply_entries(self, entries, 0);
+  /* The header's revision: every change of the prefix up to it has been sent. */
+  self->applied = MAX(self->applied, kv_etcd_header_revision(result));
+  kv_memory_repository_set_revision(self->replica, self->applied);
+  complete_reached(self);
+}
+
+static void on_watch_end(const GError *error, gpointer user_data)
+{
+  retry_watch(user_data, error->message);
+}
+
+static void start_watch(KvEtcdRepository *self)
+{
+  g_autofree char *request = kv_etcd_watch_request(self->prefix, self->applied + 1);
+
+  self->watch =
+      kv_etcd_client_stream(self->client, "/v3/watch", request, on_watch_line, on_watch_end, self);
+}
+
+/* A write committed in etcd that the watch did not bring in time: it is answered all the
+ * same (it is in the cluster); only reading it back here may lag. */
+static int on_deadline(sd_event_source *source, uint64_t usec, void *user_data)
+{
+  submission_complete(user_data);
+  return 0;
+}
+
+static void on_txn(const char *body, gsize length, const GError *error, gpointer user_data)
+{
+  Submission *submission = user_data;
+  KvEtcdRepository *self = submission->self;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonNode) root = error == NULL ? kv_etcd_parse(body, length, &local_error) : NULL;
+
+  if (root == NULL) {
+    g_autoptr(GError) unavailable =
+        g_error_new(KV_ERROR, KV_ERROR_UNAVAILABLE, "etcd did not take the change: %s",
+                    error != NULL ? error->message : local_error->message);
+    submission->done(0, unavailable, submission->user_data);
+    submission_free(submission);
+    return;
+  }
+  JsonObject *response = json_node_get_object(root);
+  submission->revision = kv_etcd_header_revision(response);
+  /* Failed compares: the change that broke them is at or before this revision; the
+   * write is worked out again once the replica has it. */
+  submission->conflict = !kv_etcd_txn_succeeded(response);
+  if (submission->revision <= self->applied) {
+    submission_complete(submission);
+    return;
+  }
+  g_ptr_array_add(self->waiting, submission);
+  sd_event_add_time_relative(self->event, &submission->deadline, CLOCK_MONOTONIC,
+                             (uint64_t)self->write_timeout_ms * 1000, 0, on_deadline, submission);
+}
+
+static void etcd_submit(KvRepository *repository, const KvChange *changes, gsize n_changes,
+                        const KvCompare *compares, gsize n_compares, KvRepositorySubmitFunc done,
+                        gpointer user_data)
+{
+  KvEtcdRepository *self = (KvEtcdRepository *)repository;
+  Submission *submission = g_new0(Submission, 1);
+  g_autofree char *request =
+      kv_etcd_txn_request(self->prefix, changes, n_changes, compares, n_compares);
+
+  submission->self = self;
+  submission->done = done;
+  submission->user_data = user_data;
+  g_hash_table_add(self->submissions, submission);
+  kv_etcd_client_post(self->client, "/v3/kv/txn", request, self->write_timeout_ms, on_txn,
+                      submission);
+}
+
+static void etcd_set_change_func(KvRepository *repository, KvRepositoryChangeFunc func,
+                                 gpointer user_data)
+{
+  KvEtcdRepository *self = (KvEtcdRepository *)repository;
+
+  self->on_change = func;
+  self->on_change_data = user_data;
+}
+
+static GVariant *etcd_lookup(KvRepository *repository, const char *key, guint64 *out_revision)
+{
+  return kv_repository_lookup(((KvEtcdRepository *)repository)->replica, key, out_revision);
+}
+
+static gboolean etcd_exists(KvRepository *repository, const char *key)
+{
+  return kv_repository_exists(((KvEtcdRepository *)repository)->replica, key);
+}
+
+static guint etcd_count(KvRepository *repository)
+{
+  return kv_repository_count(((KvEtcdRepository *)repository)->replica);
+}
+
+static guint64 etcd_revision(KvRepository *repository)
+{
+  return kv_repository_revision(((KvEtcdRepository *)repository)->replica);
+}
+
+static void etcd_foreach(KvRepository *repository, const char *prefix, const char *after,
+                         gboolean with_values, KvRepositoryForeachFunc func, gpointer user_data)
+{
+  kv_repository_foreach(((KvEtcdRepository *)repository)->replica, prefix, after, with_values, func,
+                        user_data);
+}
+
+/* Changes are made in etcd, through kv_repository_submit(), never here. */
+static gboolean etcd_apply(KvRepository *repository, const KvChange *changes, gsize n_changes,
+                           GError **error)
+{
+  g_set_error_literal(error, KV_ERROR, KV_ERROR_STORAGE,
+                      "an etcd repository takes changes through kv_repository_submit()");
+  return FALSE;
+}
+
+/* Durability is etcd's: a change is committed when its submission is done. */
+static gboolean etcd_commit(KvRepository *repository, GError **error)
+{
+  return TRUE;
+}
+
+static void etcd_free(KvRepository *repository)
+{
+  KvEtcdRepository *self = (KvEtcdRepository *)repository;
+  g_autoptr(GError) error =
+      g_error_new_literal(KV_ERROR, KV_ERROR_UNAVAILABLE, "kvstored is stopping");
+
+  /* Writes still out are told they failed: kvstored is going away without knowing. */
+  GList *pending = g_hash_table_get_keys(self->submissions);
+  for (GList *l = pending; l != NULL; l = l->next) {
+    Submission *submission = l->data;
+    g_ptr_array_remove(self->waiting, submission);
+    submission->done(0, error, submission->user_data);
+    submission_free(submission);
+  }
+  g_list_free(pending);
+  if (self->watch != NULL)
+    kv_etcd_stream_cancel(self->watch);
+  kv_etcd_client_free(self->client);
+  sd_event_source_disable_unref(self->retry);
+  sd_event_unref(self->event);
+  g_ptr_array_unref(self->waiting);
+  g_hash_table_unref(self->submissions);
+  kv_repository_free(self->replica);
+  g_free(self->prefix);
+  g_free(self);
+}
+
+static const KvRepositoryVTable etcd_vtable = {
+    .lookup = etcd_lookup,
+    .apply = etcd_apply,
+    .exists = etcd_exists,
+    .count = etcd_count,
+    .revision = etcd_revision,
+    .foreach = etcd_foreach,
+    .commit = etcd_commit,
+    .free = etcd_free,
+    .submit = etcd_submit,
+    .set_change_func = etcd_set_change_func,
+};
+
+KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *event,
+                                      KvEtcdStateFunc state, gpointer state_data, GError **error)
+{
+  g_autoptr(KvRepository) owned = NULL;
+  KvEtcdRepository *self = g_new0(KvEtcdRepository, 1);
+  owned = &self->parent;
+
+  self->parent.vtable = &etcd_vtable;
+  self->replica = kv_memory_repository_new();
+  self->client = kv_etcd_client_new(event, options->endpoints);
+  self->event = sd_event_ref(event);
+  self->prefix = g_strdup(options->prefix);
+  self->write_timeout_ms = options->write_timeout_ms;
+  self->waiting = g_ptr_array_new();
+  self->submissions = g_hash_table_new(NULL, NULL);
+  self->backoff_ms = BACKOFF_FIRST_MS;
+  self->state = state;
+  self->state_data = state_data;
+
+  /* The cluster may come up after kvstored: ask again, a little later each time. */
+  gint64 give_up = g_get_monotonic_time() + (gint64)options->start_timeout_ms * 1000;
+  guint wait_ms = BACKOFF_FIRST_MS;
+  for (;;) {
+    g_autoptr(GError) load_error = NULL;
+    guint skipped = 0;
+    guint64 revision = load(self, load_into_replica, self, &skipped, &load_error);
+    if (revision > 0) {
+      self->applied = revision;
+      kv_memory_repository_set_revision(self->replica, revision);
+      say_state(self, FALSE, "loaded %u keys of etcd at %s at revision %" G_GUINT64_FORMAT "%s",
+                kv_repository_count(self->replica), kv_etcd_client_endpoint(self->client), revision,
+                skipped > 0 ? " (left out values kvstore did not write)" : "");
+      break;
+    }
+    if (g_get_monotonic_time() + (gint64)wait_ms * 1000 > give_up) {
+      g_set_error(error, KV_ERROR, KV_ERROR_UNAVAILABLE, "etcd did not answer within %u s: %s",
+                  options->start_timeout_ms / 1000, load_error->message);
+      return NULL;
+    }
+    say_state(self, FALSE, "waiting for etcd: %s; asking again in %u ms", load_error->message,
+              wait_ms);
+    g_usleep((gulong)wait_ms * 1000);
+    wait_ms = MIN(wait_ms * 2, BACKOFF_MAX_MS);
+  }
+  start_watch(self);
+  return g_steal_pointer(&owned);
+}
+
+gboolean kv_etcd_repository_is_current(KvRepository *repository)
+{
+  return ((KvEtcdRepository *)repository)->current;
+}
