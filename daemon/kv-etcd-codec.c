@@ -21,7 +21,9 @@ GBytes *kv_etcd_encode_value(GVariant *value)
   guint8 *data = g_malloc(type_size + size);
 
   memcpy(data, type, type_size);
-  g_variant_store(normal, data + type_size);
+  /* Copied, not stored in place: g_variant_store() wants the place aligned. */
+  if (size > 0)
+    memcpy(data + type_size, g_variant_get_data(normal), size);
   return g_bytes_new_take(data, type_size + size);
 }
 
@@ -47,7 +49,8 @@ GVariant *kv_etcd_decode_value(const guint8 *data, gsize size, GError **error)
       g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(type), bytes, FALSE));
   if (!g_variant_is_normal_form(value))
     return bad_value(error, "not in normal form");
-  if (!kv_value_check_storable("", value, G_MAXSIZE, error))
+  /* Its nesting and file descriptors; its size is for the writer to limit. */
+  if (!kv_value_check_storable("", value, G_MAXSIZE / 4, error))
     return NULL;
   return g_steal_pointer(&value);
 }

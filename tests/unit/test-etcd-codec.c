@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* kvstore's keys and values in etcd, and the gateway's JSON, without a network. */
+
+#include "kv-etcd-codec.h"
+#include "kv-test-assert.h"
+#include "kv-test-values.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+static void test_values_round_trip(void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(kv_test_values); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) value = g_variant_parse(NULL, kv_test_values[i], NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_autoptr(GBytes) bytes = kv_etcd_encode_value(value);
+    gsize size;
+    const guint8 *data = g_bytes_get_data(bytes, &size);
+    g_autoptr(GVariant) back = kv_etcd_decode_value(data, size, &error);
+    g_assert_no_error(error);
+    g_assert_cmpvariant(back, value);
+  }
+}
+
+/* The documented form: the type string, a NUL, the serialized value. */
+static void test_value_form(void)
+{
+  g_autoptr(GBytes) int32 = kv_etcd_encode_value(g_variant_new_int32(7));
+  g_autoptr(GBytes) text = kv_etcd_encode_value(g_variant_new_string("hello"));
+  gsize size;
+  const guint8 *data = g_bytes_get_data(int32, &size);
+
+  g_assert_cmpmem(data, size, "i\0\7\0\0\0", 6);
+  data = g_bytes_get_data(text, &size);
+  g_assert_cmpmem(data, size, "s\0hello\0", 8);
+}
+
+static void test_bad_values_refused(void)
+{
+  static const struct {
+    const char *data;
+    gsize size;
+  } cases[] = {
+      {"plain-text", 10},   /* no NUL: no type */
+      {"?\0x", 3},          /* no type */
+      {"mi\0\0", 4},        /* a maybe */
+      {"h\0\0\0\0\0", 6},   /* a file descriptor */
+      {"ai\0\1\0\0", 6},    /* not a whole array of int32 */
+      {"s\0abc", 5},        /* no terminating NUL: not normal form */
+      {"i\0\1\0\0\0\0", 7}, /* a byte too many */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) value =
+        kv_etcd_decode_value((const guint8 *)cases[i].data, cases[i].size, &error);
+    g_assert_null(value);
+    g_assert_nonnull(error);
+  }
+}
+
+static void test_range_end(void)
+{
+  g_autofree char *kvstore = kv_etcd_range_end("/kvstore/");
+  g_autofree char *app = kv_etcd_range_end("app");
+  g_autofree char *all = kv_etcd_range_end("");
+
+  g_assert_cmpstr(kvstore, ==, "/kvstore0");
+  g_assert_cmpstr(app, ==, "apq");
+  g_assert_cmpstr(all, ==, "");
+}
+
+static char *base64(const char *text, gsize length)
+{
+  return g_base64_encode((const guchar *)text, length);
+}
+
+/* A transaction's compares and operations, keys under the prefix. */
+static void test_txn_request(void)
+{
+  KvChange changes[] = {{"a", g_variant_new_int32(7)}, {"b", NULL}};
+  KvCompare compares[] = {{"a", 0}, {"b", 42}};
+  g_autofree char *text = kv_etcd_txn_request("/p/", changes, 2, compares, 2);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = kv_etcd_parse(text, strlen(text), &error);
+  g_autofree char *key_a = base64("/p/a", 4);
+  g_autofree char *key_b = base64("/p/b", 4);
+  g_autofree char *value = base64("i\0\7\0\0\0", 6);
+
+  g_assert_no_error(error);
+  JsonObject *txn = json_node_get_object(root);
+  JsonArray *compare = json_object_get_array_member(txn, "compare");
+  JsonArray *success = json_object_get_array_member(txn, "success");
+  g_assert_cmpuint(json_array_get_length(compare), ==, 2);
+  JsonObject *second = json_array_get_object_element(compare, 1);
+  g_assert_cmpstr(json_object_get_string_member(second, "key"), ==, key_b);
+  g_assert_cmpstr(json_object_get_string_member(second, "target"), ==, "MOD");
+  g_assert_cmpstr(json_object_get_string_member(second, "mod_revision"), ==, "42");
+  JsonObject *put =
+      json_object_get_object_member(json_array_get_object_element(success, 0), "request_put");
+  g_assert_cmpstr(json_object_get_string_member(put, "key"), ==, key_a);
+  g_assert_cmpstr(json_object_get_string_member(put, "value"), ==, value);
+  JsonObject *delete = json_object_get_object_member(json_array_get_object_element(success, 1),
+                                                     "request_delete_range");
+  g_assert_cmpstr(json_object_get_string_member(delete, "key"), ==, key_b);
+  g_variant_unref(changes[0].value);
+}
+
+/* A range response: numbers as strings, keys outside the prefix and values of other
+ * programs left out, the last raw key kept for the next page. */
+static void test_range_response(void)
+{
+  g_autofree char *good_key = base64("/p/a", 4);
+  g_autofree char *good_value = base64("i\0\7\0\0\0", 6);
+  g_autofree char *foreign_key = base64("/p/b", 4);
+  g_autofree char *foreign_value = base64("text", 4);
+  g_autofree char *text =
+      g_strdup_printf("{\"header\":{\"revision\":\"9\"},\"more\":true,\"kvs\":["
+                      "{\"key\":\"%s\",\"value\":\"%s\",\"mod_revision\":\"5\"},"
+                      "{\"key\":\"%s\",\"value\":\"%s\",\"mod_revision\":\"6\"}]}",
+                      good_key, good_value, foreign_key, foreign_value);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = kv_etcd_parse(text, strlen(text), &error);
+  g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
+  guint skipped = 0;
+
+  g_assert_no_error(error);
+  JsonObject *response = json_node_get_object(root);
+  g_assert_cmpuint(kv_etcd_header_revision(response), ==, 9);
+  g_assert_true(kv_etcd_range_more(response));
+  kv_etcd_read_kvs(response, "/p/", entries, &skipped);
+  g_assert_cmpuint(entries->len, ==, 1);
+  g_assert_cmpuint(skipped, ==, 1);
+  KvEtcdEntry *entry = &g_array_index(entries, KvEtcdEntry, 0);
+  g_assert_cmpstr(entry->key, ==, "a");
+  g_assert_cmpuint(entry->mod_revision, ==, 5);
+  kv_assert_variant_eq(entry->value, g_variant_new_int32(7));
+  kv_etcd_entry_clear(entry);
+  g_autofree char *last = kv_etcd_last_key(response);
+  g_assert_cmpstr(last, ==, "/p/b");
+}
+
+/* Watch events: PUT is the default type; a value of another program hides its key. */
+static void test_watch_events(void)
+{
+  g_autofree char *key_a = base64("/p/a", 4);
+  g_autofree char *key_b = base64("/p/b", 4);
+  g_autofree char *value = base64("s\0x\0", 4);
+  g_autofree char *foreign = base64("text", 4);
+  g_autofree char *text =
+      g_strdup_printf("{\"result\":{\"header\":{\"revision\":\"12\"},\"events\":["
+                      "{\"kv\":{\"key\":\"%s\",\"value\":\"%s\",\"mod_revision\":\"11\"}},"
+                      "{\"type\":\"DELETE\",\"kv\":{\"key\":\"%s\",\"mod_revision\":\"12\"}},"
+                      "{\"kv\":{\"key\":\"%s\",\"value\":\"%s\",\"mod_revision\":\"12\"}}]}}",
+                      key_a, value, key_a, key_b, foreign);
+  g_autoptr(JsonNode) root = kv_etcd_parse(text, strlen(text), NULL);
+  JsonObject *result = json_object_get_object_member(json_node_get_object(root), "result");
+  g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
+  guint skipped = 0;
+
+  g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
+  kv_etcd_read_events(result, "/p/", entries, &skipped);
+  g_assert_cmpuint(entries->len, ==, 3);
+  g_assert_cmpuint(skipped, ==, 1);
+  g_assert_nonnull(g_array_index(entries, KvEtcdEntry, 0).value);
+  g_assert_null(g_array_index(entries, KvEtcdEntry, 1).value);
+  g_assert_cmpstr(g_array_index(entries, KvEtcdEntry, 2).key, ==, "b");
+  g_assert_null(g_array_index(entries, KvEtcdEntry, 2).value);
+  g_assert_cmpuint(g_array_index(entries, KvEtcdEntry, 2).mod_revision, ==, 12);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/etcd-codec/values-round-trip", test_values_round_trip);
+  g_test_add_func("/etcd-codec/value-form", test_value_form);
+  g_test_add_func("/etcd-codec/bad-values-refused", test_bad_values_refused);
+  g_test_add_func("/etcd-codec/range-end", test_range_end);
+  g_test_add_func("/etcd-codec/txn-request", test_txn_request);
+  g_test_add_func("/etcd-codec/range-response", test_range_response);
+  g_test_add_func("/etcd-codec/watch-events", test_watch_events);
+  return g_test_run();
+}
