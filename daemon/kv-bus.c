@@ -143,6 +143,10 @@ static void on_change(const char *key, GVariant *value, guint64 revision, gpoint
 
   for (guint i = 0; r >= 0 && i < signals->len; i++)
     r = send_after_commit(self, NULL, g_ptr_array_index(signals, i));
+  /* Coalesced changes go out with the commit too, even a change no call of this
+   * kvstored made (one an etcd watch brought). */
+  if (r >= 0)
+    r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
   if (r < 0)
     kv_log(LOG_ERR, "Cannot queue the signal for '%s': %s", key, g_strerror(-r));
 }

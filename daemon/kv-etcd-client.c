@@ -47,30 +47,56 @@ static void request_free(Request *request)
   g_free(request);
 }
 
-/* A stream hands on each whole line as it arrives. */
+/* A stream hands on each whole line it has; a line may end the stream itself. */
 static void take_lines(Request *request)
 {
+  KvEtcdClient *client = request->client;
   GByteArray *received = request->received;
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+  KvEtcdLineFunc on_line = request->on_line;
+  gpointer user_data = request->user_data;
   guint start = 0;
 
   for (guint i = 0; i < received->len; i++) {
     if (received->data[i] != '\n')
       continue;
     if (i > start)
-      request->on_line((const char *)received->data + start, i - start, request->user_data);
+      g_ptr_array_add(lines, g_bytes_new(received->data + start, i - start));
     start = i + 1;
   }
   g_byte_array_remove_range(received, 0, start);
+  for (guint i = 0; i < lines->len && g_hash_table_contains(client->running, request); i++) {
+    gsize length;
+    const char *line = g_bytes_get_data(g_ptr_array_index(lines, i), &length);
+    on_line(line, length, user_data);
+  }
 }
 
+/* Only stores: what a stream's lines lead to (new requests) may not happen inside curl's
+ * callbacks, so they are handed on once curl has returned (deliver_lines()). */
 static size_t on_data(char *data, size_t size, size_t count, void *user_data)
 {
   Request *request = user_data;
 
   g_byte_array_append(request->received, (const guint8 *)data, (guint)(size * count));
-  if (request->on_line != NULL)
-    take_lines(request);
   return size * count;
+}
+
+/* The lines every stream received, now that curl has returned. */
+static void deliver_lines(KvEtcdClient *self)
+{
+  g_autoptr(GPtrArray) streams = g_ptr_array_new();
+  GHashTableIter iter;
+  Request *request;
+
+  g_hash_table_iter_init(&iter, self->running);
+  while (g_hash_table_iter_next(&iter, (gpointer *)&request, NULL))
+    if (request->on_line != NULL && request->received->len > 0)
+      g_ptr_array_add(streams, request);
+  /* A line may end another stream, or this one: each is looked up again first. */
+  for (guint i = 0; i < streams->len; i++)
+    if (g_hash_table_contains(self->running, g_ptr_array_index(streams, i)))
+      take_lines(g_ptr_array_index(streams, i));
 }
 
 static CURL *make_easy(Request *request)
@@ -193,6 +219,7 @@ static void check_finished(KvEtcdClient *self)
   CURLMsg *message;
   int left;
 
+  deliver_lines(self);
   while ((message = curl_multi_info_read(self->multi, &left)) != NULL) {
     if (message->msg != CURLMSG_DONE)
       continue;

@@ -14,7 +14,8 @@ void kv_etcd_entry_clear(KvEtcdEntry *entry)
 
 GBytes *kv_etcd_encode_value(GVariant *value)
 {
-  g_autoptr(GVariant) normal = g_variant_get_normal_form(value);
+  g_autoptr(GVariant) owned = g_variant_ref_sink(value);
+  g_autoptr(GVariant) normal = g_variant_get_normal_form(owned);
   const char *type = g_variant_get_type_string(normal);
   gsize type_size = strlen(type) + 1;
   gsize size = g_variant_get_size(normal);

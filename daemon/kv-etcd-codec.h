@@ -24,7 +24,7 @@ typedef struct {
 
 void kv_etcd_entry_clear(KvEtcdEntry *entry);
 
-/* The bytes of @value in etcd. */
+/* The bytes of @value (a floating reference is sunk) in etcd. */
 GBytes *kv_etcd_encode_value(GVariant *value);
 
 /* The value in @data, or NULL with G_IO_ERROR_INVALID_DATA when it is not one kvstore

@@ -395,17 +395,12 @@ static gboolean etcd_commit(KvRepository *repository, GError **error)
 static void etcd_free(KvRepository *repository)
 {
   KvEtcdRepository *self = (KvEtcdRepository *)repository;
-  g_autoptr(GError) error =
-      g_error_new_literal(KV_ERROR, KV_ERROR_UNAVAILABLE, "kvstored is stopping");
 
-  /* Writes still out are told they failed: kvstored is going away without knowing. */
+  /* Writes still out (kvstored waits for them before it stops, for a while) can no longer
+   * be told: whoever submitted them is gone. */
   GList *pending = g_hash_table_get_keys(self->submissions);
-  for (GList *l = pending; l != NULL; l = l->next) {
-    Submission *submission = l->data;
-    g_ptr_array_remove(self->waiting, submission);
-    submission->done(0, error, submission->user_data);
-    submission_free(submission);
-  }
+  for (GList *l = pending; l != NULL; l = l->next)
+    submission_free(l->data);
   g_list_free(pending);
   if (self->watch != NULL)
     kv_etcd_stream_cancel(self->watch);

@@ -13,6 +13,10 @@ struct _KvService {
   KvServiceChangeFunc on_change;
   gpointer on_change_data;
   gboolean repository_tells_changes; /* the repository reports changes itself */
+  /* Keys a write in flight rests on (its compares), each with the writes parked until it
+   * is done: writes of one key from this kvstored take turns instead of breaking each
+   * other's conditions. Only a repository that answers later ever has any. */
+  GHashTable *busy; /* key -> GPtrArray of parked submissions */
 };
 
 /* A batch names at most KV_BATCH_MAX_KEYS keys: TOO_LARGE otherwise. */

@@ -220,16 +220,68 @@ typedef struct {
   gpointer user_data;
   Plan plan;
   guint attempts;
+  GPtrArray *held; /* the busy keys it holds */
 } Submission;
+
+static void attempt(Submission *submission);
+
+/* Whether one of @plan's compared keys is held by another write: @submission then waits
+ * for it. */
+static gboolean park(KvService *self, Submission *submission)
+{
+  for (guint i = 0; i < submission->plan.compares->len; i++) {
+    GPtrArray *parked =
+        g_hash_table_lookup(self->busy, g_array_index(submission->plan.compares, KvCompare, i).key);
+    if (parked != NULL) {
+      g_ptr_array_add(parked, submission);
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+static void hold(KvService *self, Submission *submission)
+{
+  for (guint i = 0; i < submission->plan.compares->len; i++) {
+    const char *key = g_array_index(submission->plan.compares, KvCompare, i).key;
+    if (g_hash_table_contains(self->busy, key))
+      continue;
+    g_hash_table_insert(self->busy, g_strdup(key), g_ptr_array_new());
+    g_ptr_array_add(submission->held, g_strdup(key));
+  }
+}
+
+/* Lets go of the keys @submission held, and tries the writes that waited for them. */
+static void release(KvService *self, Submission *submission)
+{
+  g_autoptr(GPtrArray) woken = g_ptr_array_new();
+
+  for (guint i = 0; i < submission->held->len; i++) {
+    const char *key = g_ptr_array_index(submission->held, i);
+    GPtrArray *parked = NULL;
+    g_autofree char *owned_key = NULL;
+    if (g_hash_table_steal_extended(self->busy, key, (gpointer *)&owned_key, (gpointer *)&parked)) {
+      g_ptr_array_extend_and_steal(woken, parked);
+    }
+  }
+  g_ptr_array_set_size(submission->held, 0);
+  for (guint i = 0; i < woken->len; i++) {
+    Submission *waiting = g_ptr_array_index(woken, i);
+    waiting->attempts--; /* waiting is no failed attempt */
+    attempt(waiting);
+  }
+}
 
 static void submission_finish(Submission *submission, const GError *error)
 {
+  KvService *self = submission->service;
+
   submission->done(submission->write, error, submission->user_data);
   plan_clear(&submission->plan);
+  release(self, submission);
+  g_ptr_array_unref(submission->held);
   g_free(submission);
 }
-
-static void attempt(Submission *submission);
 
 static void on_submitted(guint64 revision, const GError *error, gpointer user_data)
 {
@@ -237,6 +289,7 @@ static void on_submitted(guint64 revision, const GError *error, gpointer user_da
   KvService *self = submission->service;
 
   if (g_error_matches(error, KV_ERROR, KV_ERROR_CONFLICT) && submission->attempts < MAX_ATTEMPTS) {
+    release(self, submission);
     attempt(submission);
     return;
   }
@@ -271,6 +324,11 @@ static void attempt(Submission *submission)
     submission_finish(submission, NULL);
     return;
   }
+  if (park(self, submission)) {
+    plan_clear(plan);
+    return;
+  }
+  hold(self, submission);
   kv_repository_submit(self->repository, (const KvChange *)plan->changes->data, plan->changes->len,
                        (const KvCompare *)plan->compares->data, plan->compares->len, on_submitted,
                        submission);
@@ -284,6 +342,7 @@ void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpoint
   submission->write = write;
   submission->done = done;
   submission->user_data = user_data;
+  submission->held = g_ptr_array_new_with_free_func(g_free);
   attempt(submission);
 }
 

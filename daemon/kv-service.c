@@ -23,14 +23,19 @@ KvService *kv_service_new(KvRepository *repository, gsize max_value_size)
 
   self->repository = repository;
   self->max_value_size = max_value_size;
+  self->busy =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   self->repository_tells_changes = kv_repository_set_change_func(repository, forward_change, self);
   return self;
 }
 
 void kv_service_free(KvService *self)
 {
-  if (self != NULL && self->repository_tells_changes)
+  if (self == NULL)
+    return;
+  if (self->repository_tells_changes)
     kv_repository_set_change_func(self->repository, NULL, NULL);
+  g_hash_table_unref(self->busy);
   g_free(self);
 }
 

@@ -23,9 +23,12 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#define EXIT_USAGE                 2
-#define DEFAULT_COMPACT_BYTES      (4 * 1024 * 1024)
-#define STATUS_INTERVAL_USEC       (1000 * 1000)
+#define EXIT_USAGE            2
+#define DEFAULT_COMPACT_BYTES (4 * 1024 * 1024)
+#define STATUS_INTERVAL_USEC  (1000 * 1000)
+/* How long a stop waits for the writes in flight (an etcd cluster's) to be answered. */
+#define STOP_WAIT_USEC             (10 * 1000 * 1000)
+#define STOP_CHECK_USEC            (10 * 1000)
 #define LARGEST_IDLE_TIMEOUT_HOURS 24
 #define DEFAULT_MESSAGE_BYTES      (32 * 1024 * 1024)
 #define MIN_MESSAGE_BYTES          (1024 * 1024)
@@ -58,6 +61,7 @@ typedef struct {
   gboolean etcd;
   KvBus *front;
   char *last_status;
+  uint64_t stop_deadline;
 } Daemon;
 
 /* The access rules' directories, in rising priority. */
@@ -327,14 +331,35 @@ static int examine_state(const Options *options)
   return healthy ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* Stops once the writes in flight (an etcd cluster's, waiting for its answer) are done,
+ * or at the deadline. */
+static int on_stop_check(sd_event_source *source, uint64_t usec, void *userdata)
+{
+  Daemon *daemon = userdata;
+
+  if (!kv_bus_is_idle(daemon->front) && usec < daemon->stop_deadline) {
+    int r = sd_event_source_set_time(source, usec + STOP_CHECK_USEC);
+    return r < 0 ? r : sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+  }
+  kv_bus_commit(daemon->front);
+  return sd_event_exit(sd_event_source_get_event(source), 0);
+}
+
 static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo *info,
                           void *userdata)
 {
   Daemon *daemon = userdata;
+  sd_event *event = sd_event_source_get_event(source);
+  uint64_t now;
 
   kv_log(LOG_INFO, "Stopping on %s", strsignal((int)info->ssi_signo));
   kv_bus_commit(daemon->front);
-  return sd_event_exit(sd_event_source_get_event(source), 0);
+  if (kv_bus_is_idle(daemon->front))
+    return sd_event_exit(event, 0);
+  sd_event_now(event, CLOCK_MONOTONIC, &now);
+  daemon->stop_deadline = now + STOP_WAIT_USEC;
+  return sd_event_add_time(event, NULL, CLOCK_MONOTONIC, now + STOP_CHECK_USEC, 0, on_stop_check,
+                           daemon);
 }
 
 static int on_reload_signal(sd_event_source *source, const struct signalfd_siginfo *info,
@@ -410,7 +435,7 @@ static int run(const Options *options)
   g_autoptr(KvBusAccess) access = NULL;
   g_autoptr(KvBus) front = NULL;
   g_autoptr(KvIdle) idle = NULL;
-  Daemon daemon = {NULL, FALSE, FALSE, NULL, NULL};
+  Daemon daemon = {NULL, FALSE, FALSE, NULL, NULL, 0};
   const char *bus_name;
 
   int r = sd_event_default(&event);
@@ -482,8 +507,9 @@ static int run(const Options *options)
     kv_log(LOG_ERR, "Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
     return EXIT_FAILURE;
   }
-  daemon = (Daemon){repository, !options->in_memory && options->etcd == NULL, options->etcd != NULL,
-                    front, NULL};
+  daemon = (Daemon){
+      repository, !options->in_memory && options->etcd == NULL, options->etcd != NULL, front, NULL,
+      0};
 
   if (options->idle_timeout > 0) {
     r = kv_idle_new(bus, front, KV_BUS_NAME, (guint64)(options->idle_timeout * 1e6), &idle);
@@ -532,5 +558,7 @@ int main(int argc, char **argv)
   g_free(options.state_dir);
   g_free(options.sync);
   g_strfreev(options.access_dirs);
+  g_free(options.etcd);
+  g_free(options.etcd_prefix);
   return status;
 }

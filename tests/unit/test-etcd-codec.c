@@ -79,7 +79,7 @@ static char *base64(const char *text, gsize length)
 /* A transaction's compares and operations, keys under the prefix. */
 static void test_txn_request(void)
 {
-  KvChange changes[] = {{"a", g_variant_new_int32(7)}, {"b", NULL}};
+  KvChange changes[] = {{"a", g_variant_ref_sink(g_variant_new_int32(7))}, {"b", NULL}};
   KvCompare compares[] = {{"a", 0}, {"b", 42}};
   g_autofree char *text = kv_etcd_txn_request("/p/", changes, 2, compares, 2);
   g_autoptr(GError) error = NULL;

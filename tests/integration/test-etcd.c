@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Two hosts, each a private bus with its own kvstored, sharing one etcd member started on
+ * loopback ports in a temporary directory: one store for both. */
+
+#include "kv-config.h"
+#include "kv-test-bus.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CONFLICT    "org.example.KVStore.Error.Conflict"
+#define UNAVAILABLE "org.example.KVStore.Error.Unavailable"
+
+typedef struct {
+  char *dir;
+  char *url;
+  char *peer_url;
+  GSubprocess *process;
+} Etcd;
+
+typedef struct {
+  char *dir;
+  char *address;
+  GSubprocess *bus;
+  GSubprocess *kvstored;
+  GDBusConnection *connection;
+} Host;
+
+typedef struct {
+  Etcd etcd;
+  Host a, b;
+  char *prefix;
+} Fixture;
+
+static guint free_port(void)
+{
+  struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t length = sizeof address;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  g_assert_cmpint(bind(fd, (struct sockaddr *)&address, sizeof address), ==, 0);
+  g_assert_cmpint(getsockname(fd, (struct sockaddr *)&address, &length), ==, 0);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+static gboolean etcd_healthy(const Etcd *etcd)
+{
+  g_autoptr(GSubprocess) check = g_subprocess_new(
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL, "etcdctl",
+      "--endpoints", etcd->url, "--command-timeout=1s", "endpoint", "health", NULL);
+
+  return check != NULL && g_subprocess_wait_check(check, NULL, NULL);
+}
+
+/* Starts the member (again, on the same data, when it ran before). */
+static void etcd_start(Etcd *etcd)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (etcd->dir == NULL) {
+    etcd->dir = g_dir_make_tmp("kvstore-etcd-XXXXXX", &error);
+    g_assert_no_error(error);
+    etcd->url = g_strdup_printf("http://127.0.0.1:%u", free_port());
+    etcd->peer_url = g_strdup_printf("http://127.0.0.1:%u", free_port());
+  }
+  g_autofree char *data = g_build_filename(etcd->dir, "data", NULL);
+  g_autofree char *cluster = g_strdup_printf("m1=%s", etcd->peer_url);
+  etcd->process = g_subprocess_new(
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, "etcd",
+      "--name", "m1", "--data-dir", data, "--listen-client-urls", etcd->url,
+      "--advertise-client-urls", etcd->url, "--listen-peer-urls", etcd->peer_url,
+      "--initial-advertise-peer-urls", etcd->peer_url, "--initial-cluster", cluster, NULL);
+  g_assert_no_error(error);
+  for (int i = 0; !etcd_healthy(etcd); i++) {
+    if (i == 100)
+      g_error("etcd at %s did not come up in 20 s", etcd->url);
+    g_usleep(200 * 1000);
+  }
+}
+
+static void etcd_stop(Etcd *etcd)
+{
+  g_subprocess_send_signal(etcd->process, SIGKILL);
+  g_subprocess_wait(etcd->process, NULL, NULL);
+  g_clear_object(&etcd->process);
+}
+
+static gboolean name_has_owner(Host *host)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+      host->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+      "NameHasOwner", g_variant_new("(s)", KV_BUS_NAME), G_VARIANT_TYPE("(b)"),
+      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  gboolean owned = FALSE;
+
+  if (reply != NULL)
+    g_variant_get(reply, "(b)", &owned);
+  return owned;
+}
+
+/* kvstored on @host's bus, on the cluster, with @extra options (NULL: none). */
+static void kvstored_start(Host *host, const Fixture *f, const char *extra)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS", host->address, TRUE);
+  host->kvstored = g_subprocess_launcher_spawn(launcher, &error, kv_test_getenv("KV_TEST_KVSTORED"),
+                                               "--session", "--etcd", f->etcd.url, "--etcd-prefix",
+                                               f->prefix, "--etcd-timeout", "1", extra, NULL);
+  g_assert_no_error(error);
+  for (int i = 0; !name_has_owner(host); i++) {
+    if (i == 300)
+      g_error("kvstored did not take its name in 15 s");
+    g_usleep(50 * 1000);
+  }
+}
+
+static void kvstored_stop(Host *host)
+{
+  g_subprocess_send_signal(host->kvstored, SIGTERM);
+  g_subprocess_wait(host->kvstored, NULL, NULL);
+  g_assert_true(g_subprocess_get_if_exited(host->kvstored));
+  g_assert_cmpint(g_subprocess_get_exit_status(host->kvstored), ==, 0);
+  g_clear_object(&host->kvstored);
+}
+
+static void host_start(Host *host, const Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  host->dir = g_dir_make_tmp("kvstore-host-XXXXXX", &error);
+  g_assert_no_error(error);
+  g_autofree char *config = g_build_filename(host->dir, "bus.conf", NULL);
+  g_autofree char *text = g_strdup_printf(
+      "<busconfig><type>session</type><listen>unix:dir=%s</listen><auth>EXTERNAL</auth>"
+      "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+      "<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>",
+      host->dir);
+  g_file_set_contents(config, text, -1, &error);
+  g_assert_no_error(error);
+  g_autofree char *config_option = g_strdup_printf("--config-file=%s", config);
+  host->bus = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "dbus-daemon", config_option,
+                               "--print-address=1", "--nofork", NULL);
+  g_assert_no_error(error);
+  g_autoptr(GDataInputStream) out =
+      g_data_input_stream_new(g_subprocess_get_stdout_pipe(host->bus));
+  host->address = g_data_input_stream_read_line(out, NULL, NULL, &error);
+  g_assert_no_error(error);
+  host->connection =
+      g_dbus_connection_new_for_address_sync(host->address,
+                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                             NULL, NULL, &error);
+  g_assert_no_error(error);
+  kvstored_start(host, f, NULL);
+}
+
+static void host_stop(Host *host)
+{
+  if (host->kvstored != NULL)
+    kvstored_stop(host);
+  g_dbus_connection_close_sync(host->connection, NULL, NULL);
+  g_clear_object(&host->connection);
+  g_subprocess_force_exit(host->bus);
+  g_subprocess_wait(host->bus, NULL, NULL);
+  g_clear_object(&host->bus);
+  g_clear_pointer(&host->address, g_free);
+  kv_test_remove_tree(host->dir);
+  g_clear_pointer(&host->dir, g_free);
+}
+
+static void setup(Fixture *f, gconstpointer data)
+{
+  f->prefix = g_strdup_printf("/kvstore-test-%08x/", g_random_int());
+  etcd_start(&f->etcd);
+  host_start(&f->a, f);
+  host_start(&f->b, f);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+  host_stop(&f->a);
+  host_stop(&f->b);
+  if (f->etcd.process != NULL)
+    etcd_stop(&f->etcd);
+  kv_test_remove_tree(f->etcd.dir);
+  g_free(f->etcd.dir);
+  g_free(f->etcd.url);
+  g_free(f->etcd.peer_url);
+  g_free(f->prefix);
+}
+
+static GVariant *call(Host *host, const char *method, GVariant *parameters, GError **error)
+{
+  return g_dbus_connection_call_sync(host->connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE,
+                                     method, parameters, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                                     10000, NULL, error);
+}
+
+static GVariant *call_ok(Host *host, const char *method, GVariant *parameters)
+{
+  g_autoptr(GError) error = NULL;
+  GVariant *reply = call(host, method, parameters, &error);
+
+  g_assert_no_error(error);
+  return reply;
+}
+
+static void assert_remote_error(const GError *error, const char *name)
+{
+  g_assert_nonnull(error);
+  g_autofree char *remote = g_dbus_error_get_remote_error(error);
+  g_assert_cmpstr(remote, ==, name);
+}
+
+typedef struct {
+  GPtrArray *seen; /* "KEY REVISION" per Changed, or the text of each Changes */
+} Watcher;
+
+static void on_signal(GDBusConnection *connection, const char *sender, const char *path,
+                      const char *interface, const char *member, GVariant *parameters,
+                      gpointer user_data)
+{
+  Watcher *watcher = user_data;
+
+  g_ptr_array_add(watcher->seen, g_variant_print(parameters, FALSE));
+}
+
+/* Spins until @watcher has seen @n signals, or fails after 10 s. */
+static void wait_for_signals(Watcher *watcher, guint n)
+{
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+  while (watcher->seen->len < n) {
+    if (g_get_monotonic_time() > deadline)
+      g_error("saw %u signals in 10 s, not %u", watcher->seen->len, n);
+    g_main_context_iteration(NULL, FALSE);
+    g_usleep(1000);
+  }
+}
+
+static guint watch(Host *host, const char *member, const char *subscribe, Watcher *watcher)
+{
+  g_autoptr(GVariant) reply = call_ok(host, subscribe, g_variant_new("(s)", ""));
+
+  watcher->seen = g_ptr_array_new_with_free_func(g_free);
+  return g_dbus_connection_signal_subscribe(host->connection, NULL, KV_INTERFACE, member,
+                                            KV_OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                            on_signal, watcher, NULL);
+}
+
+/* A write on A is read on B once B's Changed has come, at the revision A was told. */
+static void test_write_on_one_read_on_other(Fixture *f, gconstpointer data)
+{
+  Watcher watcher;
+  guint id = watch(&f->b, "Changed", "Subscribe", &watcher);
+  g_autoptr(GVariant) set = call_ok(
+      &f->a, "CompareAndSet", g_variant_new("(stv)", "shared", (guint64)0, g_variant_new_int32(7)));
+  guint64 revision;
+
+  g_variant_get(set, "(t)", &revision);
+  wait_for_signals(&watcher, 1);
+  g_autofree char *expected = g_strdup_printf("('shared', <7>, %" G_GUINT64_FORMAT ")", revision);
+  g_assert_cmpstr(g_ptr_array_index(watcher.seen, 0), ==, expected);
+  g_autoptr(GVariant) read = call_ok(&f->b, "GetWithRevision", g_variant_new("(s)", "shared"));
+  g_autoptr(GVariant) expected_read =
+      g_variant_ref_sink(g_variant_new("(vt)", g_variant_new_int32(7), revision));
+  g_assert_cmpvariant(read, expected_read);
+  g_dbus_connection_signal_unsubscribe(f->b.connection, id);
+  g_ptr_array_unref(watcher.seen);
+}
+
+typedef struct {
+  guint answered;
+  guint succeeded;
+  guint conflicts;
+  GPtrArray *errors;
+} Race;
+
+static void on_raced(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Race *race = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply =
+      g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+
+  race->answered++;
+  if (reply != NULL) {
+    race->succeeded++;
+    return;
+  }
+  g_autofree char *remote = g_dbus_error_get_remote_error(error);
+  if (g_strcmp0(remote, CONFLICT) == 0)
+    race->conflicts++;
+  else
+    g_ptr_array_add(race->errors, g_strdup(error->message));
+}
+
+static void race_call(Host *host, const char *method, GVariant *parameters, Race *race)
+{
+  g_dbus_connection_call(host->connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, method,
+                         parameters, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, 20000, NULL, on_raced,
+                         race);
+}
+
+static void race_wait(Race *race, guint n)
+{
+  while (race->answered < n)
+    g_main_context_iteration(NULL, TRUE);
+  for (guint i = 0; i < race->errors->len; i++)
+    g_test_message("%s", (const char *)g_ptr_array_index(race->errors, i));
+  g_assert_cmpuint(race->errors->len, ==, 0);
+}
+
+/* CompareAndSet from both hosts at the same revision: exactly one wins. */
+static void test_compare_and_set_race(Fixture *f, gconstpointer data)
+{
+  for (int round = 0; round < 10; round++) {
+    g_autofree char *key = g_strdup_printf("race%d", round);
+    g_autoptr(GVariant) set = call_ok(&f->a, "SetMany", g_variant_new_parsed("({%s: <0>},)", key));
+    guint64 revision;
+    g_variant_get(set, "(t)", &revision);
+    /* B must know the key at that revision too. */
+    g_autoptr(GVariant) seen = NULL;
+    for (int i = 0; seen == NULL && i < 1000; i++) {
+      g_autoptr(GVariant) reply = call_ok(&f->b, "Exists", g_variant_new("(s)", key));
+      gboolean exists;
+      g_variant_get(reply, "(b)", &exists);
+      if (exists)
+        seen = g_steal_pointer(&reply);
+      else
+        g_usleep(1000);
+    }
+    g_assert_nonnull(seen);
+    Race race = {0, 0, 0, g_ptr_array_new_with_free_func(g_free)};
+    race_call(&f->a, "CompareAndSet",
+              g_variant_new("(stv)", key, revision, g_variant_new_string("by a")), &race);
+    race_call(&f->b, "CompareAndSet",
+              g_variant_new("(stv)", key, revision, g_variant_new_string("by b")), &race);
+    race_wait(&race, 2);
+    g_assert_cmpuint(race.succeeded, ==, 1);
+    g_assert_cmpuint(race.conflicts, ==, 1);
+    g_ptr_array_unref(race.errors);
+  }
+}
+
+/* Increments from both hosts at once: none is lost. */
+static void test_increments_sum(Fixture *f, gconstpointer data)
+{
+  const guint per_host = 100;
+  Race race = {0, 0, 0, g_ptr_array_new_with_free_func(g_free)};
+
+  for (guint i = 0; i < per_host; i++) {
+    race_call(&f->a, "Increment", g_variant_new("(sx)", "counter", (gint64)1), &race);
+    race_call(&f->b, "Increment", g_variant_new("(sx)", "counter", (gint64)1), &race);
+  }
+  race_wait(&race, 2 * per_host);
+  g_assert_cmpuint(race.succeeded, ==, 2 * per_host);
+  g_autoptr(GVariant) value = call_ok(&f->a, "Get", g_variant_new("(s)", "counter"));
+  g_autoptr(GVariant) expected =
+      g_variant_ref_sink(g_variant_new("(v)", g_variant_new_int64((gint64)(2 * per_host))));
+  g_assert_cmpvariant(value, expected);
+  g_ptr_array_unref(race.errors);
+}
+
+/* A batch on A comes to B whole, in one Changes signal at one revision. */
+static void test_batch_whole(Fixture *f, gconstpointer data)
+{
+  Watcher watcher;
+  guint id = watch(&f->b, "Changes", "SubscribeCoalesced", &watcher);
+  g_autoptr(GVariant) set = call_ok(
+      &f->a, "SetMany", g_variant_new_parsed("({'b1': <1>, 'b2': <'two'>, 'b3': <true>},)"));
+  guint64 revision;
+
+  g_variant_get(set, "(t)", &revision);
+  wait_for_signals(&watcher, 1);
+  g_autofree char *expected = g_strdup_printf("([('b1', false, <1>, %" G_GUINT64_FORMAT
+                                              "), ('b2', false, <'two'>, %" G_GUINT64_FORMAT
+                                              "), ('b3', false, <true>, %" G_GUINT64_FORMAT ")],)",
+                                              revision, revision, revision);
+  g_assert_cmpstr(g_ptr_array_index(watcher.seen, 0), ==, expected);
+  g_dbus_connection_signal_unsubscribe(f->b.connection, id);
+  g_ptr_array_unref(watcher.seen);
+}
+
+/* A kvstored that stops and starts again loads what was written meanwhile. */
+static void test_restart_reloads(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) before =
+      call_ok(&f->a, "Set", g_variant_new("(sv)", "early", g_variant_new_string("x")));
+
+  kvstored_stop(&f->b);
+  g_autoptr(GVariant) during =
+      call_ok(&f->a, "SetMany", g_variant_new_parsed("({'late': <2>, 'later': <3>},)"));
+  g_autoptr(GVariant) gone = call_ok(&f->a, "Delete", g_variant_new("(s)", "early"));
+  kvstored_start(&f->b, f, NULL);
+  g_autoptr(GVariant) keys = call_ok(&f->b, "Keys", g_variant_new("(s)", ""));
+  g_autoptr(GVariant) expected = g_variant_ref_sink(g_variant_new_parsed("(['late', 'later'],)"));
+  g_assert_cmpvariant(keys, expected);
+  g_autoptr(GVariant) revision_a = call_ok(&f->a, "GetWithRevision", g_variant_new("(s)", "later"));
+  g_autoptr(GVariant) revision_b = call_ok(&f->b, "GetWithRevision", g_variant_new("(s)", "later"));
+  g_assert_cmpvariant(revision_a, revision_b);
+}
+
+/* etcd gone: writes fail with Unavailable within the bound and change nothing; reads go
+ * on from the replica. etcd back: writes work again, and every acknowledged one is there. */
+static void test_outage(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) kept =
+      call_ok(&f->a, "Set", g_variant_new("(sv)", "kept", g_variant_new_int32(1)));
+
+  etcd_stop(&f->etcd);
+  gint64 start = g_get_monotonic_time();
+  g_autoptr(GVariant) refused =
+      call(&f->a, "Set", g_variant_new("(sv)", "lost", g_variant_new_int32(2)), &error);
+  g_assert_null(refused);
+  assert_remote_error(error, UNAVAILABLE);
+  /* --etcd-timeout 1, and some slack for a slow machine. */
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+  g_autoptr(GVariant) read = call_ok(&f->a, "Get", g_variant_new("(s)", "kept"));
+
+  etcd_start(&f->etcd);
+  g_autoptr(GVariant) written = NULL;
+  for (int i = 0; written == NULL; i++) {
+    g_clear_error(&error);
+    written = call(&f->a, "Set", g_variant_new("(sv)", "after", g_variant_new_int32(3)), &error);
+    if (i == 100)
+      g_error("writes did not come back in 10 s: %s", error->message);
+    if (written == NULL)
+      g_usleep(100 * 1000);
+  }
+  g_autoptr(GVariant) keys = NULL;
+  g_autoptr(GVariant) expected = g_variant_ref_sink(g_variant_new_parsed("(['after', 'kept'],)"));
+  /* B follows again once its watch is back. */
+  for (int i = 0; i < 200; i++) {
+    g_clear_pointer(&keys, g_variant_unref);
+    keys = call_ok(&f->b, "Keys", g_variant_new("(s)", ""));
+    if (g_variant_equal(keys, expected))
+      break;
+    g_usleep(50 * 1000);
+  }
+  g_assert_cmpvariant(keys, expected);
+}
+
+int main(int argc, char **argv)
+{
+  g_autofree char *etcd = g_find_program_in_path("etcd");
+
+  g_test_init(&argc, &argv, NULL);
+  if (etcd == NULL) {
+    g_test_skip("etcd is not installed (Debian: etcd-server)");
+    return g_test_run();
+  }
+#define ADD(path, func) g_test_add("/etcd/" path, Fixture, NULL, setup, func, teardown)
+  ADD("write-on-one-read-on-other", test_write_on_one_read_on_other);
+  ADD("compare-and-set-race", test_compare_and_set_race);
+  ADD("increments-sum", test_increments_sum);
+  ADD("batch-whole", test_batch_whole);
+  ADD("restart-reloads", test_restart_reloads);
+  ADD("outage", test_outage);
+#undef ADD
+  return g_test_run();
+}
