@@ -719,6 +719,15 @@ static int property_get_version(sd_bus *bus, const char *path, const char *inter
   return sd_bus_message_append_basic(reply, 's', KV_VERSION);
 }
 
+static int property_get_replica_current(sd_bus *bus, const char *path, const char *interface,
+                                        const char *property, sd_bus_message *reply, void *userdata,
+                                        sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+
+  return sd_bus_message_append(reply, "b", kv_service_is_current(self->service));
+}
+
 static int property_get_count(sd_bus *bus, const char *path, const char *interface,
                               const char *property, sd_bus_message *reply, void *userdata,
                               sd_bus_error *ret_error)
@@ -735,6 +744,7 @@ static const sd_bus_vtable kv_vtable[] = {
     SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Count", "u", property_get_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("Revision", "t", property_get_revision, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("ReplicaCurrent", "b", property_get_replica_current, 0, 0),
     SD_BUS_METHOD_WITH_ARGS("Get", SD_BUS_ARGS("s", key), SD_BUS_RESULT("v", value), method_get,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "v", value), SD_BUS_NO_RESULT, method_set,

@@ -414,6 +414,11 @@ static void etcd_free(KvRepository *repository)
   g_free(self);
 }
 
+static gboolean etcd_is_current(KvRepository *repository)
+{
+  return ((KvEtcdRepository *)repository)->current;
+}
+
 static const KvRepositoryVTable etcd_vtable = {
     .lookup = etcd_lookup,
     .apply = etcd_apply,
@@ -425,6 +430,7 @@ static const KvRepositoryVTable etcd_vtable = {
     .free = etcd_free,
     .submit = etcd_submit,
     .set_change_func = etcd_set_change_func,
+    .is_current = etcd_is_current,
 };
 
 KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *event,
@@ -473,9 +479,4 @@ KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *ev
   }
   start_watch(self);
   return g_steal_pointer(&owned);
-}
-
-gboolean kv_etcd_repository_is_current(KvRepository *repository)
-{
-  return ((KvEtcdRepository *)repository)->current;
 }

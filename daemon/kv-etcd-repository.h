@@ -32,7 +32,4 @@ typedef void (*KvEtcdStateFunc)(gboolean current, const char *what, gpointer use
 KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *event,
                                       KvEtcdStateFunc state, gpointer state_data, GError **error);
 
-/* Whether the replica follows the cluster now (the watch is running). */
-gboolean kv_etcd_repository_is_current(KvRepository *repository);
-
 G_END_DECLS

@@ -94,3 +94,8 @@ gboolean kv_repository_set_change_func(KvRepository *self, KvRepositoryChangeFun
   self->vtable->set_change_func(self, func, user_data);
   return TRUE;
 }
+
+gboolean kv_repository_is_current(KvRepository *self)
+{
+  return self->vtable->is_current == NULL || self->vtable->is_current(self);
+}

@@ -57,6 +57,7 @@ typedef struct {
                  const KvCompare *compares, gsize n_compares, KvRepositorySubmitFunc done,
                  gpointer user_data);
   void (*set_change_func)(KvRepository *self, KvRepositoryChangeFunc func, gpointer user_data);
+  gboolean (*is_current)(KvRepository *self);
 } KvRepositoryVTable;
 
 struct _KvRepository {
@@ -89,6 +90,10 @@ void kv_repository_submit(KvRepository *self, const KvChange *changes, gsize n_c
  * when applied to. */
 gboolean kv_repository_set_change_func(KvRepository *self, KvRepositoryChangeFunc func,
                                        gpointer user_data);
+
+/* Whether what the repository holds is the store as it is now: always, but for a replica
+ * of a store kept elsewhere that has lost touch with it. */
+gboolean kv_repository_is_current(KvRepository *self);
 
 /* Stores @value (sinking a floating reference) under @key: one change. */
 gboolean kv_repository_set(KvRepository *self, const char *key, GVariant *value, GError **error);

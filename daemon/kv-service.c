@@ -222,6 +222,11 @@ gboolean kv_service_exists(KvService *self, const char *key, gboolean *out_exist
   return TRUE;
 }
 
+gboolean kv_service_is_current(KvService *self)
+{
+  return kv_repository_is_current(self->repository);
+}
+
 guint kv_service_count(KvService *self)
 {
   return kv_repository_count(self->repository);

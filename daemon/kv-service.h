@@ -155,6 +155,9 @@ gboolean kv_service_increment(KvService *self, const char *key, gint64 delta, gi
 /* The number of stored keys. */
 guint kv_service_count(KvService *self);
 
+/* Whether reads see the store as it is now (see kv_repository_is_current()). */
+gboolean kv_service_is_current(KvService *self);
+
 /* Makes the changes since the last commit durable (see kv_repository_commit()); the bus
  * layer calls it once per turn of the event loop and replies to writes after it. */
 gboolean kv_service_commit(KvService *self, GError **error);

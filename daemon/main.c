@@ -402,7 +402,7 @@ static char *describe(Daemon *daemon)
     return g_strdup_printf(
         "%u keys, etcd revision %" G_GUINT64_FORMAT "%s", count,
         kv_repository_revision(daemon->repository),
-        kv_etcd_repository_is_current(daemon->repository) ? "" : ", not following the cluster now");
+        kv_repository_is_current(daemon->repository) ? "" : ", not following the cluster now");
   if (!daemon->persistent)
     return g_strdup_printf("%u keys in memory", count);
   return g_strdup_printf("%u keys, journal %.1f KiB", count,

@@ -409,6 +409,29 @@ static void test_restart_reloads(Fixture *f, gconstpointer data)
   g_assert_cmpvariant(revision_a, revision_b);
 }
 
+static gboolean replica_current(Host *host)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+      host->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get",
+      g_variant_new("(ss)", KV_INTERFACE, "ReplicaCurrent"), G_VARIANT_TYPE("(v)"),
+      G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL);
+  g_autoptr(GVariant) value = NULL;
+
+  g_assert_nonnull(reply);
+  g_variant_get(reply, "(v)", &value);
+  return g_variant_get_boolean(value);
+}
+
+/* Waits up to 10 s for @host's ReplicaCurrent to be @expected. */
+static void wait_for_current(Host *host, gboolean expected)
+{
+  for (int i = 0; replica_current(host) != expected; i++) {
+    if (i == 200)
+      g_error("ReplicaCurrent did not become %d in 10 s", expected);
+    g_usleep(50 * 1000);
+  }
+}
+
 /* etcd gone: writes fail with Unavailable within the bound and change nothing; reads go
  * on from the replica. etcd back: writes work again, and every acknowledged one is there. */
 static void test_outage(Fixture *f, gconstpointer data)
@@ -417,6 +440,7 @@ static void test_outage(Fixture *f, gconstpointer data)
   g_autoptr(GVariant) kept =
       call_ok(&f->a, "Set", g_variant_new("(sv)", "kept", g_variant_new_int32(1)));
 
+  wait_for_current(&f->a, TRUE);
   etcd_stop(&f->etcd);
   gint64 start = g_get_monotonic_time();
   g_autoptr(GVariant) refused =
@@ -426,6 +450,7 @@ static void test_outage(Fixture *f, gconstpointer data)
   /* --etcd-timeout 1, and some slack for a slow machine. */
   g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
   g_autoptr(GVariant) read = call_ok(&f->a, "Get", g_variant_new("(s)", "kept"));
+  wait_for_current(&f->b, FALSE);
 
   etcd_start(&f->etcd);
   g_autoptr(GVariant) written = NULL;
@@ -448,6 +473,7 @@ static void test_outage(Fixture *f, gconstpointer data)
     g_usleep(50 * 1000);
   }
   g_assert_cmpvariant(keys, expected);
+  wait_for_current(&f->b, TRUE);
 }
 
 int main(int argc, char **argv)

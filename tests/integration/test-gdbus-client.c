@@ -171,6 +171,9 @@ static void test_properties(KvTestBus *bus, gconstpointer data)
   g_autoptr(GVariant) count = g_variant_lookup_value(properties, "Count", NULL);
   kv_assert_variant_eq(version, g_variant_new_string(KV_VERSION));
   kv_assert_variant_eq(count, g_variant_new_uint32(0));
+  /* A store of its own is always current. */
+  g_autoptr(GVariant) current = g_variant_lookup_value(properties, "ReplicaCurrent", NULL);
+  kv_assert_variant_eq(current, g_variant_new_boolean(TRUE));
 
   /* Read-only: writing a property is refused and changes nothing. */
   g_autoptr(GVariant) set = g_dbus_connection_call_sync(
