@@ -16,11 +16,21 @@
 #define CONFLICT    "org.example.KVStore.Error.Conflict"
 #define UNAVAILABLE "org.example.KVStore.Error.Unavailable"
 
+#define MAX_MEMBERS 3
+
 typedef struct {
   char *dir;
   char *url;
   char *peer_url;
   GSubprocess *process;
+} Member;
+
+/* A cluster of one or three members. */
+typedef struct {
+  guint n;
+  Member members[MAX_MEMBERS];
+  char *urls;    /* every client URL, comma-separated, for kvstored --etcd */
+  char *initial; /* the initial cluster */
 } Etcd;
 
 typedef struct {
@@ -49,46 +59,96 @@ static guint free_port(void)
   return ntohs(address.sin_port);
 }
 
-static gboolean etcd_healthy(const Etcd *etcd)
+static gboolean member_healthy(const Member *member)
 {
   g_autoptr(GSubprocess) check = g_subprocess_new(
       G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL, "etcdctl",
-      "--endpoints", etcd->url, "--command-timeout=1s", "endpoint", "health", NULL);
+      "--endpoints", member->url, "--command-timeout=1s", "endpoint", "health", NULL);
 
   return check != NULL && g_subprocess_wait_check(check, NULL, NULL);
 }
 
-/* Starts the member (again, on the same data, when it ran before). */
-static void etcd_start(Etcd *etcd)
+static void member_wait(const Member *member)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (etcd->dir == NULL) {
-    etcd->dir = g_dir_make_tmp("kvstore-etcd-XXXXXX", &error);
-    g_assert_no_error(error);
-    etcd->url = g_strdup_printf("http://127.0.0.1:%u", free_port());
-    etcd->peer_url = g_strdup_printf("http://127.0.0.1:%u", free_port());
-  }
-  g_autofree char *data = g_build_filename(etcd->dir, "data", NULL);
-  g_autofree char *cluster = g_strdup_printf("m1=%s", etcd->peer_url);
-  etcd->process = g_subprocess_new(
-      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, "etcd",
-      "--name", "m1", "--data-dir", data, "--listen-client-urls", etcd->url,
-      "--advertise-client-urls", etcd->url, "--listen-peer-urls", etcd->peer_url,
-      "--initial-advertise-peer-urls", etcd->peer_url, "--initial-cluster", cluster, NULL);
-  g_assert_no_error(error);
-  for (int i = 0; !etcd_healthy(etcd); i++) {
+  for (int i = 0; !member_healthy(member); i++) {
     if (i == 100)
-      g_error("etcd at %s did not come up in 20 s", etcd->url);
+      g_error("etcd at %s did not come up in 20 s", member->url);
     g_usleep(200 * 1000);
   }
 }
 
-static void etcd_stop(Etcd *etcd)
+/* Starts member @i (again, on its data, when it ran before); without waiting for it. */
+static void member_spawn(Etcd *etcd, guint i)
 {
-  g_subprocess_send_signal(etcd->process, SIGKILL);
-  g_subprocess_wait(etcd->process, NULL, NULL);
-  g_clear_object(&etcd->process);
+  Member *member = &etcd->members[i];
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = g_strdup_printf("m%u", i);
+  g_autofree char *data = g_build_filename(member->dir, "data", NULL);
+
+  member->process = g_subprocess_new(
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, "etcd",
+      "--name", name, "--data-dir", data, "--listen-client-urls", member->url,
+      "--advertise-client-urls", member->url, "--listen-peer-urls", member->peer_url,
+      "--initial-advertise-peer-urls", member->peer_url, "--initial-cluster", etcd->initial,
+      "--initial-cluster-token", "kvstore-test", NULL);
+  g_assert_no_error(error);
+}
+
+static void etcd_start(Etcd *etcd, guint n)
+{
+  g_autoptr(GPtrArray) urls = g_ptr_array_new();
+  g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) error = NULL;
+
+  etcd->n = n;
+  for (guint i = 0; i < n; i++) {
+    Member *member = &etcd->members[i];
+    member->dir = g_dir_make_tmp("kvstore-etcd-XXXXXX", &error);
+    g_assert_no_error(error);
+    member->url = g_strdup_printf("http://127.0.0.1:%u", free_port());
+    member->peer_url = g_strdup_printf("http://127.0.0.1:%u", free_port());
+    g_ptr_array_add(urls, member->url);
+    g_ptr_array_add(peers, g_strdup_printf("m%u=%s", i, member->peer_url));
+  }
+  g_ptr_array_add(urls, NULL);
+  g_ptr_array_add(peers, NULL);
+  etcd->urls = g_strjoinv(",", (char **)urls->pdata);
+  etcd->initial = g_strjoinv(",", (char **)peers->pdata);
+  /* All at once: a member of three is healthy only once it has a quorum. */
+  for (guint i = 0; i < n; i++)
+    member_spawn(etcd, i);
+  for (guint i = 0; i < n; i++)
+    member_wait(&etcd->members[i]);
+}
+
+static void member_stop(Etcd *etcd, guint i)
+{
+  Member *member = &etcd->members[i];
+
+  g_subprocess_send_signal(member->process, SIGKILL);
+  g_subprocess_wait(member->process, NULL, NULL);
+  g_clear_object(&member->process);
+}
+
+static void member_restart(Etcd *etcd, guint i)
+{
+  member_spawn(etcd, i);
+  member_wait(&etcd->members[i]);
+}
+
+static void etcd_free(Etcd *etcd)
+{
+  for (guint i = 0; i < etcd->n; i++) {
+    Member *member = &etcd->members[i];
+    if (member->process != NULL)
+      member_stop(etcd, i);
+    kv_test_remove_tree(member->dir);
+    g_free(member->dir);
+    g_free(member->url);
+    g_free(member->peer_url);
+  }
+  g_free(etcd->urls);
+  g_free(etcd->initial);
 }
 
 static gboolean name_has_owner(Host *host)
@@ -104,16 +164,17 @@ static gboolean name_has_owner(Host *host)
   return owned;
 }
 
-/* kvstored on @host's bus, on the cluster, with @extra options (NULL: none). */
-static void kvstored_start(Host *host, const Fixture *f, const char *extra)
+/* kvstored on @host's bus, on the cluster: writes time out after 1 s on one member, 5 s
+ * on three (time for a new leader). */
+static void kvstored_start(Host *host, const Fixture *f)
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
   g_autoptr(GError) error = NULL;
 
   g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS", host->address, TRUE);
-  host->kvstored = g_subprocess_launcher_spawn(launcher, &error, kv_test_getenv("KV_TEST_KVSTORED"),
-                                               "--session", "--etcd", f->etcd.url, "--etcd-prefix",
-                                               f->prefix, "--etcd-timeout", "1", extra, NULL);
+  host->kvstored = g_subprocess_launcher_spawn(
+      launcher, &error, kv_test_getenv("KV_TEST_KVSTORED"), "--session", "--etcd", f->etcd.urls,
+      "--etcd-prefix", f->prefix, "--etcd-timeout", f->etcd.n == 1 ? "1" : "5", NULL);
   g_assert_no_error(error);
   for (int i = 0; !name_has_owner(host); i++) {
     if (i == 300)
@@ -159,7 +220,7 @@ static void host_start(Host *host, const Fixture *f)
                                                  G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
                                              NULL, NULL, &error);
   g_assert_no_error(error);
-  kvstored_start(host, f, NULL);
+  kvstored_start(host, f);
 }
 
 static void host_stop(Host *host)
@@ -179,7 +240,7 @@ static void host_stop(Host *host)
 static void setup(Fixture *f, gconstpointer data)
 {
   f->prefix = g_strdup_printf("/kvstore-test-%08x/", g_random_int());
-  etcd_start(&f->etcd);
+  etcd_start(&f->etcd, MAX(GPOINTER_TO_UINT(data), 1));
   host_start(&f->a, f);
   host_start(&f->b, f);
 }
@@ -188,12 +249,7 @@ static void teardown(Fixture *f, gconstpointer data)
 {
   host_stop(&f->a);
   host_stop(&f->b);
-  if (f->etcd.process != NULL)
-    etcd_stop(&f->etcd);
-  kv_test_remove_tree(f->etcd.dir);
-  g_free(f->etcd.dir);
-  g_free(f->etcd.url);
-  g_free(f->etcd.peer_url);
+  etcd_free(&f->etcd);
   g_free(f->prefix);
 }
 
@@ -400,7 +456,7 @@ static void test_restart_reloads(Fixture *f, gconstpointer data)
   g_autoptr(GVariant) during =
       call_ok(&f->a, "SetMany", g_variant_new_parsed("({'late': <2>, 'later': <3>},)"));
   g_autoptr(GVariant) gone = call_ok(&f->a, "Delete", g_variant_new("(s)", "early"));
-  kvstored_start(&f->b, f, NULL);
+  kvstored_start(&f->b, f);
   g_autoptr(GVariant) keys = call_ok(&f->b, "Keys", g_variant_new("(s)", ""));
   g_autoptr(GVariant) expected = g_variant_ref_sink(g_variant_new_parsed("(['late', 'later'],)"));
   g_assert_cmpvariant(keys, expected);
@@ -441,7 +497,7 @@ static void test_outage(Fixture *f, gconstpointer data)
       call_ok(&f->a, "Set", g_variant_new("(sv)", "kept", g_variant_new_int32(1)));
 
   wait_for_current(&f->a, TRUE);
-  etcd_stop(&f->etcd);
+  member_stop(&f->etcd, 0);
   gint64 start = g_get_monotonic_time();
   g_autoptr(GVariant) refused =
       call(&f->a, "Set", g_variant_new("(sv)", "lost", g_variant_new_int32(2)), &error);
@@ -452,7 +508,7 @@ static void test_outage(Fixture *f, gconstpointer data)
   g_autoptr(GVariant) read = call_ok(&f->a, "Get", g_variant_new("(s)", "kept"));
   wait_for_current(&f->b, FALSE);
 
-  etcd_start(&f->etcd);
+  member_restart(&f->etcd, 0);
   g_autoptr(GVariant) written = NULL;
   for (int i = 0; written == NULL; i++) {
     g_clear_error(&error);
@@ -476,6 +532,58 @@ static void test_outage(Fixture *f, gconstpointer data)
   wait_for_current(&f->b, TRUE);
 }
 
+/* Three members: the one kvstored talks to stops, and writes go on through the others
+ * (after a new leader, when it led); two stop, and writes fail with Unavailable within
+ * the bound while reads go on; both come back, and writes work, every acknowledged one
+ * there. */
+static void test_three_members(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  Watcher watcher;
+  guint id = watch(&f->b, "Changed", "Subscribe", &watcher);
+  guint acknowledged = 0;
+
+  for (guint round = 0; round < 2; round++) {
+    member_stop(&f->etcd, round);
+    for (int i = 0; i < 5; i++) {
+      g_autofree char *key = g_strdup_printf("k%u", acknowledged);
+      g_autoptr(GVariant) reply = call_ok(round == 0 ? &f->a : &f->b, "Set",
+                                          g_variant_new("(sv)", key, g_variant_new_int32(i)));
+      acknowledged++;
+    }
+    member_restart(&f->etcd, round);
+  }
+  wait_for_signals(&watcher, acknowledged);
+
+  member_stop(&f->etcd, 1);
+  member_stop(&f->etcd, 2);
+  gint64 start = g_get_monotonic_time();
+  g_autoptr(GVariant) refused =
+      call(&f->a, "Set", g_variant_new("(sv)", "lost", g_variant_new_int32(0)), &error);
+  assert_remote_error(error, UNAVAILABLE);
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 9 * G_USEC_PER_SEC);
+  g_autoptr(GVariant) read = call_ok(&f->b, "Get", g_variant_new("(s)", "k0"));
+
+  member_spawn(&f->etcd, 1);
+  member_spawn(&f->etcd, 2);
+  member_wait(&f->etcd.members[1]);
+  member_wait(&f->etcd.members[2]);
+  g_autoptr(GVariant) written = NULL;
+  for (int i = 0; written == NULL; i++) {
+    g_clear_error(&error);
+    written = call(&f->a, "Set", g_variant_new("(sv)", "back", g_variant_new_int32(1)), &error);
+    if (i == 100)
+      g_error("writes did not come back: %s", error->message);
+    if (written == NULL)
+      g_usleep(100 * 1000);
+  }
+  g_autoptr(GVariant) keys = call_ok(&f->a, "Keys", g_variant_new("(s)", "k"));
+  g_autoptr(GVariant) all = g_variant_get_child_value(keys, 0);
+  g_assert_cmpuint(g_variant_n_children(all), ==, acknowledged);
+  g_dbus_connection_signal_unsubscribe(f->b.connection, id);
+  g_ptr_array_unref(watcher.seen);
+}
+
 int main(int argc, char **argv)
 {
   g_autofree char *etcd = g_find_program_in_path("etcd");
@@ -492,6 +600,8 @@ int main(int argc, char **argv)
   ADD("batch-whole", test_batch_whole);
   ADD("restart-reloads", test_restart_reloads);
   ADD("outage", test_outage);
+  g_test_add("/etcd/three-members", Fixture, GUINT_TO_POINTER(3), setup, test_three_members,
+             teardown);
 #undef ADD
   return g_test_run();
 }
