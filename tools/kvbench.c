@@ -5,6 +5,7 @@
 
 #include "kv-client-bus.h"
 #include "kvbench-attacks.h"
+#include "kvbench-etcd.h"
 #include "kvbench-sync.h"
 #include "kv-config.h"
 #include "kv-memory-repository.h"
@@ -51,6 +52,7 @@ typedef struct {
   gboolean startup;
   gboolean attacks;
   char *sync_dir; /* where to measure a bare fdatasync loop, the durable writes' anchor */
+  char *etcd_url; /* the etcd member to put to directly, the etcd backend's anchor */
   guint ops;      /* bit 1 << Op for each operation to measure */
 } Options;
 
@@ -684,6 +686,36 @@ static int run_sync_anchor(sd_bus *bus, const Options *options, pid_t pid)
   return 0;
 }
 
+/* Set on kvstored --etcd, one at a time and pipelined, against puts straight to etcd. */
+static int run_etcd_anchor(sd_bus *bus, const Options *options, pid_t pid)
+{
+  g_autoptr(GError) error = NULL;
+  Workload w = {.op = OP_SET, .value = (char *)"value-0000000001"};
+  Figures sync, pipelined, ping;
+  double direct_sync, direct_p50, direct_pipelined;
+  int r;
+
+  if (options->etcd_url == NULL)
+    return 0;
+  if ((r = measure(bus, options, pid, &w, "sync", &sync, &ping)) < 0 ||
+      (r = measure(bus, options, pid, &w, "pipeline", &pipelined, &ping)) < 0)
+    return r;
+  if (!kvbench_etcd_put_rates(options->etcd_url, options->duration, options->pipeline, &direct_sync,
+                              &direct_p50, &direct_pipelined, &error)) {
+    fprintf(stderr, "kvbench: %s\n", error->message);
+    return -EIO;
+  }
+  printf("\nSet on etcd, one at a time: %.0f/s, p50 %.0f us; a put straight to etcd from C: "
+         "%.0f/s, p50 %.0f us; kvstored adds %.0f%% to etcd's latency\n",
+         sync.calls_per_second, sync.p50_us, direct_sync, direct_p50,
+         100.0 * (sync.p50_us - direct_p50) / direct_p50);
+  printf("Set on etcd, %u in flight: %.0f/s; puts straight to etcd, %u in flight: %.0f/s; "
+         "kvstored makes %.2fx etcd's rate\n",
+         options->pipeline, pipelined.calls_per_second, options->pipeline, direct_pipelined,
+         pipelined.calls_per_second / direct_pipelined);
+  return 0;
+}
+
 /* SetMany and GetMany of the preloaded keys, in keys per second. */
 static int run_batches(sd_bus *bus, const Options *options, pid_t pid)
 {
@@ -811,7 +843,8 @@ static int run(const Options *options, GArray *value_sizes)
   report_memory(options, rss_before, kvbench_rss_kib(pid));
 
   if ((r = run_table(bus, options, pid, value_sizes)) < 0 ||
-      (r = run_batches(bus, options, pid)) < 0 || (r = run_sync_anchor(bus, options, pid)) < 0) {
+      (r = run_batches(bus, options, pid)) < 0 || (r = run_sync_anchor(bus, options, pid)) < 0 ||
+      (r = run_etcd_anchor(bus, options, pid)) < 0) {
     fprintf(stderr, "kvbench: measurement failed: %s\n", g_strerror(-r));
     return 1;
   }
@@ -844,6 +877,8 @@ int main(int argc, char **argv)
        "Keys to preload: 16-byte keys with 16-byte string values (default 10000)", "N"},
       {"ops", 'o', 0, G_OPTION_ARG_STRING, &ops_text,
        "Operations to measure (default get,set,incr,exists,keys,setmany,getmany)", "LIST"},
+      {"etcd-anchor", 0, 0, G_OPTION_ARG_STRING, &options.etcd_url,
+       "Compare Set (of a kvstored --etcd) with puts straight to the etcd member at URL", "URL"},
       {"sync-anchor", 0, 0, G_OPTION_ARG_FILENAME, &options.sync_dir,
        "Compare one client's Set with a bare append+fdatasync loop in DIR (kvstored's "
        "file system)",
