@@ -462,7 +462,8 @@ KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *ev
     if (revision > 0) {
       self->applied = revision;
       kv_memory_repository_set_revision(self->replica, revision);
-      say_state(self, FALSE, "loaded %u keys of etcd at %s at revision %" G_GUINT64_FORMAT "%s",
+      /* Current as loaded; the watch keeps it so from the next revision. */
+      say_state(self, TRUE, "loaded %u keys of etcd at %s at revision %" G_GUINT64_FORMAT "%s",
                 kv_repository_count(self->replica), kv_etcd_client_endpoint(self->client), revision,
                 skipped > 0 ? " (left out values kvstore did not write)" : "");
       break;

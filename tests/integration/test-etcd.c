@@ -164,8 +164,8 @@ static gboolean name_has_owner(Host *host)
   return owned;
 }
 
-/* kvstored on @host's bus, on the cluster: writes time out after 1 s on one member, 5 s
- * on three (time for a new leader). */
+/* kvstored on @host's bus, on the cluster; writes time out after 5 s (the default), time
+ * for a new leader, or for a member's fsync on a busy machine. */
 static void kvstored_start(Host *host, const Fixture *f)
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
