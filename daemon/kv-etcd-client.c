@@ -245,21 +245,27 @@ static int on_io(sd_event_source *source, int fd, uint32_t revents, void *user_d
   return 0;
 }
 
+/* curl's own record of each socket (curl_multi_assign()) tells a socket it watches from
+ * a new one that took the number of a closed one: the watch of the closed one, if still
+ * here, is dropped, never reused. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *user_data, void *socket_data)
 {
   KvEtcdClient *self = user_data;
-  sd_event_source *source = g_hash_table_lookup(self->sockets, GINT_TO_POINTER(fd));
+  sd_event_source *source = socket_data;
 
   if (what == CURL_POLL_REMOVE) {
+    curl_multi_assign(self->multi, fd, NULL);
     g_hash_table_remove(self->sockets, GINT_TO_POINTER(fd));
     return 0;
   }
   uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-  if (source != NULL)
-    return sd_event_source_set_io_events(source, events) < 0 ? -1 : 0;
+  if (source != NULL && sd_event_source_set_io_events(source, events) >= 0)
+    return 0;
+  g_hash_table_remove(self->sockets, GINT_TO_POINTER(fd));
   if (sd_event_add_io(self->event, &source, fd, events, on_io, self) < 0)
     return -1;
   g_hash_table_insert(self->sockets, GINT_TO_POINTER(fd), source);
+  curl_multi_assign(self->multi, fd, source);
   return 0;
 }
 

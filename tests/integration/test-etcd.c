@@ -164,17 +164,18 @@ static gboolean name_has_owner(Host *host)
   return owned;
 }
 
-/* kvstored on @host's bus, on the cluster; writes time out after 5 s (the default), time
- * for a new leader, or for a member's fsync on a busy machine. */
+/* kvstored on @host's bus, on the cluster; writes time out after 5 s (the default): time
+ * for a member's fsync on a busy machine; on three members 10 s, time for a new leader
+ * when the machine is so busy that heartbeats come late. */
 static void kvstored_start(Host *host, const Fixture *f)
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
   g_autoptr(GError) error = NULL;
 
   g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS", host->address, TRUE);
-  host->kvstored = g_subprocess_launcher_spawn(launcher, &error, kv_test_getenv("KV_TEST_KVSTORED"),
-                                               "--session", "--etcd", f->etcd.urls, "--etcd-prefix",
-                                               f->prefix, "--etcd-timeout", "5", NULL);
+  host->kvstored = g_subprocess_launcher_spawn(
+      launcher, &error, kv_test_getenv("KV_TEST_KVSTORED"), "--session", "--etcd", f->etcd.urls,
+      "--etcd-prefix", f->prefix, "--etcd-timeout", f->etcd.n == 1 ? "5" : "10", NULL);
   g_assert_no_error(error);
   for (int i = 0; !name_has_owner(host); i++) {
     if (i == 300)
@@ -561,7 +562,7 @@ static void test_three_members(Fixture *f, gconstpointer data)
   g_autoptr(GVariant) refused =
       call(&f->a, "Set", g_variant_new("(sv)", "lost", g_variant_new_int32(0)), &error);
   assert_remote_error(error, UNAVAILABLE);
-  g_assert_cmpint(g_get_monotonic_time() - start, <, 9 * G_USEC_PER_SEC);
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 15 * G_USEC_PER_SEC);
   g_autoptr(GVariant) read = call_ok(&f->b, "Get", g_variant_new("(s)", "k0"));
 
   member_spawn(&f->etcd, 1);
