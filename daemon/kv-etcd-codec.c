@@ -105,6 +105,15 @@ static void add_number(JsonBuilder *builder, const char *member, guint64 number)
   add_string(builder, member, text);
 }
 
+/* The end of a prefix's range; for the empty prefix, "\0": every key. */
+static void add_range_end(JsonBuilder *builder, const char *end)
+{
+  if (end[0] != '\0')
+    add_base64(builder, "range_end", end);
+  else
+    add_string(builder, "range_end", "AA==");
+}
+
 char *kv_etcd_range_request(const char *prefix, const char *after, guint64 revision, guint limit)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
@@ -116,10 +125,7 @@ char *kv_etcd_range_request(const char *prefix, const char *after, guint64 revis
 
   json_builder_begin_object(builder);
   add_string(builder, "key", start_base64);
-  if (end[0] != '\0')
-    add_base64(builder, "range_end", end);
-  else
-    add_string(builder, "range_end", "AA==");
+  add_range_end(builder, end);
   if (revision > 0)
     add_number(builder, "revision", revision);
   add_number(builder, "limit", limit);
@@ -136,10 +142,7 @@ char *kv_etcd_watch_request(const char *prefix, guint64 start_revision)
   json_builder_set_member_name(builder, "create_request");
   json_builder_begin_object(builder);
   add_base64(builder, "key", prefix);
-  if (end[0] != '\0')
-    add_base64(builder, "range_end", end);
-  else
-    add_string(builder, "range_end", "AA==");
+  add_range_end(builder, end);
   add_number(builder, "start_revision", start_revision);
   json_builder_end_object(builder);
   json_builder_end_object(builder);
