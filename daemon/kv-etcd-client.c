@@ -192,6 +192,9 @@ static void finish(KvEtcdClient *self, Request *request, CURLcode result)
 
   g_hash_table_remove(self->running, request);
   curl_multi_remove_handle(self->multi, request->easy);
+  /* A stream that ends had reached its endpoint, perhaps after others failed. */
+  if (request->on_line != NULL && result != CURLE_COULDNT_CONNECT)
+    self->current = request->endpoint;
   curl_easy_cleanup(request->easy);
   request->easy = NULL;
   request->tried++;

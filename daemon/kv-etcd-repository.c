@@ -213,6 +213,10 @@ static gboolean reload(KvEtcdRepository *self, GError **error)
   apply_entries(self, changes, revision);
   self->applied = MAX(self->applied, revision);
   kv_memory_repository_set_revision(self->replica, self->applied);
+  say_state(self, FALSE,
+            "etcd had compacted away what the watch missed: reloaded %u keys at revision "
+            "%" G_GUINT64_FORMAT ", %u of them changed or deleted",
+            g_hash_table_size(fresh), revision, changes->len);
   return TRUE;
 }
 

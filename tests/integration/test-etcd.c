@@ -167,16 +167,26 @@ static gboolean name_has_owner(Host *host)
 /* kvstored on @host's bus, on the cluster; writes time out after 5 s (the default): time
  * for a member's fsync on a busy machine; on three members 10 s, time for a new leader
  * when the machine is so busy that heartbeats come late. */
-static void kvstored_start(Host *host, const Fixture *f)
+/* kvstored on @host's bus with @flags (stderr piped, say) and one more option, @option
+ * @value (NULL: none); without waiting for it. */
+static GSubprocess *kvstored_spawn(Host *host, const Fixture *f, GSubprocessFlags flags,
+                                   const char *option, const char *value)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(flags);
   g_autoptr(GError) error = NULL;
 
   g_subprocess_launcher_setenv(launcher, "DBUS_SESSION_BUS_ADDRESS", host->address, TRUE);
-  host->kvstored = g_subprocess_launcher_spawn(
+  GSubprocess *process = g_subprocess_launcher_spawn(
       launcher, &error, kv_test_getenv("KV_TEST_KVSTORED"), "--session", "--etcd", f->etcd.urls,
-      "--etcd-prefix", f->prefix, "--etcd-timeout", f->etcd.n == 1 ? "5" : "10", NULL);
+      "--etcd-prefix", f->prefix, "--etcd-timeout", f->etcd.n == 1 ? "5" : "10", option, value,
+      NULL);
   g_assert_no_error(error);
+  return process;
+}
+
+static void kvstored_start(Host *host, const Fixture *f)
+{
+  host->kvstored = kvstored_spawn(host, f, G_SUBPROCESS_FLAGS_NONE, NULL, NULL);
   for (int i = 0; !name_has_owner(host); i++) {
     if (i == 300)
       g_error("kvstored did not take its name in 15 s");
@@ -585,6 +595,91 @@ static void test_three_members(Fixture *f, gconstpointer data)
   g_ptr_array_unref(watcher.seen);
 }
 
+/* A kvstored started before its cluster waits for it, and serves once it answers; one whose
+ * cluster does not answer in time gives up, saying why. */
+static void test_start_before_cluster(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+
+  kvstored_stop(&f->b);
+  member_stop(&f->etcd, 0);
+  g_autoptr(GSubprocess) gives_up =
+      kvstored_spawn(&f->b, f, G_SUBPROCESS_FLAGS_STDERR_PIPE, "--etcd-start-timeout", "1");
+  g_subprocess_communicate_utf8(gives_up, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(g_subprocess_get_exit_status(gives_up), ==, 1);
+  g_assert_nonnull(strstr(err, "waiting for etcd"));
+  g_assert_nonnull(strstr(err, "etcd did not answer within 1 s"));
+
+  f->b.kvstored = kvstored_spawn(&f->b, f, G_SUBPROCESS_FLAGS_NONE, NULL, NULL);
+  g_usleep(G_USEC_PER_SEC);
+  member_restart(&f->etcd, 0);
+  g_autoptr(GVariant) written =
+      call_ok(&f->b, "Set", g_variant_new("(sv)", "late", g_variant_new_string("start")));
+  g_autoptr(GVariant) read = call_ok(&f->a, "Get", g_variant_new("(s)", "late"));
+}
+
+/* A kvstored whose watch comes back after etcd compacted the revisions it missed reloads
+ * the prefix and tells what differs: B is stopped (SIGSTOP) while the member it watches
+ * goes away, A writes and deletes, and the cluster is compacted. */
+static void test_reload_after_compaction(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) first = call_ok(
+      &f->a, "SetMany", g_variant_new_parsed("({'stays': <1>, 'changes': <1>, 'goes': <1>},)"));
+  Watcher watcher;
+  guint id = watch(&f->b, "Changed", "Subscribe", &watcher);
+  g_autoptr(GVariant) keys_before = NULL;
+
+  for (int i = 0; i < 200; i++) {
+    g_clear_pointer(&keys_before, g_variant_unref);
+    keys_before = call_ok(&f->b, "Keys", g_variant_new("(s)", ""));
+    g_autoptr(GVariant) listed = g_variant_get_child_value(keys_before, 0);
+    if (g_variant_n_children(listed) == 3)
+      break;
+    g_usleep(20 * 1000);
+  }
+  pid_t b = (pid_t)g_ascii_strtoll(g_subprocess_get_identifier(f->b.kvstored), NULL, 10);
+  g_assert_cmpint(kill(b, SIGSTOP), ==, 0);
+  member_stop(&f->etcd, 0);
+  g_autoptr(GVariant) changed =
+      call_ok(&f->a, "SetMany", g_variant_new_parsed("({'changes': <2>, 'new': <3>},)"));
+  g_autoptr(GVariant) gone = call_ok(&f->a, "Delete", g_variant_new("(s)", "goes"));
+  /* Compacted up to the last change: what B missed is gone from etcd. */
+  g_autoptr(GVariant) later = call_ok(
+      &f->a, "CompareAndSet", g_variant_new("(stv)", "later", (guint64)0, g_variant_new_int32(4)));
+  g_autoptr(GVariant) revision = call_ok(&f->a, "GetWithRevision", g_variant_new("(s)", "later"));
+  guint64 last;
+  g_variant_get(revision, "(vt)", NULL, &last);
+  g_autofree char *compact_to = g_strdup_printf("%" G_GUINT64_FORMAT, last);
+  g_autoptr(GSubprocess) compact =
+      g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, "etcdctl", "--endpoints",
+                       f->etcd.members[1].url, "compact", compact_to, NULL);
+  g_assert_true(g_subprocess_wait_check(compact, NULL, NULL));
+  g_assert_cmpint(kill(b, SIGCONT), ==, 0);
+
+  /* B tells 'changes', 'later' and 'new' as changed (and 'goes' as deleted, unwatched
+   * here). */
+  wait_for_signals(&watcher, 3);
+  g_autoptr(GVariant) keys = NULL;
+  g_autoptr(GVariant) expected =
+      g_variant_ref_sink(g_variant_new_parsed("(['changes', 'later', 'new', 'stays'],)"));
+  for (int i = 0; i < 200; i++) {
+    g_clear_pointer(&keys, g_variant_unref);
+    keys = call_ok(&f->b, "Keys", g_variant_new("(s)", ""));
+    if (g_variant_equal(keys, expected))
+      break;
+    g_usleep(50 * 1000);
+  }
+  g_assert_cmpvariant(keys, expected);
+  g_autoptr(GVariant) value = call_ok(&f->b, "Get", g_variant_new("(s)", "changes"));
+  g_autoptr(GVariant) two = g_variant_ref_sink(g_variant_new("(v)", g_variant_new_int32(2)));
+  g_assert_cmpvariant(value, two);
+  member_restart(&f->etcd, 0);
+  g_dbus_connection_signal_unsubscribe(f->b.connection, id);
+  g_ptr_array_unref(watcher.seen);
+}
+
 int main(int argc, char **argv)
 {
   g_autofree char *etcd = g_find_program_in_path("etcd");
@@ -601,8 +696,11 @@ int main(int argc, char **argv)
   ADD("batch-whole", test_batch_whole);
   ADD("restart-reloads", test_restart_reloads);
   ADD("outage", test_outage);
+  ADD("start-before-cluster", test_start_before_cluster);
   g_test_add("/etcd/three-members", Fixture, GUINT_TO_POINTER(3), setup, test_three_members,
              teardown);
+  g_test_add("/etcd/reload-after-compaction", Fixture, GUINT_TO_POINTER(3), setup,
+             test_reload_after_compaction, teardown);
 #undef ADD
   return g_test_run();
 }
