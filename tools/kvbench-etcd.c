@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <gio/gio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static size_t discard(char *data, size_t size, size_t count, void *user_data)
 {
@@ -30,11 +31,11 @@ static int compare_doubles(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-gboolean kvbench_etcd_put_rates(const char *url, double seconds, guint in_flight,
-                                double *out_sync_rate, double *out_sync_p50_us,
+gboolean kvbench_etcd_put_rates(const char *url, const char *etcd_key, double seconds,
+                                guint in_flight, double *out_sync_rate, double *out_sync_p50_us,
                                 double *out_pipelined_rate, GError **error)
 {
-  g_autofree char *key = g_base64_encode((const guchar *)"/kvbench/anchor", 15);
+  g_autofree char *key = g_base64_encode((const guchar *)etcd_key, strlen(etcd_key));
   g_autofree char *value = g_base64_encode((const guchar *)"value-0000000001", 16);
   g_autofree char *body = g_strdup_printf("{\"key\":\"%s\",\"value\":\"%s\"}", key, value);
   g_autofree char *put_url = g_strconcat(url, "/v3/kv/put", NULL);

@@ -5,11 +5,12 @@
 
 G_BEGIN_DECLS
 
-/* The anchor for writes on the etcd backend: puts straight to etcd's JSON gateway at @url
- * from C (libcurl, connections kept alive), for @seconds each: one at a time (its rate
- * and median latency), and @in_flight at once (its rate). FALSE with @error. */
-gboolean kvbench_etcd_put_rates(const char *url, double seconds, guint in_flight,
-                                double *out_sync_rate, double *out_sync_p50_us,
+/* The anchor for writes on the etcd backend: puts of @etcd_key straight to etcd's JSON
+ * gateway at @url from C (libcurl, connections kept alive), for @seconds each: one at a
+ * time (its rate and median latency), and @in_flight at once (its rate). FALSE with
+ * @error. */
+gboolean kvbench_etcd_put_rates(const char *url, const char *etcd_key, double seconds,
+                                guint in_flight, double *out_sync_rate, double *out_sync_p50_us,
                                 double *out_pipelined_rate, GError **error);
 
 G_END_DECLS

@@ -53,6 +53,7 @@ typedef struct {
   gboolean attacks;
   char *sync_dir; /* where to measure a bare fdatasync loop, the durable writes' anchor */
   char *etcd_url; /* the etcd member to put to directly, the etcd backend's anchor */
+  char *etcd_key; /* the etcd key it puts */
   guint ops;      /* bit 1 << Op for each operation to measure */
 } Options;
 
@@ -700,8 +701,10 @@ static int run_etcd_anchor(sd_bus *bus, const Options *options, pid_t pid)
   if ((r = measure(bus, options, pid, &w, "sync", &sync, &ping)) < 0 ||
       (r = measure(bus, options, pid, &w, "pipeline", &pipelined, &ping)) < 0)
     return r;
-  if (!kvbench_etcd_put_rates(options->etcd_url, options->duration, options->pipeline, &direct_sync,
-                              &direct_p50, &direct_pipelined, &error)) {
+  if (!kvbench_etcd_put_rates(options->etcd_url,
+                              options->etcd_key != NULL ? options->etcd_key : "/kvbench/anchor",
+                              options->duration, options->pipeline, &direct_sync, &direct_p50,
+                              &direct_pipelined, &error)) {
     fprintf(stderr, "kvbench: %s\n", error->message);
     return -EIO;
   }
@@ -879,6 +882,10 @@ int main(int argc, char **argv)
        "Operations to measure (default get,set,incr,exists,keys,setmany,getmany)", "LIST"},
       {"etcd-anchor", 0, 0, G_OPTION_ARG_STRING, &options.etcd_url,
        "Compare Set (of a kvstored --etcd) with puts straight to the etcd member at URL", "URL"},
+      {"etcd-anchor-key", 0, 0, G_OPTION_ARG_STRING, &options.etcd_key,
+       "The etcd key the anchor puts (default /kvbench/anchor; one under kvstored's prefix "
+       "makes etcd tell kvstored's watch of each put, as for kvstored's own writes)",
+       "KEY"},
       {"sync-anchor", 0, 0, G_OPTION_ARG_FILENAME, &options.sync_dir,
        "Compare one client's Set with a bare append+fdatasync loop in DIR (kvstored's "
        "file system)",
