@@ -18,6 +18,7 @@ typedef struct {
   guint endpoint; /* index of the endpoint tried */
   guint tried;    /* endpoints tried so far */
   guint timeout_ms;
+  gboolean idempotent; /* made twice, it does no harm: it may go to another endpoint */
   /* a unary request */
   KvEtcdResponseFunc done;
   /* a stream */
@@ -79,6 +80,10 @@ static size_t on_data(char *data, size_t size, size_t count, void *user_data)
   Request *request = user_data;
 
   g_byte_array_append(request->received, (const guint8 *)data, (guint)(size * count));
+  /* A stream that has said something resumes from where it got to, not from its start:
+   * its owner sends it anew. */
+  if (request->on_line != NULL)
+    request->idempotent = FALSE;
   return size * count;
 }
 
@@ -143,22 +148,32 @@ static Request *request_new(KvEtcdClient *self, const char *path, const char *bo
 }
 
 /* Whether @result means that the endpoint did not answer at all. */
-static gboolean unreachable(CURLcode result)
+/* Whether @result says that the request never reached the endpoint, so that sending it
+ * to another cannot make it happen twice. A connection that broke after the request went
+ * out may have carried a write that etcd made: it is not sent again. */
+static gboolean never_sent(CURLcode result)
 {
-  return result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST ||
-         result == CURLE_RECV_ERROR || result == CURLE_SEND_ERROR || result == CURLE_GOT_NOTHING ||
-         result == CURLE_OPERATION_TIMEDOUT;
+  return result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST;
+}
+
+/* Whether etcd's answer says it dropped the request before proposing it (no leader, or
+ * the leader changed under it), so that another member may take it. */
+static gboolean dropped_unproposed(GByteArray *body)
+{
+  g_autofree char *text = g_strndup((const char *)body->data, body->len);
+
+  return strstr(text, "no leader") != NULL || strstr(text, "leader changed") != NULL;
 }
 
 /* The error of a finished transfer, or NULL; @retry tells whether another endpoint may
- * do better. */
+ * do better, without the risk of a write made twice. */
 static GError *transfer_error(Request *request, CURLcode result, gboolean *retry)
 {
   long status = 0;
 
   *retry = FALSE;
   if (result != CURLE_OK) {
-    *retry = unreachable(result) && result != CURLE_OPERATION_TIMEDOUT;
+    *retry = never_sent(result) || (request->idempotent && result != CURLE_OPERATION_TIMEDOUT);
     int code =
         result == CURLE_OPERATION_TIMEDOUT ? G_IO_ERROR_TIMED_OUT : G_IO_ERROR_HOST_UNREACHABLE;
     return g_error_new(G_IO_ERROR, code, "%s: %s", request->client->endpoints[request->endpoint],
@@ -167,8 +182,9 @@ static GError *transfer_error(Request *request, CURLcode result, gboolean *retry
   curl_easy_getinfo(request->easy, CURLINFO_RESPONSE_CODE, &status);
   if (status == 200)
     return NULL;
-  /* etcd answers 503 while it has no leader: another member may have one. */
-  *retry = status >= 500;
+  /* etcd answers 503 while it has no leader, or when a proposal timed out (which it may
+   * still make): another member may do better. */
+  *retry = status >= 500 && (request->idempotent || dropped_unproposed(request->received));
   return g_error_new(G_IO_ERROR, G_IO_ERROR_FAILED, "%s: HTTP %ld: %.*s",
                      request->client->endpoints[request->endpoint], status,
                      (int)MIN(request->received->len, 200), (const char *)request->received->data);
@@ -334,11 +350,12 @@ static void fail_now(Request *request, const char *why)
 }
 
 void kv_etcd_client_post(KvEtcdClient *self, const char *path, const char *body, guint timeout_ms,
-                         KvEtcdResponseFunc done, gpointer user_data)
+                         gboolean idempotent, KvEtcdResponseFunc done, gpointer user_data)
 {
   Request *request = request_new(self, path, body);
 
   request->timeout_ms = timeout_ms;
+  request->idempotent = idempotent;
   request->done = done;
   request->user_data = user_data;
   if (!start(request))
@@ -355,6 +372,7 @@ char *kv_etcd_client_post_sync(KvEtcdClient *self, const char *path, const char 
     Request *request = request_new(self, path, body);
     request->endpoint = (self->current + i) % n;
     request->timeout_ms = timeout_ms;
+    request->idempotent = TRUE; /* a read */
     request->easy = make_easy(request);
     gboolean retry = FALSE;
     CURLcode result = request->easy != NULL ? curl_easy_perform(request->easy) : CURLE_FAILED_INIT;
@@ -384,6 +402,7 @@ KvEtcdStream *kv_etcd_client_stream(KvEtcdClient *self, const char *path, const 
   request->on_line = on_line;
   request->on_end = on_end;
   request->user_data = user_data;
+  request->idempotent = TRUE; /* until it receives something */
   if (!start(request)) {
     fail_now(request, "cannot start an HTTP request");
     return NULL;

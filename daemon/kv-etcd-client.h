@@ -32,9 +32,11 @@ KvEtcdClient *kv_etcd_client_new(sd_event *event, const char *const *endpoints);
 /* Frees the client; requests still in flight are dropped without a word. */
 void kv_etcd_client_free(KvEtcdClient *self);
 
-/* POSTs @body to @path ("/v3/kv/txn"); @done is told once, from the event loop. */
+/* POSTs @body to @path ("/v3/kv/txn"); @done is told once, from the event loop. A
+ * request that may have reached etcd goes to another endpoint only when it is
+ * @idempotent; one that surely did not (no connection, or etcd had no leader) always. */
 void kv_etcd_client_post(KvEtcdClient *self, const char *path, const char *body, guint timeout_ms,
-                         KvEtcdResponseFunc done, gpointer user_data);
+                         gboolean idempotent, KvEtcdResponseFunc done, gpointer user_data);
 
 /* The same, waiting for the answer without the event loop: for the start, before any
  * call is served. Returns the body, or NULL with @error. */

@@ -341,8 +341,10 @@ static void etcd_submit(KvRepository *repository, const KvChange *changes, gsize
   submission->done = done;
   submission->user_data = user_data;
   g_hash_table_add(self->submissions, submission);
-  kv_etcd_client_post(self->client, "/v3/kv/txn", request, self->write_timeout_ms, on_txn,
-                      submission);
+  /* Without compares a write made twice stores the same values twice; with them, a second
+   * make would fail its compares and be taken for another writer's change. */
+  kv_etcd_client_post(self->client, "/v3/kv/txn", request, self->write_timeout_ms, n_compares == 0,
+                      on_txn, submission);
 }
 
 static void etcd_set_change_func(KvRepository *repository, KvRepositoryChangeFunc func,
