@@ -793,16 +793,38 @@ static int measure_startup(sd_bus *bus, const Options *options)
   return 0;
 }
 
-static void report_memory(const Options *options, long rss_before, long rss_after)
+/* The store's Count, or 0 when it cannot be read. */
+static guint32 store_count(sd_bus *bus)
 {
-  if (rss_before <= 0 || rss_after <= 0 || options->keys == 0)
+  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+  guint32 count = 0;
+
+  (void)sd_bus_get_property_trivial(bus, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Count", &error,
+                                    'u', &count);
+  return count;
+}
+
+/* Memory per key from the growth of kvstored's RSS over the keys the preload added; when
+ * they were there already (a state directory from an earlier run), from its whole RSS
+ * over all its keys, which counts its own baseline too. */
+static void report_memory(const Options *options, long rss_before, long rss_after,
+                          guint32 count_before, guint32 count_after)
+{
+  if (rss_before <= 0 || rss_after <= 0 || options->keys == 0 || count_after == 0)
     return;
 
-  double per_key = (rss_after - rss_before) * 1024.0 / options->keys;
+  guint32 added = count_after - MIN(count_before, count_after);
+  double per_key =
+      added > 0 ? (rss_after - rss_before) * 1024.0 / added : rss_after * 1024.0 / count_after;
   double raw = raw_baseline_in_new_process(options->keys);
-  printf("kvstored resident memory: %.1f MiB -> %.1f MiB, %.1f bytes per key "
-         "(16-byte keys, 16-byte strings)\n",
-         rss_before / 1024.0, rss_after / 1024.0, per_key);
+  if (added > 0)
+    printf("kvstored resident memory: %.1f MiB -> %.1f MiB for %u more keys, %.1f bytes per "
+           "key (16-byte keys, 16-byte strings)\n",
+           rss_before / 1024.0, rss_after / 1024.0, added, per_key);
+  else
+    printf("kvstored resident memory: %.1f MiB for %u keys stored before this run: %.1f bytes "
+           "per key, its baseline included (16-byte keys, 16-byte strings)\n",
+           rss_after / 1024.0, count_after, per_key);
   printf("Raw GHashTable of two g_strdup strings: %.1f bytes per key; kvstored uses %.2fx\n\n", raw,
          per_key / raw);
 }
@@ -839,11 +861,12 @@ static int run(const Options *options, GArray *value_sizes)
          KV_VERSION, (int)pid, options->duration, options->pipeline, options->clients);
 
   long rss_before = kvbench_rss_kib(pid);
+  guint32 count_before = store_count(bus);
   if ((r = preload(bus, options)) < 0) {
     fprintf(stderr, "kvbench: preload failed: %s\n", g_strerror(-r));
     return 1;
   }
-  report_memory(options, rss_before, kvbench_rss_kib(pid));
+  report_memory(options, rss_before, kvbench_rss_kib(pid), count_before, store_count(bus));
 
   if ((r = run_table(bus, options, pid, value_sizes)) < 0 ||
       (r = run_batches(bus, options, pid)) < 0 || (r = run_sync_anchor(bus, options, pid)) < 0 ||
