@@ -6,6 +6,7 @@
 #include "kv-client-bus.h"
 #include "kvbench-attacks.h"
 #include "kvbench-etcd.h"
+#include "kvbench-redis.h"
 #include "kvbench-sync.h"
 #include "kv-config.h"
 #include "kv-memory-repository.h"
@@ -745,6 +746,14 @@ static int run_batches(sd_bus *bus, const Options *options, pid_t pid)
   }
   printf("(pipeline: %d calls in flight; keys chosen among the %d preloaded)\n", options->pipeline,
          options->keys);
+
+  g_autoptr(GError) error = NULL;
+  double redis_set, redis_get;
+  if (kvbench_redis_rates(&redis_set, &redis_get, &error))
+    printf("Redis in the same run (redis-benchmark -P 64 -c 1 -d 16): SET %.0f/s, GET %.0f/s\n",
+           redis_set, redis_get);
+  else
+    printf("Redis: skipped (%s)\n", error->message);
   return 0;
 }
 
