@@ -476,6 +476,22 @@ static void test_restart_reloads(Fixture *f, gconstpointer data)
   g_assert_cmpvariant(revision_a, revision_b);
 }
 
+/* Waits up to 10 s for @host's Keys("") to be @expected (GVariant text), then checks it. */
+static void wait_for_keys(Host *host, const char *expected_text)
+{
+  g_autoptr(GVariant) expected = g_variant_ref_sink(g_variant_new_parsed(expected_text));
+  g_autoptr(GVariant) keys = NULL;
+
+  for (int i = 0; i < 200; i++) {
+    g_clear_pointer(&keys, g_variant_unref);
+    keys = call_ok(host, "Keys", g_variant_new("(s)", ""));
+    if (g_variant_equal(keys, expected))
+      break;
+    g_usleep(50 * 1000);
+  }
+  g_assert_cmpvariant(keys, expected);
+}
+
 static gboolean replica_current(Host *host)
 {
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
@@ -529,17 +545,8 @@ static void test_outage(Fixture *f, gconstpointer data)
     if (written == NULL)
       g_usleep(100 * 1000);
   }
-  g_autoptr(GVariant) keys = NULL;
-  g_autoptr(GVariant) expected = g_variant_ref_sink(g_variant_new_parsed("(['after', 'kept'],)"));
   /* B follows again once its watch is back. */
-  for (int i = 0; i < 200; i++) {
-    g_clear_pointer(&keys, g_variant_unref);
-    keys = call_ok(&f->b, "Keys", g_variant_new("(s)", ""));
-    if (g_variant_equal(keys, expected))
-      break;
-    g_usleep(50 * 1000);
-  }
-  g_assert_cmpvariant(keys, expected);
+  wait_for_keys(&f->b, "(['after', 'kept'],)");
   wait_for_current(&f->b, TRUE);
 }
 
@@ -661,17 +668,7 @@ static void test_reload_after_compaction(Fixture *f, gconstpointer data)
   /* B tells 'changes', 'later' and 'new' as changed (and 'goes' as deleted, unwatched
    * here). */
   wait_for_signals(&watcher, 3);
-  g_autoptr(GVariant) keys = NULL;
-  g_autoptr(GVariant) expected =
-      g_variant_ref_sink(g_variant_new_parsed("(['changes', 'later', 'new', 'stays'],)"));
-  for (int i = 0; i < 200; i++) {
-    g_clear_pointer(&keys, g_variant_unref);
-    keys = call_ok(&f->b, "Keys", g_variant_new("(s)", ""));
-    if (g_variant_equal(keys, expected))
-      break;
-    g_usleep(50 * 1000);
-  }
-  g_assert_cmpvariant(keys, expected);
+  wait_for_keys(&f->b, "(['changes', 'later', 'new', 'stays'],)");
   g_autoptr(GVariant) value = call_ok(&f->b, "Get", g_variant_new("(s)", "changes"));
   g_autoptr(GVariant) two = g_variant_ref_sink(g_variant_new("(v)", g_variant_new_int32(2)));
   g_assert_cmpvariant(value, two);
