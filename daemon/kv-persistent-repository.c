@@ -299,12 +299,14 @@ static void persistent_free(KvRepository *repository)
   /* Its work is worth keeping: it only has to be installed. */
   if (self->journal != NULL)
     finish_background_compaction(self, TRUE);
-  kv_repository_free(self->inner);
   g_clear_pointer(&self->journal, kv_journal_free);
-  g_array_unref(self->undo);
-  g_free(self->snapshot_path);
+  /* The files are done with: a new kvstored (activated while this one exits idle) may
+   * load them while this one frees its memory, which takes a while with many keys. */
   if (self->lock_fd >= 0)
     close(self->lock_fd);
+  kv_repository_free(self->inner);
+  g_array_unref(self->undo);
+  g_free(self->snapshot_path);
   g_free(self);
 }
 
