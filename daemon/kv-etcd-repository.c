@@ -307,9 +307,16 @@ static void on_txn(const char *body, gsize length, const GError *error, gpointer
   g_autoptr(JsonNode) root = error == NULL ? kv_etcd_parse(body, length, &local_error) : NULL;
 
   if (root == NULL) {
+    const char *why = error != NULL ? error->message : local_error->message;
+    /* etcd refuses a request over its --max-request-bytes (1.5 MiB unless set), and its
+     * JSON gateway one over 2 MiB: no outage, and no use trying again. */
+    gboolean too_large =
+        strstr(why, "request is too large") != NULL || strstr(why, "larger than max") != NULL;
     g_autoptr(GError) unavailable =
-        g_error_new(KV_ERROR, KV_ERROR_UNAVAILABLE, "etcd did not take the change: %s",
-                    error != NULL ? error->message : local_error->message);
+        g_error_new(KV_ERROR, too_large ? KV_ERROR_TOO_LARGE : KV_ERROR_UNAVAILABLE,
+                    too_large ? "etcd takes no request this large (its --max-request-bytes): %s"
+                              : "etcd did not take the change: %s",
+                    why);
     submission->done(0, unavailable, submission->user_data);
     submission_free(submission);
     return;

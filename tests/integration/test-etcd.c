@@ -627,6 +627,24 @@ static void test_start_before_cluster(Fixture *f, gconstpointer data)
   g_autoptr(GVariant) read = call_ok(&f->a, "Get", g_variant_new("(s)", "late"));
 }
 
+/* A write larger than etcd takes is TooLarge, not an outage, and changes nothing. */
+static void test_too_large_for_etcd(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *big = g_strnfill(900 * 1000, 'v');
+  GVariantBuilder entries;
+
+  g_variant_builder_init(&entries, G_VARIANT_TYPE("a{sv}"));
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *key = g_strdup_printf("big/%d", i);
+    g_variant_builder_add(&entries, "{sv}", key, g_variant_new_string(big));
+  }
+  g_autoptr(GVariant) refused = call(&f->a, "SetMany", g_variant_new("(a{sv})", &entries), &error);
+  assert_remote_error(error, "org.example.KVStore.Error.TooLarge");
+  g_assert_nonnull(strstr(error->message, "max-request-bytes"));
+  wait_for_keys(&f->a, "(@as [],)");
+}
+
 /* A kvstored whose watch comes back after etcd compacted the revisions it missed reloads
  * the prefix and tells what differs: B is stopped (SIGSTOP) while the member it watches
  * goes away, A writes and deletes, and the cluster is compacted. */
@@ -694,6 +712,7 @@ int main(int argc, char **argv)
   ADD("restart-reloads", test_restart_reloads);
   ADD("outage", test_outage);
   ADD("start-before-cluster", test_start_before_cluster);
+  ADD("too-large-for-etcd", test_too_large_for_etcd);
   g_test_add("/etcd/three-members", Fixture, GUINT_TO_POINTER(3), setup, test_three_members,
              teardown);
   g_test_add("/etcd/reload-after-compaction", Fixture, GUINT_TO_POINTER(3), setup,

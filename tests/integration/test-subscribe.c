@@ -176,11 +176,16 @@ static void test_coalesced(KvTestBus *bus, gconstpointer data)
   while (watcher.lines->len < 7)
     g_main_context_iteration(NULL, TRUE);
 
+  /* Revisions from the batch's on: consecutive, whatever the store counted before. */
+  guint64 first;
+  g_variant_get(batch, "(t)", &first);
   g_autofree char *seen = received(&watcher);
-  g_assert_cmpstr(seen, ==,
-                  "Changes c/a set 'one' 1\nChanges c/b set 2 1\nend of Changes\n"
-                  "Changes c/a deleted '' 2\nend of Changes\n"
-                  "Changes c/z set 1 3\nend of Changes");
+  g_autofree char *expected = g_strdup_printf(
+      "Changes c/a set 'one' %" G_GUINT64_FORMAT "\nChanges c/b set 2 %" G_GUINT64_FORMAT
+      "\nend of Changes\nChanges c/a deleted '' %" G_GUINT64_FORMAT
+      "\nend of Changes\nChanges c/z set 1 %" G_GUINT64_FORMAT "\nend of Changes",
+      first, first, first + 1, first + 2);
+  g_assert_cmpstr(seen, ==, expected);
   /* Coalesced subscribers cause no per-key broadcast; the Changes went to the watcher
    * alone. */
   set(bus, "end");
@@ -200,6 +205,10 @@ static void test_coalesced_split(KvTestBus *bus, gconstpointer data)
   Listener watcher;
   GVariantBuilder entries;
 
+  if (g_getenv("KV_TEST_ETCD") != NULL) {
+    g_test_skip("etcd takes no request over 1.5 MiB (its --max-request-bytes)");
+    return;
+  }
   listen(bus, &watcher);
   call_on(watcher.connection, "SubscribeCoalesced", g_variant_new("(s)", ""));
   g_variant_builder_init(&entries, G_VARIANT_TYPE("a{sv}"));
