@@ -307,28 +307,6 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   return reply_variant(self, m, value);
 }
 
-static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  KvBus *self = userdata;
-  g_autoptr(GVariant) value = NULL;
-  const char *key;
-  int r = sd_bus_message_read(m, "s", &key);
-  if (r < 0)
-    return r;
-  r = read_value(self, m, key, &value, ret_error);
-  if (r < 0)
-    return r;
-  KvBusWritePlan *plan;
-  r = check_write(self, m, key, value, FALSE, &plan, ret_error);
-  if (r <= 0)
-    return r < 0 ? r : 1;
-
-  BusWrite *pending = g_new0(BusWrite, 1);
-  pending->plan = plan;
-  pending->value = g_steal_pointer(&value);
-  pending->write = (KvWrite){.kind = KV_WRITE_SET, .key = key, .value = pending->value};
-  return submit_write(self, m, pending);
-}
 static int method_exists(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;
@@ -346,19 +324,39 @@ static int method_exists(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
   return sd_bus_reply_method_return(m, "b", exists);
 }
 
-/* Delete, Increment, CompareAndDelete: a key and what the write needs; checked, then
- * submitted. */
+/* The writes of one key: @write, read from @m up to its value, which Set and
+ * CompareAndSet read here, last; checked, then submitted. */
 static int write_key(KvBus *self, sd_bus_message *m, KvWrite write, sd_bus_error *ret_error)
 {
+  g_autoptr(GVariant) value = NULL;
+  int r;
+
+  if (write.kind == KV_WRITE_SET || write.kind == KV_WRITE_COMPARE_AND_SET) {
+    r = read_value(self, m, write.key, &value, ret_error);
+    if (r < 0)
+      return r;
+  }
   KvBusWritePlan *plan;
-  int r = check_write(self, m, write.key, NULL, write.kind == KV_WRITE_INCREMENT, &plan, ret_error);
+  r = check_write(self, m, write.key, value, write.kind == KV_WRITE_INCREMENT, &plan, ret_error);
   if (r <= 0)
     return r < 0 ? r : 1;
 
   BusWrite *pending = g_new0(BusWrite, 1);
   pending->plan = plan;
+  pending->value = g_steal_pointer(&value);
   pending->write = write;
+  pending->write.value = pending->value;
   return submit_write(self, m, pending);
+}
+
+static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  const char *key;
+  int r = sd_bus_message_read(m, "s", &key);
+
+  if (r < 0)
+    return r;
+  return write_key(userdata, m, (KvWrite){.kind = KV_WRITE_SET, .key = key}, ret_error);
 }
 
 static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -595,29 +593,16 @@ static int method_delete_prefix(sd_bus_message *m, void *userdata, sd_bus_error 
 
 static int method_compare_and_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  KvBus *self = userdata;
-  g_autoptr(GVariant) value = NULL;
   const char *key;
   uint64_t expected;
   int r = sd_bus_message_read(m, "st", &key, &expected);
-  if (r < 0)
-    return r;
-  r = read_value(self, m, key, &value, ret_error);
-  if (r < 0)
-    return r;
-  KvBusWritePlan *plan;
-  r = check_write(self, m, key, value, FALSE, &plan, ret_error);
-  if (r <= 0)
-    return r < 0 ? r : 1;
 
-  BusWrite *pending = g_new0(BusWrite, 1);
-  pending->plan = plan;
-  pending->value = g_steal_pointer(&value);
-  pending->write = (KvWrite){.kind = KV_WRITE_COMPARE_AND_SET,
-                             .key = key,
-                             .value = pending->value,
-                             .expected_revision = expected};
-  return submit_write(self, m, pending);
+  if (r < 0)
+    return r;
+  return write_key(
+      userdata, m,
+      (KvWrite){.kind = KV_WRITE_COMPARE_AND_SET, .key = key, .expected_revision = expected},
+      ret_error);
 }
 static int method_compare_and_delete(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
