@@ -99,3 +99,8 @@ gboolean kv_repository_is_current(KvRepository *self)
 {
   return self->vtable->is_current == NULL || self->vtable->is_current(self);
 }
+
+gboolean kv_repository_answers_later(KvRepository *self)
+{
+  return self->vtable->submit != NULL;
+}

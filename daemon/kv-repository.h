@@ -85,6 +85,9 @@ void kv_repository_submit(KvRepository *self, const KvChange *changes, gsize n_c
                           const KvCompare *compares, gsize n_compares, KvRepositorySubmitFunc done,
                           gpointer user_data);
 
+/* Whether kv_repository_submit() answers later, from the event loop. */
+gboolean kv_repository_answers_later(KvRepository *self);
+
 /* Whether the repository makes changes on its own (others', or its own submitted ones)
  * and tells @func of each; FALSE, with nothing set, for a repository that changes only
  * when applied to. */

@@ -16,7 +16,8 @@ struct _KvService {
   /* Keys a write in flight rests on (its compares), each with the writes parked until it
    * is done: writes of one key from this kvstored take turns instead of breaking each
    * other's conditions. Only a repository that answers later ever has any. */
-  GHashTable *busy; /* key -> GPtrArray of parked submissions */
+  GHashTable *busy;     /* key -> GPtrArray of parked submissions */
+  gboolean takes_turns; /* the repository answers submissions later */
 };
 
 /* A batch names at most KV_BATCH_MAX_KEYS keys: TOO_LARGE otherwise. */

@@ -220,7 +220,7 @@ typedef struct {
   gpointer user_data;
   Plan plan;
   guint attempts;
-  GPtrArray *held; /* the busy keys it holds */
+  GPtrArray *held; /* the busy keys it holds; NULL until it holds one */
 } Submission;
 
 static void attempt(Submission *submission);
@@ -247,6 +247,8 @@ static void hold(KvService *self, Submission *submission)
     if (g_hash_table_contains(self->busy, key))
       continue;
     g_hash_table_insert(self->busy, g_strdup(key), g_ptr_array_new());
+    if (submission->held == NULL)
+      submission->held = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(submission->held, g_strdup(key));
   }
 }
@@ -254,6 +256,8 @@ static void hold(KvService *self, Submission *submission)
 /* Lets go of the keys @submission held, and tries the writes that waited for them. */
 static void release(KvService *self, Submission *submission)
 {
+  if (submission->held == NULL || submission->held->len == 0)
+    return;
   g_autoptr(GPtrArray) woken = g_ptr_array_new();
 
   for (guint i = 0; i < submission->held->len; i++) {
@@ -279,7 +283,7 @@ static void submission_finish(Submission *submission, const GError *error)
   submission->done(submission->write, error, submission->user_data);
   plan_clear(&submission->plan);
   release(self, submission);
-  g_ptr_array_unref(submission->held);
+  g_clear_pointer(&submission->held, g_ptr_array_unref);
   g_free(submission);
 }
 
@@ -324,11 +328,14 @@ static void attempt(Submission *submission)
     submission_finish(submission, NULL);
     return;
   }
-  if (park(self, submission)) {
-    plan_clear(plan);
-    return;
+  /* Only where writes wait for an answer can two of one key be out at once. */
+  if (self->takes_turns) {
+    if (park(self, submission)) {
+      plan_clear(plan);
+      return;
+    }
+    hold(self, submission);
   }
-  hold(self, submission);
   kv_repository_submit(self->repository, (const KvChange *)plan->changes->data, plan->changes->len,
                        (const KvCompare *)plan->compares->data, plan->compares->len, on_submitted,
                        submission);
@@ -342,7 +349,6 @@ void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpoint
   submission->write = write;
   submission->done = done;
   submission->user_data = user_data;
-  submission->held = g_ptr_array_new_with_free_func(g_free);
   attempt(submission);
 }
 

@@ -25,6 +25,7 @@ KvService *kv_service_new(KvRepository *repository, gsize max_value_size)
   self->max_value_size = max_value_size;
   self->busy =
       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+  self->takes_turns = kv_repository_answers_later(repository);
   self->repository_tells_changes = kv_repository_set_change_func(repository, forward_change, self);
   return self;
 }
