@@ -71,17 +71,23 @@ gboolean kvctl_parse_options(Kvctl *kvctl, int *argc, char ***argv, const GOptio
   return TRUE;
 }
 
-gboolean kvctl_parse_arguments(Kvctl *kvctl, int *argc, char ***argv, const GOptionEntry *entries,
-                               int min, int max, const char *want, int *status)
+gboolean kvctl_check_arguments(Kvctl *kvctl, int argc, int min, int max, const char *want,
+                               int *status)
 {
-  if (!kvctl_parse_options(kvctl, argc, argv, entries, status))
-    return FALSE;
-  int n = *argc - 1;
+  int n = argc - 1;
+
   if (n < min || (max >= 0 && n > max)) {
     *status = kvctl_usage_error(kvctl, "%s, please", want);
     return FALSE;
   }
   return TRUE;
+}
+
+gboolean kvctl_parse_arguments(Kvctl *kvctl, int *argc, char ***argv, const GOptionEntry *entries,
+                               int min, int max, const char *want, int *status)
+{
+  return kvctl_parse_options(kvctl, argc, argv, entries, status) &&
+         kvctl_check_arguments(kvctl, *argc, min, max, want, status);
 }
 
 int kvctl_bus_failure(const char *what, int r)

@@ -77,8 +77,9 @@ int kvctl_command_set(Kvctl *kvctl, int argc, char **argv)
 
   if (!parse_value_options(kvctl, &argc, &argv, &options, TRUE, &status))
     return status;
-  if (argc != (options.file != NULL ? 2 : 3))
-    return kvctl_usage_error(kvctl, "KEY and VALUE (or KEY with --file), please");
+  int n = options.file != NULL ? 1 : 2;
+  if (!kvctl_check_arguments(kvctl, argc, n, n, "KEY and VALUE (or KEY with --file)", &status))
+    return status;
   const char *source = options.file != NULL ? options.file : argv[2];
   if (options.file != NULL || strcmp(source, "-") == 0) {
     if ((input = kvctl_read_input(source, &error)) == NULL)
@@ -102,10 +103,9 @@ int kvctl_command_set_many(Kvctl *kvctl, int argc, char **argv)
   GVariantBuilder entries;
   int status;
 
-  if (!parse_value_options(kvctl, &argc, &argv, &options, FALSE, &status))
+  if (!parse_value_options(kvctl, &argc, &argv, &options, FALSE, &status) ||
+      !kvctl_check_arguments(kvctl, argc, 1, -1, "at least one KEY=VALUE", &status))
     return status;
-  if (argc < 2)
-    return kvctl_usage_error(kvctl, "at least one KEY=VALUE, please");
 
   g_variant_builder_init(&entries, G_VARIANT_TYPE("a{sv}"));
   for (int i = 1; i < argc; i++) {
@@ -141,10 +141,9 @@ int kvctl_command_cas(Kvctl *kvctl, int argc, char **argv)
   guint64 expected;
   int status;
 
-  if (!parse_value_options(kvctl, &argc, &argv, &options, FALSE, &status))
+  if (!parse_value_options(kvctl, &argc, &argv, &options, FALSE, &status) ||
+      !kvctl_check_arguments(kvctl, argc, 3, 3, "KEY, REVISION and VALUE", &status))
     return status;
-  if (argc != 4)
-    return kvctl_usage_error(kvctl, "KEY, REVISION and VALUE, please");
   if (!g_ascii_string_to_unsigned(argv[2], 10, 0, G_MAXUINT64, &expected, NULL))
     return kvctl_usage_error(kvctl, "REVISION '%s' is not a revision number", argv[2]);
   g_autoptr(GVariant) value = parse_value(kvctl, &options, argv[3], &status);
@@ -177,10 +176,10 @@ int kvctl_command_del(Kvctl *kvctl, int argc, char **argv)
       {NULL},
   };
 
-  if (!kvctl_parse_options(kvctl, &argc, &argv, entries, &status))
+  if (!kvctl_parse_options(kvctl, &argc, &argv, entries, &status) ||
+      !kvctl_check_arguments(kvctl, argc, prefix != NULL ? 0 : 1, prefix != NULL ? 0 : -1,
+                             "KEYs, or --prefix PREFIX alone", &status))
     return status;
-  if (prefix != NULL ? argc != 1 : argc < 2)
-    return kvctl_usage_error(kvctl, "KEYs, or --prefix PREFIX alone, please");
   status = kvctl_new_call(kvctl, prefix != NULL ? "DeletePrefix" : "DeleteMany", &message);
   if (status != KVCTL_EXIT_OK)
     return status;

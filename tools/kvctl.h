@@ -58,8 +58,12 @@ int kvctl_usage_error(Kvctl *kvctl, const char *format, ...) G_GNUC_PRINTF(2, 3)
 gboolean kvctl_parse_options(Kvctl *kvctl, int *argc, char ***argv, const GOptionEntry *entries,
                              int *status);
 
-/* kvctl_parse_options(), then a check that between @min and @max arguments (@max -1: any
- * number) follow the command's name; @want says what they are, for the usage error. */
+/* Whether between @min and @max arguments (@max -1: any number) follow the command's name
+ * in @argc; FALSE with a usage error in @status, where @want says what they are. */
+gboolean kvctl_check_arguments(Kvctl *kvctl, int argc, int min, int max, const char *want,
+                               int *status);
+
+/* kvctl_parse_options(), then kvctl_check_arguments(). */
 gboolean kvctl_parse_arguments(Kvctl *kvctl, int *argc, char ***argv, const GOptionEntry *entries,
                                int min, int max, const char *want, int *status);
 
