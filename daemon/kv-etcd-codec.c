@@ -149,6 +149,31 @@ char *kv_etcd_watch_request(const char *prefix, guint64 start_revision)
   return to_text(builder);
 }
 
+/* The object of a put (key and value) or of a deletion (key) of @change. */
+static void add_operation(JsonBuilder *builder, const char *prefix, const KvChange *change)
+{
+  g_autofree char *key = g_strconcat(prefix, change->key, NULL);
+
+  json_builder_begin_object(builder);
+  add_base64(builder, "key", key);
+  if (change->value != NULL) {
+    g_autoptr(GBytes) bytes = kv_etcd_encode_value(change->value);
+    gsize size;
+    const guchar *data = g_bytes_get_data(bytes, &size);
+    g_autofree char *encoded = g_base64_encode(data, size);
+    add_string(builder, "value", encoded);
+  }
+  json_builder_end_object(builder);
+}
+
+char *kv_etcd_put_request(const char *prefix, const KvChange *change)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new();
+
+  add_operation(builder, prefix, change);
+  return to_text(builder);
+}
+
 char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_changes,
                           const KvCompare *compares, gsize n_compares)
 {
@@ -172,20 +197,10 @@ char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_c
   json_builder_set_member_name(builder, "success");
   json_builder_begin_array(builder);
   for (gsize i = 0; i < n_changes; i++) {
-    g_autofree char *key = g_strconcat(prefix, changes[i].key, NULL);
     json_builder_begin_object(builder);
     json_builder_set_member_name(builder,
                                  changes[i].value != NULL ? "request_put" : "request_delete_range");
-    json_builder_begin_object(builder);
-    add_base64(builder, "key", key);
-    if (changes[i].value != NULL) {
-      g_autoptr(GBytes) bytes = kv_etcd_encode_value(changes[i].value);
-      gsize size;
-      const guchar *data = g_bytes_get_data(bytes, &size);
-      g_autofree char *encoded = g_base64_encode(data, size);
-      add_string(builder, "value", encoded);
-    }
-    json_builder_end_object(builder);
+    add_operation(builder, prefix, &changes[i]);
     json_builder_end_object(builder);
   }
   json_builder_end_array(builder);

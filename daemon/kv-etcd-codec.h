@@ -39,6 +39,8 @@ char *kv_etcd_range_end(const char *prefix);
  * key @after (NULL: from the first), at @revision (0: the latest), at most @limit. */
 char *kv_etcd_range_request(const char *prefix, const char *after, guint64 revision, guint limit);
 char *kv_etcd_watch_request(const char *prefix, guint64 start_revision);
+/* A put of @change (which has a value) under @prefix: for /v3/kv/put. */
+char *kv_etcd_put_request(const char *prefix, const KvChange *change);
 /* A transaction: every @compares holds (mod_revision equal), then every @changes, under
  * @prefix. */
 char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_changes,

@@ -40,6 +40,7 @@ typedef struct {
   KvRepositorySubmitFunc done;
   gpointer user_data;
   guint64 revision;
+  gboolean compared; /* a transaction with compares, which may fail them */
   gboolean conflict;
   sd_event_source *deadline; /* while it waits for the watch */
 } Submission;
@@ -325,7 +326,7 @@ static void on_txn(const char *body, gsize length, const GError *error, gpointer
   submission->revision = kv_etcd_header_revision(response);
   /* Failed compares: the change that broke them is at or before this revision; the
    * write is worked out again once the replica has it. */
-  submission->conflict = !kv_etcd_txn_succeeded(response);
+  submission->conflict = submission->compared && !kv_etcd_txn_succeeded(response);
   if (submission->revision <= self->applied) {
     submission_complete(submission);
     return;
@@ -341,17 +342,22 @@ static void etcd_submit(KvRepository *repository, const KvChange *changes, gsize
 {
   KvEtcdRepository *self = (KvEtcdRepository *)repository;
   Submission *submission = g_new0(Submission, 1);
+  /* One key stored unconditionally (a Set) is a plain put: etcd answers it sooner than
+   * a transaction. */
+  gboolean put = n_compares == 0 && n_changes == 1 && changes[0].value != NULL;
   g_autofree char *request =
-      kv_etcd_txn_request(self->prefix, changes, n_changes, compares, n_compares);
+      put ? kv_etcd_put_request(self->prefix, &changes[0])
+          : kv_etcd_txn_request(self->prefix, changes, n_changes, compares, n_compares);
 
   submission->self = self;
+  submission->compared = n_compares > 0;
   submission->done = done;
   submission->user_data = user_data;
   g_hash_table_add(self->submissions, submission);
   /* Without compares a write made twice stores the same values twice; with them, a second
    * make would fail its compares and be taken for another writer's change. */
-  kv_etcd_client_post(self->client, "/v3/kv/txn", request, self->write_timeout_ms, n_compares == 0,
-                      on_txn, submission);
+  kv_etcd_client_post(self->client, put ? "/v3/kv/put" : "/v3/kv/txn", request,
+                      self->write_timeout_ms, n_compares == 0, on_txn, submission);
 }
 
 static void etcd_set_change_func(KvRepository *repository, KvRepositoryChangeFunc func,

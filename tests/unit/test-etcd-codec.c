@@ -107,6 +107,25 @@ static void test_txn_request(void)
   g_variant_unref(changes[0].value);
 }
 
+/* A Set without compares is a plain put: the key under the prefix and the encoded value,
+ * nothing else. */
+static void test_put_request(void)
+{
+  g_autoptr(GVariant) value = g_variant_ref_sink(g_variant_new_int32(7));
+  KvChange change = {"a", value};
+  g_autofree char *text = kv_etcd_put_request("/p/", &change);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = kv_etcd_parse(text, strlen(text), &error);
+  g_autofree char *key = base64("/p/a", 4);
+  g_autofree char *encoded = base64("i\0\7\0\0\0", 6);
+
+  g_assert_no_error(error);
+  JsonObject *put = json_node_get_object(root);
+  g_assert_cmpuint(json_object_get_size(put), ==, 2);
+  g_assert_cmpstr(json_object_get_string_member(put, "key"), ==, key);
+  g_assert_cmpstr(json_object_get_string_member(put, "value"), ==, encoded);
+}
+
 /* A range response: numbers as strings, keys outside the prefix and values of other
  * programs left out, the last raw key kept for the next page. */
 static void test_range_response(void)
@@ -178,6 +197,7 @@ int main(int argc, char **argv)
   g_test_add_func("/etcd-codec/bad-values-refused", test_bad_values_refused);
   g_test_add_func("/etcd-codec/range-end", test_range_end);
   g_test_add_func("/etcd-codec/txn-request", test_txn_request);
+  g_test_add_func("/etcd-codec/put-request", test_put_request);
   g_test_add_func("/etcd-codec/range-response", test_range_response);
   g_test_add_func("/etcd-codec/watch-events", test_watch_events);
   return g_test_run();
