@@ -134,16 +134,36 @@ static void merge_with_next(KvIndex *self, guint c)
   g_ptr_array_remove_index(self->chunks, c + 1);
 }
 
-gboolean kv_index_remove(KvIndex *self, const char *key)
+/* Where the key equal to @key is: its chunk and slot; FALSE when there is none. */
+static gboolean locate(const KvIndex *self, const char *key, guint *out_chunk, guint *out_slot)
 {
   guint c = find_chunk(self, key, FALSE);
 
   if (c == self->chunks->len)
     return FALSE;
-  Chunk *chunk = chunk_at(self, c);
+  const Chunk *chunk = chunk_at(self, c);
   guint pos = bound_in_chunk(chunk, key, FALSE);
   if (pos == chunk->len || strcmp(chunk->keys[pos], key) != 0)
     return FALSE;
+  *out_chunk = c;
+  *out_slot = pos;
+  return TRUE;
+}
+
+const char *kv_index_lookup(const KvIndex *self, const char *key)
+{
+  guint c, pos;
+
+  return locate(self, key, &c, &pos) ? chunk_at(self, c)->keys[pos] : NULL;
+}
+
+gboolean kv_index_remove(KvIndex *self, const char *key)
+{
+  guint c, pos;
+
+  if (!locate(self, key, &c, &pos))
+    return FALSE;
+  Chunk *chunk = chunk_at(self, c);
   chunk->len--;
   memmove(chunk->keys + pos, chunk->keys + pos + 1, (chunk->len - pos) * sizeof(char *));
   self->size--;

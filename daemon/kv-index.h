@@ -5,9 +5,10 @@
 
 G_BEGIN_DECLS
 
-/* The keys of the memory repository in bytewise order, for prefix selections: a sorted
- * array of key pointers cut into chunks of at most KV_INDEX_CHUNK_KEYS. About 11 bytes a
- * key, where a GTree node costs 48. The index borrows the keys: they must stay valid
+/* The keys of the memory repository in bytewise order, for lookups and prefix
+ * selections: a sorted array of key pointers cut into chunks of at most
+ * KV_INDEX_CHUNK_KEYS. About 8-11 bytes a key, where a GTree node costs 48 and a
+ * GHashTable slot 24 at a million keys. The index borrows the keys: they must stay valid
  * while they are in it. */
 typedef struct _KvIndex KvIndex;
 
@@ -29,6 +30,9 @@ void kv_index_put(KvIndex *self, const char *key);
 
 /* Removes the key equal to @key; FALSE when there is none. */
 gboolean kv_index_remove(KvIndex *self, const char *key);
+
+/* The stored key equal to @key, or NULL: O(log n). */
+const char *kv_index_lookup(const KvIndex *self, const char *key);
 
 /* The number of keys. */
 guint kv_index_size(const KvIndex *self);

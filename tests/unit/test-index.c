@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The ordered key index against a plain sorted list, through random puts, removals and
- * seeks that split and merge its chunks many times. */
+/* The ordered key index against a plain sorted list, through random puts, removals,
+ * lookups and seeks that split and merge its chunks many times. */
 
 #include "kv-index.h"
 
@@ -70,6 +70,10 @@ static void test_against_reference(void)
       }
     }
     g_assert_cmpuint(kv_index_size(index), ==, g_hash_table_size(present));
+    /* A lookup finds the very pointer the reference holds, or nothing. */
+    g_autofree char *probe = g_strdup_printf("k%05u", g_rand_int_range(rand, 0, 3000));
+    g_assert_true(kv_index_lookup(index, probe) == g_hash_table_lookup(present, probe));
+    g_assert_true(kv_index_lookup(index, key) == g_hash_table_lookup(present, key));
 
     if (round % 997 == 0) {
       g_autoptr(GPtrArray) sorted = g_ptr_array_new();
