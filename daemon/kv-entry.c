@@ -16,23 +16,28 @@ struct _KvEntry {
 
 KvEntry *kv_entry_new(const char *key, GVariant *value, guint64 revision)
 {
-  const char *type = g_variant_get_type_string(value);
+  return kv_entry_new_from_data(key, g_variant_get_type_string(value), g_variant_get_data(value),
+                                g_variant_get_size(value), revision);
+}
+
+KvEntry *kv_entry_new_from_data(const char *key, const char *type, gconstpointer data, gsize size,
+                                guint64 revision)
+{
   gsize key_size = strlen(key) + 1;
   gsize type_size = strlen(type) + 1;
   gsize value_offset = key_size + type_size;
-  gsize value_size = g_variant_get_size(value);
 
-  g_return_val_if_fail(value_offset + value_size <= G_MAXUINT32, NULL);
+  g_return_val_if_fail(value_offset + size <= G_MAXUINT32, NULL);
 
-  KvEntry *self = g_malloc(offsetof(KvEntry, data) + value_offset + value_size);
+  KvEntry *self = g_malloc(offsetof(KvEntry, data) + value_offset + size);
   self->revision = revision;
   self->value_offset = (guint32)value_offset;
-  self->value_size = (guint32)value_size;
+  self->value_size = (guint32)size;
   memcpy(self->data, key, key_size);
   memcpy(self->data + key_size, type, type_size);
   /* Not g_variant_store(), which wants an aligned destination. */
-  if (value_size > 0)
-    memcpy(self->data + value_offset, g_variant_get_data(value), value_size);
+  if (size > 0)
+    memcpy(self->data + value_offset, data, size);
   return self;
 }
 

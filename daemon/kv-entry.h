@@ -14,6 +14,10 @@ typedef struct _KvEntry KvEntry;
  * revision of the change that stored it. */
 KvEntry *kv_entry_new(const char *key, GVariant *value, guint64 revision);
 
+/* The same from a value's type string and its serialized bytes, in normal form. */
+KvEntry *kv_entry_new_from_data(const char *key, const char *type, gconstpointer data, gsize size,
+                                guint64 revision);
+
 /* The revision the entry was stored at. */
 guint64 kv_entry_revision(const KvEntry *self);
 

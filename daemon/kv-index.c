@@ -62,6 +62,13 @@ static guint find_chunk(const KvIndex *self, const char *key, gboolean after)
 {
   guint lo = 0, hi = self->chunks->len;
 
+  /* Past the last key, as every key of a snapshot being loaded is: one comparison. */
+  if (hi > 0) {
+    const Chunk *last = chunk_at(self, hi - 1);
+    int c = strcmp(last->keys[last->len - 1], key);
+    if (c < 0 || (after && c == 0))
+      return hi;
+  }
   while (lo < hi) {
     guint mid = lo + (hi - lo) / 2;
     const Chunk *chunk = chunk_at(self, mid);
@@ -83,10 +90,12 @@ void kv_index_put(KvIndex *self, const char *key)
     self->size++;
     return;
   }
-  /* Past every last key: the key goes at the end of the last chunk. */
-  guint c = MIN(find_chunk(self, key, FALSE), self->chunks->len - 1);
+  /* Past every last key: the key goes at the end of the last chunk, found without a
+   * search. */
+  guint found = find_chunk(self, key, FALSE);
+  guint c = MIN(found, self->chunks->len - 1);
   Chunk *chunk = chunk_at(self, c);
-  guint pos = bound_in_chunk(chunk, key, FALSE);
+  guint pos = found == self->chunks->len ? chunk->len : bound_in_chunk(chunk, key, FALSE);
 
   if (pos < chunk->len && strcmp(chunk->keys[pos], key) == 0) {
     chunk->keys[pos] = key;

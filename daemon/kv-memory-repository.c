@@ -36,6 +36,16 @@ static GVariant *memory_lookup(KvRepository *repository, const char *key, guint6
   return kv_entry_dup_value(entry);
 }
 
+/* Indexes @entry in place of @old (the entry of an equal key, or NULL), and frees @old. */
+static void store(KvMemoryRepository *self, KvEntry *entry, KvEntry *old)
+{
+  /* Puts the new key pointer in place of an equal old one, without touching the
+   * structure of the index. */
+  kv_index_put(self->order, kv_entry_key(entry));
+  if (old != NULL)
+    kv_entry_free(old);
+}
+
 /* Puts @value with @revision under @key, or removes @key for a NULL @value. */
 static void put(KvMemoryRepository *self, const char *key, GVariant *value, guint64 revision)
 {
@@ -50,13 +60,7 @@ static void put(KvMemoryRepository *self, const char *key, GVariant *value, guin
   }
 
   g_autoptr(GVariant) owned = g_variant_ref_sink(value);
-  KvEntry *entry = kv_entry_new(key, owned, revision);
-  char *entry_key = (char *)kv_entry_key(entry);
-  /* Puts the new key pointer in place of an equal old one, without touching the
-   * structure of the index. */
-  kv_index_put(self->order, entry_key);
-  if (old != NULL)
-    kv_entry_free(old);
+  store(self, kv_entry_new(key, owned, revision), old);
 }
 
 static gboolean memory_apply(KvRepository *repository, const KvChange *changes, gsize n_changes,
@@ -74,6 +78,14 @@ void kv_memory_repository_load(KvRepository *repository, const char *key, GVaria
                                guint64 revision)
 {
   put((KvMemoryRepository *)repository, key, value, revision);
+}
+
+void kv_memory_repository_load_data(KvRepository *repository, const char *key, const char *type,
+                                    gconstpointer data, gsize size, guint64 revision)
+{
+  KvMemoryRepository *self = (KvMemoryRepository *)repository;
+
+  store(self, kv_entry_new_from_data(key, type, data, size, revision), find_entry(self, key));
 }
 
 void kv_memory_repository_set_revision(KvRepository *repository, guint64 revision)

@@ -70,8 +70,8 @@ static gboolean all_zero(const guint8 *data, gsize size)
   return TRUE;
 }
 
-KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
-                              const GVariantType *type, GVariant **out_payload)
+KvRecordStatus kv_record_read_bytes(const guint8 *data, gsize size, gsize *offset,
+                                    const guint8 **out_payload, gsize *out_size)
 {
   gsize at = *offset;
   gsize remaining = size - at;
@@ -94,6 +94,23 @@ KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
   gboolean last = payload_size == remaining - KV_RECORD_HEADER_SIZE;
   if (get_u32(header + 4) != kv_crc32c(payload, payload_size))
     return last ? KV_RECORD_TORN : KV_RECORD_CORRUPT;
+  *out_payload = payload;
+  *out_size = payload_size;
+  *offset = at + KV_RECORD_HEADER_SIZE + payload_size;
+  return KV_RECORD_OK;
+}
+
+KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
+                              const GVariantType *type, GVariant **out_payload)
+{
+  gsize at = *offset;
+  const guint8 *payload;
+  gsize payload_size;
+  KvRecordStatus status = kv_record_read_bytes(data, size, &at, &payload, &payload_size);
+
+  if (status != KV_RECORD_OK)
+    return status;
+  gboolean last = at == size;
 
   /* Copied: the bytes in the file need not be aligned as GVariant wants. */
   g_autoptr(GBytes) bytes = g_bytes_new(payload, payload_size);
@@ -104,7 +121,7 @@ KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
   /* Checked once, whole: reading it as trusted spares GLib checking every child access
    * again, which dominated loading a large snapshot. */
   *out_payload = g_variant_ref_sink(g_variant_new_from_bytes(type, bytes, TRUE));
-  *offset = at + KV_RECORD_HEADER_SIZE + payload_size;
+  *offset = at;
   return KV_RECORD_OK;
 }
 

@@ -41,6 +41,12 @@ typedef enum {
 KvRecordStatus kv_record_read(const guint8 *data, gsize size, gsize *offset,
                               const GVariantType *type, GVariant **out_payload);
 
+/* The same without reading the payload as a GVariant: on KV_RECORD_OK, its bytes (in
+ * @data, unaligned) are in *out_payload and *out_size, checked against their checksums
+ * only. */
+KvRecordStatus kv_record_read_bytes(const guint8 *data, gsize size, gsize *offset,
+                                    const guint8 **out_payload, gsize *out_size);
+
 /* Finds the first offset at or after @from in @data where a whole record with valid
  * checksums starts, in @out_offset; FALSE when there is none. Damage with none after it
  * is a torn tail, however long the garbage. */
