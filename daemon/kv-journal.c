@@ -10,6 +10,9 @@
 
 static const char journal_magic[8] = {'K', 'V', 'S', 'T', 'J', 'R', 'N', '\n'};
 
+/* What the buffer of records not yet written may keep between writes. */
+#define PENDING_KEEP_BYTES (1024 * 1024)
+
 struct _KvJournal {
   char *path;
   char *dir;
@@ -167,6 +170,13 @@ gboolean kv_journal_has_pending(KvJournal *self)
 
 void kv_journal_discard(KvJournal *self)
 {
+  /* The buffer of a large batch goes with it, rather than stay as large for the small
+   * records after it. */
+  if (self->pending->len > PENDING_KEEP_BYTES) {
+    g_byte_array_unref(self->pending);
+    self->pending = g_byte_array_new();
+    return;
+  }
   g_byte_array_set_size(self->pending, 0);
 }
 

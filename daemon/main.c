@@ -18,6 +18,7 @@
 #include "kv-wire.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -547,6 +548,11 @@ int main(int argc, char **argv)
       .compact_bytes = DEFAULT_COMPACT_BYTES,
   };
 
+  /* A fixed threshold: glibc otherwise raises it to the size of the largest block freed
+   * (a 25 MB batch message, say), after which such blocks come from the heap and stay in
+   * the process once freed: 1.44x the RSS after 5000 10 kB values in one batch than in
+   * fifty. Blocks this large are mapped and unmapped on their own. */
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   if (!parse_options(&argc, &argv, &options))
     return EXIT_USAGE;
   if (options.version) {
