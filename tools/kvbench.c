@@ -5,6 +5,7 @@
 
 #include "kv-client-bus.h"
 #include "kvbench-attacks.h"
+#include "kvbench-batch-memory.h"
 #include "kvbench-etcd.h"
 #include "kvbench-redis.h"
 #include "kvbench-sync.h"
@@ -746,6 +747,15 @@ static int run_batches(sd_bus *bus, const Options *options, pid_t pid)
   }
   printf("(pipeline: %d calls in flight; keys chosen among the %d preloaded)\n", options->pipeline,
          options->keys);
+
+  long small_kib, large_kib;
+  if ((r = kvbench_batch_memory(bus, pid, &small_kib, &large_kib)) < 0)
+    return r;
+  printf("Memory left by batches: %d values of %d bytes in batches of %d: RSS +%.1f MiB; the same "
+         "in batches of %d: +%.1f MiB (%.2fx)\n",
+         KVBENCH_BATCH_MEMORY_KEYS, KVBENCH_BATCH_MEMORY_BYTES, KVBENCH_BATCH_MEMORY_SMALL,
+         small_kib / 1024.0, KVBENCH_BATCH_MEMORY_LARGE, large_kib / 1024.0,
+         small_kib > 0 ? (double)large_kib / small_kib : 0.0);
 
   g_autoptr(GError) error = NULL;
   double redis_set, redis_get;
