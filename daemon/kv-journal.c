@@ -163,6 +163,14 @@ void kv_journal_append(KvJournal *self, GVariant *payload)
   kv_record_append(self->pending, payload);
 }
 
+void kv_journal_append_with(KvJournal *self, KvJournalSerializeFunc serialize, gpointer user_data)
+{
+  guint start = kv_record_begin(self->pending);
+
+  serialize(self->pending, user_data);
+  kv_record_end(self->pending, start);
+}
+
 gboolean kv_journal_has_pending(KvJournal *self)
 {
   return self->pending->len > 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-persistent-repository.h"
 
+#include "kv-change-record.h"
 #include "kv-error.h"
 #include "kv-file-util.h"
 #include "kv-journal.h"
@@ -84,26 +85,34 @@ static void say_lock_wait(const char *dir, pid_t holder, guint wait_seconds, gpo
       wait_seconds, by, dir);
 }
 
+typedef struct {
+  guint64 revision;
+  const KvChange *changes;
+  gsize n_changes;
+} Record;
+
+static void serialize_record(GByteArray *buffer, gpointer user_data)
+{
+  Record *record = user_data;
+
+  kv_change_record_serialize(buffer, record->revision, record->changes, record->n_changes);
+}
+
 /* Applies @changes to the inner repository and queues them as one journal record. */
 static gboolean persistent_apply(KvRepository *repository, const KvChange *changes, gsize n_changes,
                                  GError **error)
 {
   KvPersistentRepository *self = (KvPersistentRepository *)repository;
-  GVariantBuilder builder;
+  Record record = {kv_repository_revision(self->inner) + 1, changes, n_changes};
 
-  g_variant_builder_init(&builder, G_VARIANT_TYPE("a(smv)"));
   for (gsize i = 0; i < n_changes; i++) {
     Undo undo = {g_strdup(changes[i].key), NULL, 0};
     undo.old_value = kv_repository_lookup(self->inner, changes[i].key, &undo.old_revision);
     g_array_append_val(self->undo, undo);
-    g_variant_builder_add(&builder, "(smv)", changes[i].key, changes[i].value);
   }
-  g_autoptr(GVariant) record = g_variant_ref_sink(
-      g_variant_new("(ta(smv))", kv_repository_revision(self->inner) + 1, &builder));
-
+  kv_journal_append_with(self->journal, serialize_record, &record);
   /* The memory repository cannot fail, and takes that revision. */
   kv_repository_apply(self->inner, changes, n_changes, error);
-  kv_journal_append(self->journal, record);
   return TRUE;
 }
 

@@ -46,20 +46,32 @@ gboolean kv_record_check_file_header(const guint8 *data, gsize size, const char 
   return TRUE;
 }
 
-void kv_record_append(GByteArray *buffer, GVariant *payload)
+guint kv_record_begin(GByteArray *buffer)
 {
-  gsize size = g_variant_get_size(payload);
   guint start = buffer->len;
 
-  g_byte_array_set_size(buffer, start + KV_RECORD_HEADER_SIZE + size);
+  g_byte_array_set_size(buffer, start + KV_RECORD_HEADER_SIZE);
+  return start;
+}
+
+void kv_record_end(GByteArray *buffer, guint start)
+{
   guint8 *header = buffer->data + start;
-  /* Not g_variant_store(): the payload's place in the buffer is not aligned as GVariant
-   * requires, while g_variant_get_data() serializes into aligned memory. */
-  if (size > 0)
-    memcpy(header + KV_RECORD_HEADER_SIZE, g_variant_get_data(payload), size);
+  gsize size = buffer->len - start - KV_RECORD_HEADER_SIZE;
+
   put_u32(header, (guint32)size);
   put_u32(header + 4, kv_crc32c(header + KV_RECORD_HEADER_SIZE, size));
   put_u32(header + 8, kv_crc32c(header, 8));
+}
+
+void kv_record_append(GByteArray *buffer, GVariant *payload)
+{
+  guint start = kv_record_begin(buffer);
+
+  /* Not g_variant_store(): the payload's place in the buffer is not aligned as GVariant
+   * requires, while g_variant_get_data() serializes into aligned memory. */
+  g_byte_array_append(buffer, g_variant_get_data(payload), (guint)g_variant_get_size(payload));
+  kv_record_end(buffer, start);
 }
 
 static gboolean all_zero(const guint8 *data, gsize size)

@@ -28,6 +28,12 @@ gboolean kv_record_check_file_header(const guint8 *data, gsize size, const char 
 /* Appends one record holding @payload to @buffer. */
 void kv_record_append(GByteArray *buffer, GVariant *payload);
 
+/* The same in two steps, for a payload serialized straight into @buffer: begin reserves
+ * the record's header and returns where it starts; end, once the payload follows it,
+ * fills it in. */
+guint kv_record_begin(GByteArray *buffer);
+void kv_record_end(GByteArray *buffer, guint start);
+
 typedef enum {
   KV_RECORD_OK,      /* a whole record: *out_payload is set */
   KV_RECORD_END,     /* exactly at the end of the data */
