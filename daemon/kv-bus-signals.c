@@ -228,6 +228,7 @@ static int append_change(sd_bus_message *m, const Pending *pending)
 
 typedef struct {
   KvBusSignals *self;
+  guint count; /* the pending changes it sends */
   GPtrArray *out;
   int result;
 } Flush;
@@ -250,14 +251,14 @@ static void add_changes(const char *peer, gpointer user_data)
   gsize bytes = 0, all_bytes = 0;
   int r = 0;
 
-  for (guint i = 0; i < self->pending->len; i++) {
+  for (guint i = 0; i < flush->count; i++) {
     const Pending *pending = &g_array_index(self->pending, Pending, i);
     if (wants(self, peer, pending))
       all_bytes += pending->bytes;
   }
   if (all_bytes == 0 || !may_send(self, peer, all_bytes, flush->out, &flush->result))
     return;
-  for (guint i = 0; r >= 0 && i < self->pending->len; i++) {
+  for (guint i = 0; r >= 0 && i < flush->count; i++) {
     const Pending *pending = &g_array_index(self->pending, Pending, i);
     if (!wants(self, peer, pending))
       continue;
@@ -278,16 +279,24 @@ static void add_changes(const char *peer, gpointer user_data)
     flush->result = r;
 }
 
-int kv_bus_signals_flush(KvBusSignals *self, GPtrArray *out)
+int kv_bus_signals_flush(KvBusSignals *self, guint64 committed, GPtrArray *out)
 {
-  Flush flush = {self, out, 0};
+  Flush flush = {self, 0, out, 0};
 
-  if (self->pending->len > 0)
+  while (flush.count < self->pending->len &&
+         g_array_index(self->pending, Pending, flush.count).revision <= committed)
+    flush.count++;
+  if (flush.count > 0)
     kv_subscriptions_foreach_peer(self->subscriptions, KV_SUBSCRIPTION_COALESCED, add_changes,
                                   &flush);
   end_lost(self);
-  g_array_set_size(self->pending, 0);
+  g_array_remove_range(self->pending, 0, flush.count);
   return flush.result;
+}
+
+gboolean kv_bus_signals_has_pending(KvBusSignals *self)
+{
+  return self->pending->len > 0;
 }
 
 /* Reads the prefix argument of Subscribe or Unsubscribe, and who sent it. */

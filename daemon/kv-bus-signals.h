@@ -32,11 +32,15 @@ KvBusSignals *kv_bus_signals_new(sd_bus *bus, KvBusCallers *callers, KvBusAccess
 int kv_bus_signals_build(KvBusSignals *self, const char *key, GVariant *value, guint64 revision,
                          GPtrArray *out);
 
-/* Appends to @out the Changes signals of the changes kept since the last flush, once
- * they are committed, and forgets them. Returns 0 or a negative errno. */
-int kv_bus_signals_flush(KvBusSignals *self, GPtrArray *out);
+/* Appends to @out the Changes signals of the changes kept up to revision @committed, now
+ * committed, and forgets them; later ones wait for their commit. Returns 0 or a negative
+ * errno. */
+int kv_bus_signals_flush(KvBusSignals *self, guint64 committed, GPtrArray *out);
 
-/* Forgets the changes kept since the last flush: they were rolled back. */
+/* Whether changes wait for kv_bus_signals_flush(). */
+gboolean kv_bus_signals_has_pending(KvBusSignals *self);
+
+/* Forgets every change kept: they were rolled back. */
 void kv_bus_signals_discard(KvBusSignals *self);
 
 /* The Subscribe(s prefix), SubscribeCoalesced(s prefix) and Unsubscribe(s prefix)

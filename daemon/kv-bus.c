@@ -30,6 +30,7 @@ struct _KvBus {
   sd_bus_slot *slot;
   sd_event_source *commit_source;
   GArray *waiting;        /* Outgoing, in the order the changes were made */
+  GArray *committing;     /* Outgoing of the commit under way, or NULL */
   gint64 last_commit_end; /* monotonic µs, when the last commit with writes finished */
   gsize max_reply_bytes;  /* the largest array of entries a reply may carry */
   KvPeerFlow *flow;
@@ -71,11 +72,11 @@ static void message_unref(gpointer message)
   sd_bus_message_unref(message);
 }
 
-/* The Changes signals of what was just committed, to coalesced subscribers. */
-static void send_coalesced(KvBus *self)
+/* The Changes signals of what is committed up to @committed, to coalesced subscribers. */
+static void send_coalesced(KvBus *self, guint64 committed)
 {
   g_autoptr(GPtrArray) signals = g_ptr_array_new_with_free_func(message_unref);
-  int r = kv_bus_signals_flush(self->signals, signals);
+  int r = kv_bus_signals_flush(self->signals, committed, signals);
 
   if (r < 0)
     kv_log(LOG_ERR, "Cannot build the Changes signals: %s", g_strerror(-r));
@@ -83,37 +84,72 @@ static void send_coalesced(KvBus *self)
     (void)sd_bus_send(NULL, g_ptr_array_index(signals, i), NULL);
 }
 
-void kv_bus_commit(KvBus *self)
+/* Sends what waited for a commit that ended: @batch at revision @committed, or with
+ * @error, when every uncommitted change was undone: then what waits for the next commit
+ * (writes made while the disk synced, built on what is now undone) fails too. */
+static void commit_ended(KvBus *self, GArray *batch, guint64 committed, const GError *error)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) waiting = g_steal_pointer(&self->waiting);
-  gboolean committed = kv_service_commit(self->service, &error);
-
-  self->waiting = waiting_new();
-  if (!committed) {
+  if (error != NULL) {
     kv_bus_access_recount(self->access);
     kv_bus_signals_discard(self->signals);
+    g_array_append_vals(batch, self->waiting->data, self->waiting->len);
+    /* Moved, not copied: the batch holds their references now. */
+    g_array_set_clear_func(self->waiting, NULL);
+    g_array_unref(self->waiting);
+    self->waiting = waiting_new();
   }
   /* Before the replies: a caller's proxy learns of its own write no later than of the
    * reply. */
-  if (committed)
-    kv_bus_properties_announce(self->properties, kv_service_revision(self->service));
-  for (guint i = 0; i < waiting->len; i++) {
-    Outgoing *outgoing = &g_array_index(waiting, Outgoing, i);
+  if (error == NULL)
+    kv_bus_properties_announce(self->properties, committed);
+  for (guint i = 0; i < batch->len; i++) {
+    Outgoing *outgoing = &g_array_index(batch, Outgoing, i);
     g_auto(sd_bus_error) bus_error = SD_BUS_ERROR_NULL;
 
     /* A peer that has gone away cannot be told; the others must still be. The signals
      * of changes that were rolled back are never sent. */
-    if (committed)
+    if (error == NULL)
       (void)sd_bus_send(NULL, outgoing->message, NULL);
     else if (outgoing->call != NULL && kv_bus_error_set(&bus_error, error) < 0)
       (void)sd_bus_reply_method_error(outgoing->call, &bus_error);
   }
-  if (committed)
-    send_coalesced(self);
+  if (error == NULL)
+    send_coalesced(self, committed);
   /* A commit can take long (fdatasync, a compaction): its callers only now go on. */
-  if (waiting->len > 0)
+  if (batch->len > 0)
     self->last_commit_end = g_get_monotonic_time();
+}
+
+static void on_commit_done(guint64 committed, const GError *error, gpointer user_data)
+{
+  KvBus *self = user_data;
+  g_autoptr(GArray) batch = g_steal_pointer(&self->committing);
+
+  commit_ended(self, batch, committed, error);
+  /* What came while the disk synced is the next commit's. */
+  if (self->waiting->len > 0 || kv_bus_signals_has_pending(self->signals))
+    (void)sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
+}
+
+/* Starts a commit of what waits, unless one is under way: its end starts the next. */
+static void start_commit(KvBus *self)
+{
+  if (self->committing != NULL)
+    return;
+  self->committing = g_steal_pointer(&self->waiting);
+  self->waiting = waiting_new();
+  kv_service_commit_start(self->service, on_commit_done, self);
+}
+
+void kv_bus_commit(KvBus *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  kv_service_commit_wait(self->service);
+  g_autoptr(GArray) batch = g_steal_pointer(&self->waiting);
+  self->waiting = waiting_new();
+  gboolean committed = kv_service_commit(self->service, &error);
+  commit_ended(self, batch, kv_service_revision(self->service), committed ? NULL : error);
 }
 
 gint64 kv_bus_last_commit_end(KvBus *self)
@@ -123,13 +159,13 @@ gint64 kv_bus_last_commit_end(KvBus *self)
 
 gboolean kv_bus_is_idle(KvBus *self)
 {
-  return self->waiting->len == 0 && self->writes_in_flight == 0 &&
+  return self->waiting->len == 0 && self->committing == NULL && self->writes_in_flight == 0 &&
          kv_bus_access_is_idle(self->access);
 }
 
 static int on_commit(sd_event_source *source, void *userdata)
 {
-  kv_bus_commit(userdata);
+  start_commit(userdata);
   return 0;
 }
 
@@ -792,6 +828,9 @@ void kv_bus_free(KvBus *self)
 {
   if (self == NULL)
     return;
+  /* A commit under way tells this object of its end: it ends first. */
+  if (self->committing != NULL)
+    kv_service_commit_wait(self->service);
   kv_service_set_change_func(self->service, NULL, NULL);
   sd_bus_slot_unref(self->slot);
   kv_bus_signals_free(self->signals);

@@ -188,26 +188,45 @@ void kv_journal_discard(KvJournal *self)
   g_byte_array_set_size(self->pending, 0);
 }
 
-gboolean kv_journal_flush(KvJournal *self, gboolean sync, GError **error)
+void kv_journal_cut(KvJournal *self, gsize size)
+{
+  if (ftruncate(self->fd, (off_t)size) == 0)
+    (void)fdatasync(self->fd);
+  self->size = size;
+}
+
+gboolean kv_journal_write(KvJournal *self, GError **error)
 {
   if (self->pending->len == 0)
     return TRUE;
-
-  gboolean ok = kv_file_pwrite_all(self->fd, self->pending->data, self->pending->len,
-                                   (goffset)self->size, self->path, error);
-  if (ok && sync && fdatasync(self->fd) < 0) {
-    kv_file_set_error(error, errno, "sync", self->path);
-    ok = FALSE;
-  }
-  if (!ok) {
+  if (!kv_file_pwrite_all(self->fd, self->pending->data, self->pending->len, (goffset)self->size,
+                          self->path, error)) {
     /* Nothing of this group may survive to be replayed: its callers get an error. */
-    if (ftruncate(self->fd, (off_t)self->size) == 0)
-      (void)fdatasync(self->fd);
+    kv_journal_cut(self, self->size);
     kv_journal_discard(self);
     return FALSE;
   }
   self->size += self->pending->len;
   kv_journal_discard(self);
+  return TRUE;
+}
+
+int kv_journal_fd(KvJournal *self)
+{
+  return self->fd;
+}
+
+gboolean kv_journal_flush(KvJournal *self, gboolean sync, GError **error)
+{
+  gsize before = self->size;
+
+  if (!kv_journal_write(self, error))
+    return FALSE;
+  if (sync && self->size > before && fdatasync(self->fd) < 0) {
+    kv_file_set_error(error, errno, "sync", self->path);
+    kv_journal_cut(self, before);
+    return FALSE;
+  }
   return TRUE;
 }
 

@@ -62,6 +62,17 @@ gboolean kv_journal_has_pending(KvJournal *self);
  * stays usable. */
 gboolean kv_journal_flush(KvJournal *self, gboolean sync, GError **error);
 
+/* kv_journal_flush() in steps, for a sync made elsewhere (a thread): writes the queued
+ * records without waiting for stable storage (on failure, as kv_journal_flush()). */
+gboolean kv_journal_write(KvJournal *self, GError **error);
+
+/* The file descriptor to fdatasync() after kv_journal_write(). */
+int kv_journal_fd(KvJournal *self);
+
+/* Cuts the file back to @size (what it had before records whose sync failed), as
+ * durably as the disk allows. */
+void kv_journal_cut(KvJournal *self, gsize size);
+
 /* Drops the queued records without writing them. */
 void kv_journal_discard(KvJournal *self);
 

@@ -8,8 +8,10 @@
 #include "kv-memory-repository.h"
 #include "kv-snapshot.h"
 #include "kv-state-dir.h"
+#include "kv-syncer.h"
 
 #include <errno.h>
+#include <gio/gio.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <sys/file.h>
@@ -46,6 +48,16 @@ typedef struct {
    * last change applied, committed or not, and numbers the journal records. */
   guint64 committed_sequence;
   GArray *undo; /* Undo, one per change since the last commit */
+  /* Syncs off the event loop (kv_persistent_repository_sync_off_loop()), one at a time:
+   * the commit under way makes the first sync_undo changes durable, up to sync_sequence;
+   * on failure the journal goes back to sync_size. */
+  KvSyncer *syncer;
+  sd_event_source *synced;
+  KvRepositoryCommitFunc sync_done; /* non-NULL while a sync is under way */
+  gpointer sync_done_data;
+  guint sync_undo;
+  guint64 sync_sequence;
+  gsize sync_size;
   KvLogFunc log;
   gpointer log_data;
   int lock_fd;
@@ -143,6 +155,8 @@ static void persistent_foreach(KvRepository *repository, const char *prefix, con
   kv_repository_foreach(((KvPersistentRepository *)repository)->inner, prefix, after, with_values,
                         func, user_data);
 }
+
+static void finish_sync(KvPersistentRepository *self, gboolean wait);
 
 /* Takes back every uncommitted change, newest first. */
 static void roll_back(KvPersistentRepository *self)
@@ -247,6 +261,7 @@ static void start_background_compaction(KvPersistentRepository *self)
 
 void kv_persistent_repository_wait_compaction(KvRepository *repository)
 {
+  finish_sync((KvPersistentRepository *)repository, TRUE);
   finish_background_compaction((KvPersistentRepository *)repository, TRUE);
 }
 
@@ -255,6 +270,7 @@ gboolean kv_persistent_repository_compact(KvRepository *repository, GError **err
   KvPersistentRepository *self = (KvPersistentRepository *)repository;
   gint64 start = g_get_monotonic_time();
 
+  finish_sync(self, TRUE);
   finish_background_compaction(self, TRUE);
   gsize journal_bytes = kv_journal_size(self->journal);
   /* The snapshot must hold exactly what the journal has committed. */
@@ -266,38 +282,134 @@ gboolean kv_persistent_repository_compact(KvRepository *repository, GError **err
   return TRUE;
 }
 
+/* A commit failed: every uncommitted change is undone, and the operator hears of it once
+ * a burst. */
+static void commit_failed(KvPersistentRepository *self, const GError *cause, GError **error)
+{
+  roll_back(self);
+  if (self->failed_commits++ == 0)
+    say(self, LOG_ERR,
+        "Cannot commit, the changes are refused with StorageError: %s (further failures "
+        "are counted until a commit succeeds)",
+        cause->message);
+  g_set_error(error, KV_ERROR, KV_ERROR_STORAGE, "Storage failed, nothing was changed: %s",
+              cause->message);
+}
+
+/* The first @n_undo uncommitted changes, up to @sequence, are durable. */
+static void commit_succeeded(KvPersistentRepository *self, guint n_undo, guint64 sequence)
+{
+  if (self->failed_commits > 0) {
+    say(self, LOG_NOTICE, "Commits succeed again, after %u failed", self->failed_commits);
+    self->failed_commits = 0;
+  }
+  g_array_remove_range(self->undo, 0, n_undo);
+  self->committed_sequence = sequence;
+  /* The child writes memory as it is: only while it holds nothing uncommitted. */
+  if (self->compaction_pid == 0 && self->undo->len == 0 &&
+      kv_journal_size(self->journal) > self->next_compaction)
+    start_background_compaction(self);
+}
+
+/* Ends the sync under way, if it has ended or, with @wait, once it has, and tells its
+ * caller. */
+static void finish_sync(KvPersistentRepository *self, gboolean wait)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->sync_done == NULL)
+    return;
+  int result = kv_syncer_finish(self->syncer, wait);
+  if (result == -EAGAIN)
+    return;
+  KvRepositoryCommitFunc done = g_steal_pointer(&self->sync_done);
+  if (result == 0) {
+    commit_succeeded(self, self->sync_undo, self->sync_sequence);
+  } else {
+    g_autoptr(GError) cause = g_error_new(G_IO_ERROR, g_io_error_from_errno(result),
+                                          "Cannot sync the journal: %s", g_strerror(result));
+    kv_journal_cut(self->journal, self->sync_size);
+    commit_failed(self, cause, &error);
+  }
+  done(self->committed_sequence, error, self->sync_done_data);
+}
+
 static gboolean persistent_commit(KvRepository *repository, GError **error)
 {
   KvPersistentRepository *self = (KvPersistentRepository *)repository;
   g_autoptr(GError) local_error = NULL;
 
+  finish_sync(self, TRUE);
   if (!kv_journal_has_pending(self->journal))
     return TRUE;
   /* Before writing: on a full disk, the journal records a finished compaction drops are
    * the room this commit needs. */
   finish_background_compaction(self, FALSE);
   if (!kv_journal_flush(self->journal, self->sync == KV_SYNC_ALWAYS, &local_error)) {
-    roll_back(self);
-    /* A full or failing disk fails every commit: the operator hears of it once, and of
-     * its end. */
-    if (self->failed_commits++ == 0)
-      say(self, LOG_ERR,
-          "Cannot commit, the changes are refused with StorageError: %s (further failures "
-          "are counted until a commit succeeds)",
-          local_error->message);
-    g_set_error(error, KV_ERROR, KV_ERROR_STORAGE, "Storage failed, nothing was changed: %s",
-                local_error->message);
+    commit_failed(self, local_error, error);
     return FALSE;
   }
-  if (self->failed_commits > 0) {
-    say(self, LOG_NOTICE, "Commits succeed again, after %u failed", self->failed_commits);
-    self->failed_commits = 0;
-  }
-  g_array_set_size(self->undo, 0);
-  self->committed_sequence = kv_repository_revision(self->inner);
+  commit_succeeded(self, self->undo->len, kv_repository_revision(self->inner));
+  return TRUE;
+}
 
-  if (self->compaction_pid == 0 && kv_journal_size(self->journal) > self->next_compaction)
-    start_background_compaction(self);
+static void persistent_commit_start(KvRepository *repository, KvRepositoryCommitFunc done,
+                                    gpointer user_data)
+{
+  KvPersistentRepository *self = (KvPersistentRepository *)repository;
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail(self->sync_done == NULL);
+  if (self->syncer == NULL || !kv_journal_has_pending(self->journal)) {
+    persistent_commit(repository, &error);
+    done(self->committed_sequence, error, user_data);
+    return;
+  }
+  finish_background_compaction(self, FALSE);
+  gsize size = kv_journal_size(self->journal);
+  g_autoptr(GError) cause = NULL;
+  if (!kv_journal_write(self->journal, &cause)) {
+    commit_failed(self, cause, &error);
+    done(self->committed_sequence, error, user_data);
+    return;
+  }
+  self->sync_done = done;
+  self->sync_done_data = user_data;
+  self->sync_undo = self->undo->len;
+  self->sync_sequence = kv_repository_revision(self->inner);
+  self->sync_size = size;
+  kv_syncer_start(self->syncer, kv_journal_fd(self->journal));
+}
+
+static void persistent_commit_wait(KvRepository *repository)
+{
+  finish_sync((KvPersistentRepository *)repository, TRUE);
+}
+
+static int on_synced(sd_event_source *source, int fd, uint32_t revents, void *user_data)
+{
+  finish_sync(user_data, FALSE);
+  return 0;
+}
+
+gboolean kv_persistent_repository_sync_off_loop(KvRepository *repository, sd_event *event,
+                                                GError **error)
+{
+  KvPersistentRepository *self = (KvPersistentRepository *)repository;
+
+  if (self->sync != KV_SYNC_ALWAYS)
+    return TRUE;
+  self->syncer = kv_syncer_new(error);
+  if (self->syncer == NULL)
+    return FALSE;
+  int r =
+      sd_event_add_io(event, &self->synced, kv_syncer_fd(self->syncer), EPOLLIN, on_synced, self);
+  if (r < 0) {
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r), "sd_event_add_io: %s",
+                g_strerror(-r));
+    g_clear_pointer(&self->syncer, kv_syncer_free);
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -305,6 +417,10 @@ static void persistent_free(KvRepository *repository)
 {
   KvPersistentRepository *self = (KvPersistentRepository *)repository;
 
+  /* A sync under way ends (the thread is joined); whoever waited for it is gone. */
+  self->sync_done = NULL;
+  sd_event_source_disable_unref(self->synced);
+  kv_syncer_free(self->syncer);
   /* Its work is worth keeping: it only has to be installed. */
   if (self->journal != NULL)
     finish_background_compaction(self, TRUE);
@@ -328,6 +444,8 @@ static const KvRepositoryVTable persistent_vtable = {
     .foreach = persistent_foreach,
     .commit = persistent_commit,
     .free = persistent_free,
+    .commit_start = persistent_commit_start,
+    .commit_wait = persistent_commit_wait,
 };
 
 gsize kv_persistent_repository_journal_size(KvRepository *repository)

@@ -4,6 +4,7 @@
 #include "kv-repository.h"
 
 #include <syslog.h>
+#include <systemd/sd-event.h>
 
 G_BEGIN_DECLS
 
@@ -56,5 +57,11 @@ gboolean kv_persistent_repository_compact(KvRepository *repository, GError **err
 
 /* Waits for a background compaction, if one runs, and installs its snapshot. */
 void kv_persistent_repository_wait_compaction(KvRepository *repository);
+
+/* With sync on, lets kv_repository_commit_start() wait for fdatasync() on a thread, its
+ * end dispatched on @event, so that reads are served meanwhile; without, commits sync in
+ * the caller. */
+gboolean kv_persistent_repository_sync_off_loop(KvRepository *repository, sd_event *event,
+                                                GError **error);
 
 G_END_DECLS

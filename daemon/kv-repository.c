@@ -63,6 +63,24 @@ gboolean kv_repository_commit(KvRepository *self, GError **error)
   return self->vtable->commit(self, error);
 }
 
+void kv_repository_commit_start(KvRepository *self, KvRepositoryCommitFunc done, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->vtable->commit_start != NULL) {
+    self->vtable->commit_start(self, done, user_data);
+    return;
+  }
+  kv_repository_commit(self, &error);
+  done(kv_repository_revision(self), error, user_data);
+}
+
+void kv_repository_commit_wait(KvRepository *self)
+{
+  if (self->vtable->commit_wait != NULL)
+    self->vtable->commit_wait(self);
+}
+
 void kv_repository_free(KvRepository *self)
 {
   if (self != NULL)

@@ -42,6 +42,11 @@ typedef void (*KvRepositoryChangeFunc)(const char *key, GVariant *value, guint64
 typedef gboolean (*KvRepositoryForeachFunc)(const char *key, GVariant *value, guint64 revision,
                                             gpointer user_data);
 
+/* The end of kv_repository_commit_start(): the revision now durable, or @error
+ * (KV_ERROR_STORAGE) when every change not committed before has been undone, those made
+ * after the start too. */
+typedef void (*KvRepositoryCommitFunc)(guint64 committed, const GError *error, gpointer user_data);
+
 typedef struct {
   GVariant *(*lookup)(KvRepository *self, const char *key, guint64 *out_revision);
   gboolean (*apply)(KvRepository *self, const KvChange *changes, gsize n_changes, GError **error);
@@ -58,6 +63,9 @@ typedef struct {
                  gpointer user_data);
   void (*set_change_func)(KvRepository *self, KvRepositoryChangeFunc func, gpointer user_data);
   gboolean (*is_current)(KvRepository *self);
+  /* Optional, for a repository that waits for stable storage off the event loop: */
+  void (*commit_start)(KvRepository *self, KvRepositoryCommitFunc done, gpointer user_data);
+  void (*commit_wait)(KvRepository *self);
 } KvRepositoryVTable;
 
 struct _KvRepository {
@@ -123,6 +131,16 @@ void kv_repository_foreach(KvRepository *self, const char *prefix, const char *a
 /* Makes every change since the last commit durable, as the implementation defines it.
  * On failure those changes are all undone, and @error is KV_ERROR_STORAGE. */
 gboolean kv_repository_commit(KvRepository *self, GError **error);
+
+/* kv_repository_commit() that may wait for stable storage off the event loop and tell
+ * @done later, from the loop; changes applied meanwhile belong to the next commit. One at
+ * a time: the next starts after @done. A repository that cannot wait elsewhere commits
+ * and tells @done before returning. */
+void kv_repository_commit_start(KvRepository *self, KvRepositoryCommitFunc done,
+                                gpointer user_data);
+
+/* Waits for the end of a commit started and not yet done, and tells its @done. */
+void kv_repository_commit_wait(KvRepository *self);
 
 /* Frees the repository and every value it holds; uncommitted changes are lost. */
 void kv_repository_free(KvRepository *self);

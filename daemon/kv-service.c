@@ -237,3 +237,13 @@ gboolean kv_service_commit(KvService *self, GError **error)
 {
   return kv_repository_commit(self->repository, error);
 }
+
+void kv_service_commit_start(KvService *self, KvRepositoryCommitFunc done, gpointer user_data)
+{
+  kv_repository_commit_start(self->repository, done, user_data);
+}
+
+void kv_service_commit_wait(KvService *self)
+{
+  kv_repository_commit_wait(self->repository);
+}

@@ -158,9 +158,17 @@ guint kv_service_count(KvService *self);
 /* Whether reads see the store as it is now (see kv_repository_is_current()). */
 gboolean kv_service_is_current(KvService *self);
 
-/* Makes the changes since the last commit durable (see kv_repository_commit()); the bus
- * layer calls it once per turn of the event loop and replies to writes after it. */
+/* Makes the changes since the last commit durable (see kv_repository_commit()), now: for
+ * the exit, after kv_service_commit_wait(). */
 gboolean kv_service_commit(KvService *self, GError **error);
+
+/* The same, perhaps waiting for the disk off the event loop (see
+ * kv_repository_commit_start()): the bus layer starts one per turn of the event loop
+ * while none is under way, and replies to writes at @done. */
+void kv_service_commit_start(KvService *self, KvRepositoryCommitFunc done, gpointer user_data);
+
+/* Waits for a commit under way and tells its @done. */
+void kv_service_commit_wait(KvService *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvService, kv_service_free)
 

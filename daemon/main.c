@@ -306,6 +306,12 @@ static KvRepository *open_repository(const Options *options, sd_event *event, in
     kv_log(LOG_ERR, "Cannot load the data: %s", error->message);
     return NULL;
   }
+  /* Reads are answered while the disk syncs. */
+  if (!kv_persistent_repository_sync_off_loop(repository, event, &error)) {
+    kv_log(LOG_ERR, "Cannot start the thread that syncs the journal: %s", error->message);
+    kv_repository_free(repository);
+    return NULL;
+  }
   kv_log(LOG_INFO,
          "Loaded %u keys from %s in %.0f ms (%" G_GUINT64_FORMAT
          " from the snapshot, then %" G_GUINT64_FORMAT " journal records); sync %s",

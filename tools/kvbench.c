@@ -668,6 +668,46 @@ static int run_table(sd_bus *bus, const Options *options, pid_t pid, GArray *val
   return 0;
 }
 
+/* One client's Get, alone and while another process keeps --pipeline durable Sets in
+ * flight: how long reads wait for the disk. */
+static int run_reads_under_writes(sd_bus *bus, const Options *options)
+{
+  Workload get = {.op = OP_GET, .key_count = (guint)MAX(options->keys, 1)};
+  Workload set = {.op = OP_SET, .value = (char *)"value-0000000001"};
+  Result alone, loaded;
+  int r;
+
+  result_init(&alone);
+  result_init(&loaded);
+  if ((r = run_sync(bus, &get, options->duration, &alone)) < 0)
+    return r;
+  pid_t writer = fork();
+  if (writer < 0)
+    return -errno;
+  if (writer == 0) {
+    g_autoptr(sd_bus) own = NULL;
+    Result mine;
+    result_init(&mine);
+    /* A little longer than the reads, so that they all run under load. */
+    _exit(kv_client_bus_connect(&options->bus, &own) < 0 ||
+                  run_pipelined(own, &set, options->duration + 0.5, G_MAXUINT64, options->pipeline,
+                                &mine) < 0
+              ? 1
+              : 0);
+  }
+  g_usleep(200 * 1000);
+  r = run_sync(bus, &get, options->duration, &loaded);
+  int status;
+  waitpid(writer, &status, 0);
+  Figures a = summarize(&alone), l = summarize(&loaded);
+  printf("One client's Get, p50/p99: alone %.0f/%.0f us; while %d durable Sets are in flight "
+         "%.0f/%.0f us\n",
+         a.p50_us, a.p99_us, options->pipeline, l.p50_us, l.p99_us);
+  result_clear(&alone);
+  result_clear(&loaded);
+  return r;
+}
+
 /* One client's Set, each answered after it is durable, against a bare append+fdatasync
  * loop on the same file system, measured right after. */
 static int run_sync_anchor(sd_bus *bus, const Options *options, pid_t pid)
@@ -686,7 +726,7 @@ static int run_sync_anchor(sd_bus *bus, const Options *options, pid_t pid)
   printf("\nOne client's Set: %.0f/s (%.1f us of kvstored CPU each); a bare append+fdatasync "
          "loop in %s: %.0f/s; Set makes %.2fx the bare rate\n",
          f.calls_per_second, f.daemon_cpu_us, options->sync_dir, bare, f.calls_per_second / bare);
-  return 0;
+  return run_reads_under_writes(bus, options);
 }
 
 /* Set on kvstored --etcd, one at a time and pipelined, against puts straight to etcd. */

@@ -26,10 +26,11 @@ static void check_like_glib(guint64 revision, const KvChange *changes, gsize n)
 
 static GVariant *parse(const char *text)
 {
+  /* A full reference already, not a floating one. */
   GVariant *value = g_variant_parse(NULL, text, NULL, NULL, NULL);
 
   g_assert_nonnull(value);
-  return g_variant_ref_sink(value);
+  return value;
 }
 
 /* Each value alone, deleted alone, and all of them in one record with deletions. */

@@ -6,6 +6,7 @@
 #include "kv-journal.h"
 #include "kv-memory-repository.h"
 #include "kv-persistent-repository.h"
+#include "kv-sd-bus-cleanup.h"
 #include "kv-snapshot.h"
 #include "kv-test-assert.h"
 #include "kv-test-state-dir.h"
@@ -505,6 +506,93 @@ static void test_compaction_frees_room_on_a_full_disk(KvTestState *f, gconstpoin
   kv_assert_variant_eq(value, g_variant_new_string("after"));
 }
 
+typedef struct {
+  guint calls;
+  guint64 committed;
+  GError *error;
+} CommitEnd;
+
+static void on_commit_end(guint64 committed, const GError *error, gpointer user_data)
+{
+  CommitEnd *end = user_data;
+
+  end->calls++;
+  end->committed = committed;
+  g_clear_error(&end->error);
+  end->error = error != NULL ? g_error_copy(error) : NULL;
+}
+
+/* Runs @event until @end was told. */
+static void run_until_told(sd_event *event, CommitEnd *end)
+{
+  for (int i = 0; end->calls == 0 && i < 1000; i++)
+    g_assert_cmpint(sd_event_run(event, 10 * 1000), >=, 0);
+  g_assert_cmpuint(end->calls, ==, 1);
+}
+
+/* A commit whose sync runs on the thread: the changes made meanwhile stay readable and
+ * are the next commit's; both end durable. */
+static void test_sync_off_loop(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(sd_event) event = NULL;
+  g_autoptr(GError) error = NULL;
+  CommitEnd first = {0}, second = {0};
+  g_assert_cmpint(sd_event_new(&event), >=, 0);
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+  g_assert_true(kv_persistent_repository_sync_off_loop(repository, event, &error));
+  g_assert_no_error(error);
+
+  g_assert_true(kv_repository_set(repository, "a", g_variant_new_int32(1), NULL));
+  guint64 revision_a = kv_repository_revision(repository);
+  kv_repository_commit_start(repository, on_commit_end, &first);
+  /* Told from the event loop only, never from the start. */
+  g_assert_cmpuint(first.calls, ==, 0);
+  g_assert_true(kv_repository_set(repository, "b", g_variant_new_int32(2), NULL));
+  run_until_told(event, &first);
+  g_assert_no_error(first.error);
+  g_assert_cmpuint(first.committed, ==, revision_a);
+  g_autoptr(GVariant) b = kv_repository_get(repository, "b");
+  kv_assert_variant_eq(b, g_variant_new_int32(2));
+
+  kv_repository_commit_start(repository, on_commit_end, &second);
+  run_until_told(event, &second);
+  g_assert_no_error(second.error);
+  g_assert_cmpuint(second.committed, ==, revision_a + 1);
+  g_autoptr(GVariant) expected = kv_test_state_contents(repository);
+  g_clear_pointer(&repository, kv_repository_free);
+  g_autoptr(GVariant) reopened = contents_after_reopening(f);
+  g_assert_cmpvariant(reopened, expected);
+}
+
+/* A commit that fails before its sync: told at once, with everything since the last
+ * commit undone. */
+static void test_sync_off_loop_write_fails(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(sd_event) event = NULL;
+  g_autofree char *big = g_strnfill(64 * 1024, 'x');
+  CommitEnd end = {0};
+  struct rlimit old_limit, limit;
+  g_assert_cmpint(sd_event_new(&event), >=, 0);
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+  g_assert_true(kv_persistent_repository_sync_off_loop(repository, event, NULL));
+  kv_test_set_committed(repository, "kept", g_variant_new_string("before"));
+  g_autoptr(GVariant) before = kv_test_state_contents(repository);
+
+  g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
+  limit = old_limit;
+  limit.rlim_cur = kv_persistent_repository_journal_size(repository) + 100;
+  signal(SIGXFSZ, SIG_IGN);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &limit), ==, 0);
+  g_assert_true(kv_repository_set(repository, "kept", g_variant_new_string(big), NULL));
+  kv_repository_commit_start(repository, on_commit_end, &end);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
+  g_assert_cmpuint(end.calls, ==, 1);
+  g_assert_error(end.error, KV_ERROR, KV_ERROR_STORAGE);
+  g_clear_error(&end.error);
+  g_autoptr(GVariant) after = kv_test_state_contents(repository);
+  g_assert_cmpvariant(after, before);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -527,6 +615,8 @@ int main(int argc, char **argv)
   ADD("damaged-snapshot-is-refused", test_damaged_snapshot_is_refused);
   ADD("compaction-interrupted-at-each-step", test_compaction_interrupted_at_each_step);
   ADD("failed-commit-changes-nothing", test_failed_commit_changes_nothing);
+  ADD("sync-off-loop", test_sync_off_loop);
+  ADD("sync-off-loop-write-fails", test_sync_off_loop_write_fails);
 #undef ADD
   return g_test_run();
 }
