@@ -25,6 +25,16 @@ static GVariant *contents_after_reopening(KvTestState *f)
   return kv_test_state_contents(repository);
 }
 
+/* Closes *@repository and checks that opening its state again finds what it held. */
+static void assert_reopens_the_same(KvTestState *f, KvRepository **repository)
+{
+  g_autoptr(GVariant) before = kv_test_state_contents(*repository);
+
+  g_clear_pointer(repository, kv_repository_free);
+  g_autoptr(GVariant) after = contents_after_reopening(f);
+  g_assert_cmpvariant(after, before);
+}
+
 static void fill_with_every_type(KvRepository *repository)
 {
   for (gsize i = 0; i < G_N_ELEMENTS(kv_test_values); i++) {
@@ -96,10 +106,7 @@ static void test_compaction_when_journal_grows(KvTestState *f, gconstpointer dat
   kv_persistent_repository_wait_compaction(repository);
   g_assert_true(g_file_test(f->snapshot, G_FILE_TEST_EXISTS));
   g_assert_cmpuint(kv_persistent_repository_journal_size(repository), <, 4096 + 200);
-  g_autoptr(GVariant) before = kv_test_state_contents(repository);
-  g_clear_pointer(&repository, kv_repository_free);
-  g_autoptr(GVariant) after = contents_after_reopening(f);
-  g_assert_cmpvariant(after, before);
+  assert_reopens_the_same(f, &repository);
 }
 
 /* Writes made while a compaction runs in the background are kept, in the journal that
@@ -445,10 +452,7 @@ static void test_failed_commit_changes_nothing(KvTestState *f, gconstpointer dat
   kv_test_set_committed(repository, "works", g_variant_new_string("again"));
   g_assert_cmpuint(f->warnings->len, ==, 2);
   g_assert_cmpstr(g_ptr_array_index(f->warnings, 1), ==, "Commits succeed again, after 2 failed");
-  g_autoptr(GVariant) expected = kv_test_state_contents(repository);
-  g_clear_pointer(&repository, kv_repository_free);
-  g_autoptr(GVariant) reopened = contents_after_reopening(f);
-  g_assert_cmpvariant(reopened, expected);
+  assert_reopens_the_same(f, &repository);
 }
 
 /* Waits until the one child of this process (a background compaction) has exited, without
@@ -558,10 +562,7 @@ static void test_sync_off_loop(KvTestState *f, gconstpointer data)
   run_until_told(event, &second);
   g_assert_no_error(second.error);
   g_assert_cmpuint(second.committed, ==, revision_a + 1);
-  g_autoptr(GVariant) expected = kv_test_state_contents(repository);
-  g_clear_pointer(&repository, kv_repository_free);
-  g_autoptr(GVariant) reopened = contents_after_reopening(f);
-  g_assert_cmpvariant(reopened, expected);
+  assert_reopens_the_same(f, &repository);
 }
 
 /* A commit that fails before its sync: told at once, with everything since the last
