@@ -33,7 +33,10 @@ typedef struct {
   gpointer on_change_data;
   KvEtcdStateFunc state;
   gpointer state_data;
+  struct _Reload *reload; /* under way, or NULL */
 } KvEtcdRepository;
+
+typedef struct _Reload Reload;
 
 typedef struct {
   KvEtcdRepository *self;
@@ -110,40 +113,54 @@ static void apply_entries(KvEtcdRepository *self, GArray *entries, guint64 revis
 }
 
 static void start_watch(KvEtcdRepository *self);
+static void retry_watch(KvEtcdRepository *self, const char *why);
 
-/* Calls @func with every kv of the prefix, page after page, all at one revision: the
- * revision, or 0 with @error. Waits for each page: for the start, and for the rare reload
- * after etcd compacted away what the watch needed. */
+/* A page of a Range answer (@body) of the prefix: hands each kv to @func, sets *@revision
+ * from the first page (later ones are asked at it) and moves *@after to its last key.
+ * Returns 1 when more pages follow, 0 after the last, -1 with @error. */
 typedef void (*LoadFunc)(KvEtcdEntry *entry, gpointer user_data);
 
+static int take_page(KvEtcdRepository *self, const char *body, gsize length, guint64 *revision,
+                     char **after, LoadFunc func, gpointer user_data, guint *skipped,
+                     GError **error)
+{
+  g_autoptr(JsonNode) root = kv_etcd_parse(body, length, error);
+
+  if (root == NULL)
+    return -1;
+  JsonObject *response = json_node_get_object(root);
+  if (*revision == 0)
+    *revision = kv_etcd_header_revision(response);
+  g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
+  g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
+  kv_etcd_read_kvs(response, self->prefix, entries, skipped);
+  for (guint i = 0; i < entries->len; i++)
+    func(&g_array_index(entries, KvEtcdEntry, i), user_data);
+  g_free(*after);
+  *after = kv_etcd_last_key(response);
+  return kv_etcd_range_more(response) && *after != NULL ? 1 : 0;
+}
+
+/* Calls @func with every kv of the prefix, page after page, all at one revision: the
+ * revision, or 0 with @error. Waits for each page: for the start, before any call is
+ * served. */
 static guint64 load(KvEtcdRepository *self, LoadFunc func, gpointer user_data, guint *out_skipped,
                     GError **error)
 {
   g_autofree char *after = NULL;
   guint64 revision = 0;
+  int more = 1;
 
-  for (;;) {
+  while (more > 0) {
     g_autofree char *request = kv_etcd_range_request(self->prefix, after, revision, PAGE_KEYS);
     g_autofree char *body =
         kv_etcd_client_post_sync(self->client, "/v3/kv/range", request, 10000, error);
     if (body == NULL)
       return 0;
-    g_autoptr(JsonNode) root = kv_etcd_parse(body, strlen(body), error);
-    if (root == NULL)
-      return 0;
-    JsonObject *response = json_node_get_object(root);
-    if (revision == 0)
-      revision = kv_etcd_header_revision(response);
-    g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
-    g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
-    kv_etcd_read_kvs(response, self->prefix, entries, out_skipped);
-    for (guint i = 0; i < entries->len; i++)
-      func(&g_array_index(entries, KvEtcdEntry, i), user_data);
-    g_free(after);
-    after = kv_etcd_last_key(response);
-    if (!kv_etcd_range_more(response) || after == NULL)
-      return revision;
+    more =
+        take_page(self, body, strlen(body), &revision, &after, func, user_data, out_skipped, error);
   }
+  return more == 0 ? revision : 0;
 }
 
 static void load_into_replica(KvEtcdEntry *entry, gpointer user_data)
@@ -186,23 +203,36 @@ static gboolean find_deleted(const char *key, GVariant *value, guint64 revision,
   return TRUE;
 }
 
-/* etcd compacted away revisions the watch needed: the replica is made the cluster's again,
- * and what differs is told as changes. */
-static gboolean reload(KvEtcdRepository *self, GError **error)
-{
-  g_autoptr(GHashTable) fresh = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, entry_free);
-  guint skipped = 0;
-  guint64 revision = load(self, collect_entry, fresh, &skipped, error);
+/* A reload under way: etcd compacted away revisions the watch needed, so the prefix is
+ * read again, page by page from the event loop (reads go on being answered from the
+ * replica meanwhile), and what differs from the replica is told as changes. */
+struct _Reload {
+  KvEtcdRepository *self;
+  GHashTable *fresh; /* key -> KvEtcdEntry */
+  char *after;
+  guint64 revision;
+  guint skipped;
+};
 
-  if (revision == 0)
-    return FALSE;
+static void reload_free(Reload *reload)
+{
+  g_hash_table_unref(reload->fresh);
+  g_free(reload->after);
+  g_free(reload);
+}
+
+/* The replica made the cluster's again at the reload's revision. */
+static void reload_apply(Reload *reload)
+{
+  KvEtcdRepository *self = reload->self;
   g_autoptr(GArray) changes = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
   g_array_set_clear_func(changes, (GDestroyNotify)kv_etcd_entry_clear);
-  Diff diff = {fresh, changes, revision};
-  kv_repository_foreach(self->replica, "", NULL, FALSE, find_deleted, &diff);
+  Diff diff = {reload->fresh, changes, reload->revision};
   GHashTableIter iter;
   KvEtcdEntry *entry;
-  g_hash_table_iter_init(&iter, fresh);
+
+  kv_repository_foreach(self->replica, "", NULL, FALSE, find_deleted, &diff);
+  g_hash_table_iter_init(&iter, reload->fresh);
   while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&entry)) {
     guint64 known = 0;
     g_autoptr(GVariant) value = kv_repository_lookup(self->replica, entry->key, &known);
@@ -211,14 +241,61 @@ static gboolean reload(KvEtcdRepository *self, GError **error)
     KvEtcdEntry changed = {g_strdup(entry->key), g_variant_ref(entry->value), entry->mod_revision};
     g_array_append_val(changes, changed);
   }
-  apply_entries(self, changes, revision);
-  self->applied = MAX(self->applied, revision);
+  apply_entries(self, changes, reload->revision);
+  self->applied = MAX(self->applied, reload->revision);
   kv_memory_repository_set_revision(self->replica, self->applied);
   say_state(self, FALSE,
             "etcd had compacted away what the watch missed: reloaded %u keys at revision "
             "%" G_GUINT64_FORMAT ", %u of them changed or deleted",
-            g_hash_table_size(fresh), revision, changes->len);
-  return TRUE;
+            g_hash_table_size(reload->fresh), reload->revision, changes->len);
+}
+
+static void request_reload_page(Reload *reload);
+
+static void on_reload_page(const char *body, gsize length, const GError *error, gpointer user_data)
+{
+  Reload *reload = user_data;
+  KvEtcdRepository *self = reload->self;
+  g_autoptr(GError) local_error = NULL;
+  int more = error == NULL ? take_page(self, body, length, &reload->revision, &reload->after,
+                                       collect_entry, reload->fresh, &reload->skipped, &local_error)
+                           : -1;
+
+  if (more > 0) {
+    request_reload_page(reload);
+    return;
+  }
+  self->reload = NULL;
+  if (more < 0) {
+    /* The watch comes back from where it was, is cancelled again, and the reload tried
+     * again. */
+    retry_watch(self, error != NULL ? error->message : local_error->message);
+  } else {
+    reload_apply(reload);
+    complete_reached(self);
+    start_watch(self);
+  }
+  reload_free(reload);
+}
+
+static void request_reload_page(Reload *reload)
+{
+  KvEtcdRepository *self = reload->self;
+  g_autofree char *request =
+      kv_etcd_range_request(self->prefix, reload->after, reload->revision, PAGE_KEYS);
+
+  kv_etcd_client_post(self->client, "/v3/kv/range", request, 10000, TRUE, on_reload_page, reload);
+}
+
+static void start_reload(KvEtcdRepository *self)
+{
+  Reload *reload = g_new0(Reload, 1);
+
+  reload->self = self;
+  reload->fresh = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, entry_free);
+  self->reload = reload;
+  say_state(self, FALSE, "etcd had compacted away what the watch missed: reloading");
+  request_reload_page(reload);
 }
 
 static int on_retry(sd_event_source *source, uint64_t usec, void *user_data)
@@ -255,12 +332,7 @@ static void on_watch_line(const char *line, gsize length, gpointer user_data)
     /* Compacted: what the watch needed is gone. */
     kv_etcd_stream_cancel(self->watch);
     self->watch = NULL;
-    if (!reload(self, &error)) {
-      retry_watch(self, error->message);
-      return;
-    }
-    complete_reached(self);
-    start_watch(self);
+    start_reload(self);
     return;
   }
   if (json_object_get_boolean_member_with_default(result, "created", FALSE)) {
@@ -423,7 +495,9 @@ static void etcd_free(KvRepository *repository)
   g_list_free(pending);
   if (self->watch != NULL)
     kv_etcd_stream_cancel(self->watch);
+  /* The client drops the reload's request without telling it. */
   kv_etcd_client_free(self->client);
+  g_clear_pointer(&self->reload, reload_free);
   sd_event_source_disable_unref(self->retry);
   sd_event_unref(self->event);
   g_ptr_array_unref(self->waiting);
