@@ -14,7 +14,11 @@
 #include "kv-variant-bridge.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
+
+/* A batch of more value bytes than this has memory trimmed after its commit. */
+#define TRIM_AFTER_BYTES (1024 * 1024)
 
 /* A message that waits for the commit: a reply to @call, or a signal (@call NULL). */
 typedef struct {
@@ -37,7 +41,8 @@ struct _KvBus {
   KvBusAccess *access; /* NULL on the session bus */
   KvBusSignals *signals;
   KvBusProperties *properties;
-  guint writes_in_flight; /* submitted to the service, not yet done */
+  guint writes_in_flight;     /* submitted to the service, not yet done */
+  gboolean trim_after_commit; /* a large batch is in the commit */
 };
 
 static void outgoing_clear(gpointer data)
@@ -123,9 +128,17 @@ static void commit_ended(KvBus *self, GArray *batch, guint64 committed, const GE
 static void on_commit_done(guint64 committed, const GError *error, gpointer user_data)
 {
   KvBus *self = user_data;
-  g_autoptr(GArray) batch = g_steal_pointer(&self->committing);
+  GArray *batch = g_steal_pointer(&self->committing);
 
   commit_ended(self, batch, committed, error);
+  g_array_unref(batch);
+  /* A large batch's passing copies (its message, the values read from it) were freed
+   * among entries that stay: their pages go back to the system rather than stay with
+   * kvstored for good. */
+  if (self->trim_after_commit) {
+    self->trim_after_commit = FALSE;
+    malloc_trim(0);
+  }
   /* What came while the disk synced is the next commit's. */
   if (self->waiting->len > 0 || kv_bus_signals_has_pending(self->signals))
     (void)sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
@@ -575,6 +588,12 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   r = check_changes(self, m, changes, &plan, ret_error);
   if (r <= 0)
     return r < 0 ? r : 1;
+
+  gsize bytes = 0;
+  for (guint i = 0; i < changes->len; i++)
+    bytes += g_variant_get_size(g_array_index(changes, KvChange, i).value);
+  if (bytes > TRIM_AFTER_BYTES)
+    self->trim_after_commit = TRUE;
 
   BusWrite *pending = g_new0(BusWrite, 1);
   pending->plan = plan;
