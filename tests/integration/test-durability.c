@@ -280,6 +280,120 @@ static void test_disk_error(KvTestBus *bus, gconstpointer data)
   g_assert_cmpstr(still, ==, "the disk filled up");
 }
 
+/* kvstored on a disk whose fdatasync() takes @delay_ms longer and fails while @fail_file
+ * exists (slow-sync.c, preloaded). */
+static GSubprocess *spawn_on_slow_disk(KvTestBus *bus, guint delay_ms, const char *fail_file)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+  g_autofree char *delay = g_strdup_printf("%u", delay_ms);
+  const char *asan = g_getenv("ASAN_OPTIONS");
+  /* The preloaded library comes before the sanitizer's runtime. */
+  g_autofree char *asan_options = g_strdup_printf(
+      "%s%sverify_asan_link_order=0", asan != NULL ? asan : "", asan != NULL ? ":" : "");
+
+  g_subprocess_launcher_setenv(launcher, "LD_PRELOAD", kv_test_getenv("KV_TEST_SLOW_SYNC"), TRUE);
+  g_subprocess_launcher_setenv(launcher, "ASAN_OPTIONS", asan_options, TRUE);
+  g_subprocess_launcher_setenv(launcher, "KV_TEST_SYNC_DELAY_MS", delay, TRUE);
+  g_subprocess_launcher_setenv(launcher, "KV_TEST_SYNC_FAIL_FILE", fail_file, TRUE);
+  return spawn_daemon(bus, launcher);
+}
+
+typedef struct {
+  GVariant *reply;
+  GError *error;
+  gboolean done;
+} Answer;
+
+static void on_answer(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Answer *answer = user_data;
+
+  answer->reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &answer->error);
+  answer->done = TRUE;
+}
+
+static void set_async(KvTestBus *bus, const char *key, Answer *answer)
+{
+  g_dbus_connection_call(bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Set",
+                         g_variant_new("(sv)", key, g_variant_new_string(key)), NULL,
+                         G_DBUS_CALL_FLAGS_NO_AUTO_START, 10000, NULL, on_answer, answer);
+}
+
+static void wait_for_answer(Answer *answer)
+{
+  while (!answer->done)
+    g_main_context_iteration(NULL, TRUE);
+}
+
+static void answer_clear(Answer *answer)
+{
+  g_clear_pointer(&answer->reply, g_variant_unref);
+  g_clear_error(&answer->error);
+}
+
+/* While the disk syncs a write (800 ms here), reads are answered, and the write only
+ * after its sync. */
+static void test_reads_while_syncing(KvTestBus *bus, gconstpointer data)
+{
+  g_autofree char *no_failure = g_build_filename(bus->status_dir, "no-such-file", NULL);
+  g_autoptr(GSubprocess) daemon = spawn_on_slow_disk(bus, 800, no_failure);
+  Answer set = {0};
+
+  set_string(bus, "read", "while the disk syncs");
+  set_async(bus, "written", &set);
+  /* The write's sync has started by now. */
+  g_usleep(100 * 1000);
+  gint64 start = g_get_monotonic_time();
+  g_autofree char *read = get_string(bus, "read");
+  g_assert_cmpstr(read, ==, "while the disk syncs");
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 500 * 1000);
+  /* Answered before the write, which still waits for its sync. */
+  g_main_context_iteration(NULL, FALSE);
+  g_assert_false(set.done);
+  wait_for_answer(&set);
+  g_assert_no_error(set.error);
+  answer_clear(&set);
+
+  g_subprocess_send_signal(daemon, SIGTERM);
+  g_assert_true(g_subprocess_wait_check(daemon, NULL, NULL));
+}
+
+/* A sync that fails undoes its write and every write made while it ran: all of them get
+ * StorageError, none is there afterwards, and later writes work. */
+static void test_failed_sync_fails_later_writes(KvTestBus *bus, gconstpointer data)
+{
+  g_autofree char *fail = g_build_filename(bus->status_dir, "fail-syncs", NULL);
+  g_autoptr(GSubprocess) daemon = spawn_on_slow_disk(bus, 300, fail);
+  Answer first = {0}, during = {0};
+
+  set_string(bus, "kept", "from before");
+  g_assert_true(g_file_set_contents(fail, "", 0, NULL));
+  set_async(bus, "first", &first);
+  g_usleep(100 * 1000);
+  set_async(bus, "during", &during);
+  wait_for_answer(&first);
+  wait_for_answer(&during);
+  for (Answer *answer = &first; answer != NULL; answer = answer == &first ? &during : NULL) {
+    g_assert_nonnull(answer->error);
+    g_autofree char *name = g_dbus_error_get_remote_error(answer->error);
+    g_assert_cmpstr(name, ==, "org.example.KVStore.Error.StorageError");
+    answer_clear(answer);
+  }
+  g_assert_false(exists(bus, "first"));
+  g_assert_false(exists(bus, "during"));
+
+  g_assert_cmpint(g_unlink(fail), ==, 0);
+  set_string(bus, "after", "the disk recovered");
+  g_subprocess_send_signal(daemon, SIGTERM);
+  g_assert_true(g_subprocess_wait_check(daemon, NULL, NULL));
+  g_assert_false(exists(bus, "first"));
+  g_assert_false(exists(bus, "during"));
+  g_autofree char *kept = get_string(bus, "kept");
+  g_assert_cmpstr(kept, ==, "from before");
+  g_autofree char *after = get_string(bus, "after");
+  g_assert_cmpstr(after, ==, "the disk recovered");
+}
+
 /* A journal damaged before its tail stops kvstored from starting, with the file and
  * the offset in its message, and leaves the file as it was. */
 static void test_refuses_damaged_journal(KvTestBus *bus, gconstpointer data)
@@ -464,6 +578,8 @@ int main(int argc, char **argv)
   ADD("no-call-lost-around-idle-exit", "--idle-timeout 0.2", test_no_call_lost_around_idle_exit);
   ADD("crash-keeps-acknowledged-writes", NULL, test_crash_keeps_acknowledged_writes);
   ADD("disk-error", NULL, test_disk_error);
+  ADD("reads-while-syncing", NULL, test_reads_while_syncing);
+  ADD("failed-sync-fails-later-writes", NULL, test_failed_sync_fails_later_writes);
   ADD("refuses-damaged-journal", NULL, test_refuses_damaged_journal);
   ADD("second-instance-waits-for-the-lock", NULL, test_second_instance_waits_for_the_lock);
   ADD("second-instance-logs-and-stops", NULL, test_second_instance_logs_and_stops);
