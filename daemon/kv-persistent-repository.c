@@ -250,6 +250,9 @@ static void start_background_compaction(KvPersistentRepository *self)
      * not keep its peers waiting. The lock, though, it keeps until it is done, so that no
      * new kvstored starts a compaction of its own meanwhile. */
     close_all_but(self->lock_fd);
+    /* Changes made while the last sync ran are not committed yet: the snapshot is of
+     * the committed state, so this copy of memory takes them back. */
+    roll_back(self);
     gboolean written =
         kv_snapshot_write(self->snapshot_path, self->inner, self->committed_sequence, NULL);
     _exit(written ? 0 : 1);
@@ -305,9 +308,7 @@ static void commit_succeeded(KvPersistentRepository *self, guint n_undo, guint64
   }
   g_array_remove_range(self->undo, 0, n_undo);
   self->committed_sequence = sequence;
-  /* The child writes memory as it is: only while it holds nothing uncommitted. */
-  if (self->compaction_pid == 0 && self->undo->len == 0 &&
-      kv_journal_size(self->journal) > self->next_compaction)
+  if (self->compaction_pid == 0 && kv_journal_size(self->journal) > self->next_compaction)
     start_background_compaction(self);
 }
 

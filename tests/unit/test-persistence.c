@@ -565,6 +565,34 @@ static void test_sync_off_loop(KvTestState *f, gconstpointer data)
   assert_reopens_the_same(f, &repository);
 }
 
+/* Writes never stop coming while the disk syncs: a compaction still starts once the
+ * journal has grown, and its snapshot holds only what was committed, not the change made
+ * during the sync (lost here, never committed). */
+static void test_compaction_during_syncs(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(sd_event) event = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = g_strnfill(2000, 'x');
+  CommitEnd end = {0};
+  g_assert_cmpint(sd_event_new(&event), >=, 0);
+  g_autoptr(KvRepository) repository = kv_test_state_open(f, 1024, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_true(kv_persistent_repository_sync_off_loop(repository, event, NULL));
+
+  g_assert_true(kv_repository_set(repository, "committed", g_variant_new_string(text), NULL));
+  kv_repository_commit_start(repository, on_commit_end, &end);
+  g_assert_true(kv_repository_set(repository, "during", g_variant_new_string("sync"), NULL));
+  run_until_told(event, &end);
+  g_assert_no_error(end.error);
+  kv_persistent_repository_wait_compaction(repository);
+  g_assert_true(g_file_test(f->snapshot, G_FILE_TEST_EXISTS));
+  g_clear_pointer(&repository, kv_repository_free);
+
+  g_autoptr(KvRepository) reopened = kv_test_state_open_ok(f);
+  g_assert_true(kv_repository_exists(reopened, "committed"));
+  g_assert_false(kv_repository_exists(reopened, "during"));
+}
+
 /* A commit that fails before its sync: told at once, with everything since the last
  * commit undone. */
 static void test_sync_off_loop_write_fails(KvTestState *f, gconstpointer data)
@@ -618,6 +646,7 @@ int main(int argc, char **argv)
   ADD("failed-commit-changes-nothing", test_failed_commit_changes_nothing);
   ADD("sync-off-loop", test_sync_off_loop);
   ADD("sync-off-loop-write-fails", test_sync_off_loop_write_fails);
+  ADD("compaction-during-syncs", test_compaction_during_syncs);
 #undef ADD
   return g_test_run();
 }
