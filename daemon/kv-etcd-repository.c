@@ -339,13 +339,17 @@ static void on_watch_line(const char *line, gsize length, gpointer user_data)
     self->backoff_ms = BACKOFF_FIRST_MS;
     say_state(self, TRUE, "following etcd at %s from revision %" G_GUINT64_FORMAT,
               kv_etcd_client_endpoint(self->client), self->applied + 1);
+    /* Its header is the cluster's revision at the watch's creation, not a promise: the
+     * changes since the load (a write answered meanwhile, say) come after it. */
+    return;
   }
   g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
   g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
   guint skipped = 0;
   kv_etcd_read_events(result, self->prefix, entries, &skipped);
   apply_entries(self, entries, 0);
-  /* The header's revision: every change of the prefix up to it has been sent. */
+  /* The header's revision, that of the events: every change of the prefix up to it has
+   * been sent. */
   self->applied = MAX(self->applied, kv_etcd_header_revision(result));
   kv_memory_repository_set_revision(self->replica, self->applied);
   complete_reached(self);
