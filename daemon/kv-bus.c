@@ -41,8 +41,10 @@ struct _KvBus {
   KvBusAccess *access; /* NULL on the session bus */
   KvBusSignals *signals;
   KvBusProperties *properties;
-  guint writes_in_flight;     /* submitted to the service, not yet done */
-  gboolean trim_after_commit; /* a large batch is in the commit */
+  guint writes_in_flight; /* submitted to the service, not yet done */
+  /* A large batch waits for the next commit, or is in the one under way. */
+  gboolean trim_after_next;
+  gboolean trim_after_this;
 };
 
 static void outgoing_clear(gpointer data)
@@ -135,10 +137,8 @@ static void on_commit_done(guint64 committed, const GError *error, gpointer user
   /* A large batch's passing copies (its message, the values read from it) were freed
    * among entries that stay: their pages go back to the system rather than stay with
    * kvstored for good. */
-  if (self->trim_after_commit) {
-    self->trim_after_commit = FALSE;
+  if (self->trim_after_this)
     malloc_trim(0);
-  }
   /* What came while the disk synced is the next commit's. */
   if (self->waiting->len > 0 || kv_bus_signals_has_pending(self->signals))
     (void)sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
@@ -151,6 +151,8 @@ static void start_commit(KvBus *self)
     return;
   self->committing = g_steal_pointer(&self->waiting);
   self->waiting = waiting_new();
+  self->trim_after_this = self->trim_after_next;
+  self->trim_after_next = FALSE;
   kv_service_commit_start(self->service, on_commit_done, self);
 }
 
@@ -593,7 +595,7 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   for (guint i = 0; i < changes->len; i++)
     bytes += g_variant_get_size(g_array_index(changes, KvChange, i).value);
   if (bytes > TRIM_AFTER_BYTES)
-    self->trim_after_commit = TRUE;
+    self->trim_after_next = TRUE;
 
   BusWrite *pending = g_new0(BusWrite, 1);
   pending->plan = plan;
