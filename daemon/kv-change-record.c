@@ -1,37 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-change-record.h"
 
+#include "kv-variant-framing.h"
+
 #include <string.h>
 
-/* GVariant's rules, as kv-snapshot-chunk.c reads them: a container's framing offsets are
- * little-endian and as wide as its total size needs; an array of variable-sized items
- * puts them one after another, each on its alignment (8 here), then each one's end; a
- * tuple "(smv)" is the key and its NUL, padding to 8, the maybe (a value: the variant,
+/* GVariant's layout (kv-variant-framing.h has the framing): an array of variable-sized
+ * items puts them one after another, each on its alignment (8 here), then each one's
+ * end; a tuple "(smv)" is the key and its NUL, padding to 8, the maybe (a value: the variant,
  * then a NUL byte; nothing: no bytes), then the key's end; a variant is its value's
  * bytes, a NUL, and the value's type string. */
-
-static gsize align8(gsize offset)
-{
-  return (offset + 7) & ~(gsize)7;
-}
-
-/* The size of a container whose contents take @body bytes and that needs @offsets
- * framing offsets, each of the smallest width that can address it. */
-static gsize total_size(gsize body, gsize offsets)
-{
-  if (body + offsets <= G_MAXUINT8)
-    return body + offsets;
-  if (body + 2 * offsets <= G_MAXUINT16)
-    return body + 2 * offsets;
-  if (body + 4 * offsets <= G_MAXUINT32)
-    return body + 4 * offsets;
-  return body + 8 * offsets;
-}
-
-static guint offset_size(gsize size)
-{
-  return size <= G_MAXUINT8 ? 1 : size <= G_MAXUINT16 ? 2 : size <= G_MAXUINT32 ? 4 : 8;
-}
 
 static void append_offset(GByteArray *out, gsize value, guint size)
 {
@@ -52,12 +30,12 @@ static void append_zeros(GByteArray *out, gsize n)
 /* The size of the "(smv)" of @change. */
 static gsize change_size(const KvChange *change)
 {
-  gsize body = align8(strlen(change->key) + 1);
+  gsize body = kv_framing_align8(strlen(change->key) + 1);
 
   if (change->value != NULL)
     body += g_variant_get_size(change->value) + 1 +
             strlen(g_variant_get_type_string(change->value)) + 1;
-  return total_size(body, 1);
+  return kv_framing_total_size(body, 1);
 }
 
 static void append_change(GByteArray *out, const KvChange *change, gsize size)
@@ -66,7 +44,7 @@ static void append_change(GByteArray *out, const KvChange *change, gsize size)
   gsize key_size = strlen(change->key) + 1;
 
   g_byte_array_append(out, (const guint8 *)change->key, (guint)key_size);
-  append_zeros(out, align8(key_size) - key_size);
+  append_zeros(out, kv_framing_align8(key_size) - key_size);
   if (change->value != NULL) {
     const char *type = g_variant_get_type_string(change->value);
     g_byte_array_append(out, g_variant_get_data(change->value),
@@ -75,7 +53,7 @@ static void append_change(GByteArray *out, const KvChange *change, gsize size)
     g_byte_array_append(out, (const guint8 *)type, (guint)strlen(type));
     append_zeros(out, 1); /* the maybe holds a value */
   }
-  append_offset(out, key_size, offset_size(size));
+  append_offset(out, key_size, kv_framing_offset_size(size));
   g_assert(out->len - start == size);
 }
 
@@ -87,21 +65,21 @@ void kv_change_record_serialize(GByteArray *out, guint64 revision, const KvChang
 
   for (gsize i = 0; i < n_changes; i++) {
     sizes[i] = change_size(&changes[i]);
-    body = align8(body) + sizes[i];
+    body = kv_framing_align8(body) + sizes[i];
   }
-  gsize array_size = total_size(body, n_changes);
-  guint width = offset_size(array_size);
+  gsize array_size = kv_framing_total_size(body, n_changes);
+  guint width = kv_framing_offset_size(array_size);
 
   g_byte_array_append(out, (const guint8 *)&revision, sizeof revision);
   guint array_start = out->len;
   for (gsize i = 0; i < n_changes; i++) {
-    append_zeros(out, align8(out->len - array_start) - (out->len - array_start));
+    append_zeros(out, kv_framing_align8(out->len - array_start) - (out->len - array_start));
     append_change(out, &changes[i], sizes[i]);
   }
   /* Each change's end, from the array's start. */
   gsize end = 0;
   for (gsize i = 0; i < n_changes; i++) {
-    end = align8(end) + sizes[i];
+    end = kv_framing_align8(end) + sizes[i];
     append_offset(out, end, width);
   }
 }

@@ -1,32 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-snapshot-chunk.h"
 
+#include "kv-variant-framing.h"
+
 #include <string.h>
 
-/* GVariant's serialization: a container's framing offsets are little-endian, as wide as
- * its size needs; an "a(stv)" puts its entries one after another, each starting on an
- * 8-byte boundary (for the "t"), and after the last the end offset of each; an entry
+/* GVariant's layout (kv-variant-framing.h has the framing): an "a(stv)" puts its entries one after
+ * another, each starting on an 8-byte boundary (for the "t"), and after the last the end offset of
+ * each; an entry
  * "(stv)" holds the key and its NUL, padding, the revision, then the variant (the value,
  * a NUL, its type string), and last the end offset of the key. */
-
-static guint offset_size(gsize size)
-{
-  return size <= G_MAXUINT8 ? 1 : size <= G_MAXUINT16 ? 2 : size <= G_MAXUINT32 ? 4 : 8;
-}
-
-static gsize read_offset(const guint8 *at, guint size)
-{
-  gsize value = 0;
-
-  for (guint i = 0; i < size; i++)
-    value |= (gsize)at[i] << (8 * i);
-  return value;
-}
-
-static gsize align8(gsize offset)
-{
-  return (offset + 7) & ~(gsize)7;
-}
 
 gboolean kv_chunk_reader_init(KvChunkReader *reader, const guint8 *data, gsize size)
 {
@@ -34,10 +17,11 @@ gboolean kv_chunk_reader_init(KvChunkReader *reader, const guint8 *data, gsize s
   reader->data = data;
   if (size == 0)
     return TRUE;
-  reader->offset_size = offset_size(size);
+  reader->offset_size = kv_framing_offset_size(size);
   if (size < reader->offset_size)
     return FALSE;
-  reader->entries_end = read_offset(data + size - reader->offset_size, reader->offset_size);
+  reader->entries_end =
+      kv_framing_read_offset(data + size - reader->offset_size, reader->offset_size);
   if (reader->entries_end > size || (size - reader->entries_end) % reader->offset_size != 0)
     return FALSE;
   reader->n = (size - reader->entries_end) / reader->offset_size;
@@ -122,15 +106,15 @@ static gboolean read_variant(KvChunkReader *reader, const guint8 *data, gsize si
 static gboolean read_entry(KvChunkReader *reader, const guint8 *data, gsize size,
                            KvChunkEntry *entry)
 {
-  guint framing = offset_size(size);
+  guint framing = kv_framing_offset_size(size);
 
   if (size < framing)
     return FALSE;
   gsize body = size - framing;
-  gsize key_end = read_offset(data + body, framing);
+  gsize key_end = kv_framing_read_offset(data + body, framing);
   if (key_end == 0 || key_end > body || !is_string(data, key_end))
     return FALSE;
-  gsize revision_at = align8(key_end);
+  gsize revision_at = kv_framing_align8(key_end);
   if (revision_at > body || body - revision_at < 8)
     return FALSE;
   entry->key = (const char *)data;
@@ -142,9 +126,9 @@ KvChunkStatus kv_chunk_reader_next(KvChunkReader *reader, KvChunkEntry *entry)
 {
   if (reader->next == reader->n)
     return KV_CHUNK_END;
-  gsize start = align8(reader->last_end);
-  gsize end = read_offset(reader->data + reader->entries_end + reader->next * reader->offset_size,
-                          reader->offset_size);
+  gsize start = kv_framing_align8(reader->last_end);
+  gsize end = kv_framing_read_offset(
+      reader->data + reader->entries_end + reader->next * reader->offset_size, reader->offset_size);
   if (start > end || end > reader->entries_end)
     return KV_CHUNK_DAMAGED;
   reader->next++;

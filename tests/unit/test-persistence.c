@@ -414,22 +414,31 @@ static void test_compaction_interrupted_at_each_step(KvTestState *f, gconstpoint
   g_assert_cmpvariant(after_reset, expected);
 }
 
+/* Lets the journal of @repository grow by @bytes at most, so that a commit of more fails
+ * with EFBIG as on a full disk; the limit before goes to @old_limit. */
+static void limit_journal_growth(KvRepository *repository, gsize bytes, struct rlimit *old_limit)
+{
+  struct rlimit limit;
+
+  g_assert_cmpint(getrlimit(RLIMIT_FSIZE, old_limit), ==, 0);
+  limit = *old_limit;
+  limit.rlim_cur = kv_persistent_repository_journal_size(repository) + bytes;
+  signal(SIGXFSZ, SIG_IGN);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &limit), ==, 0);
+}
+
 static void test_failed_commit_changes_nothing(KvTestState *f, gconstpointer data)
 {
   g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
   g_autofree char *big = g_strnfill(64 * 1024, 'x');
   g_autoptr(GError) error = NULL;
-  struct rlimit old_limit, limit;
+  struct rlimit old_limit;
 
   kv_test_set_committed(repository, "kept", g_variant_new_string("before"));
   g_autoptr(GVariant) before = kv_test_state_contents(repository);
 
   /* The journal may not grow past its size now: the next commit fails with EFBIG. */
-  g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
-  limit = old_limit;
-  limit.rlim_cur = kv_persistent_repository_journal_size(repository) + 100;
-  signal(SIGXFSZ, SIG_IGN);
-  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &limit), ==, 0);
+  limit_journal_growth(repository, 100, &old_limit);
 
   g_assert_true(kv_repository_set(repository, "kept", g_variant_new_string(big), NULL));
   g_assert_true(kv_repository_set(repository, "new", g_variant_new_string(big), NULL));
@@ -481,7 +490,7 @@ static void test_compaction_frees_room_on_a_full_disk(KvTestState *f, gconstpoin
   g_autoptr(GError) error = NULL;
   g_autoptr(KvRepository) repository = kv_test_state_open(f, 4096, NULL, &error);
   g_autofree char *text = g_strnfill(1000, 'x');
-  struct rlimit old_limit, limit;
+  struct rlimit old_limit;
 
   g_assert_no_error(error);
   /* Five records of one key pass 4 KiB: the last commit starts a compaction. */
@@ -492,11 +501,7 @@ static void test_compaction_frees_room_on_a_full_disk(KvTestState *f, gconstpoin
   g_assert_cmpuint(full, >, 4096);
 
   /* The journal cannot grow past its size now. */
-  g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
-  limit = old_limit;
-  limit.rlim_cur = full;
-  signal(SIGXFSZ, SIG_IGN);
-  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &limit), ==, 0);
+  limit_journal_growth(repository, 0, &old_limit);
   g_assert_true(kv_repository_set(repository, "k", g_variant_new_string("after"), NULL));
   gboolean committed = kv_repository_commit(repository, &error);
   g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
@@ -600,18 +605,14 @@ static void test_sync_off_loop_write_fails(KvTestState *f, gconstpointer data)
   g_autoptr(sd_event) event = NULL;
   g_autofree char *big = g_strnfill(64 * 1024, 'x');
   CommitEnd end = {0};
-  struct rlimit old_limit, limit;
+  struct rlimit old_limit;
   g_assert_cmpint(sd_event_new(&event), >=, 0);
   g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
   g_assert_true(kv_persistent_repository_sync_off_loop(repository, event, NULL));
   kv_test_set_committed(repository, "kept", g_variant_new_string("before"));
   g_autoptr(GVariant) before = kv_test_state_contents(repository);
 
-  g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
-  limit = old_limit;
-  limit.rlim_cur = kv_persistent_repository_journal_size(repository) + 100;
-  signal(SIGXFSZ, SIG_IGN);
-  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &limit), ==, 0);
+  limit_journal_growth(repository, 100, &old_limit);
   g_assert_true(kv_repository_set(repository, "kept", g_variant_new_string(big), NULL));
   kv_repository_commit_start(repository, on_commit_end, &end);
   g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
