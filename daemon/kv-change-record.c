@@ -11,22 +11,6 @@
  * then a NUL byte; nothing: no bytes), then the key's end; a variant is its value's
  * bytes, a NUL, and the value's type string. */
 
-static void append_offset(GByteArray *out, gsize value, guint size)
-{
-  guint8 bytes[8];
-
-  for (guint i = 0; i < size; i++)
-    bytes[i] = (guint8)(value >> (8 * i));
-  g_byte_array_append(out, bytes, size);
-}
-
-static void append_zeros(GByteArray *out, gsize n)
-{
-  static const guint8 zeros[8];
-
-  g_byte_array_append(out, zeros, (guint)n);
-}
-
 /* The size of the "(smv)" of @change. */
 static gsize change_size(const KvChange *change)
 {
@@ -44,16 +28,16 @@ static void append_change(GByteArray *out, const KvChange *change, gsize size)
   gsize key_size = strlen(change->key) + 1;
 
   g_byte_array_append(out, (const guint8 *)change->key, (guint)key_size);
-  append_zeros(out, kv_framing_align8(key_size) - key_size);
+  kv_framing_append_zeros(out, kv_framing_align8(key_size) - key_size);
   if (change->value != NULL) {
     const char *type = g_variant_get_type_string(change->value);
     g_byte_array_append(out, g_variant_get_data(change->value),
                         (guint)g_variant_get_size(change->value));
-    append_zeros(out, 1);
+    kv_framing_append_zeros(out, 1);
     g_byte_array_append(out, (const guint8 *)type, (guint)strlen(type));
-    append_zeros(out, 1); /* the maybe holds a value */
+    kv_framing_append_zeros(out, 1); /* the maybe holds a value */
   }
-  append_offset(out, key_size, kv_framing_offset_size(size));
+  kv_framing_append_offset(out, key_size, kv_framing_offset_size(size));
   g_assert(out->len - start == size);
 }
 
@@ -73,13 +57,14 @@ void kv_change_record_serialize(GByteArray *out, guint64 revision, const KvChang
   g_byte_array_append(out, (const guint8 *)&revision, sizeof revision);
   guint array_start = out->len;
   for (gsize i = 0; i < n_changes; i++) {
-    append_zeros(out, kv_framing_align8(out->len - array_start) - (out->len - array_start));
+    kv_framing_append_zeros(out,
+                            kv_framing_align8(out->len - array_start) - (out->len - array_start));
     append_change(out, &changes[i], sizes[i]);
   }
   /* Each change's end, from the array's start. */
   gsize end = 0;
   for (gsize i = 0; i < n_changes; i++) {
     end = kv_framing_align8(end) + sizes[i];
-    append_offset(out, end, width);
+    kv_framing_append_offset(out, end, width);
   }
 }

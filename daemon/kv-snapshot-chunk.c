@@ -136,3 +136,48 @@ KvChunkStatus kv_chunk_reader_next(KvChunkReader *reader, KvChunkEntry *entry)
   return read_entry(reader, reader->data + start, end - start, entry) ? KV_CHUNK_ENTRY
                                                                       : KV_CHUNK_DAMAGED;
 }
+
+void kv_chunk_writer_begin(KvChunkWriter *writer, GByteArray *out)
+{
+  writer->out = out;
+  writer->start = out->len;
+  writer->ends = g_array_new(FALSE, FALSE, sizeof(gsize));
+}
+
+void kv_chunk_writer_add(KvChunkWriter *writer, const char *key, guint64 revision, GVariant *value)
+{
+  GByteArray *out = writer->out;
+  gsize at = out->len - writer->start;
+  gsize key_size = strlen(key) + 1;
+  const char *type = g_variant_get_type_string(value);
+  gsize type_length = strlen(type);
+  gsize value_size = g_variant_get_size(value);
+  gsize body = kv_framing_align8(key_size) + 8 + value_size + 1 + type_length;
+  gsize size = kv_framing_total_size(body, 1);
+
+  kv_framing_append_zeros(out, kv_framing_align8(at) - at);
+  g_byte_array_append(out, (const guint8 *)key, (guint)key_size);
+  kv_framing_append_zeros(out, kv_framing_align8(key_size) - key_size);
+  g_byte_array_append(out, (const guint8 *)&revision, sizeof revision);
+  g_byte_array_append(out, g_variant_get_data(value), (guint)value_size);
+  kv_framing_append_zeros(out, 1);
+  g_byte_array_append(out, (const guint8 *)type, (guint)type_length);
+  kv_framing_append_offset(out, key_size, kv_framing_offset_size(size));
+  gsize end = out->len - writer->start;
+  g_array_append_val(writer->ends, end);
+}
+
+guint kv_chunk_writer_count(const KvChunkWriter *writer)
+{
+  return writer->ends->len;
+}
+
+void kv_chunk_writer_end(KvChunkWriter *writer)
+{
+  gsize body = writer->out->len - writer->start;
+  guint width = kv_framing_offset_size(kv_framing_total_size(body, writer->ends->len));
+
+  for (guint i = 0; i < writer->ends->len; i++)
+    kv_framing_append_offset(writer->out, g_array_index(writer->ends, gsize, i), width);
+  g_clear_pointer(&writer->ends, g_array_unref);
+}

@@ -17,7 +17,6 @@ static const char snapshot_magic[8] = {'K', 'V', 'S', 'T', 'S', 'N', 'P', '\n'};
  * revision, value), and the head again as a trailer, so that a snapshot cut short can
  * never pass for a whole one. */
 #define HEAD_TYPE         G_VARIANT_TYPE("(tt)")
-#define CHUNK_TYPE        G_VARIANT_TYPE("a(stv)")
 #define ENTRIES_PER_CHUNK 4096
 #define FLUSH_BYTES       (1024 * 1024)
 
@@ -171,8 +170,9 @@ typedef struct {
   const char *path;
   GByteArray *buffer;
   gsize written;
-  GVariantBuilder chunk; /* initialized while in_chunk > 0 */
-  guint in_chunk;
+  KvChunkWriter chunk; /* while a chunk is open */
+  guint record;        /* where its record starts in buffer */
+  gboolean in_chunk;
   GError *error;
 } Writer;
 
@@ -190,10 +190,9 @@ static gboolean writer_flush(Writer *w, gboolean force)
 
 static void writer_end_chunk(Writer *w)
 {
-  g_autoptr(GVariant) chunk = g_variant_ref_sink(g_variant_builder_end(&w->chunk));
-
-  kv_record_append(w->buffer, chunk);
-  w->in_chunk = 0;
+  kv_chunk_writer_end(&w->chunk);
+  kv_record_end(w->buffer, w->record);
+  w->in_chunk = FALSE;
   writer_flush(w, FALSE);
 }
 
@@ -203,10 +202,13 @@ static gboolean add_entry(const char *key, GVariant *value, guint64 revision, gp
 
   if (w->error != NULL)
     return FALSE;
-  if (w->in_chunk == 0)
-    g_variant_builder_init(&w->chunk, CHUNK_TYPE);
-  g_variant_builder_add(&w->chunk, "(stv)", key, revision, value);
-  if (++w->in_chunk == ENTRIES_PER_CHUNK)
+  if (!w->in_chunk) {
+    w->record = kv_record_begin(w->buffer);
+    kv_chunk_writer_begin(&w->chunk, w->buffer);
+    w->in_chunk = TRUE;
+  }
+  kv_chunk_writer_add(&w->chunk, key, revision, value);
+  if (kv_chunk_writer_count(&w->chunk) == ENTRIES_PER_CHUNK)
     writer_end_chunk(w);
   return TRUE;
 }
@@ -227,7 +229,7 @@ gboolean kv_snapshot_write(const char *path, KvRepository *from, guint64 sequenc
   kv_record_append_file_header(buffer, snapshot_magic);
   kv_record_append(buffer, head);
   kv_repository_foreach(from, "", NULL, TRUE, add_entry, &w);
-  if (w.in_chunk > 0)
+  if (w.in_chunk)
     writer_end_chunk(&w);
   kv_record_append(buffer, head);
 

@@ -44,4 +44,22 @@ static inline gsize kv_framing_align8(gsize offset)
   return (offset + 7) & ~(gsize)7;
 }
 
+/* Appends @value to @out as a framing offset of @width bytes. */
+static inline void kv_framing_append_offset(GByteArray *out, gsize value, guint width)
+{
+  guint8 bytes[8];
+
+  for (guint i = 0; i < width; i++)
+    bytes[i] = (guint8)(value >> (8 * i));
+  g_byte_array_append(out, bytes, width);
+}
+
+/* Appends @n (at most 8) zero bytes of padding to @out. */
+static inline void kv_framing_append_zeros(GByteArray *out, gsize n)
+{
+  static const guint8 zeros[8];
+
+  g_byte_array_append(out, zeros, (guint)n);
+}
+
 G_END_DECLS
