@@ -204,6 +204,20 @@ char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_c
     json_builder_end_object(builder);
   }
   json_builder_end_array(builder);
+
+  /* Failed, it reads the compared keys: their revisions say which change broke it. */
+  json_builder_set_member_name(builder, "failure");
+  json_builder_begin_array(builder);
+  for (gsize i = 0; i < n_compares; i++) {
+    g_autofree char *key = g_strconcat(prefix, compares[i].key, NULL);
+    json_builder_begin_object(builder);
+    json_builder_set_member_name(builder, "request_range");
+    json_builder_begin_object(builder);
+    add_base64(builder, "key", key);
+    json_builder_end_object(builder);
+    json_builder_end_object(builder);
+  }
+  json_builder_end_array(builder);
   json_builder_end_object(builder);
   return to_text(builder);
 }
@@ -261,6 +275,27 @@ gboolean kv_etcd_range_more(JsonObject *response)
 gboolean kv_etcd_txn_succeeded(JsonObject *response)
 {
   return boolean_member(response, "succeeded");
+}
+
+guint64 kv_etcd_txn_conflict_revision(JsonObject *response)
+{
+  JsonNode *node = json_object_get_member(response, "responses");
+  JsonArray *responses =
+      node != NULL && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+  guint64 revision = 0;
+
+  for (guint i = 0; responses != NULL && i < json_array_get_length(responses); i++) {
+    JsonObject *range =
+        object_member(json_array_get_object_element(responses, i), "response_range");
+    JsonNode *kvs_node = range != NULL ? json_object_get_member(range, "kvs") : NULL;
+    JsonArray *kvs =
+        kvs_node != NULL && JSON_NODE_HOLDS_ARRAY(kvs_node) ? json_node_get_array(kvs_node) : NULL;
+    /* A compared key that is gone was deleted at a revision the answer does not give. */
+    if (kvs == NULL || json_array_get_length(kvs) == 0)
+      return kv_etcd_header_revision(response);
+    revision = MAX(revision, number_member(json_array_get_object_element(kvs, 0), "mod_revision"));
+  }
+  return revision != 0 ? revision : kv_etcd_header_revision(response);
 }
 
 /* One kv: its key under @prefix and, unless @deleted, its value. FALSE for a key that is

@@ -73,4 +73,9 @@ gboolean kv_etcd_range_more(JsonObject *response);
 /* Whether a transaction's compares held. */
 gboolean kv_etcd_txn_succeeded(JsonObject *response);
 
+/* For a transaction that failed its compares: the revision the replica must reach to hold
+ * the change that broke them (the newest revision of the compared keys, read by the
+ * transaction's failure branch; the answer's own revision when one of them is gone). */
+guint64 kv_etcd_txn_conflict_revision(JsonObject *response);
+
 G_END_DECLS

@@ -399,10 +399,12 @@ static void on_txn(const char *body, gsize length, const GError *error, gpointer
     return;
   }
   JsonObject *response = json_node_get_object(root);
-  submission->revision = kv_etcd_header_revision(response);
-  /* Failed compares: the change that broke them is at or before this revision; the
-   * write is worked out again once the replica has it. */
+  /* Failed compares: the write is worked out again once the replica has the change that
+   * broke them; waiting for the answer's own revision could mean waiting for a change
+   * outside the prefix, which never comes here. */
   submission->conflict = submission->compared && !kv_etcd_txn_succeeded(response);
+  submission->revision = submission->conflict ? kv_etcd_txn_conflict_revision(response)
+                                              : kv_etcd_header_revision(response);
   if (submission->revision <= self->applied) {
     submission_complete(submission);
     return;

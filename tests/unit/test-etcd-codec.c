@@ -104,7 +104,34 @@ static void test_txn_request(void)
   JsonObject *delete = json_object_get_object_member(json_array_get_object_element(success, 1),
                                                      "request_delete_range");
   g_assert_cmpstr(json_object_get_string_member(delete, "key"), ==, key_b);
+  /* Failed, it reads each compared key. */
+  JsonArray *failure = json_object_get_array_member(txn, "failure");
+  g_assert_cmpuint(json_array_get_length(failure), ==, 2);
+  JsonObject *range =
+      json_object_get_object_member(json_array_get_object_element(failure, 1), "request_range");
+  g_assert_cmpstr(json_object_get_string_member(range, "key"), ==, key_b);
   g_variant_unref(changes[0].value);
+}
+
+/* A failed transaction waits for the newest revision of its compared keys, or for its own
+ * revision when one of them is gone. */
+static void test_conflict_revision(void)
+{
+  const char *both =
+      "{\"header\":{\"revision\":\"90\"},\"responses\":["
+      "{\"response_range\":{\"kvs\":[{\"key\":\"L3AvYQ==\",\"mod_revision\":\"41\"}],"
+      "\"count\":\"1\"}},"
+      "{\"response_range\":{\"kvs\":[{\"key\":\"L3AvYg==\",\"mod_revision\":\"57\"}],"
+      "\"count\":\"1\"}}]}";
+  const char *one_gone = "{\"header\":{\"revision\":\"90\"},\"responses\":["
+                         "{\"response_range\":{\"kvs\":[{\"key\":\"L3AvYQ==\","
+                         "\"mod_revision\":\"41\"}],\"count\":\"1\"}},"
+                         "{\"response_range\":{}}]}";
+  g_autoptr(JsonNode) found = kv_etcd_parse(both, strlen(both), NULL);
+  g_autoptr(JsonNode) gone = kv_etcd_parse(one_gone, strlen(one_gone), NULL);
+
+  g_assert_cmpuint(kv_etcd_txn_conflict_revision(json_node_get_object(found)), ==, 57);
+  g_assert_cmpuint(kv_etcd_txn_conflict_revision(json_node_get_object(gone)), ==, 90);
 }
 
 /* A Set without compares is a plain put: the key under the prefix and the encoded value,
@@ -198,6 +225,7 @@ int main(int argc, char **argv)
   g_test_add_func("/etcd-codec/range-end", test_range_end);
   g_test_add_func("/etcd-codec/txn-request", test_txn_request);
   g_test_add_func("/etcd-codec/put-request", test_put_request);
+  g_test_add_func("/etcd-codec/conflict-revision", test_conflict_revision);
   g_test_add_func("/etcd-codec/range-response", test_range_response);
   g_test_add_func("/etcd-codec/watch-events", test_watch_events);
   return g_test_run();
