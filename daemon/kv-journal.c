@@ -158,11 +158,6 @@ KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournal
   return g_steal_pointer(&self);
 }
 
-void kv_journal_append(KvJournal *self, GVariant *payload)
-{
-  kv_record_append(self->pending, payload);
-}
-
 void kv_journal_append_with(KvJournal *self, KvJournalSerializeFunc serialize, gpointer user_data)
 {
   guint start = kv_record_begin(self->pending);

@@ -45,13 +45,11 @@ void kv_journal_scan_clear(KvJournalScan *scan);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KvJournalScan, kv_journal_scan_clear)
 
-/* Queues @payload for the next flush. */
-void kv_journal_append(KvJournal *self, GVariant *payload);
-
 /* Appends a serialized payload (the journal's type, in normal form) to @buffer. */
 typedef void (*KvJournalSerializeFunc)(GByteArray *buffer, gpointer user_data);
 
-/* Queues a record whose payload @serialize writes straight into the queue. */
+/* Queues a record for the next flush, its payload written by @serialize straight into the
+ * queue. */
 void kv_journal_append_with(KvJournal *self, KvJournalSerializeFunc serialize, gpointer user_data);
 
 /* Whether records wait for a flush. */

@@ -13,7 +13,9 @@ G_BEGIN_DECLS
  *
  * Changes are applied in memory at once and queued for the journal;
  * kv_repository_commit() writes them in one go and waits for stable storage (unless
- * sync is off). A failed commit undoes the changes it held, in memory too. After a
+ * sync is off); kv_repository_commit_start() waits on a thread instead, once
+ * kv_persistent_repository_sync_off_loop() gave it one. A failed commit undoes every
+ * change not committed before, in memory too. After a
  * commit, a journal larger than the snapshot and than @compact_bytes is folded into a
  * new snapshot by a forked child, while this process goes on; a later commit (or freeing
  * the repository) installs it and drops the journal records it holds. */
