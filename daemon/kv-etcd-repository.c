@@ -348,9 +348,10 @@ static void on_watch_line(const char *line, gsize length, gpointer user_data)
   guint skipped = 0;
   kv_etcd_read_events(result, self->prefix, entries, &skipped);
   apply_entries(self, entries, 0);
-  /* The header's revision, that of the events: every change of the prefix up to it has
-   * been sent. */
-  self->applied = MAX(self->applied, kv_etcd_header_revision(result));
+  /* The events' own revisions, not the header's: etcd splits a long catch-up into
+   * answers whose header can be past their last event. */
+  for (guint i = 0; i < entries->len; i++)
+    self->applied = MAX(self->applied, g_array_index(entries, KvEtcdEntry, i).mod_revision);
   kv_memory_repository_set_revision(self->replica, self->applied);
   complete_reached(self);
 }
