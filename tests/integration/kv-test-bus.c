@@ -173,6 +173,35 @@ GVariant *kv_test_bus_get_all_pages(KvTestBus *self, const char *prefix)
   return g_variant_ref_sink(g_variant_builder_end(&all));
 }
 
+static void on_answer(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  KvTestAnswer *answer = user_data;
+
+  answer->reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &answer->error);
+  answer->done = TRUE;
+}
+
+void kv_test_call_async(GDBusConnection *connection, const char *method, GVariant *parameters,
+                        KvTestAnswer *answer)
+{
+  answer->done = FALSE;
+  g_dbus_connection_call(connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, method, parameters,
+                         NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL, on_answer, answer);
+}
+
+void kv_test_answer_wait(KvTestAnswer *answer)
+{
+  while (!answer->done)
+    g_main_context_iteration(NULL, TRUE);
+}
+
+void kv_test_answer_clear(KvTestAnswer *answer)
+{
+  g_clear_pointer(&answer->reply, g_variant_unref);
+  g_clear_error(&answer->error);
+  answer->done = FALSE;
+}
+
 GVariant *kv_test_bus_call_ok(KvTestBus *self, const char *method, GVariant *parameters)
 {
   g_autoptr(GError) error = NULL;

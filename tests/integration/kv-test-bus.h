@@ -51,6 +51,24 @@ GVariant *kv_test_bus_call(KvTestBus *self, const char *method, GVariant *parame
 /* kv_test_bus_call() that must succeed. */
 GVariant *kv_test_bus_call_ok(KvTestBus *self, const char *method, GVariant *parameters);
 
+/* The answer to a call made with kv_test_call_async(): its reply or error, once done. */
+typedef struct {
+  GVariant *reply;
+  GError *error;
+  gboolean done;
+} KvTestAnswer;
+
+/* Calls @method of org.example.KVStore on @connection without waiting for the reply,
+ * which fills @answer in from the thread-default main context. */
+void kv_test_call_async(GDBusConnection *connection, const char *method, GVariant *parameters,
+                        KvTestAnswer *answer);
+
+/* Iterates the main context until @answer is done. */
+void kv_test_answer_wait(KvTestAnswer *answer);
+
+/* Frees what @answer holds and makes it ready for another call. */
+void kv_test_answer_clear(KvTestAnswer *answer);
+
 /* Every entry with @prefix as an a{sv}, read page by page with GetAllPage, which must
  * succeed: for stores larger than one GetAll answers. */
 GVariant *kv_test_bus_get_all_pages(KvTestBus *self, const char *prefix);

@@ -298,37 +298,10 @@ static GSubprocess *spawn_on_slow_disk(KvTestBus *bus, guint delay_ms, const cha
   return spawn_daemon(bus, launcher);
 }
 
-typedef struct {
-  GVariant *reply;
-  GError *error;
-  gboolean done;
-} Answer;
-
-static void on_answer(GObject *source, GAsyncResult *result, gpointer user_data)
+static void set_async(KvTestBus *bus, const char *key, KvTestAnswer *answer)
 {
-  Answer *answer = user_data;
-
-  answer->reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &answer->error);
-  answer->done = TRUE;
-}
-
-static void set_async(KvTestBus *bus, const char *key, Answer *answer)
-{
-  g_dbus_connection_call(bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Set",
-                         g_variant_new("(sv)", key, g_variant_new_string(key)), NULL,
-                         G_DBUS_CALL_FLAGS_NO_AUTO_START, 10000, NULL, on_answer, answer);
-}
-
-static void wait_for_answer(Answer *answer)
-{
-  while (!answer->done)
-    g_main_context_iteration(NULL, TRUE);
-}
-
-static void answer_clear(Answer *answer)
-{
-  g_clear_pointer(&answer->reply, g_variant_unref);
-  g_clear_error(&answer->error);
+  kv_test_call_async(bus->connection, "Set", g_variant_new("(sv)", key, g_variant_new_string(key)),
+                     answer);
 }
 
 /* While the disk syncs a write (800 ms here), reads are answered, and the write only
@@ -337,7 +310,7 @@ static void test_reads_while_syncing(KvTestBus *bus, gconstpointer data)
 {
   g_autofree char *no_failure = g_build_filename(bus->status_dir, "no-such-file", NULL);
   g_autoptr(GSubprocess) daemon = spawn_on_slow_disk(bus, 800, no_failure);
-  Answer set = {0};
+  KvTestAnswer set = {0};
 
   set_string(bus, "read", "while the disk syncs");
   set_async(bus, "written", &set);
@@ -350,9 +323,9 @@ static void test_reads_while_syncing(KvTestBus *bus, gconstpointer data)
   /* Answered before the write, which still waits for its sync. */
   g_main_context_iteration(NULL, FALSE);
   g_assert_false(set.done);
-  wait_for_answer(&set);
+  kv_test_answer_wait(&set);
   g_assert_no_error(set.error);
-  answer_clear(&set);
+  kv_test_answer_clear(&set);
 
   g_subprocess_send_signal(daemon, SIGTERM);
   g_assert_true(g_subprocess_wait_check(daemon, NULL, NULL));
@@ -364,20 +337,20 @@ static void test_failed_sync_fails_later_writes(KvTestBus *bus, gconstpointer da
 {
   g_autofree char *fail = g_build_filename(bus->status_dir, "fail-syncs", NULL);
   g_autoptr(GSubprocess) daemon = spawn_on_slow_disk(bus, 300, fail);
-  Answer first = {0}, during = {0};
+  KvTestAnswer first = {0}, during = {0};
 
   set_string(bus, "kept", "from before");
   g_assert_true(g_file_set_contents(fail, "", 0, NULL));
   set_async(bus, "first", &first);
   g_usleep(100 * 1000);
   set_async(bus, "during", &during);
-  wait_for_answer(&first);
-  wait_for_answer(&during);
-  for (Answer *answer = &first; answer != NULL; answer = answer == &first ? &during : NULL) {
+  kv_test_answer_wait(&first);
+  kv_test_answer_wait(&during);
+  for (KvTestAnswer *answer = &first; answer != NULL; answer = answer == &first ? &during : NULL) {
     g_assert_nonnull(answer->error);
     g_autofree char *name = g_dbus_error_get_remote_error(answer->error);
     g_assert_cmpstr(name, ==, "org.example.KVStore.Error.StorageError");
-    answer_clear(answer);
+    kv_test_answer_clear(answer);
   }
   g_assert_false(exists(bus, "first"));
   g_assert_false(exists(bus, "during"));

@@ -206,30 +206,15 @@ static void test_bad_batch_changes_nothing(KvTestBus *bus, gconstpointer data)
 }
 
 /* Two clients race CompareAndSet on one key, round after round: exactly one wins each. */
-typedef struct {
-  GDBusConnection *connection;
-  GVariant *reply;
-  GError *error;
-  gboolean done;
-} Racer;
-
-static void on_race_reply(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Racer *racer = user_data;
-
-  racer->reply = g_dbus_connection_call_finish(racer->connection, result, &racer->error);
-  racer->done = TRUE;
-}
-
 static void test_compare_and_set_race(KvTestBus *bus, gconstpointer data)
 {
   enum { ROUNDS = 60 };
-  Racer racers[2];
+  GDBusConnection *connections[2];
+  KvTestAnswer answers[2] = {{0}};
   g_autoptr(GError) error = NULL;
 
   for (int i = 0; i < 2; i++) {
-    racers[i] = (Racer){NULL, NULL, NULL, FALSE};
-    racers[i].connection =
+    connections[i] =
         g_dbus_connection_new_for_address_sync(kv_test_bus_address(bus),
                                                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                                    G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
@@ -239,35 +224,31 @@ static void test_compare_and_set_race(KvTestBus *bus, gconstpointer data)
 
   guint64 revision = 0;
   for (int round = 0; round < ROUNDS; round++) {
-    for (int i = 0; i < 2; i++) {
-      racers[i].done = FALSE;
-      g_dbus_connection_call(
-          racers[i].connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "CompareAndSet",
-          g_variant_new("(stv)", "lock", revision, g_variant_new_int32(i)), G_VARIANT_TYPE("(t)"),
-          G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_race_reply, &racers[i]);
-    }
-    while (!racers[0].done || !racers[1].done)
-      g_main_context_iteration(NULL, TRUE);
+    for (int i = 0; i < 2; i++)
+      kv_test_call_async(connections[i], "CompareAndSet",
+                         g_variant_new("(stv)", "lock", revision, g_variant_new_int32(i)),
+                         &answers[i]);
+    kv_test_answer_wait(&answers[0]);
+    kv_test_answer_wait(&answers[1]);
 
     int winners = 0;
     for (int i = 0; i < 2; i++) {
-      if (racers[i].reply != NULL) {
+      if (answers[i].reply != NULL) {
         winners++;
-        g_variant_get(racers[i].reply, "(t)", &revision);
+        g_variant_get(answers[i].reply, "(t)", &revision);
       } else {
-        g_autofree char *name = g_dbus_error_get_remote_error(racers[i].error);
+        g_autofree char *name = g_dbus_error_get_remote_error(answers[i].error);
         g_assert_cmpstr(name, ==, ERROR_PREFIX "Conflict");
       }
-      g_clear_pointer(&racers[i].reply, g_variant_unref);
-      g_clear_error(&racers[i].error);
+      kv_test_answer_clear(&answers[i]);
     }
     g_assert_cmpint(winners, ==, 1);
   }
   g_assert_cmpuint(key_revision(bus, "lock"), ==, revision);
   g_assert_cmpuint(revision, ==, ROUNDS);
   for (int i = 0; i < 2; i++) {
-    g_dbus_connection_close_sync(racers[i].connection, NULL, NULL);
-    g_object_unref(racers[i].connection);
+    g_dbus_connection_close_sync(connections[i], NULL, NULL);
+    g_object_unref(connections[i]);
   }
 }
 
