@@ -173,6 +173,20 @@ GVariant *kv_test_bus_get_all_pages(KvTestBus *self, const char *prefix)
   return g_variant_ref_sink(g_variant_builder_end(&all));
 }
 
+GVariant *kv_test_get_property(GDBusConnection *connection, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+      connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get",
+      g_variant_new("(ss)", KV_INTERFACE, name), G_VARIANT_TYPE("(v)"), G_DBUS_CALL_FLAGS_NONE,
+      10000, NULL, &error);
+  GVariant *value;
+
+  g_assert_no_error(error);
+  g_variant_get(reply, "(v)", &value);
+  return value;
+}
+
 static void on_answer(GObject *source, GAsyncResult *result, gpointer user_data)
 {
   KvTestAnswer *answer = user_data;

@@ -51,6 +51,10 @@ GVariant *kv_test_bus_call(KvTestBus *self, const char *method, GVariant *parame
 /* kv_test_bus_call() that must succeed. */
 GVariant *kv_test_bus_call_ok(KvTestBus *self, const char *method, GVariant *parameters);
 
+/* The value of property @name of org.example.KVStore, asked on @connection (activating
+ * kvstored if need be), which must answer. */
+GVariant *kv_test_get_property(GDBusConnection *connection, const char *name);
+
 /* The answer to a call made with kv_test_call_async(): its reply or error, once done. */
 typedef struct {
   GVariant *reply;

@@ -503,14 +503,8 @@ static guint count_keys(Host *host, const char *prefix)
 
 static gboolean replica_current(Host *host)
 {
-  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-      host->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get",
-      g_variant_new("(ss)", KV_INTERFACE, "ReplicaCurrent"), G_VARIANT_TYPE("(v)"),
-      G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL);
-  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) value = kv_test_get_property(host->connection, "ReplicaCurrent");
 
-  g_assert_nonnull(reply);
-  g_variant_get(reply, "(v)", &value);
   return g_variant_get_boolean(value);
 }
 

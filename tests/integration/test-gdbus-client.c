@@ -81,11 +81,8 @@ static void test_values_round_trip(KvTestBus *bus, gconstpointer data)
     kv_assert_variant_eq(stored, value);
   }
 
-  g_autoptr(GVariant) count = g_dbus_connection_call_sync(
-      bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get",
-      g_variant_new("(ss)", KV_INTERFACE, "Count"), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-  kv_assert_variant_eq(count,
-                       g_variant_new("(v)", g_variant_new_uint32(G_N_ELEMENTS(kv_test_values))));
+  g_autoptr(GVariant) count = kv_test_get_property(bus->connection, "Count");
+  kv_assert_variant_eq(count, g_variant_new_uint32(G_N_ELEMENTS(kv_test_values)));
 }
 
 static void test_replace_changes_type(KvTestBus *bus, gconstpointer data)
@@ -195,15 +192,7 @@ static void count_signal(GDBusConnection *connection, const char *sender, const 
  * not this store's alone). */
 static GVariant *current_revision(KvTestBus *bus)
 {
-  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-      bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get",
-      g_variant_new("(ss)", KV_INTERFACE, "Revision"), G_VARIANT_TYPE("(v)"),
-      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-  GVariant *value;
-
-  g_assert_nonnull(reply);
-  g_variant_get(reply, "(v)", &value);
-  return value;
+  return kv_test_get_property(bus->connection, "Revision");
 }
 
 /* Spins the main context until @proxy's cached @name is @expected, or fails after 5 s. */

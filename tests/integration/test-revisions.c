@@ -15,14 +15,8 @@
 
 static guint64 store_revision(KvTestBus *bus)
 {
-  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-      bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Properties", "Get",
-      g_variant_new("(ss)", KV_INTERFACE, "Revision"), G_VARIANT_TYPE("(v)"),
-      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) value = kv_test_get_property(bus->connection, "Revision");
 
-  g_assert_nonnull(reply);
-  g_variant_get(reply, "(v)", &value);
   return g_variant_get_uint64(value);
 }
 
