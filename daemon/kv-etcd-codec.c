@@ -149,13 +149,19 @@ char *kv_etcd_watch_request(const char *prefix, guint64 start_revision)
   return to_text(builder);
 }
 
+/* Opens an object whose member "key" is etcd's key of kvstore key @key. */
+static void begin_key_object(JsonBuilder *builder, const char *prefix, const char *key)
+{
+  g_autofree char *etcd_key = g_strconcat(prefix, key, NULL);
+
+  json_builder_begin_object(builder);
+  add_base64(builder, "key", etcd_key);
+}
+
 /* The object of a put (key and value) or of a deletion (key) of @change. */
 static void add_operation(JsonBuilder *builder, const char *prefix, const KvChange *change)
 {
-  g_autofree char *key = g_strconcat(prefix, change->key, NULL);
-
-  json_builder_begin_object(builder);
-  add_base64(builder, "key", key);
+  begin_key_object(builder, prefix, change->key);
   if (change->value != NULL) {
     g_autoptr(GBytes) bytes = kv_etcd_encode_value(change->value);
     gsize size;
@@ -183,9 +189,7 @@ char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_c
   json_builder_set_member_name(builder, "compare");
   json_builder_begin_array(builder);
   for (gsize i = 0; i < n_compares; i++) {
-    g_autofree char *key = g_strconcat(prefix, compares[i].key, NULL);
-    json_builder_begin_object(builder);
-    add_base64(builder, "key", key);
+    begin_key_object(builder, prefix, compares[i].key);
     add_string(builder, "target", "MOD");
     add_string(builder, "result", "EQUAL");
     /* A key that does not exist has mod_revision 0. */
@@ -209,11 +213,9 @@ char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_c
   json_builder_set_member_name(builder, "failure");
   json_builder_begin_array(builder);
   for (gsize i = 0; i < n_compares; i++) {
-    g_autofree char *key = g_strconcat(prefix, compares[i].key, NULL);
     json_builder_begin_object(builder);
     json_builder_set_member_name(builder, "request_range");
-    json_builder_begin_object(builder);
-    add_base64(builder, "key", key);
+    begin_key_object(builder, prefix, compares[i].key);
     json_builder_end_object(builder);
     json_builder_end_object(builder);
   }
