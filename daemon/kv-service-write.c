@@ -117,11 +117,9 @@ static gboolean plan_delete_many(KvService *self, KvWrite *write, Plan *plan, GE
   if (!kv_service_validate_batch_size(g_strv_length((char **)keys), error) ||
       !kv_service_validate_keys(keys, error))
     return FALSE;
-  for (gsize i = 0; keys[i] != NULL; i++) {
-    guint64 revision = revision_of(self, keys[i]);
-    if (revision != 0)
+  for (gsize i = 0; keys[i] != NULL; i++)
+    if (kv_repository_exists(self->repository, keys[i]))
       plan_change(plan, keys[i], NULL);
-  }
   g_array_sort(plan->changes, compare_changes);
   /* A key named twice is deleted once. */
   for (guint i = 1; i < plan->changes->len;)
