@@ -531,17 +531,17 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
 {
   KvBus *self = userdata;
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) keys = NULL;
+  g_autofree const char **keys = NULL;
   KvKeyFilter filter;
   gpointer filter_data;
-  int r = kv_variant_bridge_read_strv(m, KV_BATCH_MAX_KEYS, &keys);
+  int r = kv_variant_bridge_read_strv_borrowed(m, KV_BATCH_MAX_KEYS, &keys);
   if (r >= 0)
     r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
   if (r < 0)
     return r;
 
-  g_autoptr(KvPage) found = kv_service_get_many(self->service, (const char *const *)keys,
-                                                self->max_reply_bytes, filter, filter_data, &error);
+  g_autoptr(KvPage) found =
+      kv_service_get_many(self->service, keys, self->max_reply_bytes, filter, filter_data, &error);
   if (found == NULL)
     return kv_bus_error_set(ret_error, error);
   return reply_page_counted(self, m, found, FALSE);

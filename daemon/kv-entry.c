@@ -56,14 +56,27 @@ KvEntry *kv_entry_from_key(const char *key)
   return (KvEntry *)(key - offsetof(KvEntry, data));
 }
 
-GVariant *kv_entry_dup_value(const KvEntry *self)
+static GVariant *value_over(const KvEntry *self, GBytes *bytes)
 {
   const char *type = self->data + strlen(self->data) + 1;
-  g_autoptr(GBytes) bytes = g_bytes_new(self->data + self->value_offset, self->value_size);
 
   /* Trusted: the bytes came from a value in normal form (built by GLib, or read from a
    * record that was checked to be). */
   return g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(type), bytes, TRUE));
+}
+
+GVariant *kv_entry_dup_value(const KvEntry *self)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new(self->data + self->value_offset, self->value_size);
+
+  return value_over(self, bytes);
+}
+
+GVariant *kv_entry_peek_value(const KvEntry *self)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new_static(self->data + self->value_offset, self->value_size);
+
+  return value_over(self, bytes);
 }
 
 void kv_entry_free(KvEntry *self)

@@ -30,6 +30,10 @@ KvEntry *kv_entry_from_key(const char *key);
 /* A new, non-floating GVariant equal to the value the entry was made from. */
 GVariant *kv_entry_dup_value(const KvEntry *self);
 
+/* kv_entry_dup_value() over the entry's own bytes, not a copy: the value must be dropped
+ * before the entry is freed. */
+GVariant *kv_entry_peek_value(const KvEntry *self);
+
 void kv_entry_free(KvEntry *self);
 
 G_END_DECLS

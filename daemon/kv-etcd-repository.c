@@ -453,6 +453,11 @@ static GVariant *etcd_lookup(KvRepository *repository, const char *key, guint64 
   return kv_repository_lookup(((KvEtcdRepository *)repository)->replica, key, out_revision);
 }
 
+static GVariant *etcd_peek(KvRepository *repository, const char *key)
+{
+  return kv_repository_peek(((KvEtcdRepository *)repository)->replica, key);
+}
+
 static gboolean etcd_exists(KvRepository *repository, const char *key)
 {
   return kv_repository_exists(((KvEtcdRepository *)repository)->replica, key);
@@ -521,6 +526,7 @@ static gboolean etcd_is_current(KvRepository *repository)
 
 static const KvRepositoryVTable etcd_vtable = {
     .lookup = etcd_lookup,
+    .peek = etcd_peek,
     .apply = etcd_apply,
     .exists = etcd_exists,
     .count = etcd_count,

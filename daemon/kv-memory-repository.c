@@ -36,6 +36,13 @@ static GVariant *memory_lookup(KvRepository *repository, const char *key, guint6
   return kv_entry_dup_value(entry);
 }
 
+static GVariant *memory_peek(KvRepository *repository, const char *key)
+{
+  KvEntry *entry = find_entry((KvMemoryRepository *)repository, key);
+
+  return entry != NULL ? kv_entry_peek_value(entry) : NULL;
+}
+
 /* Indexes @entry in place of @old (the entry of an equal key, or NULL), and frees @old. */
 static void store(KvMemoryRepository *self, KvEntry *entry, KvEntry *old)
 {
@@ -154,6 +161,7 @@ static void memory_free(KvRepository *repository)
 
 static const KvRepositoryVTable memory_vtable = {
     .lookup = memory_lookup,
+    .peek = memory_peek,
     .apply = memory_apply,
     .exists = memory_exists,
     .count = memory_count,

@@ -11,7 +11,8 @@ KvPage *kv_page_new(gboolean with_values, guint max_entries, gsize max_bytes)
 {
   KvPage *self = g_new0(KvPage, 1);
 
-  self->keys = g_ptr_array_new_with_free_func(g_free);
+  self->keys = g_ptr_array_new();
+  self->strings = g_string_chunk_new(1024);
   self->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
   self->with_values = with_values;
   self->max_entries = max_entries;
@@ -47,7 +48,7 @@ gboolean kv_page_add(KvPage *self, const char *key, GVariant *value, GError **er
   gsize end = entry_end(self->end, key, value);
   if (self->keys->len < self->max_entries && end <= self->max_bytes) {
     self->end = end;
-    g_ptr_array_add(self->keys, g_strdup(key));
+    g_ptr_array_add(self->keys, g_string_chunk_insert(self->strings, key));
     if (value != NULL)
       g_ptr_array_add(self->values, g_variant_ref(value));
     return TRUE;
@@ -67,6 +68,7 @@ void kv_page_free(KvPage *self)
   if (self == NULL)
     return;
   g_ptr_array_unref(self->keys);
+  g_string_chunk_free(self->strings);
   g_ptr_array_unref(self->values);
   g_free(self->next);
   g_free(self);

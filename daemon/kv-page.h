@@ -9,11 +9,12 @@ G_BEGIN_DECLS
  * the size of the array they make on the wire, and the values' nesting, are checked as
  * entries are added. */
 typedef struct {
-  GPtrArray *keys;   /* owned strings */
+  GPtrArray *keys;   /* strings in ->strings */
   GPtrArray *values; /* owned GVariants, one per key; empty for a page of keys only */
   char *next;        /* the last key of the page when more follow it, else NULL */
 
-  /* kv_page_add()'s bookkeeping */
+  /* kv_page_add()'s bookkeeping; the keys' copies, a few allocations for a page */
+  GStringChunk *strings;
   gboolean with_values;
   gboolean full;
   guint max_entries;

@@ -133,6 +133,11 @@ static GVariant *persistent_lookup(KvRepository *repository, const char *key, gu
   return kv_repository_lookup(((KvPersistentRepository *)repository)->inner, key, out_revision);
 }
 
+static GVariant *persistent_peek(KvRepository *repository, const char *key)
+{
+  return kv_repository_peek(((KvPersistentRepository *)repository)->inner, key);
+}
+
 static guint64 persistent_revision(KvRepository *repository)
 {
   return kv_repository_revision(((KvPersistentRepository *)repository)->inner);
@@ -438,6 +443,7 @@ static void persistent_free(KvRepository *repository)
 
 static const KvRepositoryVTable persistent_vtable = {
     .lookup = persistent_lookup,
+    .peek = persistent_peek,
     .apply = persistent_apply,
     .exists = persistent_exists,
     .count = persistent_count,

@@ -11,6 +11,13 @@ GVariant *kv_repository_get(KvRepository *self, const char *key)
   return self->vtable->lookup(self, key, NULL);
 }
 
+GVariant *kv_repository_peek(KvRepository *self, const char *key)
+{
+  if (self->vtable->peek == NULL)
+    return kv_repository_get(self, key);
+  return self->vtable->peek(self, key);
+}
+
 gboolean kv_repository_apply(KvRepository *self, const KvChange *changes, gsize n_changes,
                              GError **error)
 {

@@ -66,6 +66,8 @@ typedef struct {
   /* Optional, for a repository that waits for stable storage off the event loop: */
   void (*commit_start)(KvRepository *self, KvRepositoryCommitFunc done, gpointer user_data);
   void (*commit_wait)(KvRepository *self);
+  /* Optional, for a repository that can lend its own copy of a value: */
+  GVariant *(*peek)(KvRepository *self, const char *key);
 } KvRepositoryVTable;
 
 struct _KvRepository {
@@ -78,6 +80,10 @@ GVariant *kv_repository_lookup(KvRepository *self, const char *key, guint64 *out
 
 /* kv_repository_lookup() without the revision. */
 GVariant *kv_repository_get(KvRepository *self, const char *key);
+
+/* kv_repository_get() that may lend the repository's own bytes instead of a copy: the
+ * caller drops the value before the repository next changes (a read answered at once). */
+GVariant *kv_repository_peek(KvRepository *self, const char *key);
 
 /* Applies @changes, all or none, as one change at the next revision (even when there is
  * nothing to delete). Values are not consumed; floating references are sunk. */

@@ -122,7 +122,7 @@ KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_
     if (!g_hash_table_add(seen, (gpointer)keys[i]) ||
         (filter != NULL && !filter(keys[i], filter_data)))
       continue;
-    g_autoptr(GVariant) value = kv_repository_get(self->repository, keys[i]);
+    g_autoptr(GVariant) value = kv_repository_peek(self->repository, keys[i]);
     if (value == NULL || kv_page_add(page, keys[i], value, error))
       continue;
     if (page->full)
@@ -201,7 +201,7 @@ GStrv kv_service_prefix_keys(KvService *self, const char *prefix, KvKeyFilter fi
     return NULL;
   }
   g_ptr_array_add(page->keys, NULL);
-  return (GStrv)g_ptr_array_steal(page->keys, NULL);
+  return g_strdupv((char **)page->keys->pdata);
 }
 
 gsize kv_service_max_value_size(KvService *self)

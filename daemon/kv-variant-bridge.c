@@ -262,9 +262,9 @@ int kv_variant_bridge_read_variant_bounded(sd_bus_message *m, gsize max_bytes, G
   return read_variant(m, &budget, ret);
 }
 
-int kv_variant_bridge_read_strv(sd_bus_message *m, gsize max_n, GStrv *ret)
+int kv_variant_bridge_read_strv_borrowed(sd_bus_message *m, gsize max_n, const char ***ret)
 {
-  g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) strings = g_ptr_array_new();
   const char *string;
   int r = sd_bus_message_enter_container(m, 'a', "s");
   if (r < 0)
@@ -273,14 +273,25 @@ int kv_variant_bridge_read_strv(sd_bus_message *m, gsize max_n, GStrv *ret)
   /* One string at a time: sd_bus_message_read_strv() of libsystemd 252 takes time
    * quadratic in the number of strings. */
   while (strings->len <= max_n && (r = sd_bus_message_read_basic(m, 's', &string)) > 0)
-    g_ptr_array_add(strings, g_strdup(string));
+    g_ptr_array_add(strings, (gpointer)string);
   if (r < 0)
     return r;
   if (strings->len <= max_n && (r = sd_bus_message_exit_container(m)) < 0)
     return r;
 
   g_ptr_array_add(strings, NULL);
-  *ret = (GStrv)g_ptr_array_free(g_steal_pointer(&strings), FALSE);
+  *ret = (const char **)g_ptr_array_free(g_steal_pointer(&strings), FALSE);
+  return 0;
+}
+
+int kv_variant_bridge_read_strv(sd_bus_message *m, gsize max_n, GStrv *ret)
+{
+  g_autofree const char **borrowed = NULL;
+  int r = kv_variant_bridge_read_strv_borrowed(m, max_n, &borrowed);
+
+  if (r < 0)
+    return r;
+  *ret = g_strdupv((char **)borrowed);
   return 0;
 }
 

@@ -28,6 +28,10 @@ int kv_variant_bridge_read_variant_bounded(sd_bus_message *m, gsize max_bytes, G
  * left inside it. */
 int kv_variant_bridge_read_strv(sd_bus_message *m, gsize max_n, GStrv *ret);
 
+/* kv_variant_bridge_read_strv() without copies: @ret (NULL-terminated, to g_free()) points
+ * at strings inside @m, valid while it is. */
+int kv_variant_bridge_read_strv_borrowed(sd_bus_message *m, gsize max_n, const char ***ret);
+
 /* Reads an 'a{sv}' argument into @ret, an array of KvChange whose keys point into @m
  * (valid while it is) and whose values the array owns, but only its first @max_n + 1
  * entries (as with kv_variant_bridge_read_strv()); -EMSGSIZE as soon as one value takes

@@ -7,6 +7,7 @@
 #include "kvbench-attacks.h"
 #include "kvbench-batch-memory.h"
 #include "kvbench-etcd.h"
+#include "kvbench-floor.h"
 #include "kvbench-redis.h"
 #include "kvbench-sync.h"
 #include "kv-config.h"
@@ -69,6 +70,7 @@ typedef struct {
   guint batch; /* keys per SetMany or GetMany */
   guint next;
   int client;
+  const char *destination; /* NULL: kvstored */
 } Workload;
 
 typedef struct {
@@ -108,7 +110,7 @@ static int build_call(sd_bus *bus, Workload *w, sd_bus_message **ret)
   char key[32];
 
   int r = sd_bus_message_new_method_call(
-      bus, &m, KV_BUS_NAME, KV_OBJECT_PATH,
+      bus, &m, w->destination != NULL ? w->destination : KV_BUS_NAME, KV_OBJECT_PATH,
       w->op == OP_PING ? "org.freedesktop.DBus.Peer" : KV_INTERFACE, op_members[w->op]);
   if (r < 0)
     return r;
@@ -443,28 +445,38 @@ static Figures series_figures(Series *series)
   return f;
 }
 
-/* Measures @w and Ping in the same mode in alternating slices, so that the drift of a
+/* Measures @w and @anchor in the same mode in alternating slices, so that the drift of a
  * shared machine touches both alike. */
-static int measure(sd_bus *bus, const Options *options, pid_t pid, Workload *w, const char *mode,
-                   Figures *out, Figures *ping_out)
+static int measure_against(sd_bus *bus, const Options *options, pid_t pid, Workload *w,
+                           Workload *anchor, pid_t anchor_pid, const char *mode, Figures *out,
+                           Figures *anchor_out)
 {
   enum { SLICES = 4 };
-  Workload ping = {.op = OP_PING};
-  Series op_series = {.cpu_us = 0}, ping_series = {.cpu_us = 0};
+  Series op_series = {.cpu_us = 0}, anchor_series = {.cpu_us = 0};
   int r = 0;
 
   result_init(&op_series.result);
-  result_init(&ping_series.result);
+  result_init(&anchor_series.result);
   for (int i = 0; i < SLICES && r >= 0; i++) {
-    r = run_slice(bus, options, pid, &ping, mode, options->duration / SLICES, &ping_series);
+    r = run_slice(bus, options, anchor_pid, anchor, mode, options->duration / SLICES,
+                  &anchor_series);
     if (r >= 0)
       r = run_slice(bus, options, pid, w, mode, options->duration / SLICES, &op_series);
   }
   *out = series_figures(&op_series);
-  *ping_out = series_figures(&ping_series);
+  *anchor_out = series_figures(&anchor_series);
   result_clear(&op_series.result);
-  result_clear(&ping_series.result);
+  result_clear(&anchor_series.result);
   return r;
+}
+
+/* measure_against() Ping on kvstored. */
+static int measure(sd_bus *bus, const Options *options, pid_t pid, Workload *w, const char *mode,
+                   Figures *out, Figures *ping_out)
+{
+  Workload ping = {.op = OP_PING};
+
+  return measure_against(bus, options, pid, w, &ping, pid, mode, out, ping_out);
 }
 
 static void print_header(void)
@@ -761,32 +773,45 @@ static int run_etcd_anchor(sd_bus *bus, const Options *options, pid_t pid)
   return 0;
 }
 
-/* SetMany and GetMany of the preloaded keys, in keys per second. */
+/* SetMany and GetMany of the preloaded keys, in keys per second, each against the same
+ * call to a peer that stores nothing (the bus's own limit for that call). */
 static int run_batches(sd_bus *bus, const Options *options, pid_t pid)
 {
   const char *modes[] = {"sync", "pipeline"};
-  Figures f, ping;
+  KvbenchFloor floor_peer = {0};
+  Figures f, floor;
   int r;
 
   if (options->keys < 1000 || !(options->ops & (1u << OP_SET_MANY | 1u << OP_GET_MANY)))
     return 0;
-  printf("\n%-8s %5s %-9s %9s %9s %8s %8s %10s\n", "op", "keys", "mode", "calls/s", "keys/s",
-         "p50 us", "p99 us", "cpu us/key");
-  for (Op op = OP_SET_MANY; op <= OP_GET_MANY; op++) {
+  if ((r = kvbench_floor_start(&options->bus, &floor_peer)) < 0)
+    return r;
+  printf("\n%-8s %5s %-9s %9s %9s %8s %8s %10s %11s %10s %9s\n", "op", "keys", "mode", "calls/s",
+         "keys/s", "p50 us", "p99 us", "cpu us/key", "floor keys/s", "floor cpu", "vs floor");
+  for (Op op = OP_SET_MANY; op <= OP_GET_MANY && r >= 0; op++) {
     if (!(options->ops & (1u << op)))
       continue;
-    for (gsize b = 0; b < G_N_ELEMENTS(batch_sizes); b++)
-      for (gsize m = 0; m < G_N_ELEMENTS(modes); m++) {
+    for (gsize b = 0; b < G_N_ELEMENTS(batch_sizes) && r >= 0; b++)
+      for (gsize m = 0; m < G_N_ELEMENTS(modes) && r >= 0; m++) {
         Workload w = {.op = op, .key_count = (guint)options->keys, .batch = batch_sizes[b]};
-        if ((r = measure(bus, options, pid, &w, modes[m], &f, &ping)) < 0)
-          return r;
-        printf("%-8s %5u %-9s %9.0f %9.0f %8.1f %8.1f %10.2f\n", op_names[op], batch_sizes[b],
-               modes[m], f.calls_per_second, f.calls_per_second * batch_sizes[b], f.p50_us,
-               f.p99_us, f.daemon_cpu_us / batch_sizes[b]);
+        Workload anchor = w;
+        anchor.destination = floor_peer.name;
+        if ((r = measure_against(bus, options, pid, &w, &anchor, floor_peer.pid, modes[m], &f,
+                                 &floor)) < 0)
+          break;
+        printf("%-8s %5u %-9s %9.0f %9.0f %8.1f %8.1f %10.2f %11.0f %10.2f %8.2fx\n", op_names[op],
+               batch_sizes[b], modes[m], f.calls_per_second, f.calls_per_second * batch_sizes[b],
+               f.p50_us, f.p99_us, f.daemon_cpu_us / batch_sizes[b],
+               floor.calls_per_second * batch_sizes[b], floor.daemon_cpu_us / batch_sizes[b],
+               floor.calls_per_second > 0 ? f.calls_per_second / floor.calls_per_second : 0.0);
       }
   }
-  printf("(pipeline: %d calls in flight; keys chosen among the %d preloaded)\n", options->pipeline,
-         options->keys);
+  kvbench_floor_stop(&floor_peer);
+  if (r < 0)
+    return r;
+  printf("(pipeline: %d calls in flight; keys chosen among the %d preloaded; floor: the same "
+         "calls answered by a peer that stores nothing, its CPU per key in 'floor cpu')\n",
+         options->pipeline, options->keys);
 
   g_autoptr(GError) error = NULL;
   double redis_set, redis_get;

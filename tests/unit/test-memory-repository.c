@@ -82,6 +82,30 @@ static void test_values_kept_exactly(void)
   }
 }
 
+/* kv_repository_peek() reads as a get does, and lends the stored bytes where their
+ * alignment allows (two peeks of a string share them; a get copies). */
+static void test_peek_lends_stored_bytes(void)
+{
+  g_autoptr(KvRepository) repository = kv_memory_repository_new();
+
+  g_assert_null(kv_repository_peek(repository, "absent"));
+  for (gsize i = 0; i < G_N_ELEMENTS(kv_test_values); i++) {
+    g_autoptr(GVariant) expected = g_variant_parse(NULL, kv_test_values[i], NULL, NULL, NULL);
+    g_autofree char *key = g_strdup_printf("%03zu", i);
+    g_assert_true(kv_repository_set(repository, key, expected, NULL));
+
+    g_autoptr(GVariant) lent = kv_repository_peek(repository, key);
+    g_autoptr(GVariant) again = kv_repository_peek(repository, key);
+    g_autoptr(GVariant) copy = kv_repository_get(repository, key);
+    g_assert_false(g_variant_is_floating(lent));
+    kv_assert_variant_eq(lent, expected);
+    if (g_variant_is_of_type(lent, G_VARIANT_TYPE_STRING)) {
+      g_assert_true(g_variant_get_data(lent) == g_variant_get_data(again));
+      g_assert_true(g_variant_get_data(lent) != g_variant_get_data(copy));
+    }
+  }
+}
+
 static gboolean collect_entry(const char *key, GVariant *value, guint64 revision,
                               gpointer user_data)
 {
@@ -133,6 +157,7 @@ int main(int argc, char **argv)
   g_test_add_func("/memory-repository/replace-and-delete-free-entries",
                   test_replace_and_delete_free_entries);
   g_test_add_func("/memory-repository/values-kept-exactly", test_values_kept_exactly);
+  g_test_add_func("/memory-repository/peek-lends-stored-bytes", test_peek_lends_stored_bytes);
   g_test_add_func("/memory-repository/foreach-with-values", test_foreach_with_values);
   g_test_add_func("/memory-repository/foreach-sorted-by-prefix", test_foreach_sorted_by_prefix);
   return g_test_run();

@@ -623,6 +623,19 @@ static void test_sync_off_loop_write_fails(KvTestState *f, gconstpointer data)
   g_assert_cmpvariant(after, before);
 }
 
+/* The persistent repository lends its memory's bytes, as the memory repository does. */
+static void test_peek_lends_stored_bytes(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+
+  kv_test_set_committed(repository, "k", g_variant_new_string("stored"));
+  g_autoptr(GVariant) lent = kv_repository_peek(repository, "k");
+  g_autoptr(GVariant) again = kv_repository_peek(repository, "k");
+  kv_assert_variant_eq(lent, g_variant_new_string("stored"));
+  g_assert_true(g_variant_get_data(lent) == g_variant_get_data(again));
+  g_assert_null(kv_repository_peek(repository, "absent"));
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -648,6 +661,7 @@ int main(int argc, char **argv)
   ADD("sync-off-loop", test_sync_off_loop);
   ADD("sync-off-loop-write-fails", test_sync_off_loop_write_fails);
   ADD("compaction-during-syncs", test_compaction_during_syncs);
+  ADD("peek-lends-stored-bytes", test_peek_lends_stored_bytes);
 #undef ADD
   return g_test_run();
 }

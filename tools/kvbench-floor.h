@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "kv-client-bus.h"
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+/* The anchor of batches: a peer on the same bus, in a process of its own, that answers
+ * GetMany and SetMany with the shape kvstored gives them and no store behind them (every
+ * key read is answered with the same 16-byte string; SetMany reads its entries and
+ * answers a revision). Its rate is what the bus and sd-bus allow for that call. */
+typedef struct {
+  pid_t pid;
+  char *name; /* its unique bus name */
+} KvbenchFloor;
+
+/* Starts the peer on the bus @bus names. Returns 0 or a negative errno. */
+int kvbench_floor_start(const KvClientBus *bus, KvbenchFloor *ret);
+
+/* Stops the peer and waits for it. */
+void kvbench_floor_stop(KvbenchFloor *self);
+
+G_END_DECLS
