@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -437,6 +438,47 @@ static void test_increments_sum(Fixture *f, gconstpointer data)
   g_ptr_array_unref(race.errors);
 }
 
+/* TCP connections to @port on loopback that this machine closed and keeps in TIME_WAIT. */
+static guint closed_connections_to(guint port)
+{
+  g_autofree char *table = NULL;
+  guint n = 0;
+
+  g_assert_true(g_file_get_contents("/proc/net/tcp", &table, NULL, NULL));
+  g_auto(GStrv) lines = g_strsplit(table, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++) {
+    unsigned int remote_port, state;
+    if (sscanf(lines[i], " %*u: %*x:%*x %*x:%x %x", &remote_port, &state) == 2 &&
+        remote_port == port && state == 0x06)
+      n++;
+  }
+  return n;
+}
+
+/* Bursts of writes and quiet between them: kvstored keeps its connections to etcd for
+ * the next burst instead of closing most of them after each (curl's default cache holds
+ * four per request in progress), which would use up the machine's ephemeral ports
+ * under a steady load. */
+static void test_connections_reused(Fixture *f, gconstpointer data)
+{
+  guint port = (guint)g_ascii_strtoull(strrchr(f->etcd.members[0].url, ':') + 1, NULL, 10);
+  guint before = closed_connections_to(port);
+
+  for (int burst = 0; burst < 5; burst++) {
+    Race race = {0, 0, 0, g_ptr_array_new_with_free_func(g_free)};
+    for (int i = 0; i < 32; i++) {
+      g_autofree char *key = g_strdup_printf("burst%d", i);
+      race_call(&f->a, "Set", g_variant_new("(sv)", key, g_variant_new_int32(burst)), &race);
+    }
+    race_wait(&race, 32);
+    g_assert_cmpuint(race.succeeded, ==, 32);
+    g_ptr_array_unref(race.errors);
+  }
+  guint closed = closed_connections_to(port) - before;
+  g_test_message("connections to etcd closed during 5 bursts of 32 writes: %u", closed);
+  g_assert_cmpuint(closed, <, 8);
+}
+
 /* A batch on A comes to B whole, in one Changes signal at one revision. */
 static void test_batch_whole(Fixture *f, gconstpointer data)
 {
@@ -722,6 +764,7 @@ int main(int argc, char **argv)
   ADD("compare-and-set-race", test_compare_and_set_race);
   ADD("increments-sum", test_increments_sum);
   ADD("batch-whole", test_batch_whole);
+  ADD("connections-reused", test_connections_reused);
   ADD("restart-reloads", test_restart_reloads);
   ADD("outage", test_outage);
   ADD("start-before-cluster", test_start_before_cluster);
