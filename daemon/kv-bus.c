@@ -167,6 +167,16 @@ void kv_bus_commit(KvBus *self)
   commit_ended(self, batch, kv_service_revision(self->service), committed ? NULL : error);
 }
 
+void kv_bus_input_drained(KvBus *self)
+{
+  int enabled = SD_EVENT_OFF;
+
+  if (sd_event_source_get_enabled(self->commit_source, &enabled) < 0 || enabled == SD_EVENT_OFF)
+    return;
+  (void)sd_event_source_set_enabled(self->commit_source, SD_EVENT_OFF);
+  start_commit(self);
+}
+
 gint64 kv_bus_last_commit_end(KvBus *self)
 {
   return self->last_commit_end;

@@ -38,6 +38,10 @@ gboolean kv_bus_reload(KvBus *self, GError **error);
 /* Commits now and sends the replies that waited for it (or the commit's error). */
 void kv_bus_commit(KvBus *self);
 
+/* Tells the front that the bus has no input ready: the writes read so far are committed
+ * now, a turn of the event loop sooner than the commit's idle source would. */
+void kv_bus_input_drained(KvBus *self);
+
 /* When the last commit that answered writes finished (g_get_monotonic_time()), or 0. */
 gint64 kv_bus_last_commit_end(KvBus *self);
 

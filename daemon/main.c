@@ -63,6 +63,7 @@ typedef struct {
   gboolean persistent;
   gboolean etcd;
   KvBus *front;
+  sd_bus *bus;
   char *last_status;
   uint64_t stop_deadline;
 } Daemon;
@@ -341,13 +342,23 @@ static int examine_state(const Options *options)
 }
 
 /* sd-bus takes one message a turn of the event loop; after each turn this takes the
- * messages already read too (a few dozen at most, so that the rest of the loop, the
- * commit included, comes round), without going back to epoll for each. */
+ * messages already read too (a few dozen at most, so that the rest of the loop comes
+ * round), without going back to epoll for each, and once none is left commits the writes
+ * they made (one commit for all, as the commit's idle source would a turn later). */
 static int on_post(sd_event_source *source, void *userdata)
 {
-  for (int i = 0; i < POST_MESSAGES; i++)
-    if (sd_bus_process(userdata, NULL) <= 0)
-      break;
+  Daemon *daemon = userdata;
+
+  for (int i = 0; i < POST_MESSAGES; i++) {
+    int r = sd_bus_process(daemon->bus, NULL);
+    if (r < 0)
+      return 0;
+    if (r == 0) {
+      if (daemon->front != NULL)
+        kv_bus_input_drained(daemon->front);
+      return 0;
+    }
+  }
   return 0;
 }
 
@@ -455,7 +466,7 @@ static int run(const Options *options)
   g_autoptr(KvBusAccess) access = NULL;
   g_autoptr(KvBus) front = NULL;
   g_autoptr(KvIdle) idle = NULL;
-  Daemon daemon = {NULL, FALSE, FALSE, NULL, NULL, 0};
+  Daemon daemon = {0};
   const char *bus_name;
 
   int r = sd_event_default(&event);
@@ -483,7 +494,8 @@ static int run(const Options *options)
   }
   /* Losing the bus makes the loop exit with EXIT_FAILURE. */
   sd_bus_set_exit_on_disconnect(bus, 1);
-  r = sd_event_add_post(event, NULL, on_post, bus);
+  daemon.bus = bus;
+  r = sd_event_add_post(event, NULL, on_post, &daemon);
   if (r < 0) {
     kv_log(LOG_ERR, "Cannot watch the event loop's turns: %s", g_strerror(-r));
     return EXIT_FAILURE;
@@ -532,9 +544,10 @@ static int run(const Options *options)
     kv_log(LOG_ERR, "Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
     return EXIT_FAILURE;
   }
-  daemon = (Daemon){
-      repository, !options->in_memory && options->etcd == NULL, options->etcd != NULL, front, NULL,
-      0};
+  daemon.repository = repository;
+  daemon.persistent = !options->in_memory && options->etcd == NULL;
+  daemon.etcd = options->etcd != NULL;
+  daemon.front = front;
 
   if (options->idle_timeout > 0) {
     r = kv_idle_new(bus, front, KV_BUS_NAME, (guint64)(options->idle_timeout * 1e6), &idle);
