@@ -35,6 +35,40 @@ static int floor_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
   return sd_bus_send(NULL, reply, NULL);
 }
 
+static int floor_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  const char *key;
+  int r = sd_bus_message_read_basic(m, 's', &key);
+
+  if (r < 0)
+    return r;
+  return sd_bus_reply_method_return(m, "v", "s", FLOOR_VALUE);
+}
+
+static int floor_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  const char *key;
+  int r = sd_bus_message_read_basic(m, 's', &key);
+
+  if (r >= 0)
+    r = sd_bus_message_skip(m, "v");
+  if (r < 0)
+    return r;
+  return sd_bus_reply_method_return(m, NULL);
+}
+
+static int floor_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  guint64 *revision = userdata;
+  const char *key;
+  int64_t delta;
+  int r = sd_bus_message_read(m, "sx", &key, &delta);
+
+  if (r < 0)
+    return r;
+  return sd_bus_reply_method_return(m, "x", (int64_t)++ * revision * delta);
+}
+
 static int floor_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   guint64 *revision = userdata;
@@ -55,6 +89,11 @@ static int floor_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 
 static const sd_bus_vtable floor_vtable[] = {
     SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_ARGS("Get", SD_BUS_ARGS("s", key), SD_BUS_RESULT("v", value), floor_get, 0),
+    SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "v", value), SD_BUS_NO_RESULT, floor_set,
+                            0),
+    SD_BUS_METHOD_WITH_ARGS("Increment", SD_BUS_ARGS("s", key, "x", delta),
+                            SD_BUS_RESULT("x", value), floor_increment, 0),
     SD_BUS_METHOD_WITH_ARGS("GetMany", SD_BUS_ARGS("as", keys), SD_BUS_RESULT("a{sv}", found),
                             floor_get_many, 0),
     SD_BUS_METHOD_WITH_ARGS("SetMany", SD_BUS_ARGS("a{sv}", entries), SD_BUS_RESULT("t", revision),

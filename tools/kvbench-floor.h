@@ -8,10 +8,10 @@
 
 G_BEGIN_DECLS
 
-/* The anchor of batches: a peer on the same bus, in a process of its own, that answers
- * GetMany and SetMany with the shape kvstored gives them and no store behind them (every
- * key read is answered with the same 16-byte string; SetMany reads its entries and
- * answers a revision). Its rate is what the bus and sd-bus allow for that call. */
+/* The bus's own limit for a call: a peer on the same bus, in a process of its own, that
+ * answers Get, Set, Increment, GetMany and SetMany with the shape kvstored gives them and
+ * no store behind them (every key read is answered with the same 16-byte string; writes
+ * read their arguments and answer a number). */
 typedef struct {
   pid_t pid;
   char *name; /* its unique bus name */

@@ -773,32 +773,67 @@ static int run_etcd_anchor(sd_bus *bus, const Options *options, pid_t pid)
   return 0;
 }
 
-/* SetMany and GetMany of the preloaded keys, in keys per second, each against the same
- * call to a peer that stores nothing (the bus's own limit for that call). */
-static int run_batches(sd_bus *bus, const Options *options, pid_t pid)
+/* Get, Set and Increment of 16 bytes against the same calls to a peer that stores nothing. */
+static int run_single_calls_against_floor(sd_bus *bus, const Options *options, pid_t pid,
+                                          const KvbenchFloor *floor_peer)
 {
   const char *modes[] = {"sync", "pipeline"};
-  KvbenchFloor floor_peer = {0};
+  const Op ops[] = {OP_GET, OP_SET, OP_INCR};
+  gboolean header = FALSE;
+  Figures f, floor;
+  int r;
+
+  for (gsize o = 0; o < G_N_ELEMENTS(ops); o++) {
+    /* Get reads the preloaded keys. */
+    if (!(options->ops & (1u << ops[o])) || (ops[o] == OP_GET && options->keys == 0))
+      continue;
+    if (!header)
+      printf("\n%-8s %-9s %9s %9s %9s %10s %9s\n", "op", "mode", "calls/s", "cpu us", "floor/s",
+             "floor cpu", "vs floor");
+    header = TRUE;
+    for (gsize m = 0; m < G_N_ELEMENTS(modes); m++) {
+      Workload w = {
+          .op = ops[o], .value = (char *)"value-0000000001", .key_count = (guint)options->keys};
+      Workload anchor = w;
+      anchor.destination = floor_peer->name;
+      if ((r = measure_against(bus, options, pid, &w, &anchor, floor_peer->pid, modes[m], &f,
+                               &floor)) < 0)
+        return r;
+      printf("%-8s %-9s %9.0f %9.1f %9.0f %10.1f %8.2fx\n", op_names[ops[o]], modes[m],
+             f.calls_per_second, f.daemon_cpu_us, floor.calls_per_second, floor.daemon_cpu_us,
+             f.calls_per_second > 0 ? floor.calls_per_second / f.calls_per_second : 0.0);
+    }
+  }
+  if (header)
+    printf("(floor: the same calls answered by a peer that stores nothing; 'vs floor' is the "
+           "time per call relative to it)\n");
+  return 0;
+}
+
+/* SetMany and GetMany of the preloaded keys, in keys per second, each against the same
+ * calls to a peer that stores nothing. */
+static int run_batches_against_floor(sd_bus *bus, const Options *options, pid_t pid,
+                                     const KvbenchFloor *floor_peer)
+{
+  const char *modes[] = {"sync", "pipeline"};
   Figures f, floor;
   int r;
 
   if (options->keys < 1000 || !(options->ops & (1u << OP_SET_MANY | 1u << OP_GET_MANY)))
     return 0;
-  if ((r = kvbench_floor_start(&options->bus, &floor_peer)) < 0)
-    return r;
   printf("\n%-8s %5s %-9s %9s %9s %8s %8s %10s %11s %10s %9s\n", "op", "keys", "mode", "calls/s",
          "keys/s", "p50 us", "p99 us", "cpu us/key", "floor keys/s", "floor cpu", "vs floor");
-  for (Op op = OP_SET_MANY; op <= OP_GET_MANY && r >= 0; op++) {
+  for (Op op = OP_SET_MANY; op <= OP_GET_MANY; op++) {
     if (!(options->ops & (1u << op)))
       continue;
-    for (gsize b = 0; b < G_N_ELEMENTS(batch_sizes) && r >= 0; b++)
-      for (gsize m = 0; m < G_N_ELEMENTS(modes) && r >= 0; m++) {
+    for (gsize b = 0; b < G_N_ELEMENTS(batch_sizes); b++)
+      for (gsize m = 0; m < G_N_ELEMENTS(modes); m++) {
         Workload w = {.op = op, .key_count = (guint)options->keys, .batch = batch_sizes[b]};
         Workload anchor = w;
-        anchor.destination = floor_peer.name;
-        if ((r = measure_against(bus, options, pid, &w, &anchor, floor_peer.pid, modes[m], &f,
+        anchor.destination = floor_peer->name;
+        if ((r = measure_against(bus, options, pid, &w, &anchor, floor_peer->pid, modes[m], &f,
                                  &floor)) < 0)
-          break;
+          return r;
         printf("%-8s %5u %-9s %9.0f %9.0f %8.1f %8.1f %10.2f %11.0f %10.2f %8.2fx\n", op_names[op],
                batch_sizes[b], modes[m], f.calls_per_second, f.calls_per_second * batch_sizes[b],
                f.p50_us, f.p99_us, f.daemon_cpu_us / batch_sizes[b],
@@ -806,12 +841,25 @@ static int run_batches(sd_bus *bus, const Options *options, pid_t pid)
                floor.calls_per_second > 0 ? f.calls_per_second / floor.calls_per_second : 0.0);
       }
   }
-  kvbench_floor_stop(&floor_peer);
-  if (r < 0)
-    return r;
   printf("(pipeline: %d calls in flight; keys chosen among the %d preloaded; floor: the same "
          "calls answered by a peer that stores nothing, its CPU per key in 'floor cpu')\n",
          options->pipeline, options->keys);
+  return 0;
+}
+
+/* Calls against a peer that stores nothing, then Redis's batches in the same run. */
+static int run_against_floor(sd_bus *bus, const Options *options, pid_t pid)
+{
+  KvbenchFloor floor_peer = {0};
+  int r = kvbench_floor_start(&options->bus, &floor_peer);
+
+  if (r >= 0)
+    r = run_single_calls_against_floor(bus, options, pid, &floor_peer);
+  if (r >= 0)
+    r = run_batches_against_floor(bus, options, pid, &floor_peer);
+  kvbench_floor_stop(&floor_peer);
+  if (r < 0 || options->keys < 1000 || !(options->ops & (1u << OP_SET_MANY | 1u << OP_GET_MANY)))
+    return r;
 
   g_autoptr(GError) error = NULL;
   double redis_set, redis_get;
@@ -963,7 +1011,8 @@ static int run(const Options *options, GArray *value_sizes)
   report_memory(options, rss_before, kvbench_rss_kib(pid), count_before, store_count(bus));
 
   if ((r = run_table(bus, options, pid, value_sizes)) < 0 ||
-      (r = run_batches(bus, options, pid)) < 0 || (r = run_sync_anchor(bus, options, pid)) < 0 ||
+      (r = run_against_floor(bus, options, pid)) < 0 ||
+      (r = run_sync_anchor(bus, options, pid)) < 0 ||
       (r = run_etcd_anchor(bus, options, pid)) < 0) {
     fprintf(stderr, "kvbench: measurement failed: %s\n", g_strerror(-r));
     return 1;
