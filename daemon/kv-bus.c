@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 /* A batch of more value bytes than this has memory trimmed after its commit. */
 #define TRIM_AFTER_BYTES (1024 * 1024)
@@ -63,15 +64,32 @@ static GArray *waiting_new(void)
   return waiting;
 }
 
+/* Whether the bus has nothing more for us: no message in sd-bus's read queue, no byte
+ * unread on its socket (sd-bus reads one message at a time). */
+static gboolean input_drained(KvBus *self)
+{
+  uint64_t queued = 1;
+  int unread = 1;
+
+  return sd_bus_get_n_queued_read(self->bus, &queued) >= 0 && queued == 0 &&
+         ioctl(sd_bus_get_fd(self->bus), FIONREAD, &unread) >= 0 && unread == 0;
+}
+
 /* Queues @message (a reply to @call, or a signal when @call is NULL) for after the
- * commit. Returns 1: for a method handler, the call is taken care of. */
+ * commit, which starts at once when nothing more is there to read (a client waiting for
+ * each answer then gets it in the turn of the loop that read its call), else once the
+ * input is drained. Returns 1: for a method handler, the call is taken care of. */
 static int send_after_commit(KvBus *self, sd_bus_message *call, sd_bus_message *message)
 {
   Outgoing outgoing = {call != NULL ? sd_bus_message_ref(call) : NULL, sd_bus_message_ref(message)};
 
   g_array_append_val(self->waiting, outgoing);
   int r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
-  return r < 0 ? r : 1;
+  if (r < 0)
+    return r;
+  if (input_drained(self))
+    kv_bus_input_drained(self);
+  return 1;
 }
 
 static void message_unref(gpointer message)
