@@ -13,12 +13,16 @@ struct _KvService {
   KvServiceChangeFunc on_change;
   gpointer on_change_data;
   gboolean repository_tells_changes; /* the repository reports changes itself */
-  /* Keys a write in flight rests on (its compares), each with the writes parked until it
-   * is done: writes of one key from this kvstored take turns instead of breaking each
-   * other's conditions. Only a repository that answers later ever has any. */
-  GHashTable *busy;     /* key -> GPtrArray of parked submissions */
-  gboolean takes_turns; /* the repository answers submissions later */
+  /* Where writes are answered later (etcd), writes of one key take turns, in the order
+   * they came: the keys writes in flight name, and the writes waiting for their turn. */
+  gboolean takes_turns;
+  GHashTable *busy; /* borrowed key strings */
+  GQueue *waiting;  /* Submission, oldest first */
+  gboolean starting, start_again;
 };
+
+/* Forgets the writes still waiting for their turn, untold (kvstored is stopping). */
+void kv_service_drop_waiting(KvService *self);
 
 /* A batch names at most KV_BATCH_MAX_KEYS keys: TOO_LARGE otherwise. */
 gboolean kv_service_validate_batch_size(gsize n, GError **error);

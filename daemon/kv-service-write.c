@@ -218,71 +218,89 @@ typedef struct {
   gpointer user_data;
   Plan plan;
   guint attempts;
-  GPtrArray *held; /* the busy keys it holds; NULL until it holds one */
+  GPtrArray *keys; /* the keys it names, borrowed from ->write */
 } Submission;
 
 static void attempt(Submission *submission);
 
-/* Whether one of @plan's compared keys is held by another write: @submission then waits
- * for it. */
-static gboolean park(KvService *self, Submission *submission)
+/* The keys @write names, whether it changes them or not. */
+static GPtrArray *write_keys(const KvWrite *write)
 {
-  for (guint i = 0; i < submission->plan.compares->len; i++) {
-    GPtrArray *parked =
-        g_hash_table_lookup(self->busy, g_array_index(submission->plan.compares, KvCompare, i).key);
-    if (parked != NULL) {
-      g_ptr_array_add(parked, submission);
-      return TRUE;
-    }
+  GPtrArray *keys = g_ptr_array_new();
+
+  switch (write->kind) {
+  case KV_WRITE_SET_MANY:
+    for (gsize i = 0; i < write->n_changes; i++)
+      g_ptr_array_add(keys, (gpointer)write->changes[i].key);
+    break;
+  case KV_WRITE_DELETE_MANY:
+    for (gsize i = 0; write->keys[i] != NULL; i++)
+      g_ptr_array_add(keys, (gpointer)write->keys[i]);
+    break;
+  default:
+    g_ptr_array_add(keys, (gpointer)write->key);
   }
+  return keys;
+}
+
+static gboolean names_any_of(const Submission *submission, GHashTable *keys)
+{
+  for (guint i = 0; i < submission->keys->len; i++)
+    if (g_hash_table_contains(keys, g_ptr_array_index(submission->keys, i)))
+      return TRUE;
   return FALSE;
 }
 
-static void hold(KvService *self, Submission *submission)
+/* Marks @submission's keys busy and makes it. */
+static void start(KvService *self, Submission *submission)
 {
-  for (guint i = 0; i < submission->plan.compares->len; i++) {
-    const char *key = g_array_index(submission->plan.compares, KvCompare, i).key;
-    if (g_hash_table_contains(self->busy, key))
-      continue;
-    g_hash_table_insert(self->busy, g_strdup(key), g_ptr_array_new());
-    if (submission->held == NULL)
-      submission->held = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(submission->held, g_strdup(key));
-  }
+  for (guint i = 0; i < submission->keys->len; i++)
+    g_hash_table_add(self->busy, g_ptr_array_index(submission->keys, i));
+  attempt(submission);
 }
 
-/* Lets go of the keys @submission held, and tries the writes that waited for them. */
-static void release(KvService *self, Submission *submission)
+/* Starts, in the order they came, the waiting writes none of whose keys a write in flight
+ * or an earlier waiting one names. */
+static void start_waiting(KvService *self)
 {
-  if (submission->held == NULL || submission->held->len == 0)
+  /* A write that ends at once (nothing to change) comes back here: the pass goes on. */
+  if (self->starting) {
+    self->start_again = TRUE;
     return;
-  g_autoptr(GPtrArray) woken = g_ptr_array_new();
-
-  for (guint i = 0; i < submission->held->len; i++) {
-    const char *key = g_ptr_array_index(submission->held, i);
-    GPtrArray *parked = NULL;
-    g_autofree char *owned_key = NULL;
-    if (g_hash_table_steal_extended(self->busy, key, (gpointer *)&owned_key, (gpointer *)&parked)) {
-      g_ptr_array_extend_and_steal(woken, parked);
+  }
+  self->starting = TRUE;
+  do {
+    g_autoptr(GHashTable) named_earlier = g_hash_table_new(g_str_hash, g_str_equal);
+    self->start_again = FALSE;
+    for (GList *link = self->waiting->head, *next; link != NULL; link = next) {
+      Submission *submission = link->data;
+      next = link->next;
+      if (names_any_of(submission, self->busy) || names_any_of(submission, named_earlier)) {
+        for (guint i = 0; i < submission->keys->len; i++)
+          g_hash_table_add(named_earlier, g_ptr_array_index(submission->keys, i));
+        continue;
+      }
+      g_queue_delete_link(self->waiting, link);
+      start(self, submission);
     }
-  }
-  g_ptr_array_set_size(submission->held, 0);
-  for (guint i = 0; i < woken->len; i++) {
-    Submission *waiting = g_ptr_array_index(woken, i);
-    waiting->attempts--; /* waiting is no failed attempt */
-    attempt(waiting);
-  }
+  } while (self->start_again);
+  self->starting = FALSE;
 }
 
 static void submission_finish(Submission *submission, const GError *error)
 {
   KvService *self = submission->service;
 
+  /* Before the write, which owns the key strings, is told and gone. */
+  if (self->takes_turns)
+    for (guint i = 0; i < submission->keys->len; i++)
+      g_hash_table_remove(self->busy, g_ptr_array_index(submission->keys, i));
   submission->done(submission->write, error, submission->user_data);
   plan_clear(&submission->plan);
-  release(self, submission);
-  g_clear_pointer(&submission->held, g_ptr_array_unref);
+  g_ptr_array_unref(submission->keys);
   g_free(submission);
+  if (self->takes_turns)
+    start_waiting(self);
 }
 
 static void on_submitted(guint64 revision, const GError *error, gpointer user_data)
@@ -291,7 +309,6 @@ static void on_submitted(guint64 revision, const GError *error, gpointer user_da
   KvService *self = submission->service;
 
   if (g_error_matches(error, KV_ERROR, KV_ERROR_CONFLICT) && submission->attempts < MAX_ATTEMPTS) {
-    release(self, submission);
     attempt(submission);
     return;
   }
@@ -326,14 +343,6 @@ static void attempt(Submission *submission)
     submission_finish(submission, NULL);
     return;
   }
-  /* Only where writes wait for an answer can two of one key be out at once. */
-  if (self->takes_turns) {
-    if (park(self, submission)) {
-      plan_clear(plan);
-      return;
-    }
-    hold(self, submission);
-  }
   kv_repository_submit(self->repository, (const KvChange *)plan->changes->data, plan->changes->len,
                        (const KvCompare *)plan->compares->data, plan->compares->len, on_submitted,
                        submission);
@@ -347,7 +356,29 @@ void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpoint
   submission->write = write;
   submission->done = done;
   submission->user_data = user_data;
-  attempt(submission);
+  submission->keys = write_keys(write);
+  if (!self->takes_turns) {
+    attempt(submission);
+    return;
+  }
+  /* Writes of one key are made in the order they came, each planned from what the ones
+   * before it left: a Delete after a Set still in flight deletes what it set. */
+  if (g_queue_is_empty(self->waiting) && !names_any_of(submission, self->busy)) {
+    start(self, submission);
+    return;
+  }
+  g_queue_push_tail(self->waiting, submission);
+  start_waiting(self);
+}
+
+void kv_service_drop_waiting(KvService *self)
+{
+  Submission *submission;
+
+  while ((submission = g_queue_pop_head(self->waiting)) != NULL) {
+    g_ptr_array_unref(submission->keys);
+    g_free(submission);
+  }
 }
 
 /* The synchronous calls, for a repository that makes its changes itself. */

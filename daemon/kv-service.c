@@ -23,8 +23,8 @@ KvService *kv_service_new(KvRepository *repository, gsize max_value_size)
 
   self->repository = repository;
   self->max_value_size = max_value_size;
-  self->busy =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+  self->busy = g_hash_table_new(g_str_hash, g_str_equal);
+  self->waiting = g_queue_new();
   self->takes_turns = kv_repository_answers_later(repository);
   self->repository_tells_changes = kv_repository_set_change_func(repository, forward_change, self);
   return self;
@@ -36,7 +36,9 @@ void kv_service_free(KvService *self)
     return;
   if (self->repository_tells_changes)
     kv_repository_set_change_func(self->repository, NULL, NULL);
+  kv_service_drop_waiting(self);
   g_hash_table_unref(self->busy);
+  g_queue_free(self->waiting);
   g_free(self);
 }
 

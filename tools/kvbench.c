@@ -24,6 +24,7 @@
 
 #define KEY_FORMAT "key:%012u"      /* 16 bytes */
 #define PREFIX_100 "key:0000000001" /* selects key:000000000100 .. key:000000000199 */
+#define SET_KEYS   64               /* keys each client's Sets go round */
 
 typedef enum {
   OP_PING,
@@ -125,7 +126,8 @@ static int build_call(sd_bus *bus, Workload *w, sd_bus_message **ret)
     r = sd_bus_message_append(m, "s", w->key != NULL ? w->key : key);
     break;
   case OP_SET:
-    g_snprintf(key, sizeof key, "bench:set:%d", w->client);
+    /* One key per call in flight: on etcd, writes of one key take turns. */
+    g_snprintf(key, sizeof key, "bench:set:%d:%u", w->client, n % SET_KEYS);
     r = sd_bus_message_append(m, "sv", key, "s", w->value);
     break;
   case OP_INCR:

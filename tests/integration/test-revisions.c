@@ -69,79 +69,80 @@ static void assert_fails(KvTestBus *bus, const char *method, GVariant *parameter
 
 static void test_revisions_grow_as_specified(KvTestBus *bus, gconstpointer data)
 {
-  g_assert_cmpuint(store_revision(bus), ==, 0);
+  /* On etcd the cluster's revision: counted from where this store starts. */
+  guint64 base = store_revision(bus);
   g_autoptr(GVariant) r1 =
       kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "a", g_variant_new_int32(1)));
-  g_assert_cmpuint(store_revision(bus), ==, 1);
+  g_assert_cmpuint(store_revision(bus), ==, base + 1);
   /* The same type and value again is still a change. */
   g_autoptr(GVariant) r2 =
       kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "a", g_variant_new_int32(1)));
-  g_assert_cmpuint(store_revision(bus), ==, 2);
-  g_assert_cmpuint(key_revision(bus, "a"), ==, 2);
+  g_assert_cmpuint(store_revision(bus), ==, base + 2);
+  g_assert_cmpuint(key_revision(bus, "a"), ==, base + 2);
   /* Deleting a missing key is not one. */
   g_autoptr(GVariant) r3 = kv_test_bus_call_ok(bus, "Delete", g_variant_new("(s)", "missing"));
-  g_assert_cmpuint(store_revision(bus), ==, 2);
+  g_assert_cmpuint(store_revision(bus), ==, base + 2);
 
   /* A batch is one change: every key of it at the same revision. */
   g_autoptr(GVariant) batch =
       kv_test_bus_call_ok(bus, "SetMany", entries_parameter("{'b': <1>, 'c': <2>, 'd': <3>}"));
-  kv_assert_variant_eq(batch, g_variant_new("(t)", (guint64)3));
-  g_assert_cmpuint(key_revision(bus, "b"), ==, 3);
-  g_assert_cmpuint(key_revision(bus, "d"), ==, 3);
-  g_assert_cmpuint(key_revision(bus, "a"), ==, 2);
+  kv_assert_variant_eq(batch, g_variant_new("(t)", base + 3));
+  g_assert_cmpuint(key_revision(bus, "b"), ==, base + 3);
+  g_assert_cmpuint(key_revision(bus, "d"), ==, base + 3);
+  g_assert_cmpuint(key_revision(bus, "a"), ==, base + 2);
 
   const char *some[] = {"b", "missing", NULL};
   g_autoptr(GVariant) deleted =
       kv_test_bus_call_ok(bus, "DeleteMany", g_variant_new("(^as)", some));
-  kv_assert_variant_eq(deleted, g_variant_new("(ut)", 1, (guint64)4));
+  kv_assert_variant_eq(deleted, g_variant_new("(ut)", 1, base + 4));
   const char *none[] = {"missing", NULL};
   g_autoptr(GVariant) nothing =
       kv_test_bus_call_ok(bus, "DeleteMany", g_variant_new("(^as)", none));
-  kv_assert_variant_eq(nothing, g_variant_new("(ut)", 0, (guint64)4));
+  kv_assert_variant_eq(nothing, g_variant_new("(ut)", 0, base + 4));
 
   g_autoptr(GVariant) incr =
       kv_test_bus_call_ok(bus, "Increment", g_variant_new("(sx)", "n", (gint64)1));
-  g_assert_cmpuint(store_revision(bus), ==, 5);
+  g_assert_cmpuint(store_revision(bus), ==, base + 5);
   g_autoptr(GVariant) cas = kv_test_bus_call_ok(
-      bus, "CompareAndSet", g_variant_new("(stv)", "n", (guint64)5, g_variant_new_int64(9)));
-  kv_assert_variant_eq(cas, g_variant_new("(t)", (guint64)6));
+      bus, "CompareAndSet", g_variant_new("(stv)", "n", base + 5, g_variant_new_int64(9)));
+  kv_assert_variant_eq(cas, g_variant_new("(t)", base + 6));
 
   /* Failed calls change nothing, revision included. */
-  assert_fails(bus, "CompareAndSet",
-               g_variant_new("(stv)", "n", (guint64)5, g_variant_new_int64(0)),
+  assert_fails(bus, "CompareAndSet", g_variant_new("(stv)", "n", base + 5, g_variant_new_int64(0)),
                ERROR_PREFIX "Conflict");
   assert_fails(bus, "Set", g_variant_new("(sv)", "", g_variant_new_int32(1)),
                ERROR_PREFIX "InvalidKey");
-  g_assert_cmpuint(store_revision(bus), ==, 6);
+  g_assert_cmpuint(store_revision(bus), ==, base + 6);
 
   /* Revisions are kept across a restart. */
   kv_test_bus_stop_daemon(bus);
-  g_assert_cmpuint(store_revision(bus), ==, 6);
-  g_assert_cmpuint(key_revision(bus, "a"), ==, 2);
-  g_assert_cmpuint(key_revision(bus, "c"), ==, 3);
-  g_assert_cmpuint(key_revision(bus, "n"), ==, 6);
+  g_assert_cmpuint(store_revision(bus), ==, base + 6);
+  g_assert_cmpuint(key_revision(bus, "a"), ==, base + 2);
+  g_assert_cmpuint(key_revision(bus, "c"), ==, base + 3);
+  g_assert_cmpuint(key_revision(bus, "n"), ==, base + 6);
 }
 
 static void test_compare_and_delete(KvTestBus *bus, gconstpointer data)
 {
+  guint64 base = store_revision(bus);
   g_autoptr(GVariant) set =
       kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "k", g_variant_new_int32(1)));
 
   assert_fails(bus, "CompareAndDelete", g_variant_new("(st)", "k", (guint64)0),
                ERROR_PREFIX "Conflict");
-  assert_fails(bus, "CompareAndDelete", g_variant_new("(st)", "k", (guint64)2),
+  assert_fails(bus, "CompareAndDelete", g_variant_new("(st)", "k", base + 2),
                ERROR_PREFIX "Conflict");
   g_autoptr(GVariant) deleted =
-      kv_test_bus_call_ok(bus, "CompareAndDelete", g_variant_new("(st)", "k", (guint64)1));
-  kv_assert_variant_eq(deleted, g_variant_new("(t)", (guint64)2));
+      kv_test_bus_call_ok(bus, "CompareAndDelete", g_variant_new("(st)", "k", base + 1));
+  kv_assert_variant_eq(deleted, g_variant_new("(t)", base + 2));
   /* Expecting a missing key to be missing: true, and no change. */
   g_autoptr(GVariant) absent =
       kv_test_bus_call_ok(bus, "CompareAndDelete", g_variant_new("(st)", "k", (guint64)0));
-  kv_assert_variant_eq(absent, g_variant_new("(t)", (guint64)2));
+  kv_assert_variant_eq(absent, g_variant_new("(t)", base + 2));
   /* CompareAndSet with 0 creates only what does not exist. */
   g_autoptr(GVariant) created = kv_test_bus_call_ok(
       bus, "CompareAndSet", g_variant_new("(stv)", "k", (guint64)0, g_variant_new_int32(5)));
-  kv_assert_variant_eq(created, g_variant_new("(t)", (guint64)3));
+  kv_assert_variant_eq(created, g_variant_new("(t)", base + 3));
   assert_fails(bus, "CompareAndSet",
                g_variant_new("(stv)", "k", (guint64)0, g_variant_new_int32(6)),
                ERROR_PREFIX "Conflict");
@@ -216,7 +217,7 @@ static void test_compare_and_set_race(KvTestBus *bus, gconstpointer data)
     g_assert_no_error(error);
   }
 
-  guint64 revision = 0;
+  guint64 base = store_revision(bus), revision = 0;
   for (int round = 0; round < ROUNDS; round++) {
     for (int i = 0; i < 2; i++)
       kv_test_call_async(connections[i], "CompareAndSet",
@@ -239,7 +240,7 @@ static void test_compare_and_set_race(KvTestBus *bus, gconstpointer data)
     g_assert_cmpint(winners, ==, 1);
   }
   g_assert_cmpuint(key_revision(bus, "lock"), ==, revision);
-  g_assert_cmpuint(revision, ==, ROUNDS);
+  g_assert_cmpuint(revision, ==, base + ROUNDS);
   for (int i = 0; i < 2; i++) {
     g_dbus_connection_close_sync(connections[i], NULL, NULL);
     g_object_unref(connections[i]);
@@ -392,8 +393,26 @@ static void test_watcher_sees_every_change_in_order(KvTestBus *bus, gconstpointe
   }
 }
 
+/* @line, whose first field is a revision counted from the store's start, with that
+ * field counted from @base (the store's revision at the start: on etcd, the cluster's). */
+static char *at_revision(guint64 base, const char *line)
+{
+  char *rest;
+  guint64 offset = g_ascii_strtoull(line, &rest, 10);
+
+  return g_strdup_printf("%" G_GUINT64_FORMAT "%s", base + offset, rest);
+}
+
+static void assert_line(GPtrArray *lines, guint i, guint64 base, const char *expected)
+{
+  g_autofree char *line = at_revision(base, expected);
+
+  g_assert_cmpstr(g_ptr_array_index(lines, i), ==, line);
+}
+
 static void test_arg0_filters(KvTestBus *bus, gconstpointer data)
 {
+  guint64 base = store_revision(bus);
   Received under, exact, all;
   guint under_id = subscribe(bus, "app/settings/", G_DBUS_SIGNAL_FLAGS_MATCH_ARG0_PATH, &under);
   guint exact_id = subscribe(bus, "exact", G_DBUS_SIGNAL_FLAGS_NONE, &exact);
@@ -409,14 +428,14 @@ static void test_arg0_filters(KvTestBus *bus, gconstpointer data)
       kv_test_bus_call_ok(bus, "Delete", g_variant_new("(s)", "app/settings/a"));
   /* Signals for one connection arrive in order: once the catch-all saw the last, the
    * filtered subscriptions have seen all they will. */
-  wait_for_revision(&all, G_N_ELEMENTS(keys) + 1);
+  wait_for_revision(&all, base + G_N_ELEMENTS(keys) + 1);
 
   g_assert_cmpuint(under.lines->len, ==, 3);
-  g_assert_cmpstr(g_ptr_array_index(under.lines, 0), ==, "1 app/settings/a true");
-  g_assert_cmpstr(g_ptr_array_index(under.lines, 1), ==, "2 app/settings/deep/b true");
-  g_assert_cmpstr(g_ptr_array_index(under.lines, 2), ==, "7 app/settings/a deleted");
+  assert_line(under.lines, 0, base, "1 app/settings/a true");
+  assert_line(under.lines, 1, base, "2 app/settings/deep/b true");
+  assert_line(under.lines, 2, base, "7 app/settings/a deleted");
   g_assert_cmpuint(exact.lines->len, ==, 1);
-  g_assert_cmpstr(g_ptr_array_index(exact.lines, 0), ==, "5 exact true");
+  assert_line(exact.lines, 0, base, "5 exact true");
   g_assert_cmpuint(all.lines->len, ==, G_N_ELEMENTS(keys) + 1);
 
   g_dbus_connection_signal_unsubscribe(bus->connection, under_id);
@@ -451,8 +470,10 @@ static char *run_kvctl(const char *const *args, const char *input, int expected_
   return out;
 }
 
-/* Empties the store: stops kvstored and removes its state. */
-static void start_empty(KvTestBus *bus)
+/* Empties the store: stops kvstored and removes its state, and deletes every key (on
+ * etcd, where the state is the cluster's). Returns the revision it has then: 0, or the
+ * cluster's. */
+static guint64 start_empty(KvTestBus *bus)
 {
   const char *names[] = {"journal", "snapshot", "lock"};
 
@@ -461,7 +482,10 @@ static void start_empty(KvTestBus *bus)
     g_autofree char *path = g_build_filename(bus->state_dir, names[i], NULL);
     g_unlink(path);
   }
-  g_assert_cmpuint(store_revision(bus), ==, 0);
+  g_autoptr(GVariant) deleted = kv_test_bus_call_ok(bus, "DeletePrefix", g_variant_new("(s)", ""));
+  g_autoptr(GVariant) all = everything(bus);
+  g_assert_cmpuint(g_variant_n_children(all), ==, 0);
+  return store_revision(bus);
 }
 
 static void test_dump_and_load_round_trip(KvTestBus *bus, gconstpointer data)
@@ -478,9 +502,10 @@ static void test_dump_and_load_round_trip(KvTestBus *bus, gconstpointer data)
   g_autoptr(GVariant) before = everything(bus);
   g_autofree char *dump = run_kvctl((const char *[]){"dump", NULL}, NULL, 0);
 
-  start_empty(bus);
+  guint64 base = start_empty(bus);
   g_autofree char *revision = run_kvctl((const char *[]){"load", "-", NULL}, dump, 0);
-  g_assert_cmpstr(revision, ==, "1\n");
+  g_autofree char *expected = at_revision(base, "1\n");
+  g_assert_cmpstr(revision, ==, expected);
   g_autoptr(GVariant) after = everything(bus);
   g_assert_cmpvariant(after, before);
 }
@@ -519,6 +544,7 @@ static char *read_line(GDataInputStream *in)
 
 static void watch_and_check(KvTestBus *bus, const char *prefix, const char *const *expected)
 {
+  guint64 base = store_revision(bus);
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocess) watch =
       g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
@@ -539,7 +565,8 @@ static void watch_and_check(KvTestBus *bus, const char *prefix, const char *cons
 
   for (gsize i = 0; expected[i] != NULL; i++) {
     g_autofree char *line = read_line(out);
-    g_assert_cmpstr(line, ==, expected[i]);
+    g_autofree char *expected_line = at_revision(base, expected[i]);
+    g_assert_cmpstr(line, ==, expected_line);
   }
   g_subprocess_send_signal(watch, SIGTERM);
   g_subprocess_wait(watch, NULL, &error);

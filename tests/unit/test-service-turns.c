@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Writes through a repository that answers later (as etcd does), answered by the test
+ * one at a time: writes of one key take turns in the order they came, each planned from
+ * what the ones before it left; writes of other keys do not wait. */
+#include "kv-test-assert.h"
+#include "kv-error.h"
+#include "kv-memory-repository.h"
+#include "kv-service.h"
+
+/* A submitted change set, held until the test answers it. */
+typedef struct {
+  GArray *changes;  /* KvChange, keys and values owned */
+  GArray *compares; /* KvCompare, keys owned */
+  KvRepositorySubmitFunc done;
+  gpointer user_data;
+} Held;
+
+typedef struct {
+  KvRepository parent;
+  KvRepository *inner;
+  GPtrArray *held; /* Held, oldest first */
+} LaterRepository;
+
+static void held_free(Held *held)
+{
+  for (guint i = 0; i < held->changes->len; i++) {
+    KvChange *change = &g_array_index(held->changes, KvChange, i);
+    g_free((char *)change->key);
+    g_clear_pointer(&change->value, g_variant_unref);
+  }
+  for (guint i = 0; i < held->compares->len; i++)
+    g_free((char *)g_array_index(held->compares, KvCompare, i).key);
+  g_array_unref(held->changes);
+  g_array_unref(held->compares);
+  g_free(held);
+}
+
+static KvRepository *inner(KvRepository *repository)
+{
+  return ((LaterRepository *)repository)->inner;
+}
+
+static GVariant *later_lookup(KvRepository *self, const char *key, guint64 *out_revision)
+{
+  return kv_repository_lookup(inner(self), key, out_revision);
+}
+
+static gboolean later_apply(KvRepository *self, const KvChange *changes, gsize n, GError **error)
+{
+  return kv_repository_apply(inner(self), changes, n, error);
+}
+
+static gboolean later_exists(KvRepository *self, const char *key)
+{
+  return kv_repository_exists(inner(self), key);
+}
+
+static guint later_count(KvRepository *self)
+{
+  return kv_repository_count(inner(self));
+}
+
+static guint64 later_revision(KvRepository *self)
+{
+  return kv_repository_revision(inner(self));
+}
+
+static void later_foreach(KvRepository *self, const char *prefix, const char *after,
+                          gboolean with_values, KvRepositoryForeachFunc func, gpointer user_data)
+{
+  kv_repository_foreach(inner(self), prefix, after, with_values, func, user_data);
+}
+
+static gboolean later_commit(KvRepository *self, GError **error)
+{
+  return TRUE;
+}
+
+static void later_free(KvRepository *self)
+{
+  LaterRepository *later = (LaterRepository *)self;
+
+  g_ptr_array_unref(later->held);
+  kv_repository_free(later->inner);
+  g_free(later);
+}
+
+static void later_submit(KvRepository *self, const KvChange *changes, gsize n_changes,
+                         const KvCompare *compares, gsize n_compares, KvRepositorySubmitFunc done,
+                         gpointer user_data)
+{
+  Held *held = g_new0(Held, 1);
+
+  held->changes = g_array_new(FALSE, FALSE, sizeof(KvChange));
+  held->compares = g_array_new(FALSE, FALSE, sizeof(KvCompare));
+  for (gsize i = 0; i < n_changes; i++) {
+    KvChange change = {g_strdup(changes[i].key),
+                       changes[i].value ? g_variant_ref_sink(changes[i].value) : NULL};
+    g_array_append_val(held->changes, change);
+  }
+  for (gsize i = 0; i < n_compares; i++) {
+    KvCompare compare = {g_strdup(compares[i].key), compares[i].revision};
+    g_array_append_val(held->compares, compare);
+  }
+  held->done = done;
+  held->user_data = user_data;
+  g_ptr_array_add(((LaterRepository *)self)->held, held);
+}
+
+static const KvRepositoryVTable later_vtable = {
+    .lookup = later_lookup,
+    .apply = later_apply,
+    .exists = later_exists,
+    .count = later_count,
+    .revision = later_revision,
+    .foreach = later_foreach,
+    .commit = later_commit,
+    .free = later_free,
+    .submit = later_submit,
+};
+
+/* Makes the @i-th held change set (its compares checked, as etcd's Txn does) and tells
+ * its writer. */
+static void answer(LaterRepository *later, guint i)
+{
+  Held *held = g_ptr_array_steal_index(later->held, i);
+
+  for (guint c = 0; c < held->compares->len; c++) {
+    const KvCompare *compare = &g_array_index(held->compares, KvCompare, c);
+    guint64 revision = 0;
+    g_autoptr(GVariant) value = kv_repository_lookup(later->inner, compare->key, &revision);
+    if ((value != NULL ? revision : 0) != compare->revision) {
+      g_autoptr(GError) error = g_error_new(KV_ERROR, KV_ERROR_CONFLICT, "changed");
+      held->done(0, error, held->user_data);
+      held_free(held);
+      return;
+    }
+  }
+  g_assert_true(kv_repository_apply(later->inner, (const KvChange *)held->changes->data,
+                                    held->changes->len, NULL));
+  held->done(kv_repository_revision(later->inner), NULL, held->user_data);
+  held_free(held);
+}
+
+/* The key of each held change set's first change, in order: "a b". */
+static char *held_keys(LaterRepository *later)
+{
+  g_autoptr(GString) text = g_string_new(NULL);
+
+  for (guint i = 0; i < later->held->len; i++) {
+    Held *held = g_ptr_array_index(later->held, i);
+    g_string_append_printf(text, "%s%s", i > 0 ? " " : "",
+                           g_array_index(held->changes, KvChange, 0).key);
+  }
+  return g_string_free(g_steal_pointer(&text), FALSE);
+}
+
+typedef struct {
+  LaterRepository *later;
+  KvService *service;
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer data)
+{
+  f->later = g_new0(LaterRepository, 1);
+  f->later->parent.vtable = &later_vtable;
+  f->later->inner = kv_memory_repository_new();
+  f->later->held = g_ptr_array_new_with_free_func((GDestroyNotify)held_free);
+  f->service = kv_service_new(&f->later->parent, 1024);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+  kv_service_free(f->service);
+  kv_repository_free(&f->later->parent);
+}
+
+typedef struct {
+  KvWrite write;
+  gboolean done;
+  GError *error;
+} Call;
+
+static void on_done(KvWrite *write, const GError *error, gpointer user_data)
+{
+  Call *call = user_data;
+
+  call->done = TRUE;
+  if (error != NULL)
+    call->error = g_error_copy(error);
+}
+
+static void submit(Fixture *f, Call *call)
+{
+  kv_service_submit(f->service, &call->write, on_done, call);
+}
+
+static void assert_held(Fixture *f, const char *expected)
+{
+  g_autofree char *keys = held_keys(f->later);
+
+  g_assert_cmpstr(keys, ==, expected);
+}
+
+static void assert_value(Fixture *f, const char *key, GVariant *expected)
+{
+  g_autoptr(GVariant) value = kv_repository_get(f->later->inner, key);
+  g_autoptr(GVariant) owned = expected ? g_variant_ref_sink(expected) : NULL;
+
+  if (owned == NULL)
+    g_assert_null(value);
+  else
+    kv_assert_variant_eq(value, owned);
+}
+
+/* Set, Set, Delete of one key, all sent before any is answered: made one after the
+ * other, the Delete planned once the Sets are made (so it deletes). */
+static void test_one_key_in_order(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) one = g_variant_ref_sink(g_variant_new_int32(1));
+  g_autoptr(GVariant) two = g_variant_ref_sink(g_variant_new_int32(2));
+  Call first = {{.kind = KV_WRITE_SET, .key = "k", .value = one}};
+  Call second = {{.kind = KV_WRITE_SET, .key = "k", .value = two}};
+  Call deletion = {{.kind = KV_WRITE_DELETE, .key = "k"}};
+
+  submit(f, &first);
+  submit(f, &second);
+  submit(f, &deletion);
+  assert_held(f, "k");
+  g_assert_false(second.done || deletion.done);
+
+  answer(f->later, 0);
+  g_assert_true(first.done);
+  assert_held(f, "k");
+  assert_value(f, "k", g_variant_new_int32(1));
+  answer(f->later, 0);
+  g_assert_true(second.done);
+  assert_value(f, "k", g_variant_new_int32(2));
+  assert_held(f, "k");
+  answer(f->later, 0);
+  g_assert_true(deletion.done);
+  g_assert_no_error(deletion.error);
+  g_assert_cmpuint(deletion.write.deleted, ==, 1);
+  assert_value(f, "k", NULL);
+  assert_held(f, "");
+}
+
+/* Writes of other keys go out at once; a batch waits for the write of a key it names. */
+static void test_other_keys_do_not_wait(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) value = g_variant_ref_sink(g_variant_new_int32(1));
+  KvChange batch_changes[] = {{"b", value}, {"c", value}};
+  Call a = {{.kind = KV_WRITE_SET, .key = "a", .value = value}};
+  Call b = {{.kind = KV_WRITE_SET, .key = "b", .value = value}};
+  Call batch = {{.kind = KV_WRITE_SET_MANY, .changes = batch_changes, .n_changes = 2}};
+  Call d = {{.kind = KV_WRITE_SET, .key = "d", .value = value}};
+
+  submit(f, &a);
+  submit(f, &b);
+  submit(f, &batch);
+  submit(f, &d);
+  assert_held(f, "a b d");
+  answer(f->later, 1);
+  assert_held(f, "a d b");
+  answer(f->later, 2);
+  g_assert_true(batch.done);
+  answer(f->later, 0);
+  answer(f->later, 0);
+  assert_held(f, "");
+  g_assert_cmpuint(kv_repository_count(f->later->inner), ==, 4);
+}
+
+/* A waiting batch keeps its place for every key it names: a later write of its second
+ * key does not pass it. */
+static void test_waiting_write_keeps_its_place(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) early = g_variant_ref_sink(g_variant_new_string("batch"));
+  g_autoptr(GVariant) late = g_variant_ref_sink(g_variant_new_string("last"));
+  KvChange batch_changes[] = {{"a", early}, {"b", early}};
+  Call a = {{.kind = KV_WRITE_SET, .key = "a", .value = early}};
+  Call batch = {{.kind = KV_WRITE_SET_MANY, .changes = batch_changes, .n_changes = 2}};
+  Call b = {{.kind = KV_WRITE_SET, .key = "b", .value = late}};
+
+  submit(f, &a);
+  submit(f, &batch);
+  submit(f, &b);
+  assert_held(f, "a");
+  answer(f->later, 0);
+  assert_held(f, "a");
+  answer(f->later, 0);
+  g_assert_true(batch.done);
+  assert_held(f, "b");
+  answer(f->later, 0);
+  assert_value(f, "b", g_variant_new_string("last"));
+}
+
+/* A write refused once its turn comes (an increment of what a write before it made a
+ * string) is told so, and lets the next write of the key go. */
+static void test_refused_write_lets_next_go(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) text = g_variant_ref_sink(g_variant_new_string("not a number"));
+  g_autoptr(GVariant) number = g_variant_ref_sink(g_variant_new_int64(1));
+  Call set_text = {{.kind = KV_WRITE_SET, .key = "a", .value = text}};
+  Call increment = {{.kind = KV_WRITE_INCREMENT, .key = "a", .delta = 1}};
+  Call set_number = {{.kind = KV_WRITE_SET, .key = "a", .value = number}};
+
+  submit(f, &set_text);
+  submit(f, &increment);
+  submit(f, &set_number);
+  assert_held(f, "a");
+  answer(f->later, 0);
+  g_assert_true(increment.done);
+  g_assert_nonnull(increment.error);
+  g_assert_false(set_number.done);
+  assert_held(f, "a");
+  answer(f->later, 0);
+  g_assert_true(set_number.done);
+  assert_value(f, "a", g_variant_new_int64(1));
+  assert_held(f, "");
+  g_clear_error(&increment.error);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, func) g_test_add("/service-turns/" path, Fixture, NULL, setup, func, teardown)
+  ADD("one-key-in-order", test_one_key_in_order);
+  ADD("other-keys-do-not-wait", test_other_keys_do_not_wait);
+  ADD("waiting-write-keeps-its-place", test_waiting_write_keeps_its_place);
+  ADD("refused-write-lets-next-go", test_refused_write_lets_next_go);
+#undef ADD
+  return g_test_run();
+}
