@@ -5,6 +5,7 @@
 #include "kv-bus-page.h"
 #include "kv-bus-properties.h"
 #include "kv-bus-signals.h"
+#include "kv-bus-turns.h"
 #include "kv-error.h"
 #include "kv-wire.h"
 #include "kv-config.h"
@@ -377,7 +378,9 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
   int r = sd_bus_message_read(m, "s", &key);
   if (r >= 0)
     r = kv_bus_access_check_read(self->access, m, key, ret_error);
-  if (r < 0)
+  if (r == 0)
+    r = kv_bus_read_turn(self->service, m, &key, 1, method_get, self);
+  if (r != 0)
     return r;
 
   g_autoptr(GVariant) value = kv_service_get(self->service, key, &error);
@@ -395,7 +398,9 @@ static int method_exists(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
   int r = sd_bus_message_read(m, "s", &key);
   if (r >= 0)
     r = kv_bus_access_check_read(self->access, m, key, ret_error);
-  if (r < 0)
+  if (r == 0)
+    r = kv_bus_read_turn(self->service, m, &key, 1, method_exists, self);
+  if (r != 0)
     return r;
 
   if (!kv_service_exists(self->service, key, &exists, &error))
@@ -538,7 +543,9 @@ static int method_get_with_revision(sd_bus_message *m, void *userdata, sd_bus_er
   int r = sd_bus_message_read(m, "s", &key);
   if (r >= 0)
     r = kv_bus_access_check_read(self->access, m, key, ret_error);
-  if (r < 0)
+  if (r == 0)
+    r = kv_bus_read_turn(self->service, m, &key, 1, method_get_with_revision, self);
+  if (r != 0)
     return r;
 
   g_autoptr(GVariant) value = kv_service_get_with_revision(self->service, key, &revision, &error);
@@ -565,7 +572,10 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   int r = kv_variant_bridge_read_strv_borrowed(m, KV_BATCH_MAX_KEYS, &keys);
   if (r >= 0)
     r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
-  if (r < 0)
+  if (r >= 0)
+    r = kv_bus_read_turn(self->service, m, keys, g_strv_length((char **)keys), method_get_many,
+                         self);
+  if (r != 0)
     return r;
 
   g_autoptr(KvPage) found =

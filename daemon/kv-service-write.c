@@ -218,7 +218,10 @@ typedef struct {
   gpointer user_data;
   Plan plan;
   guint attempts;
-  GPtrArray *keys; /* the keys it names, borrowed from ->write */
+  GPtrArray *keys; /* the keys it names, borrowed from ->write (or the read's) */
+  /* A read waiting for its turn instead of a write (->write NULL): */
+  KvServiceTurnFunc turn;
+  gpointer turn_data;
 } Submission;
 
 static void attempt(Submission *submission);
@@ -251,9 +254,20 @@ static gboolean names_any_of(const Submission *submission, GHashTable *keys)
   return FALSE;
 }
 
-/* Marks @submission's keys busy and makes it. */
+static void submission_free(Submission *submission)
+{
+  g_ptr_array_unref(submission->keys);
+  g_free(submission);
+}
+
+/* Marks @submission's keys busy and makes it; a read is answered and gone. */
 static void start(KvService *self, Submission *submission)
 {
+  if (submission->write == NULL) {
+    submission->turn(submission->turn_data);
+    submission_free(submission);
+    return;
+  }
   for (guint i = 0; i < submission->keys->len; i++)
     g_hash_table_add(self->busy, g_ptr_array_index(submission->keys, i));
   attempt(submission);
@@ -297,8 +311,7 @@ static void submission_finish(Submission *submission, const GError *error)
       g_hash_table_remove(self->busy, g_ptr_array_index(submission->keys, i));
   submission->done(submission->write, error, submission->user_data);
   plan_clear(&submission->plan);
-  g_ptr_array_unref(submission->keys);
-  g_free(submission);
+  submission_free(submission);
   if (self->takes_turns)
     start_waiting(self);
 }
@@ -371,14 +384,38 @@ void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpoint
   start_waiting(self);
 }
 
+gboolean kv_service_read_waits(KvService *self, const char *const *keys, gsize n_keys)
+{
+  if (!self->takes_turns)
+    return FALSE;
+  for (gsize i = 0; i < n_keys; i++)
+    if (g_hash_table_contains(self->busy, keys[i]))
+      return TRUE;
+  /* A write waiting for another key may name this one too. */
+  return !g_queue_is_empty(self->waiting);
+}
+
+void kv_service_wait_turn(KvService *self, const char *const *keys, gsize n_keys,
+                          KvServiceTurnFunc func, gpointer user_data)
+{
+  Submission *submission = g_new0(Submission, 1);
+
+  submission->service = self;
+  submission->keys = g_ptr_array_new();
+  for (gsize i = 0; i < n_keys; i++)
+    g_ptr_array_add(submission->keys, (gpointer)keys[i]);
+  submission->turn = func;
+  submission->turn_data = user_data;
+  g_queue_push_tail(self->waiting, submission);
+  start_waiting(self);
+}
+
 void kv_service_drop_waiting(KvService *self)
 {
   Submission *submission;
 
-  while ((submission = g_queue_pop_head(self->waiting)) != NULL) {
-    g_ptr_array_unref(submission->keys);
-    g_free(submission);
-  }
+  while ((submission = g_queue_pop_head(self->waiting)) != NULL)
+    submission_free(submission);
 }
 
 /* The synchronous calls, for a repository that makes its changes itself. */

@@ -101,6 +101,19 @@ typedef void (*KvWriteDone)(KvWrite *write, const GError *error, gpointer user_d
  * counts from the new value. */
 void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpointer user_data);
 
+/* Told that a read's turn has come. */
+typedef void (*KvServiceTurnFunc)(gpointer user_data);
+
+/* Whether a read of the @n_keys @keys must wait for writes of them submitted before it
+ * and not yet made (only where writes are answered later): then kv_service_wait_turn(). */
+gboolean kv_service_read_waits(KvService *self, const char *const *keys, gsize n_keys);
+
+/* Queues a read of @keys (borrowed until @func is told) behind the writes of them
+ * submitted before it; @func is told once those are made, before any write queued
+ * after it starts. */
+void kv_service_wait_turn(KvService *self, const char *const *keys, gsize n_keys,
+                          KvServiceTurnFunc func, gpointer user_data);
+
 /* Stores the @n_changes @changes (each with a value, which stays the caller's) as one
  * change at one revision, returned in @out_revision; any invalid key (or a key given
  * twice) or value rejects the whole batch. @changes is sorted by key in place. An empty

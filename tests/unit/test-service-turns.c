@@ -320,6 +320,52 @@ static void test_refused_write_lets_next_go(Fixture *f, gconstpointer data)
   g_clear_error(&increment.error);
 }
 
+typedef struct {
+  Fixture *f;
+  const char *key;
+  GVariant *seen; /* the key's value when the read's turn came */
+  gboolean told;
+} Read;
+
+static void on_turn(gpointer user_data)
+{
+  Read *read = user_data;
+
+  read->told = TRUE;
+  read->seen = kv_repository_get(read->f->later->inner, read->key);
+}
+
+/* A read waits for the writes of its key sent before it, and a write sent after the read
+ * waits for the read; a read of another key does not wait. */
+static void test_read_takes_its_turn(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) one = g_variant_ref_sink(g_variant_new_int32(1));
+  g_autoptr(GVariant) two = g_variant_ref_sink(g_variant_new_int32(2));
+  Call first = {{.kind = KV_WRITE_SET, .key = "k", .value = one}};
+  Call second = {{.kind = KV_WRITE_SET, .key = "k", .value = two}};
+  Read read = {f, "k", NULL, FALSE};
+  const char *k[] = {"k"}, *other[] = {"other"};
+
+  g_assert_false(kv_service_read_waits(f->service, k, 1));
+  submit(f, &first);
+  g_assert_true(kv_service_read_waits(f->service, k, 1));
+  g_assert_false(kv_service_read_waits(f->service, other, 1));
+  kv_service_wait_turn(f->service, k, 1, on_turn, &read);
+  submit(f, &second);
+  g_assert_false(read.told);
+  assert_held(f, "k");
+
+  answer(f->later, 0);
+  g_assert_true(read.told);
+  g_assert_nonnull(read.seen);
+  kv_assert_variant_eq(read.seen, g_variant_new_int32(1));
+  assert_held(f, "k");
+  answer(f->later, 0);
+  g_assert_true(second.done);
+  g_assert_false(kv_service_read_waits(f->service, k, 1));
+  g_variant_unref(read.seen);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -328,6 +374,7 @@ int main(int argc, char **argv)
   ADD("other-keys-do-not-wait", test_other_keys_do_not_wait);
   ADD("waiting-write-keeps-its-place", test_waiting_write_keeps_its_place);
   ADD("refused-write-lets-next-go", test_refused_write_lets_next_go);
+  ADD("read-takes-its-turn", test_read_takes_its_turn);
 #undef ADD
   return g_test_run();
 }
