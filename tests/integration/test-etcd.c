@@ -479,32 +479,15 @@ static void test_connections_reused(Fixture *f, gconstpointer data)
   g_assert_cmpuint(closed, <, 8);
 }
 
-typedef struct {
-  guint answered;
-  GPtrArray *gets; /* the value each Get read, as text */
-} Reads;
-
-static void on_write_answered(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Reads *reads = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply =
-      g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-
-  g_assert_no_error(error);
-  reads->answered++;
-}
-
 static void on_get_answered(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  Reads *reads = user_data;
+  GPtrArray *gets = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply =
       g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
 
-  g_ptr_array_add(reads->gets, reply != NULL ? g_variant_print(reply, FALSE)
-                                             : g_strdup(g_dbus_error_get_remote_error(error)));
-  reads->answered++;
+  g_ptr_array_add(gets, reply != NULL ? g_variant_print(reply, FALSE)
+                                      : g_strdup(g_dbus_error_get_remote_error(error)));
 }
 
 /* A client that sends a write and a read of its key without waiting for the write's
@@ -512,23 +495,23 @@ static void on_get_answered(GObject *source, GAsyncResult *result, gpointer user
 static void test_read_after_unanswered_write(Fixture *f, gconstpointer data)
 {
   enum { ROUNDS = 20 };
-  Reads reads = {0, g_ptr_array_new_with_free_func(g_free)};
+  Race sets = {0, 0, 0, g_ptr_array_new_with_free_func(g_free)};
+  g_autoptr(GPtrArray) gets = g_ptr_array_new_with_free_func(g_free);
 
   for (int i = 0; i < ROUNDS; i++) {
-    g_dbus_connection_call(f->a.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Set",
-                           g_variant_new("(sv)", "mine", g_variant_new_int32(i)), NULL,
-                           G_DBUS_CALL_FLAGS_NO_AUTO_START, 20000, NULL, on_write_answered, &reads);
+    race_call(&f->a, "Set", g_variant_new("(sv)", "mine", g_variant_new_int32(i)), &sets);
     g_dbus_connection_call(f->a.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Get",
                            g_variant_new("(s)", "mine"), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                           20000, NULL, on_get_answered, &reads);
+                           20000, NULL, on_get_answered, gets);
   }
-  while (reads.answered < 2 * ROUNDS)
+  race_wait(&sets, ROUNDS);
+  while (gets->len < ROUNDS)
     g_main_context_iteration(NULL, TRUE);
   for (int i = 0; i < ROUNDS; i++) {
     g_autofree char *expected = g_strdup_printf("(<%d>,)", i);
-    g_assert_cmpstr(g_ptr_array_index(reads.gets, i), ==, expected);
+    g_assert_cmpstr(g_ptr_array_index(gets, i), ==, expected);
   }
-  g_ptr_array_unref(reads.gets);
+  g_ptr_array_unref(sets.errors);
 }
 
 /* A batch on A comes to B whole, in one Changes signal at one revision. */
