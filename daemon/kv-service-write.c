@@ -292,6 +292,10 @@ static void start_waiting(KvService *self)
       if (names_any_of(submission, self->busy) || names_any_of(submission, named_earlier)) {
         for (guint i = 0; i < submission->keys->len; i++)
           g_hash_table_add(named_earlier, g_ptr_array_index(submission->keys, i));
+        /* A pass runs at each write's end: past a batch's worth of waiting keys, the
+         * writes after them wait for a later pass rather than make each pass long. */
+        if (g_hash_table_size(named_earlier) > KV_BATCH_MAX_KEYS)
+          break;
         continue;
       }
       g_queue_delete_link(self->waiting, link);

@@ -366,6 +366,56 @@ static void test_read_takes_its_turn(Fixture *f, gconstpointer data)
   g_variant_unref(read.seen);
 }
 
+/* @n changes of keys "@prefix0000"... and "k", all to @value (keys to g_free()). */
+static KvChange *batch_with_k(const char *prefix, guint n, GVariant *value)
+{
+  KvChange *changes = g_new0(KvChange, n + 1);
+
+  for (guint i = 0; i < n; i++)
+    changes[i] = (KvChange){g_strdup_printf("%s%04u", prefix, i), value};
+  changes[n] = (KvChange){g_strdup("k"), value};
+  return changes;
+}
+
+static void batch_free(KvChange *changes, guint n)
+{
+  for (guint i = 0; i <= n; i++)
+    g_free((char *)changes[i].key);
+  g_free(changes);
+}
+
+/* A look through the waiting writes stops past a batch's worth of their keys: a write
+ * behind two large waiting batches waits for a later look (without the bound "z" would
+ * go out at once), and all are made in the end. */
+static void test_waiting_work_bounded(Fixture *f, gconstpointer data)
+{
+  enum { N = 3000 };
+  g_autoptr(GVariant) value = g_variant_ref_sink(g_variant_new_int32(1));
+  KvChange *first_changes = batch_with_k("a", N, value),
+           *second_changes = batch_with_k("b", N, value);
+  Call k = {{.kind = KV_WRITE_SET, .key = "k", .value = value}};
+  Call first = {{.kind = KV_WRITE_SET_MANY, .changes = first_changes, .n_changes = N + 1}};
+  Call second = {{.kind = KV_WRITE_SET_MANY, .changes = second_changes, .n_changes = N + 1}};
+  Call z = {{.kind = KV_WRITE_SET, .key = "z", .value = value}};
+
+  submit(f, &k);
+  submit(f, &first);
+  submit(f, &second);
+  submit(f, &z);
+  assert_held(f, "k");
+  answer(f->later, 0);
+  /* One batch waiting now (for "k"): "z" is reached. */
+  assert_held(f, "a0000 z");
+  answer(f->later, 0);
+  assert_held(f, "z b0000");
+  answer(f->later, 0);
+  answer(f->later, 0);
+  g_assert_true(first.done && second.done && z.done);
+  g_assert_cmpuint(kv_repository_count(f->later->inner), ==, 2 * N + 2);
+  batch_free(first_changes, N);
+  batch_free(second_changes, N);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -375,6 +425,7 @@ int main(int argc, char **argv)
   ADD("waiting-write-keeps-its-place", test_waiting_write_keeps_its_place);
   ADD("refused-write-lets-next-go", test_refused_write_lets_next_go);
   ADD("read-takes-its-turn", test_read_takes_its_turn);
+  ADD("waiting-work-bounded", test_waiting_work_bounded);
 #undef ADD
   return g_test_run();
 }
