@@ -77,9 +77,11 @@ static gboolean input_drained(KvBus *self)
 }
 
 /* Queues @message (a reply to @call, or a signal when @call is NULL) for after the
- * commit, which starts at once when nothing more is there to read (a client waiting for
- * each answer then gets it in the turn of the loop that read its call), else once the
- * input is drained. Returns 1: for a method handler, the call is taken care of. */
+ * commit. With a reply (the write is whole then: its signals were queued as it was
+ * applied) the commit starts at once when nothing more is there to read, so that a
+ * client waiting for each answer gets it in the turn of the loop that read its call;
+ * else once the input is drained. Returns 1: for a method handler, the call is taken
+ * care of. */
 static int send_after_commit(KvBus *self, sd_bus_message *call, sd_bus_message *message)
 {
   Outgoing outgoing = {call != NULL ? sd_bus_message_ref(call) : NULL, sd_bus_message_ref(message)};
@@ -88,7 +90,7 @@ static int send_after_commit(KvBus *self, sd_bus_message *call, sd_bus_message *
   int r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
   if (r < 0)
     return r;
-  if (input_drained(self))
+  if (call != NULL && input_drained(self))
     kv_bus_input_drained(self);
   return 1;
 }

@@ -198,6 +198,37 @@ static void test_coalesced(KvTestBus *bus, gconstpointer data)
   unlisten(&monitor);
 }
 
+/* A batch's changes come in one Changes also when another connection subscribed to the
+ * same keys one by one: their Changed signals, queued as the batch is applied, do not
+ * start the commit before the whole batch is there. */
+static void test_coalesced_beside_plain(KvTestBus *bus, gconstpointer data)
+{
+  Listener watcher, monitor;
+
+  listen(bus, &watcher);
+  listen(bus, &monitor);
+  call_on(watcher.connection, "SubscribeCoalesced", g_variant_new("(s)", "c/"));
+  call_on(monitor.connection, "Subscribe", g_variant_new("(s)", "c/"));
+  g_autoptr(GVariant) batch =
+      kv_test_bus_call_ok(bus, "SetMany", g_variant_new_parsed("({'c/a': <1>, 'c/b': <2>},)"));
+  wait_for(&watcher, "end of Changes");
+  wait_for(&monitor, "Changed c/b");
+
+  guint64 revision;
+  g_variant_get(batch, "(t)", &revision);
+  /* The watcher sees the broadcast Changed signals too (its match takes every signal). */
+  g_autofree char *seen = received(&watcher);
+  g_autofree char *expected =
+      g_strdup_printf("Changed c/a\nChanged c/b\nChanges c/a set 1 %" G_GUINT64_FORMAT
+                      "\nChanges c/b set 2 %" G_GUINT64_FORMAT "\nend of Changes",
+                      revision, revision);
+  g_assert_cmpstr(seen, ==, expected);
+  g_autofree char *monitored = received(&monitor);
+  g_assert_cmpstr(monitored, ==, "Changed c/a\nChanged c/b");
+  unlisten(&watcher);
+  unlisten(&monitor);
+}
+
 /* More than a reply's 8 MiB of changes in one commit come as several Changes. */
 static void test_coalesced_split(KvTestBus *bus, gconstpointer data)
 {
@@ -242,6 +273,7 @@ int main(int argc, char **argv)
   ADD("signals-only-for-subscribers", test_signals_only_for_subscribers);
   ADD("coalesced", test_coalesced);
   ADD("coalesced-split", test_coalesced_split);
+  ADD("coalesced-beside-plain", test_coalesced_beside_plain);
 #undef ADD
   return g_test_run();
 }
