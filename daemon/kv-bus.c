@@ -475,16 +475,25 @@ static int read_prefix(KvBus *self, sd_bus_message *m, const char **prefix, KvKe
   return r < 0 ? r : kv_bus_access_read_filter(self->access, m, filter, filter_data, ret_error);
 }
 
-/* Keys and GetAll: every entry with a prefix, when they fit one reply. */
+/* The listings' handlers, run again at their turn. */
+static int method_keys(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static int method_get_all(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static int method_keys_page(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static int method_get_all_page(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+
+/* Keys and GetAll: every entry with a prefix, when they fit one reply; @again is the
+ * method's handler, for its turn after the writes before it. */
 static int reply_selection(sd_bus_message *m, KvBus *self, gboolean with_values,
-                           sd_bus_error *ret_error)
+                           KvBusReadFunc again, sd_bus_error *ret_error)
 {
   g_autoptr(GError) error = NULL;
   const char *prefix;
   KvKeyFilter filter;
   gpointer filter_data;
   int r = read_prefix(self, m, &prefix, &filter, &filter_data, ret_error);
-  if (r < 0)
+  if (r >= 0)
+    r = kv_bus_read_turn(self->service, m, NULL, 0, again, self);
+  if (r != 0)
     return r;
 
   g_autoptr(KvPage) page = kv_service_select(self->service, prefix, with_values,
@@ -496,16 +505,17 @@ static int reply_selection(sd_bus_message *m, KvBus *self, gboolean with_values,
 
 static int method_keys(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  return reply_selection(m, userdata, FALSE, ret_error);
+  return reply_selection(m, userdata, FALSE, method_keys, ret_error);
 }
 
 static int method_get_all(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  return reply_selection(m, userdata, TRUE, ret_error);
+  return reply_selection(m, userdata, TRUE, method_get_all, ret_error);
 }
 
 /* KeysPage and GetAllPage: one page and the key to resume after. */
-static int reply_page(sd_bus_message *m, KvBus *self, gboolean with_values, sd_bus_error *ret_error)
+static int reply_page(sd_bus_message *m, KvBus *self, gboolean with_values, KvBusReadFunc again,
+                      sd_bus_error *ret_error)
 {
   g_autoptr(GError) error = NULL;
   const char *prefix, *after;
@@ -515,7 +525,9 @@ static int reply_page(sd_bus_message *m, KvBus *self, gboolean with_values, sd_b
   int r = sd_bus_message_read(m, "ssu", &prefix, &after, &limit);
   if (r >= 0)
     r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
-  if (r < 0)
+  if (r >= 0)
+    r = kv_bus_read_turn(self->service, m, NULL, 0, again, self);
+  if (r != 0)
     return r;
 
   g_autoptr(KvPage) page = kv_service_page(self->service, prefix, after, limit, with_values,
@@ -527,12 +539,12 @@ static int reply_page(sd_bus_message *m, KvBus *self, gboolean with_values, sd_b
 
 static int method_keys_page(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  return reply_page(m, userdata, FALSE, ret_error);
+  return reply_page(m, userdata, FALSE, method_keys_page, ret_error);
 }
 
 static int method_get_all_page(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-  return reply_page(m, userdata, TRUE, ret_error);
+  return reply_page(m, userdata, TRUE, method_get_all_page, ret_error);
 }
 
 static int method_get_with_revision(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -679,7 +691,9 @@ static int method_delete_prefix(sd_bus_message *m, void *userdata, sd_bus_error 
   KvKeyFilter filter;
   gpointer filter_data;
   int r = read_prefix(self, m, &prefix, &filter, &filter_data, ret_error);
-  if (r < 0)
+  if (r >= 0)
+    r = kv_bus_read_turn(self->service, m, NULL, 0, method_delete_prefix, self);
+  if (r != 0)
     return r;
 
   char **keys = kv_service_prefix_keys(self->service, prefix, filter, filter_data, &error);

@@ -19,6 +19,7 @@ struct _KvService {
   GHashTable *busy; /* borrowed key strings */
   GQueue *waiting;  /* Submission, oldest first */
   gboolean starting, start_again;
+  GList *turn_place; /* where what a read's turn submits goes: before this waiting one */
 };
 
 /* Forgets the writes still waiting for their turn, untold (kvstored is stopping). */

@@ -222,6 +222,7 @@ typedef struct {
   /* A read waiting for its turn instead of a write (->write NULL): */
   KvServiceTurnFunc turn;
   gpointer turn_data;
+  gboolean every_key; /* a read of every key (a listing): it waits for all writes */
 } Submission;
 
 static void attempt(Submission *submission);
@@ -273,6 +274,18 @@ static void start(KvService *self, Submission *submission)
   attempt(submission);
 }
 
+/* Whether @submission must wait: a write in flight or an earlier waiting one names one of
+ * its keys (any key, for a read of every key), or waits itself for every key. */
+static gboolean must_wait(KvService *self, const Submission *submission, GHashTable *named_earlier,
+                          gboolean every_key_earlier)
+{
+  if (every_key_earlier)
+    return TRUE;
+  if (submission->every_key)
+    return g_hash_table_size(self->busy) > 0 || g_hash_table_size(named_earlier) > 0;
+  return names_any_of(submission, self->busy) || names_any_of(submission, named_earlier);
+}
+
 /* Starts, in the order they came, the waiting writes none of whose keys a write in flight
  * or an earlier waiting one names. */
 static void start_waiting(KvService *self)
@@ -285,11 +298,13 @@ static void start_waiting(KvService *self)
   self->starting = TRUE;
   do {
     g_autoptr(GHashTable) named_earlier = g_hash_table_new(g_str_hash, g_str_equal);
+    gboolean every_key_earlier = FALSE;
     self->start_again = FALSE;
     for (GList *link = self->waiting->head, *next; link != NULL; link = next) {
       Submission *submission = link->data;
       next = link->next;
-      if (names_any_of(submission, self->busy) || names_any_of(submission, named_earlier)) {
+      if (must_wait(self, submission, named_earlier, every_key_earlier)) {
+        every_key_earlier = every_key_earlier || submission->every_key;
         for (guint i = 0; i < submission->keys->len; i++)
           g_hash_table_add(named_earlier, g_ptr_array_index(submission->keys, i));
         /* A pass runs at each write's end: past a batch's worth of waiting keys, the
@@ -299,7 +314,13 @@ static void start_waiting(KvService *self)
         continue;
       }
       g_queue_delete_link(self->waiting, link);
+      /* What a read's turn submits (a DeletePrefix's deletions) takes the read's place:
+       * the pass starts again from there. */
+      self->turn_place = next;
       start(self, submission);
+      self->turn_place = NULL;
+      if (self->start_again)
+        break;
     }
   } while (self->start_again);
   self->starting = FALSE;
@@ -378,6 +399,15 @@ void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpoint
     attempt(submission);
     return;
   }
+  if (self->starting) {
+    /* From a read's turn, or a write that ended at once: in the read's place, or last. */
+    if (self->turn_place != NULL)
+      g_queue_insert_before(self->waiting, self->turn_place, submission);
+    else
+      g_queue_push_tail(self->waiting, submission);
+    self->start_again = TRUE;
+    return;
+  }
   /* Writes of one key are made in the order they came, each planned from what the ones
    * before it left: a Delete after a Set still in flight deletes what it set. */
   if (g_queue_is_empty(self->waiting) && !names_any_of(submission, self->busy)) {
@@ -392,6 +422,8 @@ gboolean kv_service_read_waits(KvService *self, const char *const *keys, gsize n
 {
   if (!self->takes_turns)
     return FALSE;
+  if (keys == NULL)
+    return g_hash_table_size(self->busy) > 0 || !g_queue_is_empty(self->waiting);
   for (gsize i = 0; i < n_keys; i++)
     if (g_hash_table_contains(self->busy, keys[i]))
       return TRUE;
@@ -406,8 +438,9 @@ void kv_service_wait_turn(KvService *self, const char *const *keys, gsize n_keys
 
   submission->service = self;
   submission->keys = g_ptr_array_new();
-  for (gsize i = 0; i < n_keys; i++)
+  for (gsize i = 0; keys != NULL && i < n_keys; i++)
     g_ptr_array_add(submission->keys, (gpointer)keys[i]);
+  submission->every_key = keys == NULL;
   submission->turn = func;
   submission->turn_data = user_data;
   g_queue_push_tail(self->waiting, submission);

@@ -104,13 +104,14 @@ void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpoint
 /* Told that a read's turn has come. */
 typedef void (*KvServiceTurnFunc)(gpointer user_data);
 
-/* Whether a read of the @n_keys @keys must wait for writes of them submitted before it
- * and not yet made (only where writes are answered later): then kv_service_wait_turn(). */
+/* Whether a read of the @n_keys @keys (NULL: every key, a listing) must wait for writes
+ * of them submitted before it and not yet made (only where writes are answered later):
+ * then kv_service_wait_turn(). */
 gboolean kv_service_read_waits(KvService *self, const char *const *keys, gsize n_keys);
 
-/* Queues a read of @keys (borrowed until @func is told) behind the writes of them
- * submitted before it; @func is told once those are made, before any write queued
- * after it starts. */
+/* Queues a read of @keys (borrowed until @func is told; NULL: every key) behind the
+ * writes of them submitted before it; @func is told once those are made, before any
+ * write queued after it starts. A write @func submits takes the read's place. */
 void kv_service_wait_turn(KvService *self, const char *const *keys, gsize n_keys,
                           KvServiceTurnFunc func, gpointer user_data);
 

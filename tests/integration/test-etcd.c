@@ -514,6 +514,31 @@ static void test_read_after_unanswered_write(Fixture *f, gconstpointer data)
   g_ptr_array_unref(sets.errors);
 }
 
+/* Set, DeletePrefix, Set and Keys of one prefix sent together, none waiting for an
+ * answer: made in that order, as on a local store (the first key deleted, the second
+ * kept and listed). */
+static void test_prefix_calls_in_order(Fixture *f, gconstpointer data)
+{
+  Race sets = {0, 0, 0, g_ptr_array_new_with_free_func(g_free)};
+  g_autoptr(GPtrArray) answers = g_ptr_array_new_with_free_func(g_free);
+
+  race_call(&f->a, "Set", g_variant_new("(sv)", "p/x", g_variant_new_int32(1)), &sets);
+  g_dbus_connection_call(f->a.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "DeletePrefix",
+                         g_variant_new("(s)", "p/"), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, 20000,
+                         NULL, on_get_answered, answers);
+  race_call(&f->a, "Set", g_variant_new("(sv)", "p/y", g_variant_new_int32(2)), &sets);
+  g_dbus_connection_call(f->a.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Keys",
+                         g_variant_new("(s)", "p/"), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, 20000,
+                         NULL, on_get_answered, answers);
+  race_wait(&sets, 2);
+  while (answers->len < 2)
+    g_main_context_iteration(NULL, TRUE);
+  /* DeletePrefix: (deleted, revision). */
+  g_assert_true(g_str_has_prefix(g_ptr_array_index(answers, 0), "(1, "));
+  g_assert_cmpstr(g_ptr_array_index(answers, 1), ==, "(['p/y'],)");
+  g_ptr_array_unref(sets.errors);
+}
+
 /* A batch on A comes to B whole, in one Changes signal at one revision. */
 static void test_batch_whole(Fixture *f, gconstpointer data)
 {
@@ -801,6 +826,7 @@ int main(int argc, char **argv)
   ADD("batch-whole", test_batch_whole);
   ADD("connections-reused", test_connections_reused);
   ADD("read-after-unanswered-write", test_read_after_unanswered_write);
+  ADD("prefix-calls-in-order", test_prefix_calls_in_order);
   ADD("restart-reloads", test_restart_reloads);
   ADD("outage", test_outage);
   ADD("start-before-cluster", test_start_before_cluster);

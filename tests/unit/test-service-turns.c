@@ -366,6 +366,54 @@ static void test_read_takes_its_turn(Fixture *f, gconstpointer data)
   g_variant_unref(read.seen);
 }
 
+typedef struct {
+  Fixture *f;
+  const char *key;
+  Call *deletion; /* submitted at the listing's turn when it sees @key */
+  gboolean told;
+} Listing;
+
+static void on_listing_turn(gpointer user_data)
+{
+  Listing *listing = user_data;
+
+  listing->told = TRUE;
+  if (kv_repository_exists(listing->f->later->inner, listing->key))
+    submit(listing->f, listing->deletion);
+}
+
+/* A listing (a read of every key, as DeletePrefix makes) waits for every write before it,
+ * writes after it wait for it, and what its turn submits goes before them: a Set after a
+ * DeletePrefix of its key is not deleted. */
+static void test_listing_takes_its_turn(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) before = g_variant_ref_sink(g_variant_new_string("before"));
+  g_autoptr(GVariant) after = g_variant_ref_sink(g_variant_new_string("after"));
+  Call set_before = {{.kind = KV_WRITE_SET, .key = "p/x", .value = before}};
+  Call deletion = {{.kind = KV_WRITE_DELETE, .key = "p/x"}};
+  Call set_after = {{.kind = KV_WRITE_SET, .key = "p/x", .value = after}};
+  Listing listing = {f, "p/x", &deletion, FALSE};
+
+  submit(f, &set_before);
+  g_assert_true(kv_service_read_waits(f->service, NULL, 0));
+  kv_service_wait_turn(f->service, NULL, 0, on_listing_turn, &listing);
+  submit(f, &set_after);
+  assert_held(f, "p/x");
+  g_assert_false(listing.told);
+
+  answer(f->later, 0);
+  g_assert_true(set_before.done && listing.told);
+  assert_held(f, "p/x");
+  answer(f->later, 0);
+  g_assert_true(deletion.done);
+  g_assert_cmpuint(deletion.write.deleted, ==, 1);
+  g_assert_false(set_after.done);
+  answer(f->later, 0);
+  g_assert_true(set_after.done);
+  assert_value(f, "p/x", g_variant_new_string("after"));
+  g_assert_false(kv_service_read_waits(f->service, NULL, 0));
+}
+
 /* @n changes of keys "@prefix0000"... and "k", all to @value (keys to g_free()). */
 static KvChange *batch_with_k(const char *prefix, guint n, GVariant *value)
 {
@@ -426,6 +474,7 @@ int main(int argc, char **argv)
   ADD("refused-write-lets-next-go", test_refused_write_lets_next_go);
   ADD("read-takes-its-turn", test_read_takes_its_turn);
   ADD("waiting-work-bounded", test_waiting_work_bounded);
+  ADD("listing-takes-its-turn", test_listing_takes_its_turn);
 #undef ADD
   return g_test_run();
 }
