@@ -13,6 +13,14 @@ typedef struct {
  * at a time. */
 static sd_bus_message *replaying;
 
+static void turn_free(gpointer user_data)
+{
+  Turn *turn = user_data;
+
+  sd_bus_message_unref(turn->m);
+  g_free(turn);
+}
+
 static void on_turn(gpointer user_data)
 {
   Turn *turn = user_data;
@@ -28,8 +36,7 @@ static void on_turn(gpointer user_data)
     (void)sd_bus_reply_method_error(turn->m, &error);
   else if (r < 0)
     (void)sd_bus_reply_method_errno(turn->m, r, NULL);
-  sd_bus_message_unref(turn->m);
-  g_free(turn);
+  turn_free(turn);
 }
 
 int kv_bus_read_turn(KvService *service, sd_bus_message *m, const char *const *keys, gsize n_keys,
@@ -39,6 +46,6 @@ int kv_bus_read_turn(KvService *service, sd_bus_message *m, const char *const *k
     return 0;
   Turn *turn = g_new(Turn, 1);
   *turn = (Turn){sd_bus_message_ref(m), func, userdata};
-  kv_service_wait_turn(service, keys, n_keys, on_turn, turn);
+  kv_service_wait_turn(service, keys, n_keys, on_turn, turn, turn_free);
   return 1;
 }

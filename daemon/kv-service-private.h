@@ -22,7 +22,8 @@ struct _KvService {
   GList *turn_place; /* where what a read's turn submits goes: before this waiting one */
 };
 
-/* Forgets the writes still waiting for their turn, untold (kvstored is stopping). */
+/* Forgets the writes still waiting for their turn, untold, and drops the reads
+ * (kvstored is stopping). */
 void kv_service_drop_waiting(KvService *self);
 
 /* A batch names at most KV_BATCH_MAX_KEYS keys: TOO_LARGE otherwise. */

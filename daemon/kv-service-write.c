@@ -222,6 +222,7 @@ typedef struct {
   /* A read waiting for its turn instead of a write (->write NULL): */
   KvServiceTurnFunc turn;
   gpointer turn_data;
+  GDestroyNotify turn_drop;
   gboolean every_key; /* a read of every key (a listing): it waits for all writes */
 } Submission;
 
@@ -432,7 +433,7 @@ gboolean kv_service_read_waits(KvService *self, const char *const *keys, gsize n
 }
 
 void kv_service_wait_turn(KvService *self, const char *const *keys, gsize n_keys,
-                          KvServiceTurnFunc func, gpointer user_data)
+                          KvServiceTurnFunc func, gpointer user_data, GDestroyNotify drop)
 {
   Submission *submission = g_new0(Submission, 1);
 
@@ -443,6 +444,7 @@ void kv_service_wait_turn(KvService *self, const char *const *keys, gsize n_keys
   submission->every_key = keys == NULL;
   submission->turn = func;
   submission->turn_data = user_data;
+  submission->turn_drop = drop;
   g_queue_push_tail(self->waiting, submission);
   start_waiting(self);
 }
@@ -451,8 +453,11 @@ void kv_service_drop_waiting(KvService *self)
 {
   Submission *submission;
 
-  while ((submission = g_queue_pop_head(self->waiting)) != NULL)
+  while ((submission = g_queue_pop_head(self->waiting)) != NULL) {
+    if (submission->write == NULL && submission->turn_drop != NULL)
+      submission->turn_drop(submission->turn_data);
     submission_free(submission);
+  }
 }
 
 /* The synchronous calls, for a repository that makes its changes itself. */

@@ -111,9 +111,10 @@ gboolean kv_service_read_waits(KvService *self, const char *const *keys, gsize n
 
 /* Queues a read of @keys (borrowed until @func is told; NULL: every key) behind the
  * writes of them submitted before it; @func is told once those are made, before any
- * write queued after it starts. A write @func submits takes the read's place. */
+ * write queued after it starts. A write @func submits takes the read's place. A read
+ * still waiting when the service is freed is dropped with @drop(@user_data). */
 void kv_service_wait_turn(KvService *self, const char *const *keys, gsize n_keys,
-                          KvServiceTurnFunc func, gpointer user_data);
+                          KvServiceTurnFunc func, gpointer user_data, GDestroyNotify drop);
 
 /* Stores the @n_changes @changes (each with a value, which stays the caller's) as one
  * change at one revision, returned in @out_revision; any invalid key (or a key given

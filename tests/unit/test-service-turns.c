@@ -350,7 +350,7 @@ static void test_read_takes_its_turn(Fixture *f, gconstpointer data)
   submit(f, &first);
   g_assert_true(kv_service_read_waits(f->service, k, 1));
   g_assert_false(kv_service_read_waits(f->service, other, 1));
-  kv_service_wait_turn(f->service, k, 1, on_turn, &read);
+  kv_service_wait_turn(f->service, k, 1, on_turn, &read, NULL);
   submit(f, &second);
   g_assert_false(read.told);
   assert_held(f, "k");
@@ -396,7 +396,7 @@ static void test_listing_takes_its_turn(Fixture *f, gconstpointer data)
 
   submit(f, &set_before);
   g_assert_true(kv_service_read_waits(f->service, NULL, 0));
-  kv_service_wait_turn(f->service, NULL, 0, on_listing_turn, &listing);
+  kv_service_wait_turn(f->service, NULL, 0, on_listing_turn, &listing, NULL);
   submit(f, &set_after);
   assert_held(f, "p/x");
   g_assert_false(listing.told);
