@@ -824,7 +824,7 @@ static int run_batches_against_floor(sd_bus *bus, const Options *options, pid_t 
   if (options->keys < 1000 || !(options->ops & (1u << OP_SET_MANY | 1u << OP_GET_MANY)))
     return 0;
   printf("\n%-8s %5s %-9s %9s %9s %8s %8s %10s %11s %10s %9s\n", "op", "keys", "mode", "calls/s",
-         "keys/s", "p50 us", "p99 us", "cpu us/key", "floor keys/s", "floor cpu", "vs floor");
+         "keys/s", "p50 us", "p99 us", "cpu us/key", "floor keys/s", "floor cpu", "of floor");
   for (Op op = OP_SET_MANY; op <= OP_GET_MANY; op++) {
     if (!(options->ops & (1u << op)))
       continue;
@@ -850,7 +850,8 @@ static int run_batches_against_floor(sd_bus *bus, const Options *options, pid_t 
       }
   }
   printf("(pipeline: %d calls in flight; keys chosen among the %d preloaded; floor: the same "
-         "calls answered by a peer that stores nothing, its CPU per key in 'floor cpu')\n",
+         "calls answered by a peer that stores nothing, its CPU per key in 'floor cpu'; 'of "
+         "floor' is kvstored's rate as a share of the floor's)\n",
          options->pipeline, options->keys);
   return 0;
 }
