@@ -327,17 +327,49 @@ static void start_waiting(KvService *self)
   self->starting = FALSE;
 }
 
-static void submission_finish(Submission *submission, const GError *error)
+/* The waiting writes that name one of @failed's keys, taken out of the queue. */
+static GPtrArray *take_writes_behind(KvService *self, Submission *failed)
 {
-  KvService *self = submission->service;
+  g_autoptr(GHashTable) keys = g_hash_table_new(g_str_hash, g_str_equal);
+  GPtrArray *behind = g_ptr_array_new();
 
+  for (guint i = 0; i < failed->keys->len; i++)
+    g_hash_table_add(keys, g_ptr_array_index(failed->keys, i));
+  for (GList *link = self->waiting->head, *next; link != NULL; link = next) {
+    Submission *waiting = link->data;
+    next = link->next;
+    if (waiting->write != NULL && names_any_of(waiting, keys)) {
+      g_ptr_array_add(behind, waiting);
+      g_queue_delete_link(self->waiting, link);
+    }
+  }
+  return behind;
+}
+
+/* Tells @submission's writer and frees it; @started: its keys are busy for it. */
+static void finish(KvService *self, Submission *submission, const GError *error, gboolean started)
+{
   /* Before the write, which owns the key strings, is told and gone. */
-  if (self->takes_turns)
+  if (started && self->takes_turns)
     for (guint i = 0; i < submission->keys->len; i++)
       g_hash_table_remove(self->busy, g_ptr_array_index(submission->keys, i));
   submission->done(submission->write, error, submission->user_data);
   plan_clear(&submission->plan);
   submission_free(submission);
+}
+
+static void submission_finish(Submission *submission, const GError *error)
+{
+  KvService *self = submission->service;
+  g_autoptr(GPtrArray) behind = NULL;
+
+  /* The writes waiting behind one that found the store unreachable fail with it, at
+   * once: one after the other, each would take its own timeout. */
+  if (self->takes_turns && g_error_matches(error, KV_ERROR, KV_ERROR_UNAVAILABLE))
+    behind = take_writes_behind(self, submission);
+  finish(self, submission, error, TRUE);
+  for (guint i = 0; behind != NULL && i < behind->len; i++)
+    finish(self, g_ptr_array_index(behind, i), error, FALSE);
   if (self->takes_turns)
     start_waiting(self);
 }

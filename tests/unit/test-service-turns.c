@@ -142,6 +142,16 @@ static void answer(LaterRepository *later, guint i)
   held_free(held);
 }
 
+/* Tells the @i-th held change set's writer that the store could not be reached. */
+static void fail(LaterRepository *later, guint i)
+{
+  Held *held = g_ptr_array_steal_index(later->held, i);
+  g_autoptr(GError) error = g_error_new(KV_ERROR, KV_ERROR_UNAVAILABLE, "unreachable");
+
+  held->done(0, error, held->user_data);
+  held_free(held);
+}
+
 /* The key of each held change set's first change, in order: "a b". */
 static char *held_keys(LaterRepository *later)
 {
@@ -464,6 +474,41 @@ static void test_waiting_work_bounded(Fixture *f, gconstpointer data)
   batch_free(second_changes, N);
 }
 
+/* The writes waiting behind one that found the store unreachable fail with it at once
+ * (each would take its own timeout one after the other); writes of other keys go on. */
+static void test_unavailable_fails_writes_behind(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GVariant) value = g_variant_ref_sink(g_variant_new_int32(1));
+  Call first = {{.kind = KV_WRITE_SET, .key = "k", .value = value}};
+  Call second = {{.kind = KV_WRITE_SET, .key = "k", .value = value}};
+  Call deletion = {{.kind = KV_WRITE_DELETE, .key = "k"}};
+  Call other = {{.kind = KV_WRITE_SET, .key = "other", .value = value}};
+
+  submit(f, &first);
+  submit(f, &second);
+  submit(f, &deletion);
+  submit(f, &other);
+  assert_held(f, "k other");
+  fail(f->later, 0);
+  g_assert_error(first.error, KV_ERROR, KV_ERROR_UNAVAILABLE);
+  g_assert_true(second.done && deletion.done);
+  g_assert_error(second.error, KV_ERROR, KV_ERROR_UNAVAILABLE);
+  g_assert_error(deletion.error, KV_ERROR, KV_ERROR_UNAVAILABLE);
+  assert_held(f, "other");
+  answer(f->later, 0);
+  g_assert_true(other.done);
+  g_assert_no_error(other.error);
+  /* The key is free again. */
+  Call later = {{.kind = KV_WRITE_SET, .key = "k", .value = value}};
+  submit(f, &later);
+  assert_held(f, "k");
+  answer(f->later, 0);
+  g_assert_no_error(later.error);
+  g_clear_error(&first.error);
+  g_clear_error(&second.error);
+  g_clear_error(&deletion.error);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -475,6 +520,7 @@ int main(int argc, char **argv)
   ADD("read-takes-its-turn", test_read_takes_its_turn);
   ADD("waiting-work-bounded", test_waiting_work_bounded);
   ADD("listing-takes-its-turn", test_listing_takes_its_turn);
+  ADD("unavailable-fails-writes-behind", test_unavailable_fails_writes_behind);
 #undef ADD
   return g_test_run();
 }
