@@ -218,7 +218,8 @@ typedef struct {
   gpointer user_data;
   Plan plan;
   guint attempts;
-  GPtrArray *keys; /* the keys it names, borrowed from ->write (or the read's) */
+  GPtrArray *keys; /* the keys it names, borrowed from ->write (or the read's); NULL
+                    * where writes do not take turns */
   /* A read waiting for its turn instead of a write (->write NULL): */
   KvServiceTurnFunc turn;
   gpointer turn_data;
@@ -258,7 +259,7 @@ static gboolean names_any_of(const Submission *submission, GHashTable *keys)
 
 static void submission_free(Submission *submission)
 {
-  g_ptr_array_unref(submission->keys);
+  g_clear_pointer(&submission->keys, g_ptr_array_unref);
   g_free(submission);
 }
 
@@ -427,11 +428,11 @@ void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpoint
   submission->write = write;
   submission->done = done;
   submission->user_data = user_data;
-  submission->keys = write_keys(write);
   if (!self->takes_turns) {
     attempt(submission);
     return;
   }
+  submission->keys = write_keys(write);
   if (self->starting) {
     /* From a read's turn, or a write that ended at once: in the read's place, or last. */
     if (self->turn_place != NULL)
