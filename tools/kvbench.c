@@ -775,6 +775,21 @@ static int run_etcd_anchor(sd_bus *bus, const Options *options, pid_t pid)
   return 0;
 }
 
+/* measure_against() the same calls to @floor_peer (kvstored's Ping when NULL). */
+static int measure_against_floor(sd_bus *bus, const Options *options, pid_t pid, Workload *w,
+                                 const KvbenchFloor *floor_peer, const char *mode, Figures *out,
+                                 Figures *floor_out)
+{
+  Workload anchor = *w;
+
+  if (floor_peer == NULL)
+    anchor = (Workload){.op = OP_PING};
+  else
+    anchor.destination = floor_peer->name;
+  return measure_against(bus, options, pid, w, &anchor, floor_peer != NULL ? floor_peer->pid : pid,
+                         mode, out, floor_out);
+}
+
 /* Get, Set and Increment of 16 bytes against the same calls to a peer that stores nothing. */
 static int run_single_calls_against_floor(sd_bus *bus, const Options *options, pid_t pid,
                                           const KvbenchFloor *floor_peer)
@@ -796,10 +811,7 @@ static int run_single_calls_against_floor(sd_bus *bus, const Options *options, p
     for (gsize m = 0; m < G_N_ELEMENTS(modes); m++) {
       Workload w = {
           .op = ops[o], .value = (char *)"value-0000000001", .key_count = (guint)options->keys};
-      Workload anchor = w;
-      anchor.destination = floor_peer->name;
-      if ((r = measure_against(bus, options, pid, &w, &anchor, floor_peer->pid, modes[m], &f,
-                               &floor)) < 0)
+      if ((r = measure_against_floor(bus, options, pid, &w, floor_peer, modes[m], &f, &floor)) < 0)
         return r;
       printf("%-8s %-9s %9.0f %9.1f %9.0f %10.1f %8.2fx\n", op_names[ops[o]], modes[m],
              f.calls_per_second, f.daemon_cpu_us, floor.calls_per_second, floor.daemon_cpu_us,
@@ -832,13 +844,8 @@ static int run_batches_against_floor(sd_bus *bus, const Options *options, pid_t 
       for (gsize m = 0; m < G_N_ELEMENTS(modes); m++) {
         guint n = batch_sizes[b];
         Workload w = {.op = op, .key_count = (guint)options->keys, .batch = n};
-        Workload anchor = w;
-        anchor.destination = floor_peer != NULL ? floor_peer->name : NULL;
-        if (floor_peer == NULL)
-          anchor.op = OP_PING;
-        if ((r = measure_against(bus, options, pid, &w, &anchor,
-                                 floor_peer != NULL ? floor_peer->pid : pid, modes[m], &f,
-                                 &floor)) < 0)
+        if ((r = measure_against_floor(bus, options, pid, &w, floor_peer, modes[m], &f, &floor)) <
+            0)
           return r;
         printf("%-8s %5u %-9s %9.0f %9.0f %8.1f %8.1f %10.2f", op_names[op], n, modes[m],
                f.calls_per_second, f.calls_per_second * n, f.p50_us, f.p99_us, f.daemon_cpu_us / n);
