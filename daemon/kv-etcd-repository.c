@@ -377,6 +377,21 @@ static int on_deadline(sd_event_source *source, uint64_t usec, void *user_data)
   return 0;
 }
 
+/* Why a write did not reach etcd, as the error its caller gets. etcd refuses a request over
+ * its --max-request-bytes (1.5 MiB unless set), its JSON gateway one over 2 MiB, and a
+ * transaction of more operations than its --max-txn-ops (128 unless set): no outage, and
+ * no use trying again. */
+static GError *refusal_error(const char *why)
+{
+  if (strstr(why, "request is too large") != NULL || strstr(why, "larger than max") != NULL)
+    return g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE,
+                       "etcd takes no request this large (its --max-request-bytes): %s", why);
+  if (strstr(why, "too many operations in txn request") != NULL)
+    return g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE,
+                       "etcd takes no transaction of this many keys (its --max-txn-ops): %s", why);
+  return g_error_new(KV_ERROR, KV_ERROR_UNAVAILABLE, "etcd did not take the change: %s", why);
+}
+
 static void on_txn(const char *body, gsize length, const GError *error, gpointer user_data)
 {
   Submission *submission = user_data;
@@ -386,16 +401,8 @@ static void on_txn(const char *body, gsize length, const GError *error, gpointer
 
   if (root == NULL) {
     const char *why = error != NULL ? error->message : local_error->message;
-    /* etcd refuses a request over its --max-request-bytes (1.5 MiB unless set), and its
-     * JSON gateway one over 2 MiB: no outage, and no use trying again. */
-    gboolean too_large =
-        strstr(why, "request is too large") != NULL || strstr(why, "larger than max") != NULL;
-    g_autoptr(GError) unavailable =
-        g_error_new(KV_ERROR, too_large ? KV_ERROR_TOO_LARGE : KV_ERROR_UNAVAILABLE,
-                    too_large ? "etcd takes no request this large (its --max-request-bytes): %s"
-                              : "etcd did not take the change: %s",
-                    why);
-    submission->done(0, unavailable, submission->user_data);
+    g_autoptr(GError) refused = refusal_error(why);
+    submission->done(0, refused, submission->user_data);
     submission_free(submission);
     return;
   }

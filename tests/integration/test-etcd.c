@@ -748,6 +748,19 @@ static void test_too_large_for_etcd(Fixture *f, gconstpointer data)
   assert_remote_error(error, "org.example.KVStore.Error.TooLarge");
   g_assert_nonnull(strstr(error->message, "max-request-bytes"));
   wait_for_keys(&f->a, "(@as [],)");
+
+  /* More operations than etcd takes in one transaction (--max-txn-ops, 128 unless set):
+   * TooLarge too, no outage; nothing is stored. */
+  g_clear_error(&error);
+  g_variant_builder_init(&entries, G_VARIANT_TYPE("a{sv}"));
+  for (int i = 0; i < 200; i++) {
+    g_autofree char *key = g_strdup_printf("many/%03d", i);
+    g_variant_builder_add(&entries, "{sv}", key, g_variant_new_int32(i));
+  }
+  g_autoptr(GVariant) too_many = call(&f->a, "SetMany", g_variant_new("(a{sv})", &entries), &error);
+  assert_remote_error(error, "org.example.KVStore.Error.TooLarge");
+  g_assert_nonnull(strstr(error->message, "max-txn-ops"));
+  wait_for_keys(&f->a, "(@as [],)");
 }
 
 /* A kvstored whose watch comes back after etcd compacted the revisions it missed reloads
