@@ -235,7 +235,7 @@ JsonNode *kv_etcd_parse(const char *text, gsize length, GError **error)
                 local_error != NULL ? local_error->message : "another kind of value");
     return NULL;
   }
-  return json_node_copy(json_parser_get_root(parser));
+  return json_parser_steal_root(parser);
 }
 
 /* A 64-bit number, which the gateway writes as a string. */
@@ -272,6 +272,15 @@ guint64 kv_etcd_header_revision(JsonObject *response)
 gboolean kv_etcd_range_more(JsonObject *response)
 {
   return boolean_member(response, "more");
+}
+
+KvEtcdRefusal kv_etcd_refusal(const char *why)
+{
+  if (strstr(why, "request is too large") != NULL || strstr(why, "larger than max") != NULL)
+    return KV_ETCD_REFUSAL_TOO_LARGE;
+  if (strstr(why, "too many operations in txn request") != NULL)
+    return KV_ETCD_REFUSAL_TOO_MANY_OPS;
+  return KV_ETCD_REFUSAL_NONE;
 }
 
 gboolean kv_etcd_txn_succeeded(JsonObject *response)

@@ -70,6 +70,16 @@ void kv_etcd_read_events(JsonObject *result, const char *prefix, GArray *entries
 /* Whether a range response says more keys follow. */
 gboolean kv_etcd_range_more(JsonObject *response);
 
+/* What etcd's message @why for a request it refused says: a request over one of its
+ * limits changed nothing, and sending it again will not help. */
+typedef enum {
+  KV_ETCD_REFUSAL_NONE,         /* not a limit: an outage, a timeout, another error */
+  KV_ETCD_REFUSAL_TOO_LARGE,    /* over --max-request-bytes, or the gateway's 2 MiB */
+  KV_ETCD_REFUSAL_TOO_MANY_OPS, /* a transaction over --max-txn-ops */
+} KvEtcdRefusal;
+
+KvEtcdRefusal kv_etcd_refusal(const char *why);
+
 /* Whether a transaction's compares held. */
 gboolean kv_etcd_txn_succeeded(JsonObject *response);
 

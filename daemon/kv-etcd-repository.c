@@ -4,6 +4,7 @@
 #include "kv-error.h"
 #include "kv-etcd-client.h"
 #include "kv-etcd-codec.h"
+#include "kv-etcd-puts.h"
 #include "kv-memory-repository.h"
 
 #include <gio/gio.h>
@@ -19,6 +20,7 @@ typedef struct {
   KvRepository parent;
   KvRepository *replica;
   KvEtcdClient *client;
+  KvEtcdPuts *puts; /* Sets on their way */
   sd_event *event;
   char *prefix;
   guint write_timeout_ms;
@@ -383,19 +385,36 @@ static int on_deadline(sd_event_source *source, uint64_t usec, void *user_data)
  * no use trying again. */
 static GError *refusal_error(const char *why)
 {
-  if (strstr(why, "request is too large") != NULL || strstr(why, "larger than max") != NULL)
+  switch (kv_etcd_refusal(why)) {
+  case KV_ETCD_REFUSAL_TOO_LARGE:
     return g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE,
                        "etcd takes no request this large (its --max-request-bytes): %s", why);
-  if (strstr(why, "too many operations in txn request") != NULL)
+  case KV_ETCD_REFUSAL_TOO_MANY_OPS:
     return g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE,
                        "etcd takes no transaction of this many keys (its --max-txn-ops): %s", why);
+  case KV_ETCD_REFUSAL_NONE:
+    break;
+  }
   return g_error_new(KV_ERROR, KV_ERROR_UNAVAILABLE, "etcd did not take the change: %s", why);
+}
+
+/* Made in etcd: answered once the watch has brought its revision to the replica. */
+static void await_watch(Submission *submission)
+{
+  KvEtcdRepository *self = submission->self;
+
+  if (submission->revision <= self->applied) {
+    submission_complete(submission);
+    return;
+  }
+  g_ptr_array_add(self->waiting, submission);
+  sd_event_add_time_relative(self->event, &submission->deadline, CLOCK_MONOTONIC,
+                             (uint64_t)self->write_timeout_ms * 1000, 0, on_deadline, submission);
 }
 
 static void on_txn(const char *body, gsize length, const GError *error, gpointer user_data)
 {
   Submission *submission = user_data;
-  KvEtcdRepository *self = submission->self;
   g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonNode) root = error == NULL ? kv_etcd_parse(body, length, &local_error) : NULL;
 
@@ -413,13 +432,21 @@ static void on_txn(const char *body, gsize length, const GError *error, gpointer
   submission->conflict = submission->compared && !kv_etcd_txn_succeeded(response);
   submission->revision = submission->conflict ? kv_etcd_txn_conflict_revision(response)
                                               : kv_etcd_header_revision(response);
-  if (submission->revision <= self->applied) {
-    submission_complete(submission);
+  await_watch(submission);
+}
+
+static void on_put(guint64 revision, const GError *error, gpointer user_data)
+{
+  Submission *submission = user_data;
+
+  if (error != NULL) {
+    g_autoptr(GError) refused = refusal_error(error->message);
+    submission->done(0, refused, submission->user_data);
+    submission_free(submission);
     return;
   }
-  g_ptr_array_add(self->waiting, submission);
-  sd_event_add_time_relative(self->event, &submission->deadline, CLOCK_MONOTONIC,
-                             (uint64_t)self->write_timeout_ms * 1000, 0, on_deadline, submission);
+  submission->revision = revision;
+  await_watch(submission);
 }
 
 static void etcd_submit(KvRepository *repository, const KvChange *changes, gsize n_changes,
@@ -428,22 +455,24 @@ static void etcd_submit(KvRepository *repository, const KvChange *changes, gsize
 {
   KvEtcdRepository *self = (KvEtcdRepository *)repository;
   Submission *submission = g_new0(Submission, 1);
-  /* One key stored unconditionally (a Set) is a plain put: etcd answers it sooner than
-   * a transaction. */
-  gboolean put = n_compares == 0 && n_changes == 1 && changes[0].value != NULL;
-  g_autofree char *request =
-      put ? kv_etcd_put_request(self->prefix, &changes[0])
-          : kv_etcd_txn_request(self->prefix, changes, n_changes, compares, n_compares);
 
   submission->self = self;
   submission->compared = n_compares > 0;
   submission->done = done;
   submission->user_data = user_data;
   g_hash_table_add(self->submissions, submission);
+  /* One key stored unconditionally (a Set): a put, which may go with others. */
+  if (n_compares == 0 && n_changes == 1 && changes[0].value != NULL) {
+    kv_etcd_puts_add(self->puts, changes[0].key, changes[0].value, self->write_timeout_ms, on_put,
+                     submission);
+    return;
+  }
+  g_autofree char *request =
+      kv_etcd_txn_request(self->prefix, changes, n_changes, compares, n_compares);
   /* Without compares a write made twice stores the same values twice; with them, a second
    * make would fail its compares and be taken for another writer's change. */
-  kv_etcd_client_post(self->client, put ? "/v3/kv/put" : "/v3/kv/txn", request,
-                      self->write_timeout_ms, n_compares == 0, on_txn, submission);
+  kv_etcd_client_post(self->client, "/v3/kv/txn", request, self->write_timeout_ms, n_compares == 0,
+                      on_txn, submission);
 }
 
 static void etcd_set_change_func(KvRepository *repository, KvRepositoryChangeFunc func,
@@ -516,6 +545,7 @@ static void etcd_free(KvRepository *repository)
     kv_etcd_stream_cancel(self->watch);
   /* The client drops the reload's request without telling it. */
   kv_etcd_client_free(self->client);
+  kv_etcd_puts_free(self->puts);
   g_clear_pointer(&self->reload, reload_free);
   sd_event_source_disable_unref(self->retry);
   sd_event_unref(self->event);
@@ -556,6 +586,7 @@ KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *ev
   self->parent.vtable = &etcd_vtable;
   self->replica = kv_memory_repository_new();
   self->client = kv_etcd_client_new(event, options->endpoints);
+  self->puts = kv_etcd_puts_new(self->client, event, options->prefix);
   self->event = sd_event_ref(event);
   self->prefix = g_strdup(options->prefix);
   self->write_timeout_ms = options->write_timeout_ms;

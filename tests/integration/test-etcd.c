@@ -26,9 +26,16 @@ typedef struct {
   GSubprocess *process;
 } Member;
 
+/* What a test runs on: one member unless said, started with @options (NULL-terminated). */
+typedef struct {
+  guint members;
+  const char *const *options;
+} Cluster;
+
 /* A cluster of one or three members. */
 typedef struct {
   guint n;
+  const char *const *options;
   Member members[MAX_MEMBERS];
   char *urls;    /* every client URL, comma-separated, for kvstored --etcd */
   char *initial; /* the initial cluster */
@@ -86,22 +93,44 @@ static void member_spawn(Etcd *etcd, guint i)
   g_autofree char *name = g_strdup_printf("m%u", i);
   g_autofree char *data = g_build_filename(member->dir, "data", NULL);
 
-  member->process = g_subprocess_new(
-      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, "etcd",
-      "--name", name, "--data-dir", data, "--listen-client-urls", member->url,
-      "--advertise-client-urls", member->url, "--listen-peer-urls", member->peer_url,
-      "--initial-advertise-peer-urls", member->peer_url, "--initial-cluster", etcd->initial,
-      "--initial-cluster-token", "kvstore-test", NULL);
+  g_autoptr(GStrvBuilder) argv = g_strv_builder_new();
+  const char *const common[] = {"etcd",
+                                "--name",
+                                name,
+                                "--data-dir",
+                                data,
+                                "--listen-client-urls",
+                                member->url,
+                                "--advertise-client-urls",
+                                member->url,
+                                "--listen-peer-urls",
+                                member->peer_url,
+                                "--initial-advertise-peer-urls",
+                                member->peer_url,
+                                "--initial-cluster",
+                                etcd->initial,
+                                "--initial-cluster-token",
+                                "kvstore-test",
+                                NULL};
+
+  g_strv_builder_addv(argv, (const char **)common);
+  if (etcd->options != NULL)
+    g_strv_builder_addv(argv, (const char **)etcd->options);
+  g_auto(GStrv) args = g_strv_builder_end(argv);
+  member->process = g_subprocess_newv(
+      (const char *const *)args,
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
   g_assert_no_error(error);
 }
 
-static void etcd_start(Etcd *etcd, guint n)
+static void etcd_start(Etcd *etcd, guint n, const char *const *options)
 {
   g_autoptr(GPtrArray) urls = g_ptr_array_new();
   g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GError) error = NULL;
 
   etcd->n = n;
+  etcd->options = options;
   for (guint i = 0; i < n; i++) {
     Member *member = &etcd->members[i];
     member->dir = g_dir_make_tmp("kvstore-etcd-XXXXXX", &error);
@@ -251,8 +280,11 @@ static void host_stop(Host *host)
 
 static void setup(Fixture *f, gconstpointer data)
 {
+  const Cluster *cluster = data;
+
   f->prefix = g_strdup_printf("/kvstore-test-%08x/", g_random_int());
-  etcd_start(&f->etcd, MAX(GPOINTER_TO_UINT(data), 1));
+  etcd_start(&f->etcd, cluster != NULL ? cluster->members : 1,
+             cluster != NULL ? cluster->options : NULL);
   host_start(&f->a, f);
   host_start(&f->b, f);
 }
@@ -763,6 +795,73 @@ static void test_too_large_for_etcd(Fixture *f, gconstpointer data)
   wait_for_keys(&f->a, "(@as [],)");
 }
 
+/* Sends a Set of each of @n keys "PREFIX%03d" with @value, without waiting, and checks that
+ * each was taken. */
+static void set_together(Host *host, const char *prefix, guint n, GVariant *value)
+{
+  Race race = {0, 0, 0, g_ptr_array_new_with_free_func(g_free)};
+
+  g_variant_ref_sink(value);
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *key = g_strdup_printf("%s%03u", prefix, i);
+    race_call(host, "Set", g_variant_new("(sv)", key, value), &race);
+  }
+  race_wait(&race, n);
+  g_assert_cmpuint(race.succeeded, ==, n);
+  g_ptr_array_unref(race.errors);
+  g_variant_unref(value);
+}
+
+/* The revision of @key on @host. */
+static guint64 key_revision(Host *host, const char *key)
+{
+  g_autoptr(GVariant) reply = call_ok(host, "GetWithRevision", g_variant_new("(s)", key));
+  guint64 revision;
+
+  g_variant_get(reply, "(vt)", NULL, &revision);
+  return revision;
+}
+
+/* Sets of different keys that come while others are out go to etcd together, in one
+ * transaction (they share its revision); each is stored, and B tells each once. */
+static void test_sets_go_together(Fixture *f, gconstpointer data)
+{
+  enum { SETS = 48 };
+  Watcher watcher;
+  guint id = watch(&f->b, "Changed", "Subscribe", &watcher);
+  g_autoptr(GHashTable) revisions = g_hash_table_new(NULL, NULL);
+
+  set_together(&f->a, "k", SETS, g_variant_new_string("v"));
+  for (guint i = 0; i < SETS; i++) {
+    g_autofree char *key = g_strdup_printf("k%03u", i);
+    g_autoptr(GVariant) value = call_ok(&f->b, "Get", g_variant_new("(s)", key));
+    g_autoptr(GVariant) expected = g_variant_ref_sink(g_variant_new_parsed("(<'v'>,)"));
+    g_assert_cmpvariant(value, expected);
+    g_hash_table_add(revisions, GSIZE_TO_POINTER((gsize)key_revision(&f->a, key)));
+  }
+  g_test_message("%d Sets sent together took %u revisions", SETS, g_hash_table_size(revisions));
+  g_assert_cmpuint(g_hash_table_size(revisions), <, SETS);
+  wait_for_signals(&watcher, SETS);
+  g_usleep(200 * 1000);
+  g_main_context_iteration(NULL, FALSE);
+  g_assert_cmpuint(watcher.seen->len, ==, SETS);
+  g_dbus_connection_signal_unsubscribe(f->b.connection, id);
+  g_ptr_array_unref(watcher.seen);
+}
+
+/* On a member that takes at most 3 operations and 300 kB a request, Sets sent together
+ * are all stored: a transaction of them that etcd refuses goes again one put at a time.
+ * (Each alone is within the limits; a SetMany over them fails with TooLarge.) */
+static void test_sets_within_etcd_limits(Fixture *f, gconstpointer data)
+{
+  g_autofree char *big = g_strnfill(120 * 1000, 'v');
+
+  set_together(&f->a, "small", 24, g_variant_new_int32(7));
+  g_assert_cmpuint(count_keys(&f->b, "small"), ==, 24);
+  set_together(&f->a, "big", 6, g_variant_new_string(big));
+  g_assert_cmpuint(count_keys(&f->b, "big"), ==, 6);
+}
+
 /* A kvstored whose watch comes back after etcd compacted the revisions it missed reloads
  * the prefix and tells what differs: B is stopped (SIGSTOP) while the member it watches
  * goes away, A writes and deletes, and the cluster is compacted. */
@@ -844,10 +943,16 @@ int main(int argc, char **argv)
   ADD("outage", test_outage);
   ADD("start-before-cluster", test_start_before_cluster);
   ADD("too-large-for-etcd", test_too_large_for_etcd);
-  g_test_add("/etcd/three-members", Fixture, GUINT_TO_POINTER(3), setup, test_three_members,
+  ADD("sets-go-together", test_sets_go_together);
+  static const char *const low_limits[] = {"--max-txn-ops", "3", "--max-request-bytes", "300000",
+                                           NULL};
+  static const Cluster strict = {1, low_limits};
+  g_test_add("/etcd/sets-within-etcd-limits", Fixture, &strict, setup, test_sets_within_etcd_limits,
              teardown);
-  g_test_add("/etcd/reload-after-compaction", Fixture, GUINT_TO_POINTER(3), setup,
-             test_reload_after_compaction, teardown);
+  static const Cluster three = {3, NULL};
+  g_test_add("/etcd/three-members", Fixture, &three, setup, test_three_members, teardown);
+  g_test_add("/etcd/reload-after-compaction", Fixture, &three, setup, test_reload_after_compaction,
+             teardown);
 #undef ADD
   return g_test_run();
 }

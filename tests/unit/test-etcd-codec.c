@@ -153,6 +153,24 @@ static void test_put_request(void)
   g_assert_cmpstr(json_object_get_string_member(put, "value"), ==, encoded);
 }
 
+/* etcd's messages for requests over its limits (as its JSON gateway gives them) are told
+ * apart from other failures, which may pass. */
+static void test_refusals(void)
+{
+  g_assert_cmpint(kv_etcd_refusal("http://127.0.0.1:2379: HTTP 400: {\"error\":\"etcdserver: "
+                                  "request is too large\",\"code\":3}"),
+                  ==, KV_ETCD_REFUSAL_TOO_LARGE);
+  g_assert_cmpint(kv_etcd_refusal("HTTP 413: grpc: received message larger than max (2100000 vs. "
+                                  "2097152)"),
+                  ==, KV_ETCD_REFUSAL_TOO_LARGE);
+  g_assert_cmpint(kv_etcd_refusal("HTTP 400: {\"error\":\"etcdserver: too many operations in "
+                                  "txn request\"}"),
+                  ==, KV_ETCD_REFUSAL_TOO_MANY_OPS);
+  g_assert_cmpint(kv_etcd_refusal("HTTP 503: etcdserver: request timed out"), ==,
+                  KV_ETCD_REFUSAL_NONE);
+  g_assert_cmpint(kv_etcd_refusal("HTTP 503: etcdserver: no leader"), ==, KV_ETCD_REFUSAL_NONE);
+}
+
 /* A range response: numbers as strings, keys outside the prefix and values of other
  * programs left out, the last raw key kept for the next page. */
 static void test_range_response(void)
@@ -226,6 +244,7 @@ int main(int argc, char **argv)
   g_test_add_func("/etcd-codec/txn-request", test_txn_request);
   g_test_add_func("/etcd-codec/put-request", test_put_request);
   g_test_add_func("/etcd-codec/conflict-revision", test_conflict_revision);
+  g_test_add_func("/etcd-codec/refusals", test_refusals);
   g_test_add_func("/etcd-codec/range-response", test_range_response);
   g_test_add_func("/etcd-codec/watch-events", test_watch_events);
   return g_test_run();

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kv-etcd-puts.h"
+
+#include "kv-etcd-codec.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+/* A transaction takes at most this many puts and this many bytes of keys and values:
+ * well under etcd's limits by default (128 operations, 1.5 MiB); a put over the bytes
+ * goes alone. */
+#define TXN_PUTS  64
+#define TXN_BYTES (256 * 1024)
+
+typedef struct {
+  char *key;
+  GVariant *value;
+  gint64 deadline; /* monotonic µs */
+  KvEtcdPutFunc done;
+  gpointer user_data;
+} Put;
+
+struct _KvEtcdPuts {
+  KvEtcdClient *client;
+  char *prefix;
+  GQueue waiting;               /* Put, oldest first */
+  GHashTable *out;              /* Batch, sent and not answered */
+  sd_event_source *send_source; /* sends the waiting puts once the bus is read */
+};
+
+typedef struct {
+  KvEtcdPuts *self;
+  GPtrArray *puts;
+} Batch;
+
+static void put_free(Put *put)
+{
+  g_free(put->key);
+  g_variant_unref(put->value);
+  g_free(put);
+}
+
+static void batch_free(Batch *batch)
+{
+  g_hash_table_remove(batch->self->out, batch);
+  g_ptr_array_unref(batch->puts);
+  g_free(batch);
+}
+
+static gsize put_bytes(const Put *put)
+{
+  return strlen(put->key) + g_variant_get_size(put->value);
+}
+
+static void on_answer(const char *body, gsize length, const GError *error, gpointer user_data);
+
+static int compare_keys(gconstpointer a, gconstpointer b)
+{
+  return strcmp((*(Put *const *)a)->key, (*(Put *const *)b)->key);
+}
+
+/* Sends @puts (taking them): a plain put when alone, else one transaction. Its timeout is
+ * what remains of the oldest's. */
+static void send_puts(KvEtcdPuts *self, GPtrArray *puts)
+{
+  Batch *batch = g_new0(Batch, 1);
+  g_autofree char *request = NULL;
+  gint64 deadline = G_MAXINT64;
+
+  batch->self = self;
+  batch->puts = puts;
+  for (guint i = 0; i < puts->len; i++)
+    deadline = MIN(deadline, ((Put *)g_ptr_array_index(puts, i))->deadline);
+  if (puts->len == 1) {
+    Put *put = g_ptr_array_index(puts, 0);
+    KvChange change = {put->key, put->value};
+    request = kv_etcd_put_request(self->prefix, &change);
+  } else {
+    /* In key order, as a batch: the watch then tells them in that order, as it does a
+     * SetMany's, and a revision's signals go out sorted. */
+    g_ptr_array_sort(puts, compare_keys);
+    g_autofree KvChange *changes = g_new(KvChange, puts->len);
+    for (guint i = 0; i < puts->len; i++) {
+      Put *put = g_ptr_array_index(puts, i);
+      changes[i] = (KvChange){put->key, put->value};
+    }
+    request = kv_etcd_txn_request(self->prefix, changes, puts->len, NULL, 0);
+  }
+  gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
+  g_hash_table_add(self->out, batch);
+  /* Without compares, a put made twice stores the same values twice: it may move. */
+  kv_etcd_client_post(self->client, puts->len == 1 ? "/v3/kv/put" : "/v3/kv/txn", request,
+                      (guint)CLAMP(left_ms, 1, G_MAXUINT), TRUE, on_answer, batch);
+}
+
+static void send_alone(KvEtcdPuts *self, Put *put)
+{
+  GPtrArray *puts = g_ptr_array_new_with_free_func((GDestroyNotify)put_free);
+
+  g_ptr_array_add(puts, put);
+  send_puts(self, puts);
+}
+
+/* The waiting puts, oldest first, in as few transactions as they fit. */
+static int on_send(sd_event_source *source, void *user_data)
+{
+  KvEtcdPuts *self = user_data;
+
+  while (!g_queue_is_empty(&self->waiting)) {
+    GPtrArray *puts = g_ptr_array_new_with_free_func((GDestroyNotify)put_free);
+    gsize bytes = 0;
+    while (puts->len < TXN_PUTS && !g_queue_is_empty(&self->waiting)) {
+      Put *next = g_queue_peek_head(&self->waiting);
+      if (puts->len > 0 && bytes + put_bytes(next) > TXN_BYTES)
+        break;
+      bytes += put_bytes(next);
+      g_ptr_array_add(puts, g_queue_pop_head(&self->waiting));
+    }
+    send_puts(self, puts);
+  }
+  return 0;
+}
+
+static gboolean is_refusal(const GError *error)
+{
+  return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_FAILED) &&
+         kv_etcd_refusal(error->message) != KV_ETCD_REFUSAL_NONE;
+}
+
+static void on_answer(const char *body, gsize length, const GError *error, gpointer user_data)
+{
+  Batch *batch = user_data;
+  KvEtcdPuts *self = batch->self;
+  g_autoptr(GPtrArray) puts = g_ptr_array_ref(batch->puts);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonNode) root = error == NULL ? kv_etcd_parse(body, length, &local_error) : NULL;
+  const GError *failure = error != NULL ? error : local_error;
+
+  batch_free(batch);
+  /* A transaction over one of etcd's limits may be a few puts each within them: they
+   * go again alone, and each has its own answer. */
+  if (root == NULL && puts->len > 1 && is_refusal(failure)) {
+    while (puts->len > 0)
+      send_alone(self, g_ptr_array_steal_index(puts, 0));
+    return;
+  }
+  guint64 revision = root != NULL ? kv_etcd_header_revision(json_node_get_object(root)) : 0;
+  for (guint i = 0; i < puts->len; i++) {
+    Put *put = g_ptr_array_index(puts, i);
+    put->done(revision, root != NULL ? NULL : failure, put->user_data);
+  }
+}
+
+KvEtcdPuts *kv_etcd_puts_new(KvEtcdClient *client, sd_event *event, const char *prefix)
+{
+  KvEtcdPuts *self = g_new0(KvEtcdPuts, 1);
+
+  self->client = client;
+  self->prefix = g_strdup(prefix);
+  g_queue_init(&self->waiting);
+  self->out = g_hash_table_new(NULL, NULL);
+  /* At idle priority it runs once nothing else is ready: the calls already on the bus are
+   * read, and their puts go in one transaction. */
+  int r = sd_event_add_defer(event, &self->send_source, on_send, self);
+  if (r < 0)
+    g_error("Cannot add an event source: %s", g_strerror(-r));
+  sd_event_source_set_priority(self->send_source, SD_EVENT_PRIORITY_IDLE);
+  sd_event_source_set_enabled(self->send_source, SD_EVENT_OFF);
+  return self;
+}
+
+void kv_etcd_puts_add(KvEtcdPuts *self, const char *key, GVariant *value, guint timeout_ms,
+                      KvEtcdPutFunc done, gpointer user_data)
+{
+  Put *put = g_new0(Put, 1);
+
+  put->key = g_strdup(key);
+  put->value = g_variant_ref_sink(value);
+  put->deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+  put->done = done;
+  put->user_data = user_data;
+  /* Nothing ahead of it: no other write could go with it soon. */
+  if (g_hash_table_size(self->out) == 0 && g_queue_is_empty(&self->waiting)) {
+    send_alone(self, put);
+    return;
+  }
+  g_queue_push_tail(&self->waiting, put);
+  sd_event_source_set_enabled(self->send_source, SD_EVENT_ONESHOT);
+}
+
+void kv_etcd_puts_free(KvEtcdPuts *self)
+{
+  sd_event_source_disable_unref(self->send_source);
+  g_queue_clear_full(&self->waiting, (GDestroyNotify)put_free);
+  GList *out = g_hash_table_get_keys(self->out);
+  for (GList *l = out; l != NULL; l = l->next)
+    batch_free(l->data);
+  g_list_free(out);
+  g_hash_table_unref(self->out);
+  g_free(self->prefix);
+  g_free(self);
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "kv-etcd-client.h"
+
+#include <glib.h>
+#include <systemd/sd-event.h>
+
+G_BEGIN_DECLS
+
+/* Sets (one key stored, no compare) on their way to etcd. A put with no other out goes at
+ * once, alone; those that come while others are out wait until the calls already on the
+ * bus are read, and go together as one transaction. Under many writers etcd then takes one
+ * request, one raft entry and one watch answer for many keys (which share its revision);
+ * a lone writer's put goes as it did. */
+typedef struct _KvEtcdPuts KvEtcdPuts;
+
+/* etcd's answer to a put: the revision it was made at, or @error (the client's; etcd's
+ * message for a refusal). */
+typedef void (*KvEtcdPutFunc)(guint64 revision, const GError *error, gpointer user_data);
+
+/* Puts under @prefix through @client, which must outlive them, on @event. */
+KvEtcdPuts *kv_etcd_puts_new(KvEtcdClient *client, sd_event *event, const char *prefix);
+
+/* Stores @value (a floating reference is sunk) under @key, answered within @timeout_ms:
+ * @done is told once, from the event loop. @key is not among the puts not yet answered
+ * (one transaction takes a key once; kvstored's turns keep writes of a key apart). */
+void kv_etcd_puts_add(KvEtcdPuts *self, const char *key, GVariant *value, guint timeout_ms,
+                      KvEtcdPutFunc done, gpointer user_data);
+
+/* Frees @self once its client is freed (which drops the requests out without a word); the
+ * puts waiting are dropped too. */
+void kv_etcd_puts_free(KvEtcdPuts *self);
+
+G_END_DECLS
