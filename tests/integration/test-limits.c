@@ -545,7 +545,7 @@ static void test_slow_subscriber(KvTestBus *bus, gconstpointer data)
       GVariant *value;
       g_variant_iter_init(&iter, batch);
       while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
-        set_value(bus, key, g_variant_ref(value));
+        set_value(bus, key, value);
     } else {
       g_autoptr(GVariant) reply =
           kv_test_bus_call_ok(bus, "SetMany", g_variant_new("(@a{sv})", batch));
