@@ -101,23 +101,29 @@ static void send_alone(KvEtcdPuts *self, Put *put)
   send_puts(self, puts);
 }
 
+/* The oldest waiting puts, as many as one transaction takes. */
+static void send_oldest(KvEtcdPuts *self)
+{
+  GPtrArray *puts = g_ptr_array_new_with_free_func((GDestroyNotify)put_free);
+  gsize bytes = 0;
+
+  while (puts->len < TXN_PUTS && !g_queue_is_empty(&self->waiting)) {
+    Put *next = g_queue_peek_head(&self->waiting);
+    if (puts->len > 0 && bytes + put_bytes(next) > TXN_BYTES)
+      break;
+    bytes += put_bytes(next);
+    g_ptr_array_add(puts, g_queue_pop_head(&self->waiting));
+  }
+  send_puts(self, puts);
+}
+
 /* The waiting puts, oldest first, in as few transactions as they fit. */
 static int on_send(sd_event_source *source, void *user_data)
 {
   KvEtcdPuts *self = user_data;
 
-  while (!g_queue_is_empty(&self->waiting)) {
-    GPtrArray *puts = g_ptr_array_new_with_free_func((GDestroyNotify)put_free);
-    gsize bytes = 0;
-    while (puts->len < TXN_PUTS && !g_queue_is_empty(&self->waiting)) {
-      Put *next = g_queue_peek_head(&self->waiting);
-      if (puts->len > 0 && bytes + put_bytes(next) > TXN_BYTES)
-        break;
-      bytes += put_bytes(next);
-      g_ptr_array_add(puts, g_queue_pop_head(&self->waiting));
-    }
-    send_puts(self, puts);
-  }
+  while (!g_queue_is_empty(&self->waiting))
+    send_oldest(self);
   return 0;
 }
 
@@ -185,6 +191,10 @@ void kv_etcd_puts_add(KvEtcdPuts *self, const char *key, GVariant *value, guint 
     return;
   }
   g_queue_push_tail(&self->waiting, put);
+  /* Puts enough for a whole transaction have nothing more to wait for: they go now, and
+   * a stream of Sets that keeps the bus from being read to its end is sent as it comes. */
+  if (g_queue_get_length(&self->waiting) >= TXN_PUTS)
+    send_oldest(self);
   sd_event_source_set_enabled(self->send_source, SD_EVENT_ONESHOT);
 }
 
