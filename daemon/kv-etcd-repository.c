@@ -398,6 +398,15 @@ static GError *refusal_error(const char *why)
   return g_error_new(KV_ERROR, KV_ERROR_UNAVAILABLE, "etcd did not take the change: %s", why);
 }
 
+/* Not made in etcd, for @why. */
+static void submission_fail(Submission *submission, const char *why)
+{
+  g_autoptr(GError) refused = refusal_error(why);
+
+  submission->done(0, refused, submission->user_data);
+  submission_free(submission);
+}
+
 /* Made in etcd: answered once the watch has brought its revision to the replica. */
 static void await_watch(Submission *submission)
 {
@@ -419,10 +428,7 @@ static void on_txn(const char *body, gsize length, const GError *error, gpointer
   g_autoptr(JsonNode) root = error == NULL ? kv_etcd_parse(body, length, &local_error) : NULL;
 
   if (root == NULL) {
-    const char *why = error != NULL ? error->message : local_error->message;
-    g_autoptr(GError) refused = refusal_error(why);
-    submission->done(0, refused, submission->user_data);
-    submission_free(submission);
+    submission_fail(submission, error != NULL ? error->message : local_error->message);
     return;
   }
   JsonObject *response = json_node_get_object(root);
@@ -440,9 +446,7 @@ static void on_put(guint64 revision, const GError *error, gpointer user_data)
   Submission *submission = user_data;
 
   if (error != NULL) {
-    g_autoptr(GError) refused = refusal_error(error->message);
-    submission->done(0, refused, submission->user_data);
-    submission_free(submission);
+    submission_fail(submission, error->message);
     return;
   }
   submission->revision = revision;
