@@ -31,6 +31,11 @@ static int compare_doubles(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
+void kvbench_sort_doubles(double *values, gsize n)
+{
+  qsort(values, n, sizeof(double), compare_doubles);
+}
+
 gboolean kvbench_etcd_put_rates(const char *url, const char *etcd_key, double seconds,
                                 guint in_flight, double *out_sync_rate, double *out_sync_p50_us,
                                 double *out_pipelined_rate, GError **error)
@@ -60,7 +65,7 @@ gboolean kvbench_etcd_put_rates(const char *url, const char *etcd_key, double se
   }
   curl_easy_cleanup(easy);
   *out_sync_rate = latencies->len / ((double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC);
-  qsort(latencies->data, latencies->len, sizeof(double), compare_doubles);
+  kvbench_sort_doubles((double *)latencies->data, latencies->len);
   *out_sync_p50_us = g_array_index(latencies, double, latencies->len / 2);
 
   CURLM *multi = curl_multi_init();

@@ -13,4 +13,7 @@ gboolean kvbench_etcd_put_rates(const char *url, const char *etcd_key, double se
                                 guint in_flight, double *out_sync_rate, double *out_sync_p50_us,
                                 double *out_pipelined_rate, GError **error);
 
+/* Sorts @values in rising order (for medians and spreads). */
+void kvbench_sort_doubles(double *values, gsize n);
+
 G_END_DECLS
