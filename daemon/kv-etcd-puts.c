@@ -11,6 +11,9 @@
  * goes alone. */
 #define TXN_PUTS  64
 #define TXN_BYTES (256 * 1024)
+/* The longest a put waits for the bus to be read to its end: a stream of calls that
+ * never lets it be (idle sources then never run) does not hold writes back. */
+#define WAIT_AT_MOST_USEC 2000
 
 typedef struct {
   char *key;
@@ -26,6 +29,7 @@ struct _KvEtcdPuts {
   GQueue waiting;               /* Put, oldest first */
   GHashTable *out;              /* Batch, sent and not answered */
   sd_event_source *send_source; /* sends the waiting puts once the bus is read */
+  sd_event_source *late_source; /* or once the oldest has waited WAIT_AT_MOST_USEC */
 };
 
 typedef struct {
@@ -122,9 +126,16 @@ static int on_send(sd_event_source *source, void *user_data)
 {
   KvEtcdPuts *self = user_data;
 
+  sd_event_source_set_enabled(self->send_source, SD_EVENT_OFF);
+  sd_event_source_set_enabled(self->late_source, SD_EVENT_OFF);
   while (!g_queue_is_empty(&self->waiting))
     send_oldest(self);
   return 0;
+}
+
+static int on_late(sd_event_source *source, uint64_t usec, void *user_data)
+{
+  return on_send(source, user_data);
 }
 
 static gboolean is_refusal(const GError *error)
@@ -168,10 +179,13 @@ KvEtcdPuts *kv_etcd_puts_new(KvEtcdClient *client, sd_event *event, const char *
   /* At idle priority it runs once nothing else is ready: the calls already on the bus are
    * read, and their puts go in one transaction. */
   int r = sd_event_add_defer(event, &self->send_source, on_send, self);
+  if (r >= 0)
+    r = sd_event_add_time(event, &self->late_source, CLOCK_MONOTONIC, 0, 0, on_late, self);
   if (r < 0)
     g_error("Cannot add an event source: %s", g_strerror(-r));
   sd_event_source_set_priority(self->send_source, SD_EVENT_PRIORITY_IDLE);
   sd_event_source_set_enabled(self->send_source, SD_EVENT_OFF);
+  sd_event_source_set_enabled(self->late_source, SD_EVENT_OFF);
   return self;
 }
 
@@ -190,6 +204,10 @@ void kv_etcd_puts_add(KvEtcdPuts *self, const char *key, GVariant *value, guint 
     send_alone(self, put);
     return;
   }
+  if (g_queue_is_empty(&self->waiting)) {
+    sd_event_source_set_time_relative(self->late_source, WAIT_AT_MOST_USEC);
+    sd_event_source_set_enabled(self->late_source, SD_EVENT_ONESHOT);
+  }
   g_queue_push_tail(&self->waiting, put);
   /* Puts enough for a whole transaction have nothing more to wait for: they go now, and
    * a stream of Sets that keeps the bus from being read to its end is sent as it comes. */
@@ -201,6 +219,7 @@ void kv_etcd_puts_add(KvEtcdPuts *self, const char *key, GVariant *value, guint 
 void kv_etcd_puts_free(KvEtcdPuts *self)
 {
   sd_event_source_disable_unref(self->send_source);
+  sd_event_source_disable_unref(self->late_source);
   g_queue_clear_full(&self->waiting, (GDestroyNotify)put_free);
   GList *out = g_hash_table_get_keys(self->out);
   for (GList *l = out; l != NULL; l = l->next)
