@@ -10,9 +10,9 @@ G_BEGIN_DECLS
 
 /* Sets (one key stored, no compare) on their way to etcd. A put with no other out goes at
  * once, alone; those that come while others are out wait until the calls already on the
- * bus are read, and go together as one transaction. Under many writers etcd then takes one
- * request, one raft entry and one watch answer for many keys (which share its revision);
- * a lone writer's put goes as it did. */
+ * bus are read (2 ms at most), and go together as one transaction. Under many writers
+ * etcd then takes one request, one raft entry and one watch answer for many keys (which
+ * share its revision); a lone writer's put goes as it did. */
 typedef struct _KvEtcdPuts KvEtcdPuts;
 
 /* etcd's answer to a put: the revision it was made at, or @error (the client's; etcd's
