@@ -55,10 +55,10 @@ typedef struct {
   int raw_baseline; /* internal: measure the raw GHashTable baseline and exit */
   gboolean startup;
   gboolean attacks;
-  char *sync_dir; /* where to measure a bare fdatasync loop, the durable writes' anchor */
-  char *etcd_url; /* the etcd member to put to directly, the etcd backend's anchor */
-  char *etcd_key; /* the etcd key it puts */
-  guint ops;      /* bit 1 << Op for each operation to measure */
+  const char *sync_dir; /* where to measure a bare fdatasync loop, the durable writes' anchor */
+  const char *etcd_url; /* the etcd member to put to directly, the etcd backend's anchor */
+  const char *etcd_key; /* the etcd key it puts */
+  guint ops;            /* bit 1 << Op for each operation to measure */
 } Options;
 
 /* What one measurement sends: the operation and its arguments. */
@@ -1114,6 +1114,7 @@ int main(int argc, char **argv)
   g_autofree char *address = NULL;
   g_autofree char *value_sizes_text = NULL;
   g_autofree char *ops_text = NULL;
+  g_autofree char *etcd_url = NULL, *etcd_key = NULL, *sync_dir = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GArray) value_sizes = NULL;
   const GOptionEntry entries[] = {
@@ -1130,13 +1131,13 @@ int main(int argc, char **argv)
        "Keys to preload: 16-byte keys with 16-byte string values (default 10000)", "N"},
       {"ops", 'o', 0, G_OPTION_ARG_STRING, &ops_text,
        "Operations to measure (default get,set,incr,exists,keys,setmany,getmany)", "LIST"},
-      {"etcd-anchor", 0, 0, G_OPTION_ARG_STRING, &options.etcd_url,
+      {"etcd-anchor", 0, 0, G_OPTION_ARG_STRING, &etcd_url,
        "Compare Set (of a kvstored --etcd) with puts straight to the etcd member at URL", "URL"},
-      {"etcd-anchor-key", 0, 0, G_OPTION_ARG_STRING, &options.etcd_key,
+      {"etcd-anchor-key", 0, 0, G_OPTION_ARG_STRING, &etcd_key,
        "The etcd key the anchor puts (default /kvbench/anchor; one under kvstored's prefix "
        "makes etcd tell kvstored's watch of each put, as for kvstored's own writes)",
        "KEY"},
-      {"sync-anchor", 0, 0, G_OPTION_ARG_FILENAME, &options.sync_dir,
+      {"sync-anchor", 0, 0, G_OPTION_ARG_FILENAME, &sync_dir,
        "Compare one client's Set with a bare append+fdatasync loop in DIR (kvstored's "
        "file system)",
        "DIR"},
@@ -1181,6 +1182,9 @@ int main(int argc, char **argv)
     return 2;
   }
   options.bus.address = address;
+  options.etcd_url = etcd_url;
+  options.etcd_key = etcd_key;
+  options.sync_dir = sync_dir;
   if (!parse_ops(ops_text ? ops_text : "get,set,incr,exists,keys,setmany,getmany", &options.ops)) {
     fprintf(stderr,
             "kvbench: --ops takes a list of get, set, incr, exists, keys, setmany, getmany\n");
