@@ -112,10 +112,10 @@ static void send_oldest(KvEtcdPuts *self)
   gsize bytes = 0;
 
   while (puts->len < TXN_PUTS && !g_queue_is_empty(&self->waiting)) {
-    Put *next = g_queue_peek_head(&self->waiting);
-    if (puts->len > 0 && bytes + put_bytes(next) > TXN_BYTES)
+    gsize next = put_bytes(g_queue_peek_head(&self->waiting));
+    if (puts->len > 0 && bytes + next > TXN_BYTES)
       break;
-    bytes += put_bytes(next);
+    bytes += next;
     g_ptr_array_add(puts, g_queue_pop_head(&self->waiting));
   }
   send_puts(self, puts);
