@@ -15,6 +15,11 @@ const char *kv_test_getenv(const char *name)
   return value;
 }
 
+gboolean kv_test_on_etcd(void)
+{
+  return g_getenv("KV_TEST_ETCD") != NULL;
+}
+
 void kv_test_bus_up(KvTestBus *self, const char *daemon_args)
 {
   g_autoptr(GError) error = NULL;

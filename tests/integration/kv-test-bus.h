@@ -86,4 +86,8 @@ void kv_test_remove_tree(const char *path);
 /* Environment variable @name, which meson sets for the test, or a test failure. */
 const char *kv_test_getenv(const char *name);
 
+/* Whether kvstored keeps its store in etcd for this run (run-with-etcd.sh sets
+ * KV_TEST_ETCD, and the test wrapper passes it on): etcd's limits then apply. */
+gboolean kv_test_on_etcd(void);
+
 G_END_DECLS

@@ -513,7 +513,7 @@ static void test_load_batches(KvTestBus *bus, gconstpointer data)
   g_autofree char *out = NULL, *err = NULL;
   int status;
 
-  if (g_getenv("KV_TEST_ETCD") != NULL) {
+  if (kv_test_on_etcd()) {
     g_test_skip("etcd takes at most 128 operations in a transaction: batches of 2000 do not "
                 "apply");
     return;

@@ -361,8 +361,8 @@ static void test_kvctl_pages(KvTestBus *bus, gconstpointer data)
   enum { HALF = 12500 }; /* 25,000 keys: 5 pages */
   g_auto(GStrv) keys = many_keys(2 * HALF);
   /* Batches of 2,500 (5,000 to load back); etcd takes at most 128 keys a transaction. */
-  guint batch_keys = g_getenv("KV_TEST_ETCD") != NULL ? 100 : 2500;
-  guint load_keys = g_getenv("KV_TEST_ETCD") != NULL ? 100 : 5000;
+  guint batch_keys = kv_test_on_etcd() ? 100 : 2500;
+  guint load_keys = kv_test_on_etcd() ? 100 : 5000;
   int status;
 
   /* In small batches: under MALLOC_PERTURB_, as the suite runs, libsystemd's allocations
@@ -539,7 +539,7 @@ static void test_slow_subscriber(KvTestBus *bus, gconstpointer data)
     }
     g_autoptr(GVariant) batch = g_variant_ref_sink(g_variant_builder_end(&entries));
     /* etcd takes no request over 1.5 MiB: there the batch is a Set a key. */
-    if (g_getenv("KV_TEST_ETCD") != NULL) {
+    if (kv_test_on_etcd()) {
       GVariantIter iter;
       const char *key;
       GVariant *value;
