@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kvbench-etcd.h"
 
+#include "kv-config.h"
+
 #include <curl/curl.h>
 #include <gio/gio.h>
 #include <stdlib.h>
@@ -24,6 +26,61 @@ static CURL *make_put(const char *url, const char *body, struct curl_slist *head
   return easy;
 }
 
+/* The put body of @etcd_key with the value every kvbench Set writes. */
+static char *put_body(const char *etcd_key)
+{
+  g_autofree char *key = g_base64_encode((const guchar *)etcd_key, strlen(etcd_key));
+  g_autofree char *value = g_base64_encode((const guchar *)"value-0000000001", 16);
+
+  return g_strdup_printf("{\"key\":\"%s\",\"value\":\"%s\"}", key, value);
+}
+
+typedef struct {
+  const char *url;
+  const char *body;
+  struct curl_slist *headers;
+  CURL *easy; /* made in the child, at its first Set */
+} EtcdFront;
+
+static int front_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  EtcdFront *front = userdata;
+  const char *key;
+  int r = sd_bus_message_read_basic(m, 's', &key);
+
+  if (r >= 0)
+    r = sd_bus_message_skip(m, "v");
+  if (r < 0)
+    return r;
+  if (front->easy == NULL)
+    front->easy = make_put(front->url, front->body, front->headers);
+  CURLcode result = curl_easy_perform(front->easy);
+  if (result != CURLE_OK)
+    return sd_bus_error_setf(ret_error, SD_BUS_ERROR_IO_ERROR, "put to %s: %s", front->url,
+                             curl_easy_strerror(result));
+  return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable front_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "v", value), SD_BUS_NO_RESULT, front_set,
+                            0),
+    SD_BUS_VTABLE_END};
+
+int kvbench_etcd_front_start(const KvClientBus *bus, const char *url, const char *etcd_key,
+                             KvbenchFloor *ret)
+{
+  g_autofree char *body = put_body(etcd_key);
+  g_autofree char *put_url = g_strconcat(url, "/v3/kv/put", NULL);
+  struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+  EtcdFront front = {put_url, body, headers, NULL};
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  int r = kvbench_peer_start(bus, front_vtable, &front, ret);
+  curl_slist_free_all(headers);
+  return r;
+}
+
 static int compare_doubles(const void *a, const void *b)
 {
   double x = *(const double *)a, y = *(const double *)b;
@@ -40,9 +97,7 @@ gboolean kvbench_etcd_put_rates(const char *url, const char *etcd_key, double se
                                 guint in_flight, double *out_sync_rate, double *out_sync_p50_us,
                                 double *out_pipelined_rate, GError **error)
 {
-  g_autofree char *key = g_base64_encode((const guchar *)etcd_key, strlen(etcd_key));
-  g_autofree char *value = g_base64_encode((const guchar *)"value-0000000001", 16);
-  g_autofree char *body = g_strdup_printf("{\"key\":\"%s\",\"value\":\"%s\"}", key, value);
+  g_autofree char *body = put_body(etcd_key);
   g_autofree char *put_url = g_strconcat(url, "/v3/kv/put", NULL);
   struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
   g_autoptr(GArray) latencies = g_array_new(FALSE, FALSE, sizeof(double));

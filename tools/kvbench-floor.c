@@ -101,15 +101,14 @@ static const sd_bus_vtable floor_vtable[] = {
     SD_BUS_VTABLE_END};
 
 /* The child: serves until kvbench ends it; its unique name goes to @fd first. */
-static int serve(const KvClientBus *options, int fd)
+static int serve(const KvClientBus *options, const sd_bus_vtable *vtable, void *userdata, int fd)
 {
   g_autoptr(sd_bus) bus = NULL;
-  guint64 revision = 0;
   const char *name;
 
   int r = kv_client_bus_connect(options, &bus);
   if (r >= 0)
-    r = sd_bus_add_object_vtable(bus, NULL, KV_OBJECT_PATH, KV_INTERFACE, floor_vtable, &revision);
+    r = sd_bus_add_object_vtable(bus, NULL, KV_OBJECT_PATH, KV_INTERFACE, vtable, userdata);
   if (r >= 0)
     r = sd_bus_get_unique_name(bus, &name);
   if (r < 0)
@@ -127,7 +126,8 @@ static int serve(const KvClientBus *options, int fd)
   }
 }
 
-int kvbench_floor_start(const KvClientBus *bus, KvbenchFloor *ret)
+int kvbench_peer_start(const KvClientBus *bus, const sd_bus_vtable *vtable, void *userdata,
+                       KvbenchFloor *ret)
 {
   int fds[2];
   char name[256];
@@ -144,7 +144,7 @@ int kvbench_floor_start(const KvClientBus *bus, KvbenchFloor *ret)
   if (pid == 0) {
     close(fds[0]);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    _exit(serve(bus, fds[1]) < 0 ? 1 : 0);
+    _exit(serve(bus, vtable, userdata, fds[1]) < 0 ? 1 : 0);
   }
   close(fds[1]);
   ssize_t n = read(fds[0], name, sizeof name - 1);
@@ -156,6 +156,14 @@ int kvbench_floor_start(const KvClientBus *bus, KvbenchFloor *ret)
   }
   *ret = (KvbenchFloor){pid, g_strdup(name)};
   return 0;
+}
+
+int kvbench_floor_start(const KvClientBus *bus, KvbenchFloor *ret)
+{
+  /* The child's own copy, after the fork. */
+  static guint64 revision;
+
+  return kvbench_peer_start(bus, floor_vtable, &revision, ret);
 }
 
 void kvbench_floor_stop(KvbenchFloor *self)

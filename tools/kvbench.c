@@ -754,67 +754,6 @@ static Spread spread_of(double *values, gsize n, double scale)
   return (Spread){values[n / 2] * scale, values[0] * scale, values[n - 1] * scale};
 }
 
-/* Set on kvstored --etcd, one at a time and pipelined, against puts straight to etcd, in
- * rounds that take turns with each other: etcd's latency on this VM moves by a third
- * within a minute, so each ratio is taken within a round. */
-static int run_etcd_anchor(sd_bus *bus, const Options *options, pid_t pid)
-{
-  enum { ROUNDS = 3 };
-  g_autoptr(GError) error = NULL;
-  Workload w = {.op = OP_SET, .value = (char *)"value-0000000001"};
-  Options round_options = *options;
-  double added[ROUNDS], over_floor[ROUNDS], bus_share[ROUNDS], rate_ratio[ROUNDS];
-  double set_p50[ROUNDS], put_p50[ROUNDS], set_rate[ROUNDS], put_rate[ROUNDS];
-  int r;
-
-  if (options->etcd_url == NULL)
-    return 0;
-  round_options.duration = options->duration / ROUNDS;
-  for (int i = 0; i < ROUNDS; i++) {
-    Figures sync, pipelined, ping, pipelined_ping;
-    double direct_sync, direct_p50, direct_pipelined;
-    if ((r = measure(bus, &round_options, pid, &w, "sync", &sync, &ping)) < 0 ||
-        (r = measure(bus, &round_options, pid, &w, "pipeline", &pipelined, &pipelined_ping)) < 0)
-      return r;
-    if (!kvbench_etcd_put_rates(options->etcd_url,
-                                options->etcd_key != NULL ? options->etcd_key : "/kvbench/anchor",
-                                round_options.duration, options->pipeline, &direct_sync,
-                                &direct_p50, &direct_pipelined, &error)) {
-      fprintf(stderr, "kvbench: %s\n", error->message);
-      return -EIO;
-    }
-    set_p50[i] = sync.p50_us;
-    put_p50[i] = direct_p50;
-    added[i] = (sync.p50_us - direct_p50) / direct_p50;
-    /* No front on the bus can answer sooner than a bus round trip plus etcd's own put. */
-    bus_share[i] = ping.p50_us / direct_p50;
-    over_floor[i] = sync.p50_us / (direct_p50 + ping.p50_us);
-    set_rate[i] = pipelined.calls_per_second;
-    put_rate[i] = direct_pipelined;
-    rate_ratio[i] = pipelined.calls_per_second / direct_pipelined;
-  }
-  Spread set = spread_of(set_p50, ROUNDS, 1), put = spread_of(put_p50, ROUNDS, 1);
-  Spread add = spread_of(added, ROUNDS, 100), share = spread_of(bus_share, ROUNDS, 100);
-  Spread floor_ratio = spread_of(over_floor, ROUNDS, 1);
-  Spread set_r = spread_of(set_rate, ROUNDS, 1), put_r = spread_of(put_rate, ROUNDS, 1);
-  Spread rate = spread_of(rate_ratio, ROUNDS, 1);
-  printf("\nSet on etcd against a put straight to etcd from C, in %d rounds taking turns "
-         "(median, lowest-highest of the rounds):\n",
-         ROUNDS);
-  printf("  one at a time: Set p50 %.0f us (%.0f-%.0f); put p50 %.0f us (%.0f-%.0f)\n", set.median,
-         set.lowest, set.highest, put.median, put.lowest, put.highest);
-  printf("  kvstored adds %.0f%% (%.0f-%.0f%%) to etcd's latency; the bus's own round trip "
-         "(Ping p50) is %.0f%% (%.0f-%.0f%%) of it; Set takes %.2fx (%.2f-%.2fx) a put plus a "
-         "Ping\n",
-         add.median, add.lowest, add.highest, share.median, share.lowest, share.highest,
-         floor_ratio.median, floor_ratio.lowest, floor_ratio.highest);
-  printf("  %u in flight: Set %.0f/s (%.0f-%.0f); puts %.0f/s (%.0f-%.0f); kvstored makes "
-         "%.2fx (%.2f-%.2fx) etcd's rate\n",
-         options->pipeline, set_r.median, set_r.lowest, set_r.highest, put_r.median, put_r.lowest,
-         put_r.highest, rate.median, rate.lowest, rate.highest);
-  return 0;
-}
-
 /* measure_against() the same calls to @floor_peer (kvstored's Ping when NULL). */
 static int measure_against_floor(sd_bus *bus, const Options *options, pid_t pid, Workload *w,
                                  const KvbenchFloor *floor_peer, const char *mode, Figures *out,
@@ -831,6 +770,94 @@ static int measure_against_floor(sd_bus *bus, const Options *options, pid_t pid,
 }
 
 /* Get, Set and Increment of 16 bytes against the same calls to a peer that stores nothing. */
+/* Set on kvstored --etcd, one at a time and pipelined, against puts straight to etcd and
+ * against @front (a bare front on the bus: a put and nothing else), in rounds that take
+ * turns with each other: etcd's latency on this VM moves by a third within a minute, so
+ * each ratio is taken within a round. */
+static int run_etcd_rounds(sd_bus *bus, const Options *options, pid_t pid, const char *etcd_key,
+                           const KvbenchFloor *front)
+{
+  enum { ROUNDS = 3 };
+  g_autoptr(GError) error = NULL;
+  Workload w = {.op = OP_SET, .value = (char *)"value-0000000001"};
+  Options round_options = *options;
+  double added[ROUNDS], over_floor[ROUNDS], bus_share[ROUNDS], rate_ratio[ROUNDS];
+  double set_p50[ROUNDS], put_p50[ROUNDS], set_rate[ROUNDS], put_rate[ROUNDS];
+  double front_p50[ROUNDS], front_added[ROUNDS], over_front[ROUNDS];
+  int r;
+
+  round_options.duration = options->duration / ROUNDS;
+  for (int i = 0; i < ROUNDS; i++) {
+    Figures sync, pipelined, ping, pipelined_ping, beside_front, front_sync;
+    double direct_sync, direct_p50, direct_pipelined;
+    if ((r = measure(bus, &round_options, pid, &w, "sync", &sync, &ping)) < 0 ||
+        (r = measure(bus, &round_options, pid, &w, "pipeline", &pipelined, &pipelined_ping)) < 0 ||
+        (r = measure_against_floor(bus, &round_options, pid, &w, front, "sync", &beside_front,
+                                   &front_sync)) < 0)
+      return r;
+    if (!kvbench_etcd_put_rates(options->etcd_url, etcd_key, round_options.duration,
+                                options->pipeline, &direct_sync, &direct_p50, &direct_pipelined,
+                                &error)) {
+      fprintf(stderr, "kvbench: %s\n", error->message);
+      return -EIO;
+    }
+    set_p50[i] = sync.p50_us;
+    put_p50[i] = direct_p50;
+    added[i] = (sync.p50_us - direct_p50) / direct_p50;
+    /* No front on the bus can answer sooner than a bus round trip plus etcd's own put. */
+    bus_share[i] = ping.p50_us / direct_p50;
+    over_floor[i] = sync.p50_us / (direct_p50 + ping.p50_us);
+    front_p50[i] = front_sync.p50_us;
+    front_added[i] = (front_sync.p50_us - direct_p50) / direct_p50;
+    over_front[i] = beside_front.p50_us / front_sync.p50_us;
+    set_rate[i] = pipelined.calls_per_second;
+    put_rate[i] = direct_pipelined;
+    rate_ratio[i] = pipelined.calls_per_second / direct_pipelined;
+  }
+  Spread set = spread_of(set_p50, ROUNDS, 1), put = spread_of(put_p50, ROUNDS, 1);
+  Spread add = spread_of(added, ROUNDS, 100), share = spread_of(bus_share, ROUNDS, 100);
+  Spread floor_ratio = spread_of(over_floor, ROUNDS, 1);
+  Spread bare = spread_of(front_p50, ROUNDS, 1), bare_add = spread_of(front_added, ROUNDS, 100);
+  Spread bare_ratio = spread_of(over_front, ROUNDS, 1);
+  Spread set_r = spread_of(set_rate, ROUNDS, 1), put_r = spread_of(put_rate, ROUNDS, 1);
+  Spread rate = spread_of(rate_ratio, ROUNDS, 1);
+  printf("\nSet on etcd against a put straight to etcd from C, in %d rounds taking turns "
+         "(median, lowest-highest of the rounds):\n",
+         ROUNDS);
+  printf("  one at a time: Set p50 %.0f us (%.0f-%.0f); put p50 %.0f us (%.0f-%.0f)\n", set.median,
+         set.lowest, set.highest, put.median, put.lowest, put.highest);
+  printf("  kvstored adds %.0f%% (%.0f-%.0f%%) to etcd's latency; the bus's own round trip "
+         "(Ping p50) is %.0f%% (%.0f-%.0f%%) of it; Set takes %.2fx (%.2f-%.2fx) a put plus a "
+         "Ping\n",
+         add.median, add.lowest, add.highest, share.median, share.lowest, share.highest,
+         floor_ratio.median, floor_ratio.lowest, floor_ratio.highest);
+  printf("  a bare front (a peer on the bus answering Set after one put, nothing else): p50 "
+         "%.0f us (%.0f-%.0f), adds %.0f%% (%.0f-%.0f%%) to etcd's latency; kvstored's Set "
+         "takes %.2fx (%.2f-%.2fx) its time, in slices taking turns with it\n",
+         bare.median, bare.lowest, bare.highest, bare_add.median, bare_add.lowest, bare_add.highest,
+         bare_ratio.median, bare_ratio.lowest, bare_ratio.highest);
+  printf("  %u in flight: Set %.0f/s (%.0f-%.0f); puts %.0f/s (%.0f-%.0f); kvstored makes "
+         "%.2fx (%.2f-%.2fx) etcd's rate\n",
+         options->pipeline, set_r.median, set_r.lowest, set_r.highest, put_r.median, put_r.lowest,
+         put_r.highest, rate.median, rate.lowest, rate.highest);
+  return 0;
+}
+
+static int run_etcd_anchor(sd_bus *bus, const Options *options, pid_t pid)
+{
+  const char *etcd_key = options->etcd_key != NULL ? options->etcd_key : "/kvbench/anchor";
+  KvbenchFloor front = {0};
+
+  if (options->etcd_url == NULL)
+    return 0;
+  int r = kvbench_etcd_front_start(&options->bus, options->etcd_url, etcd_key, &front);
+  if (r < 0)
+    return r;
+  r = run_etcd_rounds(bus, options, pid, etcd_key, &front);
+  kvbench_floor_stop(&front);
+  return r;
+}
+
 static int run_single_calls_against_floor(sd_bus *bus, const Options *options, pid_t pid,
                                           const KvbenchFloor *floor_peer)
 {
