@@ -22,6 +22,9 @@
 /* A batch of more value bytes than this has memory trimmed after its commit. */
 #define TRIM_AFTER_BYTES (1024 * 1024)
 
+/* How long a write waits at most for the bus to be read to its end before its commit. */
+#define COMMIT_WAIT_AT_MOST_USEC 2000
+
 /* A message that waits for the commit: a reply to @call, or a signal (@call NULL). */
 typedef struct {
   sd_bus_message *call;
@@ -35,8 +38,9 @@ struct _KvBus {
   KvService *service;
   sd_bus_slot *slot;
   sd_event_source *commit_source;
-  GArray *waiting;        /* Outgoing, in the order the changes were made */
-  GArray *committing;     /* Outgoing of the commit under way, or NULL */
+  sd_event_source *late_commit_source; /* the commit, once a write waited long enough */
+  GArray *waiting;                     /* Outgoing, in the order the changes were made */
+  GArray *committing;                  /* Outgoing of the commit under way, or NULL */
   gint64 last_commit_end; /* monotonic µs, when the last commit with writes finished */
   gsize max_reply_bytes;  /* the largest array of entries a reply may carry */
   KvPeerFlow *flow;
@@ -76,6 +80,25 @@ static gboolean input_drained(KvBus *self)
          ioctl(sd_bus_get_fd(self->bus), FIONREAD, &unread) >= 0 && unread == 0;
 }
 
+/* Has what waits committed once the bus is read to its end (the idle source), or after
+ * COMMIT_WAIT_AT_MOST_USEC: callers that send faster than kvstored reads keep the bus
+ * from ever being read to its end and idle sources from running, which would hold every
+ * write's answer for as long as they go on. */
+static int commit_soon(KvBus *self)
+{
+  int enabled = SD_EVENT_OFF;
+  int r = sd_event_source_get_enabled(self->commit_source, &enabled);
+
+  if (r < 0 || enabled != SD_EVENT_OFF)
+    return r;
+  r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
+  if (r >= 0)
+    r = sd_event_source_set_time_relative(self->late_commit_source, COMMIT_WAIT_AT_MOST_USEC);
+  if (r >= 0)
+    r = sd_event_source_set_enabled(self->late_commit_source, SD_EVENT_ONESHOT);
+  return r;
+}
+
 /* Queues @message (a reply to @call, or a signal when @call is NULL) for after the
  * commit. With a reply (the write is whole then: its signals were queued as it was
  * applied) the commit starts at once when nothing more is there to read, so that a
@@ -87,7 +110,7 @@ static int send_after_commit(KvBus *self, sd_bus_message *call, sd_bus_message *
   Outgoing outgoing = {call != NULL ? sd_bus_message_ref(call) : NULL, sd_bus_message_ref(message)};
 
   g_array_append_val(self->waiting, outgoing);
-  int r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
+  int r = commit_soon(self);
   if (r < 0)
     return r;
   if (call != NULL && input_drained(self))
@@ -162,7 +185,7 @@ static void on_commit_done(guint64 committed, const GError *error, gpointer user
     malloc_trim(0);
   /* What came while the disk synced is the next commit's. */
   if (self->waiting->len > 0 || kv_bus_signals_has_pending(self->signals))
-    (void)sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
+    (void)commit_soon(self);
 }
 
 /* Starts a commit of what waits, unless one is under way: its end starts the next. */
@@ -195,6 +218,7 @@ void kv_bus_input_drained(KvBus *self)
   if (sd_event_source_get_enabled(self->commit_source, &enabled) < 0 || enabled == SD_EVENT_OFF)
     return;
   (void)sd_event_source_set_enabled(self->commit_source, SD_EVENT_OFF);
+  (void)sd_event_source_set_enabled(self->late_commit_source, SD_EVENT_OFF);
   start_commit(self);
 }
 
@@ -211,7 +235,16 @@ gboolean kv_bus_is_idle(KvBus *self)
 
 static int on_commit(sd_event_source *source, void *userdata)
 {
-  start_commit(userdata);
+  KvBus *self = userdata;
+
+  (void)sd_event_source_set_enabled(self->late_commit_source, SD_EVENT_OFF);
+  start_commit(self);
+  return 0;
+}
+
+static int on_late_commit(sd_event_source *source, uint64_t usec, void *userdata)
+{
+  kv_bus_input_drained(userdata);
   return 0;
 }
 
@@ -228,7 +261,7 @@ static void on_change(const char *key, GVariant *value, guint64 revision, gpoint
   /* Coalesced changes go out with the commit too, even a change no call of this
    * kvstored made (one an etcd watch brought). */
   if (r >= 0)
-    r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
+    r = commit_soon(self);
   if (r < 0)
     kv_log(LOG_ERR, "Cannot queue the signal for '%s': %s", key, g_strerror(-r));
 }
@@ -911,6 +944,7 @@ void kv_bus_free(KvBus *self)
   kv_bus_signals_free(self->signals);
   kv_bus_properties_free(self->properties);
   sd_event_source_disable_unref(self->commit_source);
+  sd_event_source_disable_unref(self->late_commit_source);
   g_array_unref(self->waiting);
   g_free(self);
 }
@@ -939,6 +973,11 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *
     r = sd_event_source_set_priority(self->commit_source, SD_EVENT_PRIORITY_IDLE);
   if (r >= 0)
     r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_OFF);
+  if (r >= 0)
+    r = sd_event_add_time(event, &self->late_commit_source, CLOCK_MONOTONIC, 0, 0, on_late_commit,
+                          self);
+  if (r >= 0)
+    r = sd_event_source_set_enabled(self->late_commit_source, SD_EVENT_OFF);
   if (r >= 0)
     r = kv_bus_properties_new(bus, callers, &self->properties);
   if (r >= 0)

@@ -10,6 +10,7 @@
 
 #include <gio/gunixfdlist.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <systemd/sd-bus.h>
 #include <string.h>
 #include <unistd.h>
@@ -415,6 +416,18 @@ static guint64 rss_kib(pid_t pid)
   return g_ascii_strtoull(strstr(status, "VmRSS:") + strlen("VmRSS:"), NULL, 10);
 }
 
+/* An sd-bus connection of the attacker's own to the test bus. */
+static sd_bus *attacker_connect(KvTestBus *bus)
+{
+  sd_bus *attacker = NULL;
+
+  g_assert_cmpint(sd_bus_new(&attacker), >=, 0);
+  g_assert_cmpint(sd_bus_set_address(attacker, kv_test_bus_address(bus)), >=, 0);
+  g_assert_cmpint(sd_bus_set_bus_client(attacker, 1), >=, 0);
+  g_assert_cmpint(sd_bus_start(attacker), >=, 0);
+  return attacker;
+}
+
 typedef struct {
   guint values;
   guint refused;
@@ -441,15 +454,11 @@ static int count_outcome(sd_bus_message *reply, void *userdata, sd_bus_error *re
 static void test_slow_reader(KvTestBus *bus, gconstpointer data)
 {
   enum { CALLS = 300 };
-  sd_bus *attacker = NULL;
   Outcomes outcomes = {0, 0, 0};
 
   set_value(bus, "big", big_value(7));
   set_value(bus, "small", g_variant_new_int32(1));
-  g_assert_cmpint(sd_bus_new(&attacker), >=, 0);
-  g_assert_cmpint(sd_bus_set_address(attacker, kv_test_bus_address(bus)), >=, 0);
-  g_assert_cmpint(sd_bus_set_bus_client(attacker, 1), >=, 0);
-  g_assert_cmpint(sd_bus_start(attacker), >=, 0);
+  sd_bus *attacker = attacker_connect(bus);
   for (guint i = 0; i < CALLS; i++)
     g_assert_cmpint(sd_bus_call_method_async(attacker, NULL, KV_BUS_NAME, KV_OBJECT_PATH,
                                              KV_INTERFACE, "Get", count_outcome, &outcomes, "s",
@@ -514,13 +523,9 @@ static int count_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
 static void test_slow_subscriber(KvTestBus *bus, gconstpointer data)
 {
   enum { BATCHES = 4, PER_BATCH = 25 };
-  sd_bus *attacker = NULL;
   Watched watched = {0, 0};
 
-  g_assert_cmpint(sd_bus_new(&attacker), >=, 0);
-  g_assert_cmpint(sd_bus_set_address(attacker, kv_test_bus_address(bus)), >=, 0);
-  g_assert_cmpint(sd_bus_set_bus_client(attacker, 1), >=, 0);
-  g_assert_cmpint(sd_bus_start(attacker), >=, 0);
+  sd_bus *attacker = attacker_connect(bus);
   g_assert_cmpint(sd_bus_match_signal(attacker, NULL, NULL, KV_OBJECT_PATH, KV_INTERFACE, NULL,
                                       count_signal, &watched),
                   >=, 0);
@@ -580,6 +585,92 @@ static void test_slow_subscriber(KvTestBus *bus, gconstpointer data)
   sd_bus_flush_close_unref(attacker);
 }
 
+enum { FLOODERS = 3, FLOOD_DEPTH = 64 };
+
+/* Callers that keep FLOOD_DEPTH Pings each in flight, one sent as one is answered, from
+ * a thread of their own, until told to stop or for 10 s at most. */
+typedef struct {
+  sd_bus *connections[FLOODERS];
+  gint answered;
+  gint stop;
+} Flood;
+
+static int ping_again(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  Flood *flood = userdata;
+
+  g_atomic_int_inc(&flood->answered);
+  return sd_bus_call_method_async(sd_bus_message_get_bus(reply), NULL, KV_BUS_NAME, KV_OBJECT_PATH,
+                                  "org.freedesktop.DBus.Peer", "Ping", ping_again, flood, NULL);
+}
+
+static gpointer run_flood(gpointer data)
+{
+  Flood *flood = data;
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+  for (int i = 0; i < FLOODERS; i++)
+    for (int j = 0; j < FLOOD_DEPTH; j++)
+      g_assert_cmpint(sd_bus_call_method_async(flood->connections[i], NULL, KV_BUS_NAME,
+                                               KV_OBJECT_PATH, "org.freedesktop.DBus.Peer", "Ping",
+                                               ping_again, flood, NULL),
+                      >=, 0);
+  while (!g_atomic_int_get(&flood->stop) && g_get_monotonic_time() < end) {
+    struct pollfd fds[FLOODERS];
+    for (int i = 0; i < FLOODERS; i++) {
+      while (sd_bus_process(flood->connections[i], NULL) > 0)
+        ;
+      fds[i] = (struct pollfd){sd_bus_get_fd(flood->connections[i]),
+                               (short)sd_bus_get_events(flood->connections[i]), 0};
+    }
+    poll(fds, FLOODERS, 10);
+  }
+  return NULL;
+}
+
+/* kvstored preloaded with slow-bus.c: it takes 100 µs longer to receive each message,
+ * as when it is short of CPU. */
+static void setup_slow_bus_reader(KvTestBus *bus, gconstpointer args)
+{
+  /* The bus daemon keeps the environment it was started with, for kvstored. */
+  g_setenv("KV_TEST_PRELOAD", kv_test_getenv("KV_TEST_SLOW_BUS"), TRUE);
+  g_setenv("KV_TEST_RECV_DELAY_US", "100", TRUE);
+  kv_test_bus_setup(bus, args);
+  g_unsetenv("KV_TEST_PRELOAD");
+  g_unsetenv("KV_TEST_RECV_DELAY_US");
+}
+
+/* Callers that send faster than kvstored reads: its bus is never read to its end, which a
+ * write's commit waited for (it would wait as long as they go on, 10 s here). Writes are
+ * answered all the same, after the calls sent before them, and the callers' are too. */
+static void test_writes_under_a_flood(KvTestBus *bus, gconstpointer data)
+{
+  Flood flood = {.answered = 0, .stop = 0};
+
+  set_value(bus, "warm", g_variant_new_int32(1));
+  for (int i = 0; i < FLOODERS; i++)
+    flood.connections[i] = attacker_connect(bus);
+  GThread *thread = g_thread_new("flood", run_flood, &flood);
+  while (g_atomic_int_get(&flood.answered) < 500)
+    g_usleep(1000);
+
+  gint64 start = g_get_monotonic_time();
+  set_value(bus, "written", g_variant_new_string("under a flood"));
+  gint64 took = g_get_monotonic_time() - start;
+  gint answered = g_atomic_int_get(&flood.answered);
+  g_atomic_int_set(&flood.stop, 1);
+  g_thread_join(thread);
+  g_test_message("a Set under a flood of Pings: %" G_GINT64_FORMAT " ms; %d Pings answered",
+                 took / 1000, answered);
+  g_assert_cmpint(took, <, 2 * G_USEC_PER_SEC);
+  g_autoptr(GVariant) reply = kv_test_bus_call_ok(bus, "Get", g_variant_new("(s)", "written"));
+  g_autoptr(GVariant) value = NULL;
+  g_variant_get(reply, "(v)", &value);
+  g_assert_cmpstr(g_variant_get_string(value, NULL), ==, "under a flood");
+  for (int i = 0; i < FLOODERS; i++)
+    sd_bus_flush_close_unref(flood.connections[i]);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -595,6 +686,8 @@ int main(int argc, char **argv)
   ADD("kvctl-pages", test_kvctl_pages, "--in-memory");
   ADD("slow-reader", test_slow_reader, "--in-memory");
   ADD("slow-subscriber", test_slow_subscriber, "--in-memory");
+  g_test_add("/limits/writes-under-a-flood", KvTestBus, NULL, setup_slow_bus_reader,
+             test_writes_under_a_flood, kv_test_bus_teardown);
 #undef ADD
   return g_test_run();
 }
