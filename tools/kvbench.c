@@ -1159,7 +1159,9 @@ int main(int argc, char **argv)
       {"ops", 'o', 0, G_OPTION_ARG_STRING, &ops_text,
        "Operations to measure (default get,set,incr,exists,keys,setmany,getmany)", "LIST"},
       {"etcd-anchor", 0, 0, G_OPTION_ARG_STRING, &etcd_url,
-       "Compare Set (of a kvstored --etcd) with puts straight to the etcd member at URL", "URL"},
+       "Compare Set (of a kvstored --etcd) with puts straight to the etcd member at URL, "
+       "and with a bare front on the bus that answers Set after one such put",
+       "URL"},
       {"etcd-anchor-key", 0, 0, G_OPTION_ARG_STRING, &etcd_key,
        "The etcd key the anchor puts (default /kvbench/anchor; one under kvstored's prefix "
        "makes etcd tell kvstored's watch of each put, as for kvstored's own writes)",
