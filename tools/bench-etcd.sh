@@ -4,8 +4,10 @@
 # bus, Set against puts straight to etcd from C in rounds taking turns. Starts MEMBERS
 # (1 or 3) etcd members on free loopback ports in a temporary directory, points kvstored
 # and the direct puts at the first (the leader, once it is elected there), and stops them
-# afterwards. Run by 'tools/dev bench'.
-# usage: bench-etcd.sh BUILD_DIR MEMBERS [KVBENCH OPTIONS]
+# afterwards. With KVBENCH_PEER_DELAY_US set, members reach each other through
+# delay-proxy, which hands on their traffic that much later each way: members a network
+# apart (clients still reach the first member directly). Run by 'tools/dev bench'.
+# usage: [KVBENCH_PEER_DELAY_US=N] bench-etcd.sh BUILD_DIR MEMBERS [KVBENCH OPTIONS]
 set -eu
 build=$1
 members=$2
@@ -22,19 +24,28 @@ port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0
 initial=
 endpoints=
 i=0
+delay=${KVBENCH_PEER_DELAY_US:-0}
 while [ "$i" -lt "$members" ]; do
   eval "client$i=http://127.0.0.1:$(port)"
   eval "peer$i=http://127.0.0.1:$(port)"
-  eval "initial=\${initial:+\$initial,}m$i=\$peer$i"
+  # What the others dial: the member itself, or its delay-proxy.
+  if [ "$delay" -gt 0 ]; then
+    eval "advertised$i=http://127.0.0.1:$(port)"
+    eval "\"$build/tools/delay-proxy\" \"\${advertised$i##*:}\" \"\${peer$i##*:}\" $delay &"
+    pids="$pids $!"
+  else
+    eval "advertised$i=\$peer$i"
+  fi
+  eval "initial=\${initial:+\$initial,}m$i=\$advertised$i"
   eval "endpoints=\${endpoints:+\$endpoints,}\$client$i"
   i=$((i + 1))
 done
 i=0
 while [ "$i" -lt "$members" ]; do
-  eval "client=\$client$i peer=\$peer$i"
+  eval "client=\$client$i peer=\$peer$i advertised=\$advertised$i"
   etcd --name "m$i" --data-dir "$work/m$i" --listen-client-urls "$client" \
     --advertise-client-urls "$client" --listen-peer-urls "$peer" \
-    --initial-advertise-peer-urls "$peer" --initial-cluster "$initial" \
+    --initial-advertise-peer-urls "$advertised" --initial-cluster "$initial" \
     --initial-cluster-token kvbench >"$work/m$i.log" 2>&1 &
   pids="$pids $!"
   i=$((i + 1))
@@ -55,7 +66,7 @@ if [ "$members" -gt 1 ]; then
   [ "$leader_id" = "$current" ] ||
     etcdctl --endpoints "$endpoints" move-leader "$(printf '%x' "$leader_id")" >/dev/null
 fi
-echo "etcd: $members member(s); kvstored and the direct puts on $first"
+echo "etcd: $members member(s), ${delay} us apart each way; kvstored and the direct puts on $first"
 KV_TEST_DAEMON_ARGS="--etcd $first" dbus-run-session \
   --config-file="$build/tests/integration/session-bus.conf" -- \
   "$build/tools/kvbench" --keys 1000 --value-sizes 16 --etcd-anchor "$first" "$@"
