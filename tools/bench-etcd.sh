@@ -43,6 +43,7 @@ done
 i=0
 while [ "$i" -lt "$members" ]; do
   eval "client=\$client$i peer=\$peer$i advertised=\$advertised$i"
+  # shellcheck disable=SC2154
   etcd --name "m$i" --data-dir "$work/m$i" --listen-client-urls "$client" \
     --advertise-client-urls "$client" --listen-peer-urls "$peer" \
     --initial-advertise-peer-urls "$advertised" --initial-cluster "$initial" \
