@@ -45,11 +45,8 @@ typedef struct {
 static int front_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   EtcdFront *front = userdata;
-  const char *key;
-  int r = sd_bus_message_read_basic(m, 's', &key);
+  int r = kvbench_floor_read_set(m);
 
-  if (r >= 0)
-    r = sd_bus_message_skip(m, "v");
   if (r < 0)
     return r;
   if (front->easy == NULL)

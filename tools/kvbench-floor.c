@@ -45,16 +45,19 @@ static int floor_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
   return sd_bus_reply_method_return(m, "v", "s", FLOOR_VALUE);
 }
 
-static int floor_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+int kvbench_floor_read_set(sd_bus_message *m)
 {
   const char *key;
   int r = sd_bus_message_read_basic(m, 's', &key);
 
-  if (r >= 0)
-    r = sd_bus_message_skip(m, "v");
-  if (r < 0)
-    return r;
-  return sd_bus_reply_method_return(m, NULL);
+  return r < 0 ? r : sd_bus_message_skip(m, "v");
+}
+
+static int floor_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  int r = kvbench_floor_read_set(m);
+
+  return r < 0 ? r : sd_bus_reply_method_return(m, NULL);
 }
 
 static int floor_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)

@@ -23,6 +23,10 @@ typedef struct {
 int kvbench_peer_start(const KvClientBus *bus, const sd_bus_vtable *vtable, void *userdata,
                        KvbenchFloor *ret);
 
+/* Reads the arguments of a Set call @m (its key, its value skipped). Returns 0 or a
+ * negative errno. */
+int kvbench_floor_read_set(sd_bus_message *m);
+
 /* Starts the peer on the bus @bus names. Returns 0 or a negative errno. */
 int kvbench_floor_start(const KvClientBus *bus, KvbenchFloor *ret);
 
