@@ -17,9 +17,9 @@ typedef struct {
   char *name; /* its unique bus name */
 } KvbenchFloor;
 
-/* Starts a peer of @ret's kind serving @vtable with @userdata (the child's copy: the
- * caller's memory as it was at the fork) at kvstored's path, on the bus @bus names, in a
- * process of its own. Returns 0 or a negative errno. */
+/* Starts a peer on the bus @bus names, in a process of its own, serving @vtable at
+ * kvstored's path with @userdata (the child's copy: the caller's memory as it was at the
+ * fork). Returns 0 or a negative errno. */
 int kvbench_peer_start(const KvClientBus *bus, const sd_bus_vtable *vtable, void *userdata,
                        KvbenchFloor *ret);
 
