@@ -769,7 +769,6 @@ static int measure_against_floor(sd_bus *bus, const Options *options, pid_t pid,
                          mode, out, floor_out);
 }
 
-/* Get, Set and Increment of 16 bytes against the same calls to a peer that stores nothing. */
 /* Set on kvstored --etcd, one at a time and pipelined, against puts straight to etcd and
  * against @front (a bare front on the bus: a put and nothing else), in rounds that take
  * turns with each other: etcd's latency on this VM moves by a third within a minute, so
@@ -843,6 +842,7 @@ static int run_etcd_rounds(sd_bus *bus, const Options *options, pid_t pid, const
   return 0;
 }
 
+/* With --etcd-anchor: run_etcd_rounds() beside a bare front of its own. */
 static int run_etcd_anchor(sd_bus *bus, const Options *options, pid_t pid)
 {
   const char *etcd_key = options->etcd_key != NULL ? options->etcd_key : "/kvbench/anchor";
@@ -858,6 +858,7 @@ static int run_etcd_anchor(sd_bus *bus, const Options *options, pid_t pid)
   return r;
 }
 
+/* Get, Set and Increment of 16 bytes against the same calls to a peer that stores nothing. */
 static int run_single_calls_against_floor(sd_bus *bus, const Options *options, pid_t pid,
                                           const KvbenchFloor *floor_peer)
 {
