@@ -11,6 +11,7 @@
 #include "kv-config.h"
 #include "kv-log.h"
 #include "kv-sd-bus-cleanup.h"
+#include "kv-soon.h"
 #include "kv-value-check.h"
 #include "kv-variant-bridge.h"
 
@@ -37,10 +38,9 @@ struct _KvBus {
   sd_bus *bus;
   KvService *service;
   sd_bus_slot *slot;
-  sd_event_source *commit_source;
-  sd_event_source *late_commit_source; /* the commit, once a write waited long enough */
-  GArray *waiting;                     /* Outgoing, in the order the changes were made */
-  GArray *committing;                  /* Outgoing of the commit under way, or NULL */
+  KvSoon *commit;         /* starts a commit of what waits */
+  GArray *waiting;        /* Outgoing, in the order the changes were made */
+  GArray *committing;     /* Outgoing of the commit under way, or NULL */
   gint64 last_commit_end; /* monotonic µs, when the last commit with writes finished */
   gsize max_reply_bytes;  /* the largest array of entries a reply may carry */
   KvPeerFlow *flow;
@@ -80,25 +80,6 @@ static gboolean input_drained(KvBus *self)
          ioctl(sd_bus_get_fd(self->bus), FIONREAD, &unread) >= 0 && unread == 0;
 }
 
-/* Has what waits committed once the bus is read to its end (the idle source), or after
- * COMMIT_WAIT_AT_MOST_USEC: callers that send faster than kvstored reads keep the bus
- * from ever being read to its end and idle sources from running, which would hold every
- * write's answer for as long as they go on. */
-static int commit_soon(KvBus *self)
-{
-  int enabled = SD_EVENT_OFF;
-  int r = sd_event_source_get_enabled(self->commit_source, &enabled);
-
-  if (r < 0 || enabled != SD_EVENT_OFF)
-    return r;
-  r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_ONESHOT);
-  if (r >= 0)
-    r = sd_event_source_set_time_relative(self->late_commit_source, COMMIT_WAIT_AT_MOST_USEC);
-  if (r >= 0)
-    r = sd_event_source_set_enabled(self->late_commit_source, SD_EVENT_ONESHOT);
-  return r;
-}
-
 /* Queues @message (a reply to @call, or a signal when @call is NULL) for after the
  * commit. With a reply (the write is whole then: its signals were queued as it was
  * applied) the commit starts at once when nothing more is there to read, so that a
@@ -110,7 +91,7 @@ static int send_after_commit(KvBus *self, sd_bus_message *call, sd_bus_message *
   Outgoing outgoing = {call != NULL ? sd_bus_message_ref(call) : NULL, sd_bus_message_ref(message)};
 
   g_array_append_val(self->waiting, outgoing);
-  int r = commit_soon(self);
+  int r = kv_soon_schedule(self->commit);
   if (r < 0)
     return r;
   if (call != NULL && input_drained(self))
@@ -185,7 +166,7 @@ static void on_commit_done(guint64 committed, const GError *error, gpointer user
     malloc_trim(0);
   /* What came while the disk synced is the next commit's. */
   if (self->waiting->len > 0 || kv_bus_signals_has_pending(self->signals))
-    (void)commit_soon(self);
+    (void)kv_soon_schedule(self->commit);
 }
 
 /* Starts a commit of what waits, unless one is under way: its end starts the next. */
@@ -213,12 +194,9 @@ void kv_bus_commit(KvBus *self)
 
 void kv_bus_input_drained(KvBus *self)
 {
-  int enabled = SD_EVENT_OFF;
-
-  if (sd_event_source_get_enabled(self->commit_source, &enabled) < 0 || enabled == SD_EVENT_OFF)
+  if (!kv_soon_pending(self->commit))
     return;
-  (void)sd_event_source_set_enabled(self->commit_source, SD_EVENT_OFF);
-  (void)sd_event_source_set_enabled(self->late_commit_source, SD_EVENT_OFF);
+  kv_soon_cancel(self->commit);
   start_commit(self);
 }
 
@@ -233,19 +211,9 @@ gboolean kv_bus_is_idle(KvBus *self)
          kv_bus_access_is_idle(self->access);
 }
 
-static int on_commit(sd_event_source *source, void *userdata)
+static void on_commit(gpointer userdata)
 {
-  KvBus *self = userdata;
-
-  (void)sd_event_source_set_enabled(self->late_commit_source, SD_EVENT_OFF);
-  start_commit(self);
-  return 0;
-}
-
-static int on_late_commit(sd_event_source *source, uint64_t usec, void *userdata)
-{
-  kv_bus_input_drained(userdata);
-  return 0;
+  start_commit(userdata);
 }
 
 /* The service's change observer: Changed or Deleted, sent once the change is committed
@@ -261,7 +229,7 @@ static void on_change(const char *key, GVariant *value, guint64 revision, gpoint
   /* Coalesced changes go out with the commit too, even a change no call of this
    * kvstored made (one an etcd watch brought). */
   if (r >= 0)
-    r = commit_soon(self);
+    r = kv_soon_schedule(self->commit);
   if (r < 0)
     kv_log(LOG_ERR, "Cannot queue the signal for '%s': %s", key, g_strerror(-r));
 }
@@ -943,8 +911,7 @@ void kv_bus_free(KvBus *self)
   sd_bus_slot_unref(self->slot);
   kv_bus_signals_free(self->signals);
   kv_bus_properties_free(self->properties);
-  sd_event_source_disable_unref(self->commit_source);
-  sd_event_source_disable_unref(self->late_commit_source);
+  kv_soon_free(self->commit);
   g_array_unref(self->waiting);
   g_free(self);
 }
@@ -966,18 +933,9 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *
   if (event == NULL)
     return -ENXIO;
 
-  /* Idle priority: it runs once the bus has no more input ready, so that every write
-   * read in this turn shares one commit. */
-  int r = sd_event_add_defer(event, &self->commit_source, on_commit, self);
-  if (r >= 0)
-    r = sd_event_source_set_priority(self->commit_source, SD_EVENT_PRIORITY_IDLE);
-  if (r >= 0)
-    r = sd_event_source_set_enabled(self->commit_source, SD_EVENT_OFF);
-  if (r >= 0)
-    r = sd_event_add_time(event, &self->late_commit_source, CLOCK_MONOTONIC, 0, 0, on_late_commit,
-                          self);
-  if (r >= 0)
-    r = sd_event_source_set_enabled(self->late_commit_source, SD_EVENT_OFF);
+  /* Once the bus has no more input ready, so that every write read in this turn shares
+   * one commit, or COMMIT_WAIT_AT_MOST_USEC after the first write waited. */
+  int r = kv_soon_new(event, COMMIT_WAIT_AT_MOST_USEC, on_commit, self, &self->commit);
   if (r >= 0)
     r = kv_bus_properties_new(bus, callers, &self->properties);
   if (r >= 0)

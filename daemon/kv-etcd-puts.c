@@ -2,6 +2,7 @@
 #include "kv-etcd-puts.h"
 
 #include "kv-etcd-codec.h"
+#include "kv-soon.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -26,10 +27,9 @@ typedef struct {
 struct _KvEtcdPuts {
   KvEtcdClient *client;
   char *prefix;
-  GQueue waiting;               /* Put, oldest first */
-  GHashTable *out;              /* Batch, sent and not answered */
-  sd_event_source *send_source; /* sends the waiting puts once the bus is read */
-  sd_event_source *late_source; /* or once the oldest has waited WAIT_AT_MOST_USEC */
+  GQueue waiting;  /* Put, oldest first */
+  GHashTable *out; /* Batch, sent and not answered */
+  KvSoon *send;    /* the waiting puts, once the bus is read (WAIT_AT_MOST_USEC at most) */
 };
 
 typedef struct {
@@ -122,20 +122,12 @@ static void send_oldest(KvEtcdPuts *self)
 }
 
 /* The waiting puts, oldest first, in as few transactions as they fit. */
-static int on_send(sd_event_source *source, void *user_data)
+static void on_send(gpointer user_data)
 {
   KvEtcdPuts *self = user_data;
 
-  sd_event_source_set_enabled(self->send_source, SD_EVENT_OFF);
-  sd_event_source_set_enabled(self->late_source, SD_EVENT_OFF);
   while (!g_queue_is_empty(&self->waiting))
     send_oldest(self);
-  return 0;
-}
-
-static int on_late(sd_event_source *source, uint64_t usec, void *user_data)
-{
-  return on_send(source, user_data);
 }
 
 static gboolean is_refusal(const GError *error)
@@ -176,16 +168,11 @@ KvEtcdPuts *kv_etcd_puts_new(KvEtcdClient *client, sd_event *event, const char *
   self->prefix = g_strdup(prefix);
   g_queue_init(&self->waiting);
   self->out = g_hash_table_new(NULL, NULL);
-  /* At idle priority it runs once nothing else is ready: the calls already on the bus are
-   * read, and their puts go in one transaction. */
-  int r = sd_event_add_defer(event, &self->send_source, on_send, self);
-  if (r >= 0)
-    r = sd_event_add_time(event, &self->late_source, CLOCK_MONOTONIC, 0, 0, on_late, self);
+  /* Once nothing else is ready, the calls already on the bus are read, and their puts go
+   * in one transaction. */
+  int r = kv_soon_new(event, WAIT_AT_MOST_USEC, on_send, self, &self->send);
   if (r < 0)
     g_error("Cannot add an event source: %s", g_strerror(-r));
-  sd_event_source_set_priority(self->send_source, SD_EVENT_PRIORITY_IDLE);
-  sd_event_source_set_enabled(self->send_source, SD_EVENT_OFF);
-  sd_event_source_set_enabled(self->late_source, SD_EVENT_OFF);
   return self;
 }
 
@@ -204,22 +191,17 @@ void kv_etcd_puts_add(KvEtcdPuts *self, const char *key, GVariant *value, guint 
     send_alone(self, put);
     return;
   }
-  if (g_queue_is_empty(&self->waiting)) {
-    sd_event_source_set_time_relative(self->late_source, WAIT_AT_MOST_USEC);
-    sd_event_source_set_enabled(self->late_source, SD_EVENT_ONESHOT);
-  }
   g_queue_push_tail(&self->waiting, put);
   /* Puts enough for a whole transaction have nothing more to wait for: they go now, and
    * a stream of Sets that keeps the bus from being read to its end is sent as it comes. */
   if (g_queue_get_length(&self->waiting) >= TXN_PUTS)
     send_oldest(self);
-  sd_event_source_set_enabled(self->send_source, SD_EVENT_ONESHOT);
+  (void)kv_soon_schedule(self->send);
 }
 
 void kv_etcd_puts_free(KvEtcdPuts *self)
 {
-  sd_event_source_disable_unref(self->send_source);
-  sd_event_source_disable_unref(self->late_source);
+  kv_soon_free(self->send);
   g_queue_clear_full(&self->waiting, (GDestroyNotify)put_free);
   GList *out = g_hash_table_get_keys(self->out);
   for (GList *l = out; l != NULL; l = l->next)
