@@ -53,10 +53,18 @@ while [ "$i" -lt "$members" ]; do
 done
 # shellcheck disable=SC2154
 first=$client0
-tries=0
+# Each etcdctl try may take its whole second: the wait is bounded in time, and ends as
+# soon as a member (or a proxy) has exited, so that it says why well within a test's timeout.
+deadline=$(($(date +%s) + 30))
 until etcdctl --endpoints "$first" --command-timeout=1s endpoint health >/dev/null 2>&1; do
-  tries=$((tries + 1))
-  [ "$tries" -lt 100 ] || { echo "etcd did not come up" >&2; cat "$work/m0.log" >&2; exit 1; }
+  for pid in $pids; do
+    kill -0 "$pid" 2>/dev/null || deadline=0
+  done
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "etcd did not come up" >&2
+    cat "$work"/m*.log >&2
+    exit 1
+  fi
   sleep 0.2
 done
 # With three members, the leader is wherever the election went: the first member is asked
