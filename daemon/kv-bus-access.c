@@ -171,18 +171,58 @@ static void plan_free(KvBusWritePlan *plan)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvBusWritePlan, plan_free)
 
-/* The first of @writes that @caller may not make, or NULL. */
-static const char *first_refused(KvBusAccess *self, const KvCaller *caller,
-                                 const KvBusWrite *writes, gsize n_writes)
+/* The distinct keys of @writes that the rules refuse @caller, as questions for polkit
+ * (their rules owned by @rules). */
+static GArray *refused_writes(KvBusAccess *self, const KvCaller *caller, const KvBusWrite *writes,
+                              gsize n_writes, const char *prefix, GPtrArray *rules)
 {
-  for (gsize i = 0; i < n_writes; i++)
-    if (refuses(self, caller, writes[i].key, KV_ACCESS_WRITE))
-      return writes[i].key;
-  return NULL;
+  GArray *questions = g_array_new(FALSE, FALSE, sizeof(KvPolkitQuestion));
+  g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+  for (gsize i = 0; i < n_writes; i++) {
+    const char *key = writes[i].key;
+    if (!refuses(self, caller, key, KV_ACCESS_WRITE) || !g_hash_table_add(seen, (gpointer)key))
+      continue;
+    char *rule = kv_access_describe(self->rules, key);
+    g_ptr_array_add(rules, rule);
+    KvPolkitQuestion question = {key, rule, prefix};
+    g_array_append_val(questions, question);
+  }
+  return questions;
+}
+
+/* Whether polkit authorizes every write of @writes that the rules refuse: 1, 0 while it is
+ * asked, or a negative errno. */
+static int authorize_refused(KvBusAccess *self, sd_bus_message *m, const KvCaller *caller,
+                             const KvBusWrite *writes, gsize n_writes, const char *prefix,
+                             sd_bus_error *ret_error)
+{
+  g_autoptr(GPtrArray) rules = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GArray) questions = refused_writes(self, caller, writes, n_writes, prefix, rules);
+  g_auto(sd_bus_error) polkit_error = SD_BUS_ERROR_NULL;
+  g_autofree char *refused = NULL;
+
+  if (questions->len == 0)
+    return 1;
+  int r = kv_polkit_check(self->polkit, m, KV_POLKIT_ACTION_WRITE,
+                          (const KvPolkitQuestion *)questions->data, questions->len, &refused,
+                          &polkit_error);
+  if (r >= 0)
+    return r;
+  if (refused == NULL)
+    return sd_bus_error_copy(ret_error, &polkit_error);
+  if (sd_bus_error_has_name(&polkit_error, SD_BUS_ERROR_ACCESS_DENIED)) {
+    g_autofree char *why = g_strdup_printf("; %s", polkit_error.message);
+    return deny(self, caller, "write", refused, why, ret_error);
+  }
+  g_autofree char *rule = kv_access_describe(self->rules, refused);
+  return sd_bus_error_setf(ret_error, polkit_error.name, "Writing '%s' (rule: %s): %s", refused,
+                           rule, polkit_error.message);
 }
 
 int kv_bus_access_check_writes(KvBusAccess *self, sd_bus_message *m, const KvBusWrite *writes,
-                               gsize n_writes, KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
+                               gsize n_writes, const char *prefix, KvBusWritePlan **ret_plan,
+                               sd_bus_error *ret_error)
 {
   const KvCaller *caller;
 
@@ -192,23 +232,9 @@ int kv_bus_access_check_writes(KvBusAccess *self, sd_bus_message *m, const KvBus
   int r = sender_of(self, m, &caller, ret_error);
   if (r < 0)
     return r;
-
-  const char *refused = first_refused(self, caller, writes, n_writes);
-  if (refused != NULL) {
-    g_auto(sd_bus_error) polkit_error = SD_BUS_ERROR_NULL;
-    r = kv_polkit_check(self->polkit, m, KV_POLKIT_ACTION_WRITE, refused, &polkit_error);
-    if (r == 0)
-      return 0;
-    if (r < 0 && sd_bus_error_has_name(&polkit_error, SD_BUS_ERROR_ACCESS_DENIED)) {
-      g_autofree char *why = g_strdup_printf("; %s", polkit_error.message);
-      return deny(self, caller, "write", refused, why, ret_error);
-    }
-    if (r < 0) {
-      g_autofree char *rule = kv_access_describe(self->rules, refused);
-      return sd_bus_error_setf(ret_error, polkit_error.name, "Writing '%s' (rule: %s): %s", refused,
-                               rule, polkit_error.message);
-    }
-  }
+  r = authorize_refused(self, m, caller, writes, n_writes, prefix, ret_error);
+  if (r <= 0)
+    return r;
 
   gboolean has_quota = kv_access_has_quota(caller->uid);
   /* Until someone with a quota writes, nothing is counted. */

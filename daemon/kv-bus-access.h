@@ -45,12 +45,14 @@ int kv_bus_access_check_read(KvBusAccess *self, sd_bus_message *m, const char *k
 int kv_bus_access_read_filter(KvBusAccess *self, sd_bus_message *m, KvKeyFilter *out_filter,
                               gpointer *out_filter_data, sd_bus_error *ret_error);
 
-/* Whether the sender of @m may make @writes: 1 yes, and *@ret_plan must go to
- * kv_bus_access_settle(); 0 when polkit is being asked (the handler returns 1 and the call
- * comes again); a negative errno with AccessDenied naming the first key refused,
- * InteractiveAuthorizationRequired, or QuotaExceeded. */
+/* Whether the sender of @m may make @writes (of a DeletePrefix of @prefix, or NULL): every
+ * key the rules refuse must be authorized by polkit, each key asked on its own. 1 yes, and
+ * *@ret_plan must go to kv_bus_access_settle(); 0 when polkit is being asked (the handler
+ * returns 1 and the call comes again); a negative errno with AccessDenied naming a key
+ * refused, InteractiveAuthorizationRequired, or QuotaExceeded. */
 int kv_bus_access_check_writes(KvBusAccess *self, sd_bus_message *m, const KvBusWrite *writes,
-                               gsize n_writes, KvBusWritePlan **ret_plan, sd_bus_error *ret_error);
+                               gsize n_writes, const char *prefix, KvBusWritePlan **ret_plan,
+                               sd_bus_error *ret_error);
 
 /* Counts an allowed write in the quotas once it was @applied, and frees @plan. */
 void kv_bus_access_settle(KvBusAccess *self, KvBusWritePlan *plan, gboolean applied);

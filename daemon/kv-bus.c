@@ -240,7 +240,7 @@ static int check_write(KvBus *self, sd_bus_message *m, const char *key, GVariant
 {
   KvBusWrite write = {key, value, increment};
 
-  return kv_bus_access_check_writes(self->access, m, &write, 1, ret_plan, ret_error);
+  return kv_bus_access_check_writes(self->access, m, &write, 1, NULL, ret_plan, ret_error);
 }
 
 /* Counts the body of a large reply to @call against its sender's unread bytes. */
@@ -613,19 +613,20 @@ static int check_changes(KvBus *self, sd_bus_message *m, GArray *changes, KvBusW
     const KvChange *change = &g_array_index(changes, KvChange, i);
     writes[i] = (KvBusWrite){change->key, change->value, FALSE};
   }
-  return kv_bus_access_check_writes(self->access, m, writes, changes->len, ret_plan, ret_error);
+  return kv_bus_access_check_writes(self->access, m, writes, changes->len, NULL, ret_plan,
+                                    ret_error);
 }
 
-/* kv_bus_access_check_writes() for the deletion of @keys. */
-static int check_deletions(KvBus *self, sd_bus_message *m, char **keys, KvBusWritePlan **ret_plan,
-                           sd_bus_error *ret_error)
+/* kv_bus_access_check_writes() for the deletion of @keys (under @prefix, or NULL). */
+static int check_deletions(KvBus *self, sd_bus_message *m, char **keys, const char *prefix,
+                           KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
 {
   gsize n = g_strv_length(keys);
   g_autofree KvBusWrite *writes = g_new0(KvBusWrite, n);
 
   for (gsize i = 0; i < n; i++)
     writes[i].key = keys[i];
-  return kv_bus_access_check_writes(self->access, m, writes, n, ret_plan, ret_error);
+  return kv_bus_access_check_writes(self->access, m, writes, n, prefix, ret_plan, ret_error);
 }
 
 static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -658,11 +659,13 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
                              .n_changes = pending->changes->len};
   return submit_write(self, m, pending);
 }
-/* DeleteMany and DeletePrefix: deletes @keys (taken) as one change. */
-static int delete_keys(KvBus *self, sd_bus_message *m, char **keys, sd_bus_error *ret_error)
+/* DeleteMany and DeletePrefix (of @prefix, else NULL): deletes @keys (taken) as one
+ * change. */
+static int delete_keys(KvBus *self, sd_bus_message *m, char **keys, const char *prefix,
+                       sd_bus_error *ret_error)
 {
   KvBusWritePlan *plan;
-  int r = check_deletions(self, m, keys, &plan, ret_error);
+  int r = check_deletions(self, m, keys, prefix, &plan, ret_error);
   if (r <= 0) {
     g_strfreev(keys);
     return r < 0 ? r : 1;
@@ -680,7 +683,7 @@ static int method_delete_many(sd_bus_message *m, void *userdata, sd_bus_error *r
   char **keys = NULL;
   int r = kv_variant_bridge_read_strv(m, KV_BATCH_MAX_KEYS, &keys);
 
-  return r < 0 ? r : delete_keys(userdata, m, keys, ret_error);
+  return r < 0 ? r : delete_keys(userdata, m, keys, NULL, ret_error);
 }
 
 /* The keys the caller may not read are not its to delete, nor to learn of. */
@@ -700,7 +703,7 @@ static int method_delete_prefix(sd_bus_message *m, void *userdata, sd_bus_error 
   char **keys = kv_service_prefix_keys(self->service, prefix, filter, filter_data, &error);
   if (keys == NULL)
     return kv_bus_error_set(ret_error, error);
-  return delete_keys(self, m, keys, ret_error);
+  return delete_keys(self, m, keys, prefix, ret_error);
 }
 
 static int method_compare_and_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)

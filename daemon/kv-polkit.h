@@ -8,8 +8,12 @@ G_BEGIN_DECLS
 
 /* Asks polkit (org.freedesktop.PolicyKit1) whether the sender of a call may do what the
  * access rules refuse it, without blocking: the call is set aside, and dispatched again
- * once polkit answers, when the handler finds the answer waiting. Interactive
- * authorization is asked for only when the call allows it. */
+ * once polkit has answered every question it raised, when the handler finds the answers
+ * waiting. Interactive authorization is asked for only when the call allows it.
+ *
+ * polkitd takes details (the key asked about) only from callers it trusts: root, or the
+ * owner of the action (the org.freedesktop.policykit.owner annotation in
+ * org.example.kvstore.policy names the kvstore user). */
 typedef struct _KvPolkit KvPolkit;
 
 #define KV_POLKIT_ACTION_WRITE "org.example.kvstore.write"
@@ -17,15 +21,28 @@ typedef struct _KvPolkit KvPolkit;
  * that no caller holds kvstored's questions for the others. */
 #define KV_POLKIT_MAX_PENDING          64
 #define KV_POLKIT_MAX_PENDING_PER_PEER 4
+/* Distinct keys one call may have authorized: each is one question to polkit. */
+#define KV_POLKIT_MAX_KEYS_PER_CALL 16
+
+/* One thing to authorize: a key the rules refuse, with what polkit's rules may read of it
+ * (the details "key", "rule" and, for a prefix deletion, "prefix"). */
+typedef struct {
+  const char *key;
+  const char *rule;
+  const char *prefix; /* NULL but for DeletePrefix */
+} KvPolkitQuestion;
 
 KvPolkit *kv_polkit_new(sd_bus *bus);
 
-/* Whether the sender of @call may do @action (to @key, shown to the person asked).
- * Returns 1 when authorized; 0 when the question is out (the handler must return 1 and
- * will see @call again); or a negative errno with @ret_error set: AccessDenied when
- * polkit says no or cannot be asked, InteractiveAuthorizationRequired when it would ask
- * a person but the call does not allow it. */
-int kv_polkit_check(KvPolkit *self, sd_bus_message *call, const char *action, const char *key,
+/* Whether the sender of @call may do @action to every one of @questions (distinct keys),
+ * each asked of polkit on its own. Returns 1 when all are authorized; 0 when questions are
+ * out (the handler must return 1 and will see @call again); or a negative errno with
+ * @ret_error set and *@ret_refused the key refused (to free; NULL when none in particular
+ * was): AccessDenied when polkit says no, cannot be asked, or more than
+ * KV_POLKIT_MAX_KEYS_PER_CALL keys would need it; InteractiveAuthorizationRequired when it
+ * would ask a person but the call does not allow it. */
+int kv_polkit_check(KvPolkit *self, sd_bus_message *call, const char *action,
+                    const KvPolkitQuestion *questions, gsize n_questions, char **ret_refused,
                     sd_bus_error *ret_error);
 
 /* Whether no call waits for polkit. */

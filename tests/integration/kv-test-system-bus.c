@@ -117,23 +117,19 @@ GSubprocess *kv_test_system_bus_spawn(KvTestSystemBus *self, const KvTestUser *u
   return process;
 }
 
-int kv_test_system_bus_kvctl(KvTestSystemBus *self, const KvTestUser *user, char **out, char **err,
-                             ...)
+int kv_test_system_bus_kvctlv(KvTestSystemBus *self, const KvTestUser *user, char **out, char **err,
+                              const char *const *args)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new();
   g_autoptr(GError) error = NULL;
   g_autofree char *ignored_out = NULL;
   g_autofree char *ignored_err = NULL;
-  const char *arg;
-  va_list args;
 
   g_ptr_array_add(argv, (gpointer)kv_test_getenv("KV_TEST_KVCTL"));
   g_ptr_array_add(argv, "--address");
   g_ptr_array_add(argv, self->address);
-  va_start(args, err);
-  while ((arg = va_arg(args, const char *)) != NULL)
-    g_ptr_array_add(argv, (gpointer)arg);
-  va_end(args);
+  for (gsize i = 0; args[i] != NULL; i++)
+    g_ptr_array_add(argv, (gpointer)args[i]);
   g_ptr_array_add(argv, NULL);
 
   g_autoptr(GSubprocess) process = kv_test_system_bus_spawn(
@@ -144,4 +140,19 @@ int kv_test_system_bus_kvctl(KvTestSystemBus *self, const KvTestUser *user, char
   g_assert_no_error(error);
   g_assert_true(g_subprocess_get_if_exited(process));
   return g_subprocess_get_exit_status(process);
+}
+
+int kv_test_system_bus_kvctl(KvTestSystemBus *self, const KvTestUser *user, char **out, char **err,
+                             ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new();
+  const char *arg;
+  va_list list;
+
+  va_start(list, err);
+  while ((arg = va_arg(list, const char *)) != NULL)
+    g_ptr_array_add(args, (gpointer)arg);
+  va_end(list);
+  g_ptr_array_add(args, NULL);
+  return kv_test_system_bus_kvctlv(self, user, out, err, (const char *const *)args->pdata);
 }

@@ -50,4 +50,8 @@ GSubprocess *kv_test_system_bus_spawn(KvTestSystemBus *self, const KvTestUser *u
 int kv_test_system_bus_kvctl(KvTestSystemBus *self, const KvTestUser *user, char **out, char **err,
                              ...) G_GNUC_NULL_TERMINATED;
 
+/* kv_test_system_bus_kvctl() with the arguments in the NULL-terminated @args. */
+int kv_test_system_bus_kvctlv(KvTestSystemBus *self, const KvTestUser *user, char **out, char **err,
+                              const char *const *args);
+
 G_END_DECLS

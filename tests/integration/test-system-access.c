@@ -615,6 +615,85 @@ static void test_polkit(Fixture *f, gconstpointer data)
   stop(polkitd);
 }
 
+/* polkit, as a rule file would, grants keys under app/g and nothing else: every key a
+ * write needs polkit for is asked about on its own, so no batch, deletion or prefix
+ * deletion carries a refused key along with a granted one. */
+/* KV_POLKIT_MAX_KEYS_PER_CALL */
+#define POLKIT_MAX_KEYS_PER_CALL 16
+
+static const char grant_app_g[] =
+    "key = args[2].get('key', '')\n"
+    "ret = (key.startswith('app/g'), False, dbus.Dictionary({}, signature='ss'))\n";
+
+/* The details of the CheckAuthorization calls the mock saw, as text, one call a line. */
+static char *polkit_details(Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+      f->bus.connection, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+      "org.freedesktop.DBus.Mock", "GetMethodCalls", g_variant_new("(s)", "CheckAuthorization"),
+      NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error(error);
+  g_autoptr(GVariant) calls = g_variant_get_child_value(reply, 0);
+  GString *text = g_string_new(NULL);
+  for (gsize i = 0; i < g_variant_n_children(calls); i++) {
+    g_autoptr(GVariant) call = g_variant_get_child_value(calls, i);
+    g_autoptr(GVariant) args = g_variant_get_child_value(call, 1);
+    g_autoptr(GVariant) boxed = g_variant_get_child_value(args, 2);
+    g_autoptr(GVariant) details = g_variant_get_variant(boxed);
+    g_autofree char *printed = g_variant_print(details, FALSE);
+    g_string_append_printf(text, "%s\n", printed);
+  }
+  return g_string_free(text, FALSE);
+}
+
+static void test_polkit_per_key(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  g_autoptr(GSubprocess) polkitd = start_polkit_mock(f);
+  mock_call(f, "AddMethod",
+            g_variant_new("(sssss)", "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
+                          "(sa{sv})sa{ss}us", "(bba{ss})", grant_app_g));
+  assert_ok(f, &alice, "set", "app/h", "alice's");
+  assert_ok(f, &alice, "set", "app/g0", "alice's");
+
+  /* Granted alone; in a batch with a key polkit refuses, nothing is written. */
+  assert_ok(f, &bob, "set", "app/g1", "by bob");
+  assert_denied(f, &bob, "app/h", "set-many", "app/g2=1", "app/h=HACKED");
+  g_autofree char *h = kvctl_out(f, &alice, "get", "app/h");
+  g_assert_cmpstr(h, ==, "alice's\n");
+  g_assert_cmpint(kvctl_as(f, &bob, NULL, NULL, "get", "app/g2"), ==, 1);
+  assert_denied(f, &bob, "app/h", "del", "app/g1", "app/h");
+  assert_denied(f, &bob, "app/h", "incr", "app/h", NULL);
+  g_autofree char *err = NULL;
+  g_assert_cmpint(kvctl_as(f, &bob, NULL, &err, "del", "--prefix", ""), ==, 3);
+  g_assert_nonnull(strstr(err, "AccessDenied"));
+  g_autofree char *keys = kvctl_out(f, &alice, "keys", "app/");
+  g_assert_cmpstr(keys, ==, "app/g0\napp/g1\napp/h\n");
+
+  /* A prefix deletion under the grant: each key asked about, with the prefix. */
+  g_autofree char *deleted = kvctl_out2(f, &bob, "del", "--prefix", "app/g");
+  g_assert_cmpstr(deleted, ==, "2\n");
+  g_autofree char *details = polkit_details(f);
+  g_assert_nonnull(strstr(details, "{'key': 'app/g1', 'rule': "));
+  g_assert_nonnull(strstr(details, "'prefix': 'app/g'"));
+  g_assert_nonnull(strstr(details, "'key': 'app/h'"));
+
+  /* More distinct keys than a call may have authorized: refused before polkit is asked. */
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+  g_ptr_array_add(argv, g_strdup("set-many"));
+  for (int i = 0; i <= POLKIT_MAX_KEYS_PER_CALL; i++)
+    g_ptr_array_add(argv, g_strdup_printf("app/g%d=1", i));
+  g_ptr_array_add(argv, NULL);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(
+      kv_test_system_bus_kvctlv(&f->bus, &bob, NULL, &err, (const char *const *)argv->pdata), ==,
+      3);
+  g_assert_nonnull(strstr(err, "17 keys need polkit's authorization, at most 16"));
+  stop(polkitd);
+}
+
 /* One connection with six writes waiting for polkit at once: four are asked, the rest
  * refused at once; the four go through when polkit answers. */
 static const char pending_client[] =
@@ -738,6 +817,7 @@ int main(int argc, char **argv)
   g_test_add("/access/reload", Fixture, NULL, setup, test_reload, teardown);
   g_test_add("/access/quotas", Fixture, NULL, setup, test_quotas, teardown);
   g_test_add("/access/polkit", Fixture, NULL, setup, test_polkit, teardown);
+  g_test_add("/access/polkit-per-key", Fixture, NULL, setup, test_polkit_per_key, teardown);
   g_test_add("/access/polkit-pending-bounded", Fixture, NULL, setup, test_polkit_pending_bounded,
              teardown);
   return g_test_run();
