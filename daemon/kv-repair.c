@@ -78,12 +78,14 @@ static gboolean describe_journal(GString *report, const KvJournalScan *scan, con
     g_string_append_printf(report, "%s\n", scan->header_problem);
     return FALSE;
   }
+  /* The records counted stop at the damage: say so, as --repair, which keeps them, does. */
   describe_records(report, replay);
-  g_string_append_printf(report, " in %zu bytes", scan->size);
+  g_string_append_printf(report, "%s in %zu bytes", scan->damaged ? " before the damage," : "",
+                         scan->size);
   if (scan->damaged)
     g_string_append_printf(report,
                            "; DAMAGED at offset %zu%s%s%s, with %u whole records after the "
-                           "damage\n",
+                           "damage, which cannot be replayed without it\n",
                            scan->end, scan->damage_reason != NULL ? " (" : "",
                            scan->damage_reason != NULL ? scan->damage_reason : "",
                            scan->damage_reason != NULL ? ")" : "", scan->records_after);

@@ -5,10 +5,10 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 char *kv_state_dir_resolve(const char *option, gboolean session_bus)
@@ -71,31 +71,31 @@ gboolean kv_state_dir_prepare(const char *dir, const char *const *files, GError 
   return TRUE;
 }
 
-/* Who holds an flock on @fd's file, as /proc/locks tells ("1: FLOCK ADVISORY WRITE PID
- * MAJOR:MINOR:INODE 0 EOF"); 0 when it cannot be told. */
+/* Who holds the lock on @fd's file, as the holder wrote it there (see take_lock()); 0
+ * when it cannot be told. The file, not /proc/locks, which a ProcSubset=pid sandbox
+ * hides. */
 static pid_t lock_holder(int fd)
 {
-  g_autofree char *locks = NULL;
-  struct stat st;
+  char text[32] = {0};
+  ssize_t n = pread(fd, text, sizeof text - 1, 0);
 
-  if (fstat(fd, &st) < 0 || !g_file_get_contents("/proc/locks", &locks, NULL, NULL))
+  if (n <= 0)
     return 0;
-  g_autofree char *file = g_strdup_printf("%02x:%02x:%" G_GUINT64_FORMAT, major(st.st_dev),
-                                          minor(st.st_dev), (guint64)st.st_ino);
-  g_auto(GStrv) lines = g_strsplit(locks, "\n", -1);
-  for (gsize i = 0; lines[i] != NULL; i++) {
-    g_auto(GStrv) fields = g_strsplit_set(lines[i], " ", -1);
-    g_autoptr(GPtrArray) words = g_ptr_array_new();
-    for (gsize f = 0; fields[f] != NULL; f++)
-      if (fields[f][0] != '\0')
-        g_ptr_array_add(words, fields[f]);
-    /* A lock others wait for is listed again with "->" before its fields. */
-    guint first = words->len > 0 && g_str_equal(g_ptr_array_index(words, 0), "->") ? 1 : 0;
-    if (words->len >= first + 6 && g_str_equal(g_ptr_array_index(words, first + 1), "FLOCK") &&
-        g_str_equal(g_ptr_array_index(words, first + 5), file))
-      return (pid_t)g_ascii_strtoll(g_ptr_array_index(words, first + 4), NULL, 10);
-  }
-  return 0;
+  gint64 pid = g_ascii_strtoll(text, NULL, 10);
+  return pid > 0 && pid <= G_MAXINT32 ? (pid_t)pid : 0;
+}
+
+/* Takes the lock on @fd without waiting, and writes this process's pid into the file
+ * for another kvstored to name it. */
+static gboolean take_lock(int fd)
+{
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+    return FALSE;
+  g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
+  /* The pid only informs: the lock is held whether or not it could be written. */
+  if (ftruncate(fd, 0) == 0)
+    (void)!pwrite(fd, pid, strlen(pid), 0);
+  return TRUE;
 }
 
 /* Waits @usec, or less when SIGTERM or SIGINT (blocked, as kvstored blocks them) comes:
@@ -126,7 +126,7 @@ int kv_state_dir_lock(const char *dir, guint wait_seconds, KvLockWaitFunc waitin
     return -1;
   }
   for (guint i = 0; i <= wait_seconds * 20; i++) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+    if (take_lock(fd))
       return fd;
     if (errno != EWOULDBLOCK || i == wait_seconds * 20)
       break;

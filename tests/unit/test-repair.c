@@ -117,6 +117,8 @@ static void test_journal_damaged_mid_file(KvTestState *f, gconstpointer data)
   g_autofree char *damaged_text =
       g_strdup_printf("DAMAGED at offset %zu, with 5 whole records after the damage", damage);
   assert_contains(report, damaged_text);
+  /* The same count as --repair keeps, said to stop at the damage. */
+  assert_contains(report, "journal: 4 whole records (revisions 1-4) before the damage,");
 
   g_autofree char *repaired = repair(f);
   assert_contains(repaired, "journal: kept 4 whole records (revisions 1-4)");

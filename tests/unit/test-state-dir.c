@@ -90,16 +90,15 @@ static void on_waiting(const char *dir, pid_t holder, guint wait_seconds, gpoint
   waiting->holder = holder;
 }
 
-/* Holds the lock of a new state directory through a descriptor of its own; returns it. */
+/* Holds the lock of a new state directory as another kvstored would, through a
+ * descriptor of its own; returns it. */
 static int hold_lock(const char *dir)
 {
   const char *none[] = {NULL};
-  g_autofree char *path = g_build_filename(dir, "lock", NULL);
 
   g_assert_true(kv_state_dir_prepare(dir, none, NULL));
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = kv_state_dir_lock(dir, 0, NULL, NULL, NULL);
   g_assert_cmpint(fd, >=, 0);
-  g_assert_cmpint(flock(fd, LOCK_EX), ==, 0);
   return fd;
 }
 
