@@ -71,6 +71,38 @@ gboolean kv_state_dir_prepare(const char *dir, const char *const *files, GError 
   return TRUE;
 }
 
+gboolean kv_state_dir_give_back(const char *dir, GError **error)
+{
+  struct stat dir_st;
+  g_autoptr(GDir) entries = g_dir_open(dir, 0, error);
+
+  if (entries == NULL)
+    return FALSE;
+  if (stat(dir, &dir_st) < 0) {
+    kv_file_set_error(error, errno, "examine", dir);
+    return FALSE;
+  }
+  if (dir_st.st_uid == 0)
+    return TRUE;
+  const char *name;
+  while ((name = g_dir_read_name(entries)) != NULL) {
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    struct stat st;
+    if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+      continue;
+    if ((st.st_uid != dir_st.st_uid || st.st_gid != dir_st.st_gid) &&
+        lchown(path, dir_st.st_uid, dir_st.st_gid) < 0) {
+      kv_file_set_error(error, errno, "give to the directory's owner", path);
+      return FALSE;
+    }
+    if ((st.st_mode & 077) != 0 && chmod(path, st.st_mode & 0700) < 0) {
+      kv_file_set_error(error, errno, "make private", path);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 /* Who holds the lock on @fd's file, as the holder wrote it there (see take_lock()); 0
  * when it cannot be told. The file, not /proc/locks, which a ProcSubset=pid sandbox
  * hides. */

@@ -31,4 +31,9 @@ typedef void (*KvLockWaitFunc)(const char *dir, pid_t holder, guint wait_seconds
 int kv_state_dir_lock(const char *dir, guint wait_seconds, KvLockWaitFunc waiting,
                       gpointer user_data, GError **error);
 
+/* Gives every regular file in @dir to @dir's owner and group, readable by them alone:
+ * an offline command run as root (--check, --repair) leaves nothing the service, running
+ * as the directory's owner, cannot open. A no-op for a directory root owns. */
+gboolean kv_state_dir_give_back(const char *dir, GError **error);
+
 G_END_DECLS

@@ -8,6 +8,8 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Starts kvstored directly (not through activation) with @args. */
 static GSubprocess *spawn_daemon(GSubprocessLauncher *launcher, const char *const *args)
@@ -202,6 +204,59 @@ static void test_damaged_state_check_and_repair(KvTestBus *bus, gconstpointer da
   kv_assert_variant_eq(exists, g_variant_new("(b)", FALSE));
 }
 
+/* Root repairs the directory of a service running as another user (uid 1 here): every
+ * file it leaves there, the repaired journal and the damaged one kept aside included,
+ * belongs to that user and is private, so that the service starts again. */
+static void test_repair_as_root_keeps_owner(KvTestBus *bus, gconstpointer data)
+{
+  g_autofree char *journal = g_build_filename(bus->state_dir, "journal", NULL);
+  g_autofree char *state_option = g_strconcat("--state-dir=", bus->state_dir, NULL);
+  g_autofree char *bytes = NULL;
+  gsize size;
+
+  if (getuid() != 0) {
+    g_test_skip("needs root to repair another user's directory");
+    return;
+  }
+  g_autoptr(GVariant) a =
+      kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "a", g_variant_new_int32(1)));
+  g_autoptr(GVariant) b =
+      kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "b", g_variant_new_int32(2)));
+  kv_test_bus_stop_daemon(bus);
+  /* The first record damaged: one whole record follows. */
+  g_assert_true(g_file_get_contents(journal, &bytes, &size, NULL));
+  bytes[16 + 12 + 1] ^= 0x20;
+  g_assert_true(g_file_set_contents(journal, bytes, (gssize)size, NULL));
+  g_autoptr(GDir) entries = g_dir_open(bus->state_dir, 0, NULL);
+  const char *name;
+  while ((name = g_dir_read_name(entries)) != NULL) {
+    g_autofree char *path = g_build_filename(bus->state_dir, name, NULL);
+    g_assert_cmpint(lchown(path, 1, 1), ==, 0);
+  }
+  g_assert_cmpint(chown(bus->state_dir, 1, 1), ==, 0);
+  g_autofree char *lock = g_build_filename(bus->state_dir, "lock", NULL);
+  g_assert_cmpint(g_unlink(lock), ==, 0);
+
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_assert_cmpint(run_to_end((const char *[]){"--repair", state_option, NULL}, &out, &err), ==, 0);
+  assert_contains(out, "journal: kept no whole records before the damage");
+
+  guint files = 0;
+  g_autoptr(GDir) repaired = g_dir_open(bus->state_dir, 0, NULL);
+  while ((name = g_dir_read_name(repaired)) != NULL) {
+    g_autofree char *path = g_build_filename(bus->state_dir, name, NULL);
+    struct stat st;
+    g_assert_cmpint(lstat(path, &st), ==, 0);
+    if (st.st_uid != 1 || st.st_gid != 1 || (st.st_mode & 077) != 0)
+      g_error("%s: uid %u, gid %u, mode %o after --repair as root", path, st.st_uid, st.st_gid,
+              st.st_mode & 07777);
+    files++;
+  }
+  /* The journal, the damaged one kept aside, and the lock, made anew by root. */
+  g_assert_cmpuint(files, >=, 3);
+}
+
 static void test_exits_when_bus_goes_away(void)
 {
   KvTestBus bus = {0};
@@ -244,5 +299,7 @@ int main(int argc, char **argv)
   g_test_add_func("/daemon/exits-when-bus-goes-away", test_exits_when_bus_goes_away);
   g_test_add("/daemon/damaged-state-check-and-repair", KvTestBus, NULL, kv_test_bus_setup,
              test_damaged_state_check_and_repair, kv_test_bus_teardown);
+  g_test_add("/daemon/repair-as-root-keeps-owner", KvTestBus, NULL, kv_test_bus_setup,
+             test_repair_as_root_keeps_owner, kv_test_bus_teardown);
   return g_test_run();
 }
