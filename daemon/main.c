@@ -257,6 +257,20 @@ static void report_etcd_state(gboolean current, const char *what, gpointer user_
   sd_notify(0, status);
 }
 
+/* A start that cannot load the data: the reason goes to the log and to systemd's
+ * status (`systemctl status kvstored`), as the start fails. */
+static void load_failed(const char *format, ...) G_GNUC_PRINTF(1, 2);
+static void load_failed(const char *format, ...)
+{
+  va_list args;
+  va_start(args, format);
+  g_autofree char *message = g_strdup_vprintf(format, args);
+  va_end(args);
+
+  kv_log(LOG_ERR, "%s", message);
+  sd_notifyf(0, "STATUS=%s", message);
+}
+
 static KvRepository *open_etcd(const Options *options, sd_event *event)
 {
   g_autoptr(GError) error = NULL;
@@ -270,7 +284,7 @@ static KvRepository *open_etcd(const Options *options, sd_event *event)
   KvRepository *repository = kv_etcd_repository_open(&etcd, event, report_etcd_state, NULL, &error);
 
   if (repository == NULL)
-    kv_log(LOG_ERR, "Cannot load the data: %s", error->message);
+    load_failed("Cannot load the data: %s", error->message);
   return repository;
 }
 
@@ -294,10 +308,9 @@ static KvRepository *open_repository(const Options *options, sd_event *event, in
   KvRepository *repository = kv_persistent_repository_open(dir, sync, options->compact_bytes,
                                                            log_message, NULL, &info, &error);
   if (repository == NULL && g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_INVAL)) {
-    kv_log(LOG_ERR,
-           "Cannot load the data: %s. 'kvstored --check --state-dir=%s' shows what is "
-           "damaged; 'kvstored --repair --state-dir=%s' keeps every intact record",
-           error->message, dir, dir);
+    load_failed("Cannot load the data: %s. 'kvstored --check --state-dir=%s' shows what is "
+                "damaged; 'kvstored --repair --state-dir=%s' keeps every intact record",
+                error->message, dir, dir);
     return NULL;
   }
   if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_INTR)) {
@@ -306,7 +319,7 @@ static KvRepository *open_repository(const Options *options, sd_event *event, in
     return NULL;
   }
   if (repository == NULL) {
-    kv_log(LOG_ERR, "Cannot load the data: %s", error->message);
+    load_failed("Cannot load the data: %s", error->message);
     return NULL;
   }
   /* Reads are answered while the disk syncs. */

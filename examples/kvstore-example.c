@@ -8,7 +8,7 @@
  * It follows the changes under example/, sets, reads and increments keys there, and
  * prints what it saw. It uses the session bus (the system bus with --system). */
 
-#include "kvstore-error.h"
+#include <kvstore/kvstore-error.h>
 #include "kvstore-generated.h"
 
 #include <string.h>

@@ -4,6 +4,7 @@
 #include "kv-config.h"
 #include "kv-sd-bus-cleanup.h"
 #include "kvctl.h"
+#include "kvctl-agent.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -113,6 +114,7 @@ int kvctl_bus(Kvctl *kvctl, sd_bus **ret)
     sd_bus_set_allow_interactive_authorization(bus, isatty(STDIN_FILENO));
     kvctl->bus = g_steal_pointer(&bus);
   }
+  kvctl->call_start_usec = g_get_monotonic_time();
   *ret = kvctl->bus;
   return KVCTL_EXIT_OK;
 }
@@ -140,18 +142,59 @@ static gboolean is_write(const char *member)
   return FALSE;
 }
 
+static gboolean on_user_bus(Kvctl *kvctl)
+{
+  const char *scope = NULL;
+
+  return sd_bus_get_scope(kvctl->bus, &scope) >= 0 && g_strcmp0(scope, "user") == 0;
+}
+
+/* Where kvstored's log is, for the bus kvctl talks to. */
+static const char *journal_command(Kvctl *kvctl)
+{
+  return on_user_bus(kvctl) ? "journalctl --user -u kvstored" : "journalctl -u kvstored";
+}
+
+/* Whether @error says that kvstored could not be started or left without answering,
+ * rather than that the call timed out. */
+static gboolean daemon_went_away(Kvctl *kvctl, const sd_bus_error *error, int r)
+{
+  /* The bus answers NoReply both at the timeout and when the callee left: only the
+   * clock tells them apart. */
+  gboolean early =
+      (guint64)(g_get_monotonic_time() - kvctl->call_start_usec) < kvctl->timeout_usec * 9 / 10;
+
+  if (sd_bus_error_has_name(error, SD_BUS_ERROR_NO_REPLY) || r == -ECONNRESET)
+    return early;
+  return sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN,
+                                SD_BUS_ERROR_NAME_HAS_NO_OWNER) ||
+         (error->name != NULL &&
+          (g_str_has_prefix(error->name, "org.freedesktop.DBus.Error.Spawn.") ||
+           g_str_has_prefix(error->name, "org.freedesktop.systemd1.")));
+}
+
 int kvctl_call_failure(Kvctl *kvctl, const sd_bus_error *error, int r, gboolean write)
 {
-  gboolean timed_out =
-      r == -ETIMEDOUT || sd_bus_error_has_names(error, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT);
+  const char *maybe_applied =
+      "kvctl: the write may still have been applied: 'kvctl get --revision KEY' shows "
+      "the revision of a key's last change, 'kvctl revision' the store's\n";
 
-  if (timed_out) {
+  if (daemon_went_away(kvctl, error, r)) {
+    fprintf(stderr, "kvctl: kvstored stopped before answering, or could not be started: see '%s'",
+            journal_command(kvctl));
+    if (sd_bus_error_is_set(error))
+      fprintf(stderr, " (%s: %s)", error->name, error->message ? error->message : "");
+    fputc('\n', stderr);
+    if (write)
+      fputs(maybe_applied, stderr);
+    return KVCTL_EXIT_FAILURE;
+  }
+  if (r == -ETIMEDOUT ||
+      sd_bus_error_has_names(error, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT)) {
     fprintf(stderr, "kvctl: no reply within %g s (set another limit with --timeout)\n",
             (double)kvctl->timeout_usec / G_USEC_PER_SEC);
     if (write)
-      fputs("kvctl: the write may still have been applied: 'kvctl get --revision KEY' shows "
-            "the revision of a key's last change, 'kvctl revision' the store's\n",
-            stderr);
+      fputs(maybe_applied, stderr);
     return KVCTL_EXIT_FAILURE;
   }
   if (sd_bus_error_is_set(error))
@@ -168,11 +211,17 @@ int kvctl_call_failure(Kvctl *kvctl, const sd_bus_error *error, int r, gboolean 
 int kvctl_call(Kvctl *kvctl, sd_bus_message *message, sd_bus_message **reply)
 {
   g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-  int r = sd_bus_call(kvctl->bus, message, 0, &error, reply);
+  gboolean write = is_write(sd_bus_message_get_member(message));
 
+  /* Only writes may need polkit, and only a system bus has it. */
+  if (write && kvctl->agent == 0 &&
+      sd_bus_message_get_allow_interactive_authorization(message) > 0 && !on_user_bus(kvctl))
+    kvctl->agent = kvctl_agent_start();
+  kvctl->call_start_usec = g_get_monotonic_time();
+  int r = sd_bus_call(kvctl->bus, message, 0, &error, reply);
   if (r >= 0)
     return KVCTL_EXIT_OK;
-  return kvctl_call_failure(kvctl, &error, r, is_write(sd_bus_message_get_member(message)));
+  return kvctl_call_failure(kvctl, &error, r, write);
 }
 
 int kvctl_call_with_key(Kvctl *kvctl, const char *member, const char *key, sd_bus_message **reply)

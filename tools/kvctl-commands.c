@@ -139,6 +139,14 @@ static const KvctlCommand commands[] = {
      "  kvctl --system access users/1000/theme\n",
      TRUE, kvctl_command_access},
     {"ping", "", "Check that kvstored answers", "Prints pong.\n", TRUE, kvctl_command_ping},
+    {"reload", "", "Make kvstored read its access rules again (root)",
+     "Asks kvstored to read its access rules again, as SIGHUP does, and waits for the\n"
+     "outcome: exit status 3, with the file, line and reason, when a rule file is refused;\n"
+     "the old rules then stay. 'systemctl reload kvstored' runs this.\n"
+     "\n"
+     "Example:\n"
+     "  kvctl --system reload\n",
+     TRUE, kvctl_command_reload},
 };
 
 const KvctlCommand *kvctl_command_find(const char *name)

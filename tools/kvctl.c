@@ -5,6 +5,7 @@
 #include "kv-config.h"
 #include "kv-sd-bus-cleanup.h"
 #include "kvctl.h"
+#include "kvctl-agent.h"
 
 #include <math.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static int command_help(Kvctl *kvctl, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-  Kvctl kvctl = {{0}, 0, NULL, NULL};
+  Kvctl kvctl = {{0}, 0, NULL, NULL, 0, 0};
   g_autofree char *address = NULL;
   g_autoptr(GError) error = NULL;
   gboolean session = FALSE, help = FALSE, version = FALSE;
@@ -103,5 +104,6 @@ int main(int argc, char **argv)
     return kvctl_usage_error(&kvctl, "unknown command '%s'", argv[1]);
   int status = kvctl.command->run(&kvctl, argc - 1, argv + 1);
   g_clear_pointer(&kvctl.bus, sd_bus_flush_close_unref);
+  kvctl_agent_stop(kvctl.agent);
   return status;
 }

@@ -29,6 +29,8 @@ typedef struct {
   guint64 timeout_usec;
   sd_bus *bus; /* connected at the first call */
   const KvctlCommand *command;
+  guint64 call_start_usec; /* when the last call was sent (monotonic) */
+  pid_t agent;             /* pkttyagent started for the first write, or 0 */
 } Kvctl;
 
 struct KvctlCommand {
@@ -99,6 +101,7 @@ int kvctl_command_dump(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_revision(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_access(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_ping(Kvctl *kvctl, int argc, char **argv);
+int kvctl_command_reload(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_watch(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_set(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_set_many(Kvctl *kvctl, int argc, char **argv);

@@ -577,6 +577,34 @@ static void test_write_timeout(KvTestBus *bus, gconstpointer data)
   run_steps(after, G_N_ELEMENTS(after));
 }
 
+/* kvstored dies with a write in flight: kvctl says so at once, and where the log is, not
+ * that no reply came within its timeout. */
+static void test_daemon_gone(KvTestBus *bus, gconstpointer data)
+{
+  static const Step steps[] = {{"ping", 0, "pong\n", NULL}};
+  g_autoptr(GError) error = NULL;
+
+  run_steps(steps, G_N_ELEMENTS(steps));
+  pid_t pid = kv_test_bus_daemon_pid(bus);
+  g_assert_cmpint(kill(pid, SIGSTOP), ==, 0);
+  g_autoptr(GSubprocess) process = g_subprocess_new(
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+      kv_test_getenv("KV_TEST_KVCTL"), "--timeout", "60", "set", "k", "v", NULL);
+  g_assert_no_error(error);
+  g_usleep(300 * 1000);
+  gint64 start = g_get_monotonic_time();
+  g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+  g_autofree char *err = NULL;
+  g_subprocess_communicate_utf8(process, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 3);
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 10 * G_USEC_PER_SEC);
+  if (strstr(err, "kvctl: kvstored stopped before answering, or could not be started: see "
+                  "'journalctl") == NULL ||
+      strstr(err, "no reply within") != NULL || strstr(err, "may still have been applied") == NULL)
+    g_error("kvctl after kvstored died: '%s'", err);
+}
+
 /* Progress shows on a terminal only (script(1) gives kvctl one). */
 static void test_progress(KvTestBus *bus, gconstpointer data)
 {
@@ -621,6 +649,7 @@ int main(int argc, char **argv)
   ADD("json-refused", test_json_refused);
   ADD("load-batches", test_load_batches);
   ADD("write-timeout", test_write_timeout);
+  ADD("daemon-gone", test_daemon_gone);
   ADD("progress", test_progress);
 #undef ADD
   return g_test_run();

@@ -482,9 +482,17 @@ static void test_reload(Fixture *f, gconstpointer data)
     g_error("'%s' does not name %s", error->message, where);
   g_clear_error(&error);
   assert_ok(f, &bob, "set", "app/x", "by bob again");
+  /* kvctl reload (systemctl reload runs it) fails the same way, naming the file. */
+  g_autofree char *err = NULL;
+  g_assert_cmpint(kvctl_as(f, NULL, NULL, &err, "reload"), ==, 3);
+  if (strstr(err, where) == NULL)
+    g_error("kvctl reload: '%s' does not name %s", err, where);
 
   /* Only root may reload. */
-  g_autofree char *err = NULL;
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(kvctl_as(f, &bob, NULL, &err, "reload"), ==, 3);
+  g_assert_nonnull(strstr(err, "AccessDenied"));
+  g_clear_pointer(&err, g_free);
   g_assert_cmpint(kvctl_as(f, &bob, NULL, &err, "ping"), ==, 0);
   g_autoptr(GSubprocess) gdbus = kv_test_system_bus_spawn(
       &f->bus, &bob, G_SUBPROCESS_FLAGS_STDERR_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL,
@@ -504,6 +512,7 @@ static void test_reload(Fixture *f, gconstpointer data)
   for (int i = 0; i < 500 && kvctl_as(f, &bob, NULL, NULL, "set", "app/x", "z") == 0; i++)
     g_usleep(10 * 1000);
   assert_denied(f, &bob, "app/x", "set", "app/x", "by bob");
+  g_assert_cmpint(kvctl_as(f, NULL, NULL, NULL, "reload"), ==, 0);
 }
 
 static char *quota_error(Fixture *f, const KvTestUser *user, const char *key, const char *value)

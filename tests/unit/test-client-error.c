@@ -3,7 +3,7 @@
 
 #include "kv-bus-error.h"
 #include "kv-error.h"
-#include "kvstore-error.h"
+#include <kvstore/kvstore-error.h>
 
 #include <string.h>
 
