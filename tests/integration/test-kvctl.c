@@ -587,9 +587,9 @@ static void test_daemon_gone(KvTestBus *bus, gconstpointer data)
   run_steps(steps, G_N_ELEMENTS(steps));
   pid_t pid = kv_test_bus_daemon_pid(bus);
   g_assert_cmpint(kill(pid, SIGSTOP), ==, 0);
-  g_autoptr(GSubprocess) process = g_subprocess_new(
-      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
-      kv_test_getenv("KV_TEST_KVCTL"), "--timeout", "60", "set", "k", "v", NULL);
+  g_autoptr(GSubprocess) process =
+      g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                       kv_test_getenv("KV_TEST_KVCTL"), "--timeout", "60", "set", "k", "v", NULL);
   g_assert_no_error(error);
   g_usleep(300 * 1000);
   gint64 start = g_get_monotonic_time();
