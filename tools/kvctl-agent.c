@@ -6,12 +6,14 @@
 
 #include "kvctl-agent.h"
 
+#include <glib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #define PKTTYAGENT "/usr/bin/pkttyagent"
@@ -25,6 +27,11 @@ pid_t kvctl_agent_start(void)
   /* root is authorized without asking; a session bus has no polkit. */
   if (!isatty(STDIN_FILENO) || geteuid() == 0 || access(PKTTYAGENT, X_OK) < 0)
     return 0;
+  /* --fallback keeps a desktop's agent for the login session, if there is one. Without a
+   * session (a shell from su, runuser or a service) polkitd (122) never uses a fallback
+   * agent: it finds an agent for a process only through its session then. */
+  g_autofree char *session = NULL;
+  gboolean in_session = sd_pid_get_session(0, &session) >= 0;
   if (pipe2(fds, O_CLOEXEC) < 0)
     return 0;
   pid_t pid = fork();
@@ -40,10 +47,10 @@ pid_t kvctl_agent_start(void)
     if (notify < 0)
       _exit(127);
     snprintf(notify_fd, sizeof notify_fd, "%d", notify);
+    /* kvctl's process: polkitd maps the bus name kvstored asks about to it. */
     snprintf(process, sizeof process, "%d", (int)getppid());
-    /* --fallback: an agent already registered for the session (a desktop's) is kept. */
-    execl(PKTTYAGENT, PKTTYAGENT, "--notify-fd", notify_fd, "--fallback", "--process", process,
-          (char *)NULL);
+    execl(PKTTYAGENT, PKTTYAGENT, "--notify-fd", notify_fd, "--process", process,
+          in_session ? "--fallback" : (char *)NULL, (char *)NULL);
     _exit(127);
   }
   close(fds[1]);

@@ -5,7 +5,8 @@
 
 /* Starts pkttyagent for this process when standard input is a terminal and kvctl is not
  * root, and waits (a few seconds at most) until it has registered; its pid, or 0 when
- * none was started. An agent already registered for the session is left to answer. */
+ * none was started. An agent already registered for the login session is left to
+ * answer. */
 pid_t kvctl_agent_start(void);
 
 /* Stops the agent kvctl_agent_start() started (none for 0). */
