@@ -126,8 +126,11 @@ static guint type_depth(const GVariantType *type)
 
   guint deepest = 0;
   for (const GVariantType *item = g_variant_type_first(type); item != NULL;
-       item = g_variant_type_next(item))
-    deepest = MAX(deepest, type_depth(item));
+       item = g_variant_type_next(item)) {
+    /* Once a level: MAX() would walk the item twice, and every level below it again. */
+    guint depth = type_depth(item);
+    deepest = MAX(deepest, depth);
+  }
   return 1 + deepest;
 }
 
