@@ -27,6 +27,14 @@ struct _KvBusWritePlan {
   GArray *changes; /* KvQuotaChange, with owned keys */
 };
 
+/* A caller that left waits for polkit no more: nobody would read the answer. */
+static void on_peer_left(const char *peer, gpointer user_data)
+{
+  KvBusAccess *self = user_data;
+
+  kv_polkit_forget_peer(self->polkit, peer);
+}
+
 KvBusAccess *kv_bus_access_new(sd_bus *bus, KvBusCallers *callers, KvRepository *repository,
                                const char *const *dirs, GError **error)
 {
@@ -40,6 +48,7 @@ KvBusAccess *kv_bus_access_new(sd_bus *bus, KvBusCallers *callers, KvRepository 
   self->dirs = g_strdupv((char **)dirs);
   self->rules = rules;
   self->polkit = kv_polkit_new(bus);
+  kv_bus_callers_add_left_func(callers, on_peer_left, self);
   return self;
 }
 
@@ -47,6 +56,7 @@ void kv_bus_access_free(KvBusAccess *self)
 {
   if (self == NULL)
     return;
+  kv_bus_callers_remove_left_func(self->callers, on_peer_left, self);
   kv_polkit_free(self->polkit);
   kv_quota_free(self->quota);
   kv_access_free(self->rules);
@@ -204,7 +214,7 @@ static int authorize_refused(KvBusAccess *self, sd_bus_message *m, const KvCalle
 
   if (questions->len == 0)
     return 1;
-  int r = kv_polkit_check(self->polkit, m, KV_POLKIT_ACTION_WRITE,
+  int r = kv_polkit_check(self->polkit, m, caller->uid, KV_POLKIT_ACTION_WRITE,
                           (const KvPolkitQuestion *)questions->data, questions->len, &refused,
                           &polkit_error);
   if (r >= 0)

@@ -24,6 +24,7 @@ typedef struct {
 struct _Query {
   KvPolkit *polkit;
   sd_bus_message *call;
+  uid_t uid;             /* the caller's */
   GHashTable *questions; /* key -> Question */
   guint outstanding;
   char *refused;      /* the key polkit refused first, or NULL */
@@ -33,13 +34,24 @@ struct _Query {
 struct _KvPolkit {
   sd_bus *bus;
   GHashTable *queries; /* sd_bus_message * (the call) -> Query */
+  guint questions_out; /* over all queries: each holds a pending reply on the bus */
 };
+
+/* The question is no longer out: answered, withdrawn, or its call gone. */
+static void release_question(Question *question)
+{
+  if (question->slot == NULL)
+    return;
+  question->slot = sd_bus_slot_unref(question->slot);
+  question->query->outstanding--;
+  question->query->polkit->questions_out--;
+}
 
 static void question_free(gpointer data)
 {
   Question *question = data;
 
-  sd_bus_slot_unref(question->slot);
+  release_question(question);
   g_free(question->key);
   g_free(question);
 }
@@ -125,8 +137,7 @@ static void withdraw_questions(Query *query)
 
   g_hash_table_iter_init(&iter, query->questions);
   while (g_hash_table_iter_next(&iter, NULL, &question))
-    ((Question *)question)->slot = sd_bus_slot_unref(((Question *)question)->slot);
-  query->outstanding = 0;
+    release_question(question);
 }
 
 static int on_answer(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
@@ -134,8 +145,7 @@ static int on_answer(sd_bus_message *reply, void *userdata, sd_bus_error *ret_er
   Question *question = userdata;
   Query *query = question->query;
 
-  question->slot = sd_bus_slot_unref(question->slot);
-  query->outstanding--;
+  release_question(question);
   question->authorized = read_answer(reply, &query->error);
   if (!question->authorized) {
     query->refused = g_strdup(question->key);
@@ -146,17 +156,32 @@ static int on_answer(sd_bus_message *reply, void *userdata, sd_bus_error *ret_er
   return 0;
 }
 
-/* How many of @sender's calls wait for polkit. */
-static guint pending_of(KvPolkit *self, const char *sender)
+/* Whether another call of @sender (of @uid) may wait for polkit. */
+static gboolean may_wait(KvPolkit *self, const char *sender, uid_t uid)
+{
+  GHashTableIter iter;
+  gpointer call, query;
+  guint of_sender = 0, of_uid = 0;
+
+  if (g_hash_table_size(self->queries) >= KV_POLKIT_MAX_PENDING)
+    return FALSE;
+  g_hash_table_iter_init(&iter, self->queries);
+  while (g_hash_table_iter_next(&iter, &call, &query)) {
+    of_sender += g_strcmp0(sd_bus_message_get_sender(call), sender) == 0;
+    of_uid += ((Query *)query)->uid == uid;
+  }
+  return of_sender < KV_POLKIT_MAX_PENDING_PER_PEER && of_uid < KV_POLKIT_MAX_PENDING_PER_UID;
+}
+
+void kv_polkit_forget_peer(KvPolkit *self, const char *peer)
 {
   GHashTableIter iter;
   gpointer call;
-  guint n = 0;
 
   g_hash_table_iter_init(&iter, self->queries);
   while (g_hash_table_iter_next(&iter, &call, NULL))
-    n += g_strcmp0(sd_bus_message_get_sender(call), sender) == 0;
-  return n;
+    if (g_strcmp0(sd_bus_message_get_sender(call), peer) == 0)
+      g_hash_table_iter_remove(&iter);
 }
 
 static int ask(Query *query, const char *action, const KvPolkitQuestion *what)
@@ -194,6 +219,7 @@ static int ask(Query *query, const char *action, const KvPolkitQuestion *what)
   if (r < 0)
     return r;
   query->outstanding++;
+  self->questions_out++;
   return 0;
 }
 
@@ -226,7 +252,7 @@ static int refuse(KvPolkit *self, sd_bus_message *call, sd_bus_error *ret_error,
   return sd_bus_error_set(ret_error, SD_BUS_ERROR_ACCESS_DENIED, message);
 }
 
-int kv_polkit_check(KvPolkit *self, sd_bus_message *call, const char *action,
+int kv_polkit_check(KvPolkit *self, sd_bus_message *call, uid_t uid, const char *action,
                     const KvPolkitQuestion *questions, gsize n_questions, char **ret_refused,
                     sd_bus_error *ret_error)
 {
@@ -256,14 +282,14 @@ int kv_polkit_check(KvPolkit *self, sd_bus_message *call, const char *action,
                   "Access denied: %u keys need polkit's authorization, at most %d may in one "
                   "call; write them in smaller batches",
                   asked + needed->len, KV_POLKIT_MAX_KEYS_PER_CALL);
+  if ((query == NULL && !may_wait(self, sd_bus_message_get_sender(call), uid)) ||
+      self->questions_out + needed->len > KV_POLKIT_MAX_QUESTIONS)
+    return refuse(self, call, ret_error, "Access denied (too many authorizations are pending)");
   if (query == NULL) {
-    if (g_hash_table_size(self->queries) >= KV_POLKIT_MAX_PENDING ||
-        pending_of(self, sd_bus_message_get_sender(call)) >= KV_POLKIT_MAX_PENDING_PER_PEER)
-      return sd_bus_error_set(ret_error, SD_BUS_ERROR_ACCESS_DENIED,
-                              "Access denied (too many authorizations are pending)");
     query = g_new0(Query, 1);
     query->polkit = self;
     query->call = sd_bus_message_ref(call);
+    query->uid = uid;
     query->questions = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, question_free);
     query->error = SD_BUS_ERROR_NULL;
     g_hash_table_insert(self->queries, call, query);

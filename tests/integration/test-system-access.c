@@ -763,6 +763,72 @@ static void test_polkit_pending_bounded(Fixture *f, gconstpointer data)
   stop(polkitd);
 }
 
+/* Sends argv[2] writes that need polkit, prints each outcome that comes within argv[3]
+ * seconds, and leaves the bus. */
+static const char leaving_client[] =
+    "import dbus, sys\n"
+    "from dbus.mainloop.glib import DBusGMainLoop\n"
+    "from gi.repository import GLib\n"
+    "DBusGMainLoop(set_as_default=True)\n"
+    "bus = dbus.bus.BusConnection(sys.argv[1])\n"
+    "store = dbus.Interface(bus.get_object('org.example.KVStore', '/org/example/KVStore'),\n"
+    "                       'org.example.KVStore')\n"
+    "loop = GLib.MainLoop()\n"
+    "for i in range(int(sys.argv[2])):\n"
+    "    store.Set('app/l%d' % i, dbus.String('x', variant_level=1), timeout=60,\n"
+    "              reply_handler=lambda: print('ok', flush=True),\n"
+    "              error_handler=lambda e: print(e.get_dbus_message(), flush=True))\n"
+    "GLib.timeout_add(int(float(sys.argv[3]) * 1000), loop.quit)\n"
+    "loop.run()\n";
+
+static GSubprocess *spawn_leaving_client(Fixture *f, const char *out_path, const char *writes,
+                                         const char *seconds)
+{
+  return kv_test_system_bus_spawn(&f->bus, &bob, G_SUBPROCESS_FLAGS_NONE, out_path,
+                                  (const char *const[]){"/usr/bin/python3", "-c", leaving_client,
+                                                        f->bus.address, writes, seconds, NULL});
+}
+
+/* Callers that leave while polkit has not answered leave nothing behind: 17 clients in turn,
+ * 68 waits in all, more than kvstored holds at once (64), are each let wait; and one uid's
+ * many connections hold at most 16 waits together. */
+static void test_polkit_waits_end(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  g_autoptr(GSubprocess) polkitd = start_polkit_mock(f);
+  mock_call(f, "SetAllowed", g_variant_new_parsed("(['org.example.kvstore.write'],)"));
+  mock_call(f, "SimulateHang", g_variant_new("(b)", TRUE));
+
+  for (int i = 0; i < 17; i++) {
+    g_autofree char *out_path = g_strdup_printf("%s/leaving-%d.out", f->dir, i);
+    g_autoptr(GSubprocess) client = spawn_leaving_client(f, out_path, "4", "0.2");
+    g_assert_true(g_subprocess_wait(client, NULL, NULL));
+    g_autofree char *text = read_text(out_path);
+    if (strstr(text, "too many") != NULL)
+      g_error("client %d of 17, each leaving its waits: %s", i, text);
+  }
+
+  /* Five connections of one uid at once, four writes each: the last four refused. */
+  GSubprocess *clients[5];
+  guint refused = 0;
+  for (int i = 0; i < 5; i++) {
+    g_autofree char *out_path = g_strdup_printf("%s/together-%d.out", f->dir, i);
+    clients[i] = spawn_leaving_client(f, out_path, "4", "1.5");
+    g_usleep(100 * 1000);
+  }
+  for (int i = 0; i < 5; i++) {
+    g_autofree char *out_path = g_strdup_printf("%s/together-%d.out", f->dir, i);
+    g_assert_true(g_subprocess_wait(clients[i], NULL, NULL));
+    g_object_unref(clients[i]);
+    g_autofree char *text = read_text(out_path);
+    refused += count_lines_with(text, "too many authorizations are pending");
+  }
+  g_assert_cmpuint(refused, ==, 4);
+  mock_call(f, "ReleaseHangingCalls", NULL);
+  stop(polkitd);
+}
+
 /* Runs gdbus call METHOD ARG [ARG2] as @user; returns its stderr (empty when it
  * succeeded). */
 static char *gdbus_as(Fixture *f, const KvTestUser *user, const char *method, const char *arg,
@@ -827,6 +893,7 @@ int main(int argc, char **argv)
   g_test_add("/access/quotas", Fixture, NULL, setup, test_quotas, teardown);
   g_test_add("/access/polkit", Fixture, NULL, setup, test_polkit, teardown);
   g_test_add("/access/polkit-per-key", Fixture, NULL, setup, test_polkit_per_key, teardown);
+  g_test_add("/access/polkit-waits-end", Fixture, NULL, setup, test_polkit_waits_end, teardown);
   g_test_add("/access/polkit-pending-bounded", Fixture, NULL, setup, test_polkit_pending_bounded,
              teardown);
   return g_test_run();
