@@ -6,6 +6,7 @@
 
 #include "kv-config.h"
 #include "kv-test-assert.h"
+#include "kv-sd-bus-cleanup.h"
 #include "kv-test-bus.h"
 
 #include <gio/gunixfdlist.h>
@@ -540,6 +541,75 @@ static void test_slow_reader(KvTestBus *bus, gconstpointer data)
   g_autoptr(GVariant) again = kv_test_bus_call_ok(bus, "Get", g_variant_new("(s)", "small"));
 }
 
+/* A blocking dbus-python (libdbus) client without a main loop: it reads every reply but
+ * never dispatches kvstored's Peer.Ping. argv[2] Gets of "big"; prints "done N". */
+static const char blocking_client[] =
+    "import dbus, sys\n"
+    "bus = dbus.bus.BusConnection(sys.argv[1])\n"
+    "store = dbus.Interface(bus.get_object('org.example.KVStore', '/org/example/KVStore',\n"
+    "                                      introspect=False), 'org.example.KVStore')\n"
+    "n = 0\n"
+    "for i in range(int(sys.argv[2])):\n"
+    "    store.Get('big', byte_arrays=True)\n"
+    "    n += 1\n"
+    "print('done', n, flush=True)\n";
+
+/* Blocking clients read their replies though they answer no Ping: a dbus-python one and
+ * an sd-bus one (sd_bus_call() queues the Pings it reads), side by side, each read 100 MB
+ * of replies, past the 64 MiB a peer may leave unread, and are never refused; a caller
+ * that reads nothing beside them still is. */
+static void test_blocking_clients(KvTestBus *bus, gconstpointer data)
+{
+  enum { GETS = 100, ATTACKER_CALLS = 150 };
+  g_autoptr(GError) error = NULL;
+  Outcomes outcomes = {0, 0, 0};
+
+  set_value(bus, "big", big_value(3));
+  sd_bus *attacker = attacker_connect(bus);
+  for (guint i = 0; i < ATTACKER_CALLS; i++)
+    g_assert_cmpint(sd_bus_call_method_async(attacker, NULL, KV_BUS_NAME, KV_OBJECT_PATH,
+                                             KV_INTERFACE, "Get", count_outcome, &outcomes, "s",
+                                             "big"),
+                    >=, 0);
+  g_assert_cmpint(sd_bus_flush(attacker), >=, 0);
+
+  g_autofree char *gets = g_strdup_printf("%d", GETS);
+  g_autoptr(GSubprocess) python = g_subprocess_new(
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, "/usr/bin/python3",
+      "-c", blocking_client, kv_test_bus_address(bus), gets, NULL);
+  g_assert_no_error(error);
+
+  sd_bus *blocking = attacker_connect(bus);
+  for (guint i = 0; i < GETS; i++) {
+    g_auto(sd_bus_error) call_error = SD_BUS_ERROR_NULL;
+    g_autoptr(sd_bus_message) reply = NULL;
+    int r = sd_bus_call_method(blocking, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Get",
+                               &call_error, &reply, "s", "big");
+    if (r < 0)
+      g_error("sd-bus blocking client, call %u: %s", i, call_error.message);
+  }
+  sd_bus_flush_close_unref(blocking);
+
+  g_autofree char *out = NULL, *err = NULL;
+  g_subprocess_communicate_utf8(python, NULL, NULL, &out, &err, &error);
+  g_assert_no_error(error);
+  if (!g_subprocess_get_successful(python))
+    g_error("dbus-python blocking client: %s%s", out, err);
+  g_autofree char *done = g_strdup_printf("done %d\n", GETS);
+  g_assert_cmpstr(out, ==, done);
+
+  while (outcomes.values + outcomes.refused + outcomes.other < ATTACKER_CALLS) {
+    int r = sd_bus_process(attacker, NULL);
+    g_assert_cmpint(r, >=, 0);
+    if (r == 0)
+      g_assert_cmpint(sd_bus_wait(attacker, 10 * G_USEC_PER_SEC), >, 0);
+  }
+  g_test_message("the caller reading nothing: %u values, %u refused", outcomes.values,
+                 outcomes.refused);
+  g_assert_cmpuint(outcomes.refused, >=, ATTACKER_CALLS - 70);
+  sd_bus_flush_close_unref(attacker);
+}
+
 typedef struct {
   guint changes; /* entries of Changes signals */
   guint lost;    /* SubscriptionLost signals */
@@ -732,6 +802,8 @@ int main(int argc, char **argv)
   ADD("kvctl-pages", test_kvctl_pages, "--in-memory");
   ADD("slow-reader", test_slow_reader, "--in-memory");
   ADD("slow-subscriber", test_slow_subscriber, "--in-memory");
+  g_test_add("/limits/blocking-clients", KvTestBus, NULL, kv_test_bus_setup, test_blocking_clients,
+             kv_test_bus_teardown);
   g_test_add("/limits/deep-values-cost-their-size", KvTestBus, NULL, kv_test_bus_setup,
              test_deep_values_cost_their_size, kv_test_bus_teardown);
   g_test_add("/limits/writes-under-a-flood", KvTestBus, NULL, setup_slow_bus_reader,

@@ -4,12 +4,14 @@
 # SOURCE into BUILD (prefix /usr, as a package would), boots a container with systemd as
 # PID 1 from this host's own /usr and /etc (systemd-nspawn --volatile=overlay
 # --private-network: nothing it writes reaches the host), where dbus-broker is the system
-# bus and polkitd the real one, and runs tests/system/scenarios.sh there. Prints TAP,
+# bus (then, in a second boot, dbus-daemon) and polkitd the real one, and runs
+# tests/system/scenarios.sh there. Prints TAP,
 # keeps it in BUILD/results.tap, and exits 0 when every scenario passed, 77 when this
 # machine cannot run it (not root, no systemd-nspawn, dbus-broker or polkitd), 1 else.
 #   run.sh SOURCE BUILD
 # KV_SYSTEM_SCENARIOS="install_and_activation polkit_per_key" runs only those (install
-# first: the others need it).
+# first: the others need it); KV_SYSTEM_BUSES="dbus-daemon" boots with that bus only
+# (default: dbus-broker, then dbus-daemon).
 set -eu
 
 src=$(realpath "$1")
@@ -32,45 +34,65 @@ meson compile -C "$build" >/dev/null
 
 work=$(mktemp -d /var/tmp/kvstore-system.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-root=$work/root
-out=$work/out
-mkdir -p "$root/usr/lib" "$root/var" "$root/root" "$root/tmp" "$root/home" "$out"
-for dir in bin sbin lib lib64; do
-  ln -s "usr/$dir" "$root/$dir"
-done
-# nspawn looks for os-release before it mounts /usr.
-cp /usr/lib/os-release "$root/usr/lib/"
-cp -a /etc "$root/etc"
-: >"$root/etc/machine-id"
 
-cat >"$work/kvstore-system-test.service" <<UNIT
+# boot BUS: boots the container with BUS (dbus-broker or dbus-daemon) as the system and
+# session bus, and runs the scenarios there; their TAP in $work/BUS/out/results.tap.
+boot() {
+  bus=$1
+  root=$work/$bus/root
+  out=$work/$bus/out
+  mkdir -p "$root/usr/lib" "$root/var" "$root/root" "$root/tmp" "$root/home" "$out"
+  for dir in bin sbin lib lib64; do
+    ln -s "usr/$dir" "$root/$dir"
+  done
+  # nspawn looks for os-release before it mounts /usr.
+  cp /usr/lib/os-release "$root/usr/lib/"
+  cp -a /etc "$root/etc"
+  : >"$root/etc/machine-id"
+  # Installing dbus-broker made it dbus.service; without the aliases, dbus-daemon is.
+  if [ "$bus" = dbus-daemon ]; then
+    rm -f "$root/etc/systemd/system/dbus.service" "$root/etc/systemd/user/dbus.service"
+  fi
+
+  cat >"$work/$bus/kvstore-system-test.service" <<UNIT
 [Unit]
 Description=kvstore system suite
 After=multi-user.target dbus.service polkit.service
 [Service]
 Type=oneshot
-Environment=KV_SYSTEM_SCENARIOS="${KV_SYSTEM_SCENARIOS:-}"
+Environment=KV_SYSTEM_SCENARIOS="${KV_SYSTEM_SCENARIOS:-}" KV_SYSTEM_BUS=$bus
 ExecStart=/bin/sh $src/tests/system/scenarios.sh $build /kvstore-system-out
 ExecStopPost=/bin/systemctl poweroff --no-block
 UNIT
 
-# /usr is an overlay of the host's (meson install writes there); the source and the build
-# are seen at their own paths, as the build's files name them.
-status=0
-timeout 300 systemd-nspawn -D "$root" --volatile=overlay --overlay=/usr::/usr \
-  --private-network --register=no --keep-unit --console=read-only -M kvstore-system \
-  --bind="$src" --bind="$build" --bind="$out:/kvstore-system-out" \
-  --bind-ro="$work/kvstore-system-test.service:/etc/systemd/system/kvstore-system-test.service" \
-  -b systemd.wants=kvstore-system-test.service \
-  systemd.mask=postgresql.service systemd.mask=etcd.service \
-  >"$build/console.log" 2>&1 </dev/null || status=$?
+  # /usr is an overlay of the host's (meson install writes there); the source and the
+  # build are seen at their own paths, as the build's files name them.
+  timeout 300 systemd-nspawn -D "$root" --volatile=overlay --overlay=/usr::/usr \
+    --private-network --register=no --keep-unit --console=read-only -M kvstore-system \
+    --bind="$src" --bind="$build" --bind="$out:/kvstore-system-out" \
+    --bind-ro="$work/$bus/kvstore-system-test.service:/etc/systemd/system/kvstore-system-test.service" \
+    -b systemd.wants=kvstore-system-test.service \
+    systemd.mask=postgresql.service systemd.mask=etcd.service \
+    >"$build/console-$bus.log" 2>&1 </dev/null
+}
 
 results=$build/results.tap
-cp "$out/results.tap" "$results" 2>/dev/null || : >"$results"
+: >"$results"
+status=0
+for bus in ${KV_SYSTEM_BUSES:-dbus-broker dbus-daemon}; do
+  boot "$bus" || status=$?
+  tap=$work/$bus/out/results.tap
+  if [ "$status" -ne 0 ] || ! grep -q '^1\.\.' "$tap" 2>/dev/null; then
+    cat "$tap" 2>/dev/null
+    echo "system: the container with $bus did not finish (exit $status); its console:"
+    tail -40 "$build/console-$bus.log"
+    exit 1
+  fi
+  grep -v '^1\.\.' "$tap" >>"$results"
+done
+# One plan for both boots, the scenarios numbered on.
+awk '/^(ok|not ok) / { n++; sub(/ [0-9]+ - /, " " n " - ") } { print } END { print "1.." n }' \
+  "$results" >"$results.new"
+mv "$results.new" "$results"
 cat "$results"
-if [ "$status" -ne 0 ] || ! grep -q '^1\.\.' "$results"; then
-  echo "system: the container did not finish (nspawn exit $status); its console:"
-  tail -40 "$build/console.log"
-  exit 1
-fi
 ! grep -q '^not ok' "$results"
