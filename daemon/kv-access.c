@@ -174,6 +174,56 @@ gboolean kv_access_reader_admits(const char *key, gpointer reader)
   return kv_access_allows(r->access, r->caller, key, KV_ACCESS_READ);
 }
 
+/* The least string after every key that starts with @prefix, or NULL when none is (for
+ * "", or a prefix of 0xff bytes alone). */
+static char *prefix_end(const char *prefix)
+{
+  gsize len = strlen(prefix);
+
+  while (len > 0 && (guchar)prefix[len - 1] == 0xff)
+    len--;
+  if (len == 0)
+    return NULL;
+  char *end = g_strndup(prefix, len);
+  end[len - 1] = (char)((guchar)end[len - 1] + 1);
+  return end;
+}
+
+/* Makes *@next the lesser of itself (NULL: none) and @candidate, when @candidate lies in
+ * @scope after @key. */
+static void nearer(char **next, const char *candidate, const char *scope, const char *key)
+{
+  if (!g_str_has_prefix(candidate, scope) || strcmp(candidate, key) <= 0 ||
+      (*next != NULL && strcmp(candidate, *next) >= 0))
+    return;
+  g_free(*next);
+  *next = g_strdup(candidate);
+}
+
+char *kv_access_next_readable(const KvAccess *self, const KvCaller *caller, const char *key)
+{
+  uid_t owner = 0;
+  const Rule *rule = find_rule(self, key, &owner);
+  g_autofree char *scope =
+      rule != NULL ? g_strdup(rule->prefix) : g_strdup_printf(PRIVATE_PREFIX "%u/", owner);
+  g_autofree char *own = g_strdup_printf(PRIVATE_PREFIX "%u/", caller->uid);
+  char *next = prefix_end(scope);
+
+  /* The rule that hides @key decides every later key of its scope but those of longer
+   * rules inside it, and the caller's own private prefix: the first of them may admit. */
+  for (guint i = 0; i < self->rules->len; i++)
+    nearer(&next, ((const Rule *)g_ptr_array_index(self->rules, i))->prefix, scope, key);
+  nearer(&next, own, scope, key);
+  return next;
+}
+
+char *kv_access_reader_skip(const char *key, gpointer reader)
+{
+  const KvAccessReader *r = reader;
+
+  return kv_access_next_readable(r->access, r->caller, key);
+}
+
 gboolean kv_access_everyone_reads(const KvAccess *self, const char *key)
 {
   uid_t owner;

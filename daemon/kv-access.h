@@ -55,6 +55,15 @@ typedef struct {
 /* Whether the reader @reader (a KvAccessReader) may read @key: a KvKeyFilter. */
 gboolean kv_access_reader_admits(const char *key, gpointer reader);
 
+/* For a @key that @caller may not read: a later key before which it may read none (the
+ * first that it might), or NULL when it may read none after @key. Costs a pass over the
+ * rules, not over the keys between. */
+char *kv_access_next_readable(const KvAccess *self, const KvCaller *caller, const char *key);
+
+/* kv_access_next_readable() for the reader @reader (a KvAccessReader): a KvKeyFilter's
+ * skip. */
+char *kv_access_reader_skip(const char *key, gpointer reader);
+
 /* Whether every caller may read @key: its changes may be broadcast. */
 gboolean kv_access_everyone_reads(const KvAccess *self, const char *key);
 

@@ -20,7 +20,8 @@ struct _KvBusAccess {
   KvAccess *rules;
   KvQuota *quota; /* NULL until a caller with a quota writes: counting takes a walk */
   KvPolkit *polkit;
-  KvAccessReader reader; /* the filter handed out last */
+  KvAccessReader reader; /* the filter handed out last, and its reader */
+  KvKeyFilter filter;
 };
 
 struct _KvBusWritePlan {
@@ -138,13 +139,12 @@ int kv_bus_access_check_read(KvBusAccess *self, sd_bus_message *m, const char *k
   return 0;
 }
 
-int kv_bus_access_read_filter(KvBusAccess *self, sd_bus_message *m, KvKeyFilter *out_filter,
-                              gpointer *out_filter_data, sd_bus_error *ret_error)
+int kv_bus_access_read_filter(KvBusAccess *self, sd_bus_message *m, const KvKeyFilter **out_filter,
+                              sd_bus_error *ret_error)
 {
   const KvCaller *caller;
 
   *out_filter = NULL;
-  *out_filter_data = NULL;
   if (self == NULL)
     return 0;
   int r = sender_of(self, m, &caller, ret_error);
@@ -153,8 +153,8 @@ int kv_bus_access_read_filter(KvBusAccess *self, sd_bus_message *m, KvKeyFilter 
   if (kv_access_reads_all(self->rules, caller))
     return 0;
   self->reader = (KvAccessReader){self->rules, caller};
-  *out_filter = kv_access_reader_admits;
-  *out_filter_data = &self->reader;
+  self->filter = (KvKeyFilter){kv_access_reader_admits, kv_access_reader_skip, &self->reader};
+  *out_filter = &self->filter;
   return 0;
 }
 

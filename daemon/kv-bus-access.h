@@ -42,8 +42,8 @@ int kv_bus_access_check_read(KvBusAccess *self, sd_bus_message *m, const char *k
 
 /* The filter that leaves out of a listing what the sender of @m may not read (NULL: it
  * may read everything), valid until the next call. 0 or a negative errno. */
-int kv_bus_access_read_filter(KvBusAccess *self, sd_bus_message *m, KvKeyFilter *out_filter,
-                              gpointer *out_filter_data, sd_bus_error *ret_error);
+int kv_bus_access_read_filter(KvBusAccess *self, sd_bus_message *m, const KvKeyFilter **out_filter,
+                              sd_bus_error *ret_error);
 
 /* Whether the sender of @m may make @writes (of a DeletePrefix of @prefix, or NULL): every
  * key the rules refuse must be authorized by polkit, each key asked on its own. 1 yes, and

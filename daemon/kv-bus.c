@@ -468,12 +468,12 @@ static int method_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret
                    ret_error);
 }
 /* A call's one argument, a prefix, and the filter of the keys its caller may read. */
-static int read_prefix(KvBus *self, sd_bus_message *m, const char **prefix, KvKeyFilter *filter,
-                       gpointer *filter_data, sd_bus_error *ret_error)
+static int read_prefix(KvBus *self, sd_bus_message *m, const char **prefix,
+                       const KvKeyFilter **filter, sd_bus_error *ret_error)
 {
   int r = sd_bus_message_read(m, "s", prefix);
 
-  return r < 0 ? r : kv_bus_access_read_filter(self->access, m, filter, filter_data, ret_error);
+  return r < 0 ? r : kv_bus_access_read_filter(self->access, m, filter, ret_error);
 }
 
 /* The listings' handlers, run again at their turn. */
@@ -489,16 +489,15 @@ static int reply_selection(sd_bus_message *m, KvBus *self, gboolean with_values,
 {
   g_autoptr(GError) error = NULL;
   const char *prefix;
-  KvKeyFilter filter;
-  gpointer filter_data;
-  int r = read_prefix(self, m, &prefix, &filter, &filter_data, ret_error);
+  const KvKeyFilter *filter;
+  int r = read_prefix(self, m, &prefix, &filter, ret_error);
   if (r >= 0)
     r = kv_bus_read_turn(self->service, m, NULL, 0, again, self);
   if (r != 0)
     return r;
 
-  g_autoptr(KvPage) page = kv_service_select(self->service, prefix, with_values,
-                                             self->max_reply_bytes, filter, filter_data, &error);
+  g_autoptr(KvPage) page =
+      kv_service_select(self->service, prefix, with_values, self->max_reply_bytes, filter, &error);
   if (page == NULL)
     return kv_bus_error_set(ret_error, error);
   return reply_page_counted(self, m, page, FALSE);
@@ -521,18 +520,17 @@ static int reply_page(sd_bus_message *m, KvBus *self, gboolean with_values, KvBu
   g_autoptr(GError) error = NULL;
   const char *prefix, *after;
   uint32_t limit;
-  KvKeyFilter filter;
-  gpointer filter_data;
+  const KvKeyFilter *filter;
   int r = sd_bus_message_read(m, "ssu", &prefix, &after, &limit);
   if (r >= 0)
-    r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
+    r = kv_bus_access_read_filter(self->access, m, &filter, ret_error);
   if (r >= 0)
     r = kv_bus_read_turn(self->service, m, NULL, 0, again, self);
   if (r != 0)
     return r;
 
   g_autoptr(KvPage) page = kv_service_page(self->service, prefix, after, limit, with_values,
-                                           self->max_reply_bytes, filter, filter_data, &error);
+                                           self->max_reply_bytes, filter, &error);
   if (page == NULL)
     return kv_bus_error_set(ret_error, error);
   return reply_page_counted(self, m, page, TRUE);
@@ -582,11 +580,10 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   KvBus *self = userdata;
   g_autoptr(GError) error = NULL;
   g_autofree const char **keys = NULL;
-  KvKeyFilter filter;
-  gpointer filter_data;
+  const KvKeyFilter *filter;
   int r = kv_variant_bridge_read_strv_borrowed(m, KV_BATCH_MAX_KEYS, &keys);
   if (r >= 0)
-    r = kv_bus_access_read_filter(self->access, m, &filter, &filter_data, ret_error);
+    r = kv_bus_access_read_filter(self->access, m, &filter, ret_error);
   if (r >= 0)
     r = kv_bus_read_turn(self->service, m, keys, g_strv_length((char **)keys), method_get_many,
                          self);
@@ -594,7 +591,7 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
     return r;
 
   g_autoptr(KvPage) found =
-      kv_service_get_many(self->service, keys, self->max_reply_bytes, filter, filter_data, &error);
+      kv_service_get_many(self->service, keys, self->max_reply_bytes, filter, &error);
   if (found == NULL)
     return kv_bus_error_set(ret_error, error);
   return reply_page_counted(self, m, found, FALSE);
@@ -692,15 +689,14 @@ static int method_delete_prefix(sd_bus_message *m, void *userdata, sd_bus_error 
   KvBus *self = userdata;
   g_autoptr(GError) error = NULL;
   const char *prefix;
-  KvKeyFilter filter;
-  gpointer filter_data;
-  int r = read_prefix(self, m, &prefix, &filter, &filter_data, ret_error);
+  const KvKeyFilter *filter;
+  int r = read_prefix(self, m, &prefix, &filter, ret_error);
   if (r >= 0)
     r = kv_bus_read_turn(self->service, m, NULL, 0, method_delete_prefix, self);
   if (r != 0)
     return r;
 
-  char **keys = kv_service_prefix_keys(self->service, prefix, filter, filter_data, &error);
+  char **keys = kv_service_prefix_keys(self->service, prefix, filter, &error);
   if (keys == NULL)
     return kv_bus_error_set(ret_error, error);
   return delete_keys(self, m, keys, prefix, ret_error);

@@ -23,7 +23,15 @@ typedef struct {
 } KvPage;
 
 /* Whether a reader may see @key: the entries it may not are left out of what it reads. */
-typedef gboolean (*KvKeyFilter)(const char *key, gpointer user_data);
+/* Which keys a caller may see in a listing: @admits says of each key; @skip (may be NULL),
+ * given a key @admits refuses, names a later key before which it admits none (NULL: none
+ * after it at all), so that a listing passes over a hidden range with one seek instead of
+ * a step per key. */
+typedef struct {
+  gboolean (*admits)(const char *key, gpointer data);
+  char *(*skip)(const char *key, gpointer data);
+  gpointer data;
+} KvKeyFilter;
 
 /* An empty page of at most @max_entries entries in an array of at most @max_bytes on the
  * wire: an 'as', or an 'a{sv}' when @with_values. */

@@ -112,7 +112,7 @@ GVariant *kv_service_get(KvService *self, const char *key, GError **error)
 }
 
 KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_bytes,
-                            KvKeyFilter filter, gpointer filter_data, GError **error)
+                            const KvKeyFilter *filter, GError **error)
 {
   g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
   g_autoptr(KvPage) page = kv_page_new(TRUE, KV_BATCH_MAX_KEYS, max_bytes);
@@ -122,7 +122,7 @@ KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_
     return NULL;
   for (gsize i = 0; keys[i] != NULL; i++) {
     if (!g_hash_table_add(seen, (gpointer)keys[i]) ||
-        (filter != NULL && !filter(keys[i], filter_data)))
+        (filter != NULL && !filter->admits(keys[i], filter->data)))
       continue;
     g_autoptr(GVariant) value = kv_repository_peek(self->repository, keys[i]);
     if (value == NULL || kv_page_add(page, keys[i], value, error))
@@ -140,27 +140,50 @@ KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_
 typedef struct {
   KvPage *page;
   GError *error;
-  KvKeyFilter filter;
-  gpointer filter_data;
+  const KvKeyFilter *filter;
+  gboolean skipping; /* the walk stopped at a hidden key, to go on from ->resume */
+  char *resume;      /* where: the first key that may be admitted, or NULL for none */
 } PageFill;
 
 static gboolean fill_page(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
   PageFill *fill = user_data;
+  const KvKeyFilter *filter = fill->filter;
 
-  if (fill->filter != NULL && !fill->filter(key, fill->filter_data))
+  if (filter == NULL || filter->admits(key, filter->data))
+    return kv_page_add(fill->page, key, value, &fill->error);
+  if (filter->skip == NULL)
     return TRUE;
-  return kv_page_add(fill->page, key, value, &fill->error);
+  /* A hidden range is passed over with one seek, not a step a key. */
+  g_autofree char *resume = filter->skip(key, filter->data);
+  if (resume != NULL && strcmp(resume, key) <= 0)
+    return TRUE;
+  fill->skipping = TRUE;
+  fill->resume = g_steal_pointer(&resume);
+  return FALSE;
 }
 
 KvPage *kv_service_page(KvService *self, const char *prefix, const char *after, guint max_entries,
-                        gboolean with_values, gsize max_bytes, KvKeyFilter filter,
-                        gpointer filter_data, GError **error)
+                        gboolean with_values, gsize max_bytes, const KvKeyFilter *filter,
+                        GError **error)
 {
   guint limit = max_entries == 0 ? KV_PAGE_MAX_ENTRIES : MIN(max_entries, KV_PAGE_MAX_ENTRIES);
-  PageFill fill = {kv_page_new(with_values, limit, max_bytes), NULL, filter, filter_data};
+  PageFill fill = {kv_page_new(with_values, limit, max_bytes), NULL, filter, FALSE, NULL};
 
   kv_repository_foreach(self->repository, prefix, after, with_values, fill_page, &fill);
+  while (fill.skipping) {
+    g_autofree char *from = g_steal_pointer(&fill.resume);
+    fill.skipping = FALSE;
+    /* Past the prefix's keys: the walk is over. */
+    if (from == NULL || !g_str_has_prefix(from, prefix))
+      break;
+    /* The walk goes on after ->resume, which may be a key itself. */
+    guint64 revision = 0;
+    g_autoptr(GVariant) value = kv_repository_lookup(self->repository, from, &revision);
+    if (value != NULL && !fill_page(from, with_values ? value : NULL, revision, &fill))
+      continue;
+    kv_repository_foreach(self->repository, prefix, from, with_values, fill_page, &fill);
+  }
   if (fill.error != NULL) {
     g_propagate_error(error, fill.error);
     kv_page_free(fill.page);
@@ -172,10 +195,10 @@ KvPage *kv_service_page(KvService *self, const char *prefix, const char *after, 
 }
 
 KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_values,
-                          gsize max_bytes, KvKeyFilter filter, gpointer filter_data, GError **error)
+                          gsize max_bytes, const KvKeyFilter *filter, GError **error)
 {
   g_autoptr(KvPage) page = kv_service_page(self, prefix, NULL, KV_PAGE_MAX_ENTRIES, with_values,
-                                           max_bytes, filter, filter_data, error);
+                                           max_bytes, filter, error);
 
   if (page != NULL && page->next != NULL) {
     g_set_error(error, KV_ERROR, KV_ERROR_TOO_LARGE,
@@ -187,11 +210,11 @@ KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_val
   return g_steal_pointer(&page);
 }
 
-GStrv kv_service_prefix_keys(KvService *self, const char *prefix, KvKeyFilter filter,
-                             gpointer filter_data, GError **error)
+GStrv kv_service_prefix_keys(KvService *self, const char *prefix, const KvKeyFilter *filter,
+                             GError **error)
 {
-  g_autoptr(KvPage) page = kv_service_page(self, prefix, NULL, KV_BATCH_MAX_KEYS, FALSE, G_MAXSIZE,
-                                           filter, filter_data, error);
+  g_autoptr(KvPage) page =
+      kv_service_page(self, prefix, NULL, KV_BATCH_MAX_KEYS, FALSE, G_MAXSIZE, filter, error);
 
   if (page == NULL)
     return NULL;

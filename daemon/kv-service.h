@@ -47,21 +47,20 @@ GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64
  * values do not fit. The page's values may be the repository's own bytes
  * (kv_repository_peek()): free it before the store next changes. */
 KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_bytes,
-                            KvKeyFilter filter, gpointer filter_data, GError **error);
+                            const KvKeyFilter *filter, GError **error);
 
 /* The entries (with values when @with_values) of keys starting with @prefix and sorting
  * after @after that @filter (if not NULL) admits, in key order, as many as fit @max_entries (0 or
  * more than KV_PAGE_MAX_ENTRIES: that many) and an array of @max_bytes on the wire; ->next is set
  * when more follow. All of one page is read at one revision. */
 KvPage *kv_service_page(KvService *self, const char *prefix, const char *after, guint max_entries,
-                        gboolean with_values, gsize max_bytes, KvKeyFilter filter,
-                        gpointer filter_data, GError **error);
+                        gboolean with_values, gsize max_bytes, const KvKeyFilter *filter,
+                        GError **error);
 
 /* Every entry with @prefix (that @filter admits) in one page, or TOO_LARGE when they do
  * not fit one. */
 KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_values,
-                          gsize max_bytes, KvKeyFilter filter, gpointer filter_data,
-                          GError **error);
+                          gsize max_bytes, const KvKeyFilter *filter, GError **error);
 
 /* A write for kv_service_submit(): what it is, its arguments (borrowed until it is done)
  * and its results. */
@@ -131,8 +130,8 @@ gboolean kv_service_delete_many(KvService *self, const char *const *keys, guint 
 /* The keys starting with @prefix that @filter (if not NULL) admits, in key order, to be
  * deleted in one batch (DeletePrefix); TOO_LARGE when there are more than
  * KV_BATCH_MAX_KEYS. */
-GStrv kv_service_prefix_keys(KvService *self, const char *prefix, KvKeyFilter filter,
-                             gpointer filter_data, GError **error);
+GStrv kv_service_prefix_keys(KvService *self, const char *prefix, const KvKeyFilter *filter,
+                             GError **error);
 
 /* Stores @value under @key only if the key's revision is @expected_revision (0: the key
  * must not exist); otherwise CONFLICT, naming the current revision. */

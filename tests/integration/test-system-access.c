@@ -829,6 +829,66 @@ static void test_polkit_waits_end(Fixture *f, gconstpointer data)
   stop(polkitd);
 }
 
+/* argv[2] calls of GetAll(argv[3]) and of KeysPage(argv[3]), timed: prints "SECONDS
+ * ENTRIES" of the last GetAll. */
+static const char listing_client[] =
+    "import dbus, sys, time\n"
+    "bus = dbus.bus.BusConnection(sys.argv[1])\n"
+    "store = dbus.Interface(bus.get_object('org.example.KVStore', '/org/example/KVStore',\n"
+    "                                      introspect=False), 'org.example.KVStore')\n"
+    "start = time.monotonic()\n"
+    "for i in range(int(sys.argv[2])):\n"
+    "    found = store.GetAll(sys.argv[3])\n"
+    "    store.KeysPage(sys.argv[3], '', dbus.UInt32(0))\n"
+    "print('%.4f %d' % (time.monotonic() - start, len(found)))\n";
+
+/* Seconds that bob's listings of @prefix take, 100 of each. */
+static double bob_lists(Fixture *f, const char *prefix, guint expected_entries)
+{
+  g_autoptr(GSubprocess) client = kv_test_system_bus_spawn(
+      &f->bus, &bob, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, NULL,
+      (const char *const[]){"/usr/bin/python3", "-c", listing_client, f->bus.address, "100", prefix,
+                            NULL});
+  g_autofree char *out = NULL;
+  g_subprocess_communicate_utf8(client, NULL, NULL, &out, NULL, NULL);
+  if (!g_subprocess_get_successful(client))
+    g_error("bob listing %s: %s", prefix, out);
+  guint entries = 0;
+  double seconds = 0;
+  g_assert_cmpint(sscanf(out, "%lf %u", &seconds, &entries), ==, 2);
+  g_assert_cmpuint(entries, ==, expected_entries);
+  return seconds;
+}
+
+/* A listing costs what its caller may see, not the store: with 200,000 private keys of
+ * another uid, bob's listings of users/ (where he sees his own key alone) take as long as
+ * those of his own prefix, where each once walked every key hidden from him. */
+static void test_listing_cost_follows_answer(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  for (int batch = 0; batch < 40; batch++) {
+    GVariantBuilder entries;
+    g_variant_builder_init(&entries, G_VARIANT_TYPE("a{sv}"));
+    for (int i = 0; i < 5000; i++) {
+      g_autofree char *key = g_strdup_printf("users/1/k%03d%04d", batch, i);
+      g_variant_builder_add(&entries, "{sv}", key, g_variant_new_int32(i));
+    }
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+        f->bus.connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "SetMany",
+        g_variant_new("(a{sv})", &entries), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+    g_assert_no_error(error);
+  }
+  assert_ok(f, &bob, "set", "users/2/mine", "bob's");
+
+  double own = bob_lists(f, "users/2/", 1);
+  double all = bob_lists(f, "users/", 1);
+  g_test_message("100 listings of users/2/: %.3f s; of users/: %.3f s", own, all);
+  if (all > 3 * own + 0.2)
+    g_error("listing users/ took %.3f s against %.3f s for users/2/", all, own);
+}
+
 /* Runs gdbus call METHOD ARG [ARG2] as @user; returns its stderr (empty when it
  * succeeded). */
 static char *gdbus_as(Fixture *f, const KvTestUser *user, const char *method, const char *arg,
@@ -893,6 +953,8 @@ int main(int argc, char **argv)
   g_test_add("/access/quotas", Fixture, NULL, setup, test_quotas, teardown);
   g_test_add("/access/polkit", Fixture, NULL, setup, test_polkit, teardown);
   g_test_add("/access/polkit-per-key", Fixture, NULL, setup, test_polkit_per_key, teardown);
+  g_test_add("/access/listing-cost-follows-answer", Fixture, NULL, setup,
+             test_listing_cost_follows_answer, teardown);
   g_test_add("/access/polkit-waits-end", Fixture, NULL, setup, test_polkit_waits_end, teardown);
   g_test_add("/access/polkit-pending-bounded", Fixture, NULL, setup, test_polkit_pending_bounded,
              teardown);

@@ -262,6 +262,58 @@ static void test_shipped_example(Dirs *d, gconstpointer data)
   g_assert_cmpstr(scope, ==, "uid 1");
 }
 
+/* Asserts that for @caller, @key is hidden and the next key it might read is @next
+ * (NULL: none after @key), and that every key in between that the test names is hidden. */
+static void assert_next_readable(const KvAccess *access, const KvCaller *caller, const char *key,
+                                 const char *next, const char *const *between)
+{
+  g_autofree char *found = kv_access_next_readable(access, caller, key);
+
+  g_assert_false(kv_access_allows(access, caller, key, KV_ACCESS_READ));
+  if (g_strcmp0(found, next) != 0)
+    g_error("after '%s': '%s', expected '%s'", key, found, next);
+  for (gsize i = 0; between != NULL && between[i] != NULL; i++) {
+    g_assert_cmpint(strcmp(between[i], key), >, 0);
+    g_assert_true(next == NULL || strcmp(between[i], next) < 0);
+    g_assert_false(kv_access_allows(access, caller, between[i], KV_ACCESS_READ));
+  }
+}
+
+/* A listing passes over what its caller may not read by asking where the hidden range
+ * ends: the end of the hiding rule's prefix, or the first longer rule inside it, or the
+ * caller's own private prefix. */
+static void test_next_readable(Dirs *d, gconstpointer data)
+{
+  write_rule_file(d->etc, "50-test.conf",
+                  "[Prefix app/]\nRead=user:1\n\n"
+                  "[Prefix app/open/]\nRead=everyone\n\n"
+                  "[Prefix app/open/closed/]\nRead=user:1\n\n"
+                  "[Prefix users/1001/shared/]\nRead=everyone\n");
+  g_autoptr(KvAccess) access = load_ok(d);
+
+  assert_next_readable(access, &alice, "users/5/x", "users/50",
+                       (const char *[]){"users/5/y", "users/5/\xff", NULL});
+  assert_next_readable(access, &alice, "users/100/a", "users/1000",
+                       (const char *[]){"users/100/b", NULL});
+  assert_next_readable(access, &alice, "users/1001/a", "users/1001/shared/",
+                       (const char *[]){"users/1001/b", "users/1001/sh", NULL});
+  assert_next_readable(access, &alice, "app/a", "app/open/",
+                       (const char *[]){"app/b", "app/o", NULL});
+  assert_next_readable(access, &alice, "app/open/closed/a", "app/open/closed0",
+                       (const char *[]){"app/open/closed/z", NULL});
+  assert_next_readable(access, &alice, "app/p", "app0", (const char *[]){"app/zz", NULL});
+
+  /* Everything hidden by [Default]: only longer rules and the caller's own prefix. */
+  write_rule_file(d->etc, "60-default.conf", "[Default]\nRead=user:1\n");
+  g_autoptr(KvAccess) closed = load_ok(d);
+  assert_next_readable(closed, &alice, "a", "app/", (const char *[]){"ab", "apo", NULL});
+  assert_next_readable(closed, &alice, "users/1001/shared0", "users/10010",
+                       (const char *[]){"users/1001/t", NULL});
+  assert_next_readable(closed, &alice, "users/", "users/1000/",
+                       (const char *[]){"users/1", "users/100/a", NULL});
+  assert_next_readable(closed, &alice, "v", NULL, (const char *[]){"w", "\xff", NULL});
+}
+
 static void test_missing_dirs(void)
 {
   const char *dirs[] = {"/nonexistent/kvstore/access.d", NULL};
@@ -286,5 +338,6 @@ int main(int argc, char **argv)
   g_test_add("/access/shipped-example", Dirs, NULL, dirs_setup, test_shipped_example,
              dirs_teardown);
   g_test_add("/access/quota-scopes", Dirs, NULL, dirs_setup, test_quota_scopes, dirs_teardown);
+  g_test_add("/access/next-readable", Dirs, NULL, dirs_setup, test_next_readable, dirs_teardown);
   return g_test_run();
 }
