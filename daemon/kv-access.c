@@ -6,6 +6,9 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 
 #define PRIVATE_PREFIX "users/"
 /* A rule's limit that [Quota] decides. */
@@ -510,13 +513,54 @@ static gboolean load_rule_group(KvAccess *self, const Source *src, GKeyFile *fil
   return TRUE;
 }
 
+/* A rule file is at most this large: anything larger is not one. */
+#define MAX_RULE_FILE_BYTES (1024 * 1024)
+
+/* The text of the rule file @path, which must be a regular file: a FIFO or a device
+ * under a *.conf name would block the reload, or never end. */
+static char *read_rule_file(const char *path, GError **error)
+{
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  struct stat st;
+
+  if (fd < 0) {
+    int saved = errno;
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "%s: %s", path,
+                g_strerror(saved));
+    return NULL;
+  }
+  const char *unfit = fstat(fd, &st) < 0                 ? g_strerror(errno)
+                      : !S_ISREG(st.st_mode)             ? "not a regular file"
+                      : st.st_size > MAX_RULE_FILE_BYTES ? "larger than 1 MiB"
+                                                         : NULL;
+  if (unfit != NULL) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", path, unfit);
+    close(fd);
+    return NULL;
+  }
+  GString *text = g_string_sized_new((gsize)st.st_size + 1);
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0 && text->len <= MAX_RULE_FILE_BYTES)
+    g_string_append_len(text, buffer, n);
+  int saved = errno;
+  close(fd);
+  if (n < 0 || text->len > MAX_RULE_FILE_BYTES) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: %s", path,
+                n < 0 ? g_strerror(saved) : "larger than 1 MiB");
+    g_string_free(text, TRUE);
+    return NULL;
+  }
+  return g_string_free(text, FALSE);
+}
+
 static gboolean load_file(KvAccess *self, const char *path, GError **error)
 {
-  g_autofree char *text = NULL;
   g_autoptr(GKeyFile) file = g_key_file_new();
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *text = read_rule_file(path, error);
 
-  if (!g_file_get_contents(path, &text, NULL, error))
+  if (text == NULL)
     return FALSE;
   g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
   Source src = {path, lines};

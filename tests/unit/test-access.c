@@ -5,6 +5,7 @@
 #include "kv-access.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 static const gid_t no_groups[] = {1};
@@ -314,6 +315,35 @@ static void test_next_readable(Dirs *d, gconstpointer data)
   assert_next_readable(closed, &alice, "v", NULL, (const char *[]){"w", "\xff", NULL});
 }
 
+/* A FIFO, a directory or a huge file under a rule file's name fails the load at once,
+ * naming it; a FIFO once blocked kvstored's reload for good. */
+static void test_not_rule_files(Dirs *d, gconstpointer data)
+{
+  g_autofree char *fifo = g_build_filename(d->etc, "40-fifo.conf", NULL);
+  g_autofree char *dir = g_build_filename(d->etc, "41-dir.conf", NULL);
+  g_autofree char *big = g_build_filename(d->etc, "42-big.conf", NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint(mkfifo(fifo, 0644), ==, 0);
+  g_assert_null(load(d, &error));
+  g_assert_nonnull(strstr(error->message, "40-fifo.conf: not a regular file"));
+  g_assert_cmpint(g_unlink(fifo), ==, 0);
+  g_clear_error(&error);
+
+  g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
+  g_assert_null(load(d, &error));
+  g_assert_nonnull(strstr(error->message, "41-dir.conf: not a regular file"));
+  g_assert_cmpint(g_rmdir(dir), ==, 0);
+  g_clear_error(&error);
+
+  g_autofree char *lines = g_strnfill(2 * 1024 * 1024, '#');
+  g_assert_true(g_file_set_contents(big, lines, -1, NULL));
+  g_assert_null(load(d, &error));
+  g_assert_nonnull(strstr(error->message, "42-big.conf: larger than 1 MiB"));
+  g_assert_cmpint(g_unlink(big), ==, 0);
+  g_autoptr(KvAccess) fine = load_ok(d);
+}
+
 static void test_missing_dirs(void)
 {
   const char *dirs[] = {"/nonexistent/kvstore/access.d", NULL};
@@ -338,6 +368,7 @@ int main(int argc, char **argv)
   g_test_add("/access/shipped-example", Dirs, NULL, dirs_setup, test_shipped_example,
              dirs_teardown);
   g_test_add("/access/quota-scopes", Dirs, NULL, dirs_setup, test_quota_scopes, dirs_teardown);
+  g_test_add("/access/not-rule-files", Dirs, NULL, dirs_setup, test_not_rule_files, dirs_teardown);
   g_test_add("/access/next-readable", Dirs, NULL, dirs_setup, test_next_readable, dirs_teardown);
   return g_test_run();
 }
