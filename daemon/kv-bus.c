@@ -286,6 +286,22 @@ static int value_too_large(KvBus *self, const char *key, sd_bus_error *ret_error
   return kv_bus_error_set(ret_error, error);
 }
 
+/* The error for a value of @key (NULL: in a batch) that the bridge could not read (@r):
+ * one that names the problem, not InvalidArgs or InconsistentMessage. */
+static int value_unread(KvBus *self, const char *key, int r, sd_bus_error *ret_error)
+{
+  if (r == -EMSGSIZE)
+    return value_too_large(self, key, ret_error);
+  if (r != -ENOTSUP)
+    return r;
+  g_autofree char *which =
+      key != NULL ? g_strdup_printf("The value for '%s'", key) : g_strdup("A value in the batch");
+  return sd_bus_error_setf(ret_error, KV_BUS_ERROR_INVALID_VALUE_TYPE,
+                           "%s has a type signature longer than %d characters, which kvstored "
+                           "cannot read",
+                           which, KV_VARIANT_BRIDGE_MAX_SIGNATURE);
+}
+
 /* Reads the value argument of @key, converting no more of it than the limit allows. */
 static int read_value(KvBus *self, sd_bus_message *m, const char *key, GVariant **ret,
                       sd_bus_error *ret_error)
@@ -293,7 +309,7 @@ static int read_value(KvBus *self, sd_bus_message *m, const char *key, GVariant 
   int r = kv_variant_bridge_read_variant_bounded(
       m, KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)), ret);
 
-  return r == -EMSGSIZE ? value_too_large(self, key, ret_error) : r;
+  return r < 0 ? value_unread(self, key, r, ret_error) : r;
 }
 
 /* A write call on its way through the service: it is answered when the service says it
@@ -633,10 +649,8 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   int r = kv_variant_bridge_read_changes(
       m, KV_BATCH_MAX_KEYS, KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)),
       &changes);
-  if (r == -EMSGSIZE)
-    return value_too_large(self, NULL, ret_error);
   if (r < 0)
-    return r;
+    return value_unread(self, NULL, r, ret_error);
   KvBusWritePlan *plan;
   r = check_changes(self, m, changes, &plan, ret_error);
   if (r <= 0)

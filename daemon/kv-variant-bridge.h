@@ -16,6 +16,10 @@ G_BEGIN_DECLS
  * reference). A unix fd ('h') becomes a GVariant handle holding -1: it cannot travel. */
 int kv_variant_bridge_read_value(sd_bus_message *m, GVariant **ret);
 
+/* The longest signature of a variant's content that sd-bus (252) reads back: one short
+ * of the 255 the bus carries. A longer one fails the read functions with -ENOTSUP. */
+#define KV_VARIANT_BRIDGE_MAX_SIGNATURE 254
+
 /* Reads a 'v' argument and returns its content (not wrapped in a variant). */
 int kv_variant_bridge_read_variant(sd_bus_message *m, GVariant **ret);
 

@@ -254,6 +254,38 @@ static void test_deep_values_cost_their_size(KvTestBus *bus, gconstpointer data)
   assert_alive(bus);
 }
 
+/* A struct of @n bytes: a type signature of @n + 2 characters. */
+static GVariant *byte_struct(guint n)
+{
+  g_autofree GVariant **children = g_new(GVariant *, n);
+
+  for (guint i = 0; i < n; i++)
+    children[i] = g_variant_new_byte((guint8)i);
+  return g_variant_new_tuple(children, n);
+}
+
+/* A value whose signature is 254 characters is stored and read back; one of 255, which
+ * the bus carries but sd-bus cannot read, is refused by name (InvalidValueType), alone or
+ * in a batch, and changes nothing. It was refused as an InconsistentMessage. */
+static void test_longest_signature(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GVariant) longest = g_variant_ref_sink(byte_struct(252));
+  set_value(bus, "longest", longest);
+  g_autoptr(GVariant) got = kv_test_bus_call_ok(bus, "Get", g_variant_new("(s)", "longest"));
+  g_autoptr(GVariant) boxed = g_variant_get_child_value(got, 0);
+  g_autoptr(GVariant) back = g_variant_get_variant(boxed);
+  kv_assert_variant_eq(back, longest);
+
+  assert_refused(bus, "Set", g_variant_new("(sv)", "longer", byte_struct(253)),
+                 ERROR_PREFIX "InvalidValueType", "'longer' has a type signature longer than 254");
+  GVariantBuilder batch;
+  g_variant_builder_init(&batch, G_VARIANT_TYPE("a{sv}"));
+  g_variant_builder_add(&batch, "{sv}", "fine", g_variant_new_int32(1));
+  g_variant_builder_add(&batch, "{sv}", "longer", byte_struct(253));
+  assert_refused(bus, "SetMany", g_variant_new("(a{sv})", &batch), ERROR_PREFIX "InvalidValueType",
+                 "A value in the batch");
+}
+
 /* Calls Set with @value, which holds handle 0, and /dev/null as fd 0 of the message. */
 static void assert_fd_refused(KvTestBus *bus, const char *value_text)
 {
@@ -854,6 +886,8 @@ int main(int argc, char **argv)
              kv_test_bus_teardown);
   g_test_add("/limits/many-subscriptions", KvTestBus, NULL, kv_test_bus_setup,
              test_many_subscriptions, kv_test_bus_teardown);
+  g_test_add("/limits/longest-signature", KvTestBus, NULL, kv_test_bus_setup,
+             test_longest_signature, kv_test_bus_teardown);
   g_test_add("/limits/deep-values-cost-their-size", KvTestBus, NULL, kv_test_bus_setup,
              test_deep_values_cost_their_size, kv_test_bus_teardown);
   g_test_add("/limits/writes-under-a-flood", KvTestBus, NULL, setup_slow_bus_reader,
