@@ -254,6 +254,9 @@ int kv_bus_access_check_writes(KvBusAccess *self, sd_bus_message *m, const KvBus
   g_autoptr(KvBusWritePlan) plan = g_new0(KvBusWritePlan, 1);
   plan->changes = g_array_sized_new(FALSE, FALSE, sizeof(KvQuotaChange), n_writes);
   for (gsize i = 0; i < n_writes; i++) {
+    /* The service refuses a bad key (InvalidKey) before any quota is in question. */
+    if (!kv_service_validate_key(writes[i].key, NULL))
+      continue;
     gssize old_size = stored_size(self, writes[i].key);
     gssize new_size = writes[i].value != NULL ? size_of(writes[i].value)
                       : writes[i].increment   ? (old_size >= 0 ? old_size : NEW_COUNTER_BYTES)

@@ -3,6 +3,8 @@
 
 #include "kv-error.h"
 
+#include <string.h>
+
 typedef struct {
   gint64 keys;
   gint64 bytes;
@@ -36,7 +38,7 @@ static gboolean count_entry(const char *key, GVariant *value, guint64 revision, 
   Usage *usage = usage_of(walk->quota, scope);
 
   usage->keys++;
-  usage->bytes += (gint64)g_variant_get_size(value);
+  usage->bytes += (gint64)(strlen(key) + g_variant_get_size(value));
   return TRUE;
 }
 
@@ -78,8 +80,11 @@ static GHashTable *sum_changes(const KvAccess *access, const KvQuotaChange *chan
     } else {
       g_free(scope);
     }
+    /* A key costs its own bytes too: 10,000 keys of 4 KB held 40 MB on disk. */
+    gssize key_bytes = (gssize)strlen(changes[i].key);
     delta->usage.keys += (changes[i].new_size >= 0) - (changes[i].old_size >= 0);
-    delta->usage.bytes += MAX(changes[i].new_size, 0) - MAX(changes[i].old_size, 0);
+    delta->usage.bytes += (changes[i].new_size >= 0 ? changes[i].new_size + key_bytes : 0) -
+                          (changes[i].old_size >= 0 ? changes[i].old_size + key_bytes : 0);
   }
   return deltas;
 }
@@ -109,7 +114,7 @@ gboolean kv_quota_check(KvQuota *self, const KvAccess *access, const KvQuotaChan
     if (more_bytes > 0 && bytes + (guint64)more_bytes > delta->max_bytes) {
       g_set_error(error, KV_ERROR, KV_ERROR_QUOTA_EXCEEDED,
                   "Writing '%s' would make the quota of %s hold %" G_GUINT64_FORMAT
-                  " bytes of values; its limit is %" G_GUINT64_FORMAT,
+                  " bytes of keys and values; its limit is %" G_GUINT64_FORMAT,
                   delta->first_key, (const char *)scope, bytes + (guint64)more_bytes,
                   delta->max_bytes);
       return FALSE;

@@ -6,9 +6,9 @@
 
 G_BEGIN_DECLS
 
-/* How many keys and bytes of values each quota scope (see kv_access_quota_scope()) holds,
- * derived from the data: built by walking the store, then kept up to date with each
- * write. A value's bytes are its serialized GVariant size. */
+/* How many keys and bytes each quota scope (see kv_access_quota_scope()) holds, derived
+ * from the data: built by walking the store, then kept up to date with each write. An
+ * entry's bytes are its key's length and its value's serialized GVariant size. */
 typedef struct _KvQuota KvQuota;
 
 /* One key a write touches: its value's size before and after (-1: no value). */

@@ -527,7 +527,7 @@ static char *quota_error(Fixture *f, const KvTestUser *user, const char *key, co
 
 static void test_quotas(Fixture *f, gconstpointer data)
 {
-  g_autofree char *big = g_strnfill(990, 'b');
+  g_autofree char *big = g_strnfill(980, 'b');
 
   if (skip_unless_root())
     return;
@@ -544,7 +544,7 @@ static void test_quotas(Fixture *f, gconstpointer data)
   assert_ok(f, &alice, "del", "users/1/k1", NULL);
   assert_ok(f, &alice, "set", "users/1/k5", "5");
 
-  /* Bytes: 2 bytes ("2") replaced by 991 would make 1003 in all. */
+  /* Bytes: keys and values, 50 in all; "2" (2 bytes) replaced by 981 would make 1029. */
   g_free(quota_error(f, &alice, "users/1/k2", big));
   g_autofree char *kept = kvctl_out(f, &alice, "get", "users/1/k2");
   g_assert_cmpstr(kept, ==, "2\n");

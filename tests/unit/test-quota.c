@@ -7,6 +7,7 @@
 #include "kv-quota.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
 
 typedef struct {
   char *dir;
@@ -22,7 +23,7 @@ static void setup(Fixture *f, gconstpointer data)
   const char *dirs[] = {f->dir, NULL};
 
   g_file_set_contents(path,
-                      "[Quota]\nMaxKeys=3\nMaxBytes=20\n"
+                      "[Quota]\nMaxKeys=3\nMaxBytes=40\n"
                       "[Prefix shared/]\nWrite=everyone\nMaxKeys=1\n",
                       -1, &error);
   g_assert_no_error(error);
@@ -44,7 +45,8 @@ static void test_derived_from_data(Fixture *f, gconstpointer data)
 {
   guint64 keys, bytes;
 
-  /* A string's serialized size is its length and a nul. */
+  /* A key counts its own bytes and its value's serialized size: a string's is its length
+   * and a nul. */
   g_assert_true(kv_repository_set(f->repository, "users/7/a", g_variant_new_string("12345"), NULL));
   g_assert_true(kv_repository_set(f->repository, "users/7/b", g_variant_new_int64(1), NULL));
   g_assert_true(kv_repository_set(f->repository, "users/8/a", g_variant_new_string(""), NULL));
@@ -53,10 +55,10 @@ static void test_derived_from_data(Fixture *f, gconstpointer data)
 
   kv_quota_usage(quota, "uid 7", &keys, &bytes);
   g_assert_cmpuint(keys, ==, 2);
-  g_assert_cmpuint(bytes, ==, 6 + 8);
+  g_assert_cmpuint(bytes, ==, 9 + 6 + 9 + 8);
   kv_quota_usage(quota, "uid 8", &keys, &bytes);
   g_assert_cmpuint(keys, ==, 1);
-  g_assert_cmpuint(bytes, ==, 1);
+  g_assert_cmpuint(bytes, ==, 9 + 1);
   kv_quota_usage(quota, "prefix ''", &keys, &bytes);
   g_assert_cmpuint(keys, ==, 1);
   kv_quota_usage(quota, "uid 9", &keys, &bytes);
@@ -83,9 +85,10 @@ static void test_limits(Fixture *f, gconstpointer data)
   kv_quota_apply(quota, f->access, three, 3);
   assert_exceeded(quota, f->access, fourth, 1);
 
-  /* Replacing a value adds bytes, not keys: 6 + 14 = 20 fits, 21 does not. */
-  const KvQuotaChange grow_fits[] = {{"users/7/a", 2, 16}};
-  const KvQuotaChange grow_too_much[] = {{"users/7/a", 2, 17}};
+  /* Replacing a value adds bytes, not keys: 3 keys of 9 bytes and values of 2, 2 and 9
+   * make 40, which fits; 41 does not. */
+  const KvQuotaChange grow_fits[] = {{"users/7/a", 2, 9}};
+  const KvQuotaChange grow_too_much[] = {{"users/7/a", 2, 10}};
   g_assert_true(kv_quota_check(quota, f->access, grow_fits, 1, NULL));
   assert_exceeded(quota, f->access, grow_too_much, 1);
 
@@ -96,7 +99,7 @@ static void test_limits(Fixture *f, gconstpointer data)
   guint64 keys, bytes;
   kv_quota_usage(quota, "uid 7", &keys, &bytes);
   g_assert_cmpuint(keys, ==, 3);
-  g_assert_cmpuint(bytes, ==, 6);
+  g_assert_cmpuint(bytes, ==, 3 * (9 + 2));
 
   /* Another uid, and a shared prefix with a limit of its own. */
   g_assert_true(kv_quota_check(quota, f->access, fourth, 0, NULL));
@@ -105,6 +108,21 @@ static void test_limits(Fixture *f, gconstpointer data)
   const KvQuotaChange shared_two[] = {{"shared/a", -1, 1}, {"shared/b", -1, 1}};
   assert_exceeded(quota, f->access, shared_two, 2);
   g_assert_true(kv_quota_check(quota, f->access, shared_two, 1, NULL));
+}
+
+/* A key's own bytes count: one key of 39 bytes and a 2-byte value passes 40; a rename
+ * to a shorter key frees room. 10,000 keys of 4 KB once counted nothing. */
+static void test_key_bytes(Fixture *f, gconstpointer data)
+{
+  g_autoptr(KvQuota) quota = kv_quota_new(f->repository, f->access);
+  g_autoptr(GError) error = NULL;
+  const KvQuotaChange long_key[] = {{"users/7/0123456789012345678901234567890", -1, 2}};
+  const KvQuotaChange short_key[] = {{"users/7/0123456789012345678901234567", -1, 2}};
+
+  g_assert_false(kv_quota_check(quota, f->access, long_key, 1, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_QUOTA_EXCEEDED);
+  g_assert_nonnull(strstr(error->message, "41 bytes of keys and values"));
+  g_assert_true(kv_quota_check(quota, f->access, short_key, 1, NULL));
 }
 
 static void test_shrinking_always_allowed(Fixture *f, gconstpointer data)
@@ -129,6 +147,7 @@ int main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add("/quota/derived-from-data", Fixture, NULL, setup, test_derived_from_data, teardown);
   g_test_add("/quota/limits", Fixture, NULL, setup, test_limits, teardown);
+  g_test_add("/quota/key-bytes", Fixture, NULL, setup, test_key_bytes, teardown);
   g_test_add("/quota/shrinking-always-allowed", Fixture, NULL, setup, test_shrinking_always_allowed,
              teardown);
   return g_test_run();
