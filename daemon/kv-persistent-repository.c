@@ -28,6 +28,10 @@ typedef struct {
   guint64 old_revision;
 } Undo;
 
+/* The wait before a failed compaction is tried again, first and longest. */
+#define COMPACTION_RETRY_MIN_USEC (1 * G_USEC_PER_SEC)
+#define COMPACTION_RETRY_MAX_USEC (60 * G_USEC_PER_SEC)
+
 typedef struct {
   KvRepository parent;
   KvRepository *inner;
@@ -37,6 +41,10 @@ typedef struct {
   gsize compact_bytes;
   gsize snapshot_bytes;
   gsize next_compaction; /* journal size that triggers the next compaction */
+  /* After a failed compaction: when to try again whatever the journal's size (0: not
+   * waiting), and how long the wait after the next failure is. */
+  gint64 compaction_retry_at; /* monotonic µs */
+  gint64 compaction_backoff;
   /* A compaction in the background: a forked child writes the snapshot of the committed
    * state while the parent goes on; the journal records it holds end at
    * compaction_offset. */
@@ -188,6 +196,8 @@ static void snapshot_installed(KvPersistentRepository *self, gsize journal_bytes
 {
   self->snapshot_bytes = file_size(self->snapshot_path);
   self->next_compaction = MAX(self->compact_bytes, self->snapshot_bytes);
+  self->compaction_retry_at = 0;
+  self->compaction_backoff = 0;
   if (journal_bytes > 0)
     say(self, LOG_INFO,
         "Compacted %zu bytes of journal into a snapshot of %zu bytes (%" G_GUINT64_FORMAT
@@ -196,12 +206,20 @@ static void snapshot_installed(KvPersistentRepository *self, gsize journal_bytes
         (double)(g_get_monotonic_time() - start) / 1000);
 }
 
-/* A compaction failed or could not start: the data is safe in the journal; try again once
- * it has doubled. */
+/* A compaction failed or could not start: the data is safe in the journal. Try again once
+ * it has doubled, or after a while at the next commit, whether it succeeds or fails:
+ * space may be back (keys deleted, files removed), and on a full disk a compaction is
+ * what frees room for writes. The wait doubles from 1 s to a minute. */
 static void postpone_compaction(KvPersistentRepository *self, const char *why)
 {
   self->next_compaction = 2 * kv_journal_size(self->journal);
-  say(self, LOG_WARNING, "Compaction failed, the journal keeps growing: %s", why);
+  self->compaction_backoff =
+      CLAMP(2 * self->compaction_backoff, COMPACTION_RETRY_MIN_USEC, COMPACTION_RETRY_MAX_USEC);
+  self->compaction_retry_at = g_get_monotonic_time() + self->compaction_backoff;
+  say(self, LOG_WARNING,
+      "Compaction failed, the journal keeps growing: %s (tried again in %.0f s at the latest "
+      "with the next commit)",
+      why, self->compaction_backoff / 1e6);
 }
 
 /* Installs the snapshot a background compaction wrote and drops the journal records it
@@ -237,6 +255,19 @@ static void close_all_but(int keep)
   if (keep > 3)
     close_range(3, (unsigned)keep - 1, 0);
   close_range((unsigned)MAX(keep + 1, 3), ~0U, 0);
+}
+
+static void start_background_compaction(KvPersistentRepository *self);
+
+/* Starts a compaction when the journal has outgrown the snapshot, or when the wait after
+ * a failed one is over. */
+static void maybe_compact(KvPersistentRepository *self)
+{
+  if (self->compaction_pid != 0)
+    return;
+  if (kv_journal_size(self->journal) > self->next_compaction ||
+      (self->compaction_retry_at != 0 && g_get_monotonic_time() >= self->compaction_retry_at))
+    start_background_compaction(self);
 }
 
 /* Forks a child that writes the snapshot from its copy of memory, so that the event loop
@@ -295,6 +326,7 @@ gboolean kv_persistent_repository_compact(KvRepository *repository, GError **err
 static void commit_failed(KvPersistentRepository *self, const GError *cause, GError **error)
 {
   roll_back(self);
+  maybe_compact(self);
   if (self->failed_commits++ == 0)
     say(self, LOG_ERR,
         "Cannot commit, the changes are refused with StorageError: %s (further failures "
@@ -313,8 +345,7 @@ static void commit_succeeded(KvPersistentRepository *self, guint n_undo, guint64
   }
   g_array_remove_range(self->undo, 0, n_undo);
   self->committed_sequence = sequence;
-  if (self->compaction_pid == 0 && kv_journal_size(self->journal) > self->next_compaction)
-    start_background_compaction(self);
+  maybe_compact(self);
 }
 
 /* Ends the sync under way, if it has ended or, with @wait, once it has, and tells its

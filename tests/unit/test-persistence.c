@@ -515,6 +515,51 @@ static void test_compaction_frees_room_on_a_full_disk(KvTestState *f, gconstpoin
   kv_assert_variant_eq(value, g_variant_new_string("after"));
 }
 
+/* A compaction that failed is tried again a while later at the next commit, even one
+ * that fails, not only once the journal has doubled: on a full disk, where the journal
+ * cannot double, it is what brings writes back. */
+static void test_failed_compaction_retried(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KvRepository) repository = kv_test_state_open(f, 4096, NULL, &error);
+  g_autofree char *text = g_strnfill(1000, 'x');
+  g_autofree char *obstacle = g_strconcat(f->snapshot, ".tmp", NULL);
+  struct rlimit old_limit;
+
+  g_assert_no_error(error);
+  /* The snapshot writer cannot create its file: the compaction the fifth commit starts
+   * fails, and the sixth learns it. */
+  g_assert_cmpint(g_mkdir(obstacle, 0700), ==, 0);
+  for (int i = 0; i < 5; i++)
+    kv_test_set_committed(repository, "k", g_variant_new_string(text));
+  wait_for_child_exit();
+  kv_test_set_committed(repository, "k", g_variant_new_string(text));
+  g_assert_nonnull(strstr(g_ptr_array_index(f->warnings, f->warnings->len - 1),
+                          "Compaction failed, the journal keeps growing"));
+  g_assert_cmpint(g_rmdir(obstacle), ==, 0);
+
+  /* The disk is full now: a commit fails, and a second after the failure it starts the
+   * compaction again; once that is done, the next commit has room. */
+  gsize full = kv_persistent_repository_journal_size(repository);
+  limit_journal_growth(repository, 0, &old_limit);
+  g_usleep(1100 * 1000);
+  g_assert_true(kv_repository_set(repository, "k", g_variant_new_string("after"), NULL));
+  g_assert_false(kv_repository_commit(repository, &error));
+  g_clear_error(&error);
+  wait_for_child_exit();
+  g_assert_true(kv_repository_set(repository, "k", g_variant_new_string("after"), NULL));
+  gboolean committed = kv_repository_commit(repository, &error);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
+  g_assert_no_error(error);
+  g_assert_true(committed);
+  g_assert_cmpuint(kv_persistent_repository_journal_size(repository), <, full);
+
+  g_clear_pointer(&repository, kv_repository_free);
+  g_autoptr(KvRepository) reopened = kv_test_state_open_ok(f);
+  g_autoptr(GVariant) value = kv_repository_get(reopened, "k");
+  kv_assert_variant_eq(value, g_variant_new_string("after"));
+}
+
 typedef struct {
   guint calls;
   guint64 committed;
@@ -658,6 +703,7 @@ int main(int argc, char **argv)
   ADD("damaged-snapshot-is-refused", test_damaged_snapshot_is_refused);
   ADD("compaction-interrupted-at-each-step", test_compaction_interrupted_at_each_step);
   ADD("failed-commit-changes-nothing", test_failed_commit_changes_nothing);
+  ADD("failed-compaction-retried", test_failed_compaction_retried);
   ADD("sync-off-loop", test_sync_off_loop);
   ADD("sync-off-loop-write-fails", test_sync_off_loop_write_fails);
   ADD("compaction-during-syncs", test_compaction_during_syncs);
