@@ -16,8 +16,12 @@ static const char snapshot_magic[8] = {'K', 'V', 'S', 'T', 'S', 'N', 'P', '\n'};
 /* Records: a "(tt)" head (store revision, key count), "a(stv)" chunks of entries (key,
  * revision, value), and the head again as a trailer, so that a snapshot cut short can
  * never pass for a whole one. */
-#define HEAD_TYPE         G_VARIANT_TYPE("(tt)")
-#define ENTRIES_PER_CHUNK 4096
+#define HEAD_TYPE G_VARIANT_TYPE("(tt)")
+/* A chunk is read whole or not at all: a damaged byte loses it whole under --repair. Small
+ * chunks lose little (a 4,096-entry chunk once lost 2,880 keys to two bytes); the reader
+ * takes chunks of any size. */
+#define ENTRIES_PER_CHUNK 256
+#define CHUNK_BYTES       (64 * 1024)
 #define FLUSH_BYTES       (1024 * 1024)
 
 static gboolean damaged(GError **error, const char *path, gsize offset, const char *what)
@@ -208,7 +212,8 @@ static gboolean add_entry(const char *key, GVariant *value, guint64 revision, gp
     w->in_chunk = TRUE;
   }
   kv_chunk_writer_add(&w->chunk, key, revision, value);
-  if (kv_chunk_writer_count(&w->chunk) == ENTRIES_PER_CHUNK)
+  if (kv_chunk_writer_count(&w->chunk) == ENTRIES_PER_CHUNK ||
+      w->buffer->len - w->record >= CHUNK_BYTES)
     writer_end_chunk(w);
   return TRUE;
 }

@@ -149,8 +149,9 @@ static void set_many_keys(KvRepository *repository, guint n)
   g_assert_true(kv_repository_commit(repository, NULL));
 }
 
-/* 5000 keys in a snapshot of two chunks (4096 and 904 entries) at revision 1, then three
- * journal records: key00010 (first chunk) and key04500 (second) written again, j1 new. */
+/* 5000 keys in a snapshot of chunks of 256 entries (the last holds 136, from key04864) at
+ * revision 1, then three journal records: key00010 (first chunk) and key04900 (last)
+ * written again, j1 new. */
 static void snapshot_and_journal(KvTestState *f)
 {
   g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
@@ -158,7 +159,7 @@ static void snapshot_and_journal(KvTestState *f)
   set_many_keys(repository, 5000);
   g_assert_true(kv_persistent_repository_compact(repository, NULL));
   kv_test_set_committed(repository, "key00010", g_variant_new_string("again"));
-  kv_test_set_committed(repository, "key04500", g_variant_new_string("again"));
+  kv_test_set_committed(repository, "key04900", g_variant_new_string("again"));
   kv_test_set_committed(repository, "j1", g_variant_new_string("new"));
 }
 
@@ -168,7 +169,7 @@ static void test_snapshot_chunk_damaged(KvTestState *f, gconstpointer data)
   gboolean healthy = TRUE;
 
   snapshot_and_journal(f);
-  /* Inside the second chunk, just before the trailer (a 12-byte header, 16 bytes). */
+  /* Inside the last chunk, just before the trailer (a 12-byte header, 16 bytes). */
   flip_byte(f->snapshot, file_size(f->snapshot) - 28 - 20);
   g_autoptr(KvRepository) refused = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
   g_assert_null(refused);
@@ -176,21 +177,22 @@ static void test_snapshot_chunk_damaged(KvTestState *f, gconstpointer data)
   g_autofree char *report = check(f, &healthy);
   g_assert_false(healthy);
   assert_contains(report, "snapshot: 5000 keys at revision 1; DAMAGED");
-  assert_contains(report, "4096 keys in whole records");
+  assert_contains(report, "4864 keys in whole records");
 
   g_autofree char *repaired = repair(f);
-  assert_contains(repaired, "snapshot: rebuilt at revision 4 from the 4096 keys");
-  assert_contains(repaired, "904 of its keys were in damaged records");
+  assert_contains(repaired, "snapshot: rebuilt at revision 4 from the 4864 keys");
+  assert_contains(repaired, "136 of its keys were in damaged records");
   g_assert_cmpuint(count_files(f, "snapshot.damaged-"), ==, 1);
 
   g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
-  g_assert_cmpuint(kv_repository_count(repository), ==, 4096 + 2);
+  g_assert_cmpuint(kv_repository_count(repository), ==, 4864 + 2);
   g_assert_cmpuint(kv_repository_revision(repository), ==, 4);
   g_autoptr(GVariant) first = kv_repository_get(repository, "key00000");
   kv_assert_variant_eq(first, g_variant_new_uint32(0));
-  g_autoptr(GVariant) rewritten = kv_repository_get(repository, "key04500");
+  g_autoptr(GVariant) rewritten = kv_repository_get(repository, "key04900");
   kv_assert_variant_eq(rewritten, g_variant_new_string("again"));
-  g_assert_false(kv_repository_exists(repository, "key04501"));
+  g_assert_false(kv_repository_exists(repository, "key04901"));
+  g_assert_true(kv_repository_exists(repository, "key04863"));
   g_assert_true(kv_repository_exists(repository, "j1"));
 }
 
