@@ -642,14 +642,14 @@ static void test_blocking_clients(KvTestBus *bus, gconstpointer data)
   sd_bus_flush_close_unref(attacker);
 }
 
-/* A SetMany of 1,000 keys of 4 KB sharing all but their last bytes with @common, the
- * keys named after @round; seconds. */
+/* A SetMany of 1,000 keys of 4 KB (300 on etcd, which takes no request over 2 MiB)
+ * sharing all but their last bytes with @common, the keys named after @round; seconds. */
 static double commit_long_keys(KvTestBus *bus, const char *common, int round)
 {
   GVariantBuilder batch;
 
   g_variant_builder_init(&batch, G_VARIANT_TYPE("a{sv}"));
-  for (int i = 0; i < 1000; i++) {
+  for (int i = 0; i < (kv_test_on_etcd() ? 300 : 1000); i++) {
     g_autofree char *key = g_strdup_printf("%sk%d%04d", common, round, i);
     g_variant_builder_add(&batch, "{sv}", key, g_variant_new_int32(i));
   }
