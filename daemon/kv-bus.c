@@ -133,7 +133,7 @@ static void commit_ended(KvBus *self, GArray *batch, guint64 committed, const GE
   /* Before the replies: a caller's proxy learns of its own write no later than of the
    * reply. */
   if (error == NULL)
-    kv_bus_properties_announce(self->properties, committed);
+    kv_bus_properties_announce(self->properties, kv_service_count(self->service), committed);
   for (guint i = 0; i < batch->len; i++) {
     Outgoing *outgoing = &g_array_index(batch, Outgoing, i);
     g_auto(sd_bus_error) bus_error = SD_BUS_ERROR_NULL;
@@ -950,7 +950,7 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *
    * one commit, or COMMIT_WAIT_AT_MOST_USEC after the first write waited. */
   int r = kv_soon_new(event, COMMIT_WAIT_AT_MOST_USEC, on_commit, self, &self->commit);
   if (r >= 0)
-    r = kv_bus_properties_new(bus, callers, &self->properties);
+    r = kv_bus_properties_new(bus, callers, access != NULL, &self->properties);
   if (r >= 0)
     r = sd_bus_add_object_vtable(bus, &self->slot, KV_OBJECT_PATH, KV_INTERFACE, kv_vtable, self);
   if (r < 0)

@@ -889,6 +889,59 @@ static void test_listing_cost_follows_answer(Fixture *f, gconstpointer data)
     g_error("listing users/ took %.3f s against %.3f s for users/2/", all, own);
 }
 
+/* A GDBusProxy of its own (GetAll made), counting the PropertiesChanged signals it is
+ * sent for argv[2] seconds; prints "ready", then the count. */
+static const char caching_client[] =
+    "import sys\n"
+    "from gi.repository import Gio, GLib\n"
+    "flags = (Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |\n"
+    "         Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION)\n"
+    "conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1], flags, None, None)\n"
+    "seen = [0]\n"
+    "def changed(*args):\n"
+    "    seen[0] += 1\n"
+    "conn.signal_subscribe(None, 'org.freedesktop.DBus.Properties', 'PropertiesChanged',\n"
+    "                      '/org/example/KVStore', None, 0, changed)\n"
+    "proxy = Gio.DBusProxy.new_sync(conn, 0, None, 'org.example.KVStore',\n"
+    "                               '/org/example/KVStore', 'org.example.KVStore', None)\n"
+    "print('ready', flush=True)\n"
+    "loop = GLib.MainLoop()\n"
+    "GLib.timeout_add(int(float(sys.argv[2]) * 1000), loop.quit)\n"
+    "loop.run()\n"
+    "print(seen[0], proxy.get_cached_property('Revision').unpack(), flush=True)\n";
+
+/* On the system bus Count and Revision are announced to root's caching peers alone: a
+ * user's proxy is told nothing of other users' writes (how many keys, and when), root's
+ * proxy follows every one. */
+static void test_properties_not_broadcast(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  g_autofree char *bob_out = g_build_filename(f->dir, "bob-proxy.out", NULL);
+  g_autofree char *root_out = g_build_filename(f->dir, "root-proxy.out", NULL);
+  g_autoptr(GSubprocess) bob_proxy = kv_test_system_bus_spawn(
+      &f->bus, &bob, G_SUBPROCESS_FLAGS_NONE, bob_out,
+      (const char *const[]){"/usr/bin/python3", "-c", caching_client, f->bus.address, "2", NULL});
+  g_autoptr(GSubprocess) root_proxy = kv_test_system_bus_spawn(
+      &f->bus, NULL, G_SUBPROCESS_FLAGS_NONE, root_out,
+      (const char *const[]){"/usr/bin/python3", "-c", caching_client, f->bus.address, "2", NULL});
+  g_assert_true(wait_for_text(bob_out, "ready", 1000));
+  g_assert_true(wait_for_text(root_out, "ready", 1000));
+
+  assert_ok(f, &alice, "set", "users/1/private", "1");
+  assert_ok(f, &alice, "set", "users/1/private", "2");
+  assert_ok(f, &alice, "set", "app/public", "3");
+  g_assert_true(g_subprocess_wait(bob_proxy, NULL, NULL));
+  g_assert_true(g_subprocess_wait(root_proxy, NULL, NULL));
+  g_autofree char *bob_text = read_text(bob_out);
+  g_autofree char *root_text = read_text(root_out);
+  g_autofree char *revision = kvctl_out(f, NULL, "revision", NULL);
+  g_strchomp(revision);
+  g_autofree char *root_expected = g_strdup_printf("ready\n3 %s\n", revision);
+  g_assert_cmpstr(root_text, ==, root_expected);
+  g_assert_true(g_str_has_prefix(bob_text, "ready\n0 "));
+}
+
 /* Runs gdbus call METHOD ARG [ARG2] as @user; returns its stderr (empty when it
  * succeeded). */
 static char *gdbus_as(Fixture *f, const KvTestUser *user, const char *method, const char *arg,
@@ -955,6 +1008,8 @@ int main(int argc, char **argv)
   g_test_add("/access/polkit-per-key", Fixture, NULL, setup, test_polkit_per_key, teardown);
   g_test_add("/access/listing-cost-follows-answer", Fixture, NULL, setup,
              test_listing_cost_follows_answer, teardown);
+  g_test_add("/access/properties-not-broadcast", Fixture, NULL, setup,
+             test_properties_not_broadcast, teardown);
   g_test_add("/access/polkit-waits-end", Fixture, NULL, setup, test_polkit_waits_end, teardown);
   g_test_add("/access/polkit-pending-bounded", Fixture, NULL, setup, test_polkit_pending_bounded,
              teardown);
