@@ -19,10 +19,12 @@
 /* At most one line a kind this often: a flood of refusals must not flood the journal. */
 #define LOG_INTERVAL_USEC (10 * 1000 * 1000)
 
+/* How the bus tells the bytes it holds for a peer, as far as kvstored has learnt. */
 typedef enum {
   STATS_UNKNOWN,
-  STATS_ANSWERED, /* the bus tells the bytes queued for a peer */
-  STATS_REFUSED,  /* it does not (dbus-broker), or not to kvstored: pings then */
+  STATS_CONNECTION, /* GetConnectionStats(peer) (dbus-daemon) */
+  STATS_ACCOUNTING, /* GetStats, its PeerAccounting (dbus-broker) */
+  STATS_REFUSED,    /* neither, or not to kvstored: pings then */
 } StatsSupport;
 
 typedef struct {
@@ -146,8 +148,8 @@ static int on_pong(sd_bus_message *reply, void *userdata, sd_bus_error *ret_erro
   return 0;
 }
 
-/* The bytes the bus holds for the peer, from GetConnectionStats' answer; FALSE when it
- * does not say. */
+/* The bytes the bus holds for the peer, from GetConnectionStats' answer (an a{sv} with
+ * OutgoingBytes); FALSE when it does not say. */
 static gboolean read_outgoing_bytes(sd_bus_message *reply, gsize *ret)
 {
   const char *name;
@@ -170,11 +172,63 @@ static gboolean read_outgoing_bytes(sd_bus_message *reply, gsize *ret)
   return FALSE;
 }
 
+/* The OutgoingBytes of @peer in one PeerAccounting entry's accounting, an a{su}. */
+static gboolean read_accounting(sd_bus_message *reply, gsize *ret)
+{
+  const char *name;
+  uint32_t value;
+
+  if (sd_bus_message_enter_container(reply, 'a', "{su}") <= 0)
+    return FALSE;
+  while (sd_bus_message_read(reply, "{su}", &name, &value) > 0)
+    if (strcmp(name, "OutgoingBytes") == 0) {
+      *ret = value;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* The bytes dbus-broker holds for @peer, from GetStats' answer: an a{sv} whose
+ * "org.bus1.DBus.Debug.Stats.PeerAccounting" is an a(sa{sv}a{su}), a peer's name, its
+ * credentials and its accounting. A peer not listed has left: 0. */
+static gboolean read_peer_accounting(sd_bus_message *reply, const char *peer, gsize *ret)
+{
+  const char *name;
+
+  if (sd_bus_message_enter_container(reply, 'a', "{sv}") <= 0)
+    return FALSE;
+  while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+    if (sd_bus_message_read_basic(reply, 's', &name) < 0)
+      return FALSE;
+    if (strcmp(name, "org.bus1.DBus.Debug.Stats.PeerAccounting") != 0) {
+      if (sd_bus_message_skip(reply, "v") < 0 || sd_bus_message_exit_container(reply) < 0)
+        return FALSE;
+      continue;
+    }
+    if (sd_bus_message_enter_container(reply, 'v', "a(sa{sv}a{su})") <= 0 ||
+        sd_bus_message_enter_container(reply, 'a', "(sa{sv}a{su})") <= 0)
+      return FALSE;
+    while (sd_bus_message_enter_container(reply, 'r', "sa{sv}a{su}") > 0) {
+      if (sd_bus_message_read_basic(reply, 's', &name) < 0 ||
+          sd_bus_message_skip(reply, "a{sv}") < 0)
+        return FALSE;
+      if (strcmp(name, peer) == 0)
+        return read_accounting(reply, ret);
+      if (sd_bus_message_skip(reply, "a{su}") < 0 || sd_bus_message_exit_container(reply) < 0)
+        return FALSE;
+    }
+    *ret = 0;
+    return TRUE;
+  }
+  return FALSE;
+}
+
 static int on_stats(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
   Peer *peer = userdata;
   KvPeerFlow *flow = peer->flow;
   const sd_bus_error *error = sd_bus_message_get_error(reply);
+  gboolean accounting = flow->stats == STATS_ACCOUNTING;
   gsize unread = 0;
 
   end_measure(peer);
@@ -184,24 +238,36 @@ static int on_stats(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
   }
   if (error != NULL && sd_bus_error_has_name(error, SD_BUS_ERROR_TIMEOUT))
     return 0;
-  if (error != NULL || !read_outgoing_bytes(reply, &unread)) {
-    /* dbus-broker does not tell; dbus-daemon, without the policy, not to kvstored. */
-    if (flow->stats == STATS_UNKNOWN)
-      kv_log(LOG_INFO,
-             "The bus does not tell the bytes its peers have not read (%s); asking the peers "
-             "with Peer.Ping instead",
-             error != NULL ? error->message : "no OutgoingBytes");
-    flow->stats = STATS_REFUSED;
-    measure(peer);
+  if (error == NULL && (accounting ? read_peer_accounting(reply, peer->name, &unread)
+                                   : read_outgoing_bytes(reply, &unread))) {
+    if (flow->stats != (accounting ? STATS_ACCOUNTING : STATS_CONNECTION))
+      kv_log(LOG_INFO, "The bus tells the bytes its peers have not read (%s)",
+             accounting ? "GetStats" : "GetConnectionStats");
+    flow->stats = accounting ? STATS_ACCOUNTING : STATS_CONNECTION;
+    confirm(peer, unread);
     return 0;
   }
-  flow->stats = STATS_ANSWERED;
-  confirm(peer, unread);
+  /* dbus-broker has no GetConnectionStats, but tells every peer's bytes in GetStats;
+   * dbus-daemon without the policy tells kvstored nothing. */
+  if (flow->stats == STATS_UNKNOWN) {
+    flow->stats = STATS_ACCOUNTING;
+  } else {
+    kv_log(LOG_INFO,
+           "The bus does not tell the bytes its peers have not read (%s); asking the peers "
+           "with Peer.Ping instead",
+           error != NULL ? error->message : "no OutgoingBytes");
+    flow->stats = STATS_REFUSED;
+  }
+  measure(peer);
   return 0;
 }
 
 static int send_stats_question(Peer *peer)
 {
+  if (peer->flow->stats == STATS_ACCOUNTING)
+    return sd_bus_call_method_async(peer->flow->bus, &peer->measure, "org.freedesktop.DBus",
+                                    "/org/freedesktop/DBus", STATS_INTERFACE, "GetStats", on_stats,
+                                    peer, "");
   return sd_bus_call_method_async(peer->flow->bus, &peer->measure, "org.freedesktop.DBus",
                                   "/org/freedesktop/DBus", STATS_INTERFACE, "GetConnectionStats",
                                   on_stats, peer, "s", peer->name);
