@@ -148,28 +148,35 @@ static int on_pong(sd_bus_message *reply, void *userdata, sd_bus_error *ret_erro
   return 0;
 }
 
-/* The bytes the bus holds for the peer, from GetConnectionStats' answer (an a{sv} with
- * OutgoingBytes); FALSE when it does not say. */
-static gboolean read_outgoing_bytes(sd_bus_message *reply, gsize *ret)
+/* Moves into the entry called @name of the a{sv} at @reply, past its name, with its value
+ * next; FALSE when there is none (or the message does not read). */
+static gboolean enter_entry(sd_bus_message *reply, const char *name)
 {
-  const char *name;
+  const char *entry;
 
   if (sd_bus_message_enter_container(reply, 'a', "{sv}") <= 0)
     return FALSE;
   while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
-    if (sd_bus_message_read_basic(reply, 's', &name) < 0)
+    if (sd_bus_message_read_basic(reply, 's', &entry) < 0)
       return FALSE;
-    if (strcmp(name, "OutgoingBytes") == 0) {
-      uint32_t bytes;
-      if (sd_bus_message_read(reply, "v", "u", &bytes) < 0)
-        return FALSE;
-      *ret = bytes;
+    if (strcmp(entry, name) == 0)
       return TRUE;
-    }
     if (sd_bus_message_skip(reply, "v") < 0 || sd_bus_message_exit_container(reply) < 0)
       return FALSE;
   }
   return FALSE;
+}
+
+/* The bytes the bus holds for the peer, from GetConnectionStats' answer (an a{sv} with
+ * OutgoingBytes); FALSE when it does not say. */
+static gboolean read_outgoing_bytes(sd_bus_message *reply, gsize *ret)
+{
+  uint32_t bytes;
+
+  if (!enter_entry(reply, "OutgoingBytes") || sd_bus_message_read(reply, "v", "u", &bytes) < 0)
+    return FALSE;
+  *ret = bytes;
+  return TRUE;
 }
 
 /* The OutgoingBytes of @peer in one PeerAccounting entry's accounting, an a{su}. */
@@ -195,32 +202,20 @@ static gboolean read_peer_accounting(sd_bus_message *reply, const char *peer, gs
 {
   const char *name;
 
-  if (sd_bus_message_enter_container(reply, 'a', "{sv}") <= 0)
+  if (!enter_entry(reply, "org.bus1.DBus.Debug.Stats.PeerAccounting") ||
+      sd_bus_message_enter_container(reply, 'v', "a(sa{sv}a{su})") <= 0 ||
+      sd_bus_message_enter_container(reply, 'a', "(sa{sv}a{su})") <= 0)
     return FALSE;
-  while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
-    if (sd_bus_message_read_basic(reply, 's', &name) < 0)
+  while (sd_bus_message_enter_container(reply, 'r', "sa{sv}a{su}") > 0) {
+    if (sd_bus_message_read_basic(reply, 's', &name) < 0 || sd_bus_message_skip(reply, "a{sv}") < 0)
       return FALSE;
-    if (strcmp(name, "org.bus1.DBus.Debug.Stats.PeerAccounting") != 0) {
-      if (sd_bus_message_skip(reply, "v") < 0 || sd_bus_message_exit_container(reply) < 0)
-        return FALSE;
-      continue;
-    }
-    if (sd_bus_message_enter_container(reply, 'v', "a(sa{sv}a{su})") <= 0 ||
-        sd_bus_message_enter_container(reply, 'a', "(sa{sv}a{su})") <= 0)
+    if (strcmp(name, peer) == 0)
+      return read_accounting(reply, ret);
+    if (sd_bus_message_skip(reply, "a{su}") < 0 || sd_bus_message_exit_container(reply) < 0)
       return FALSE;
-    while (sd_bus_message_enter_container(reply, 'r', "sa{sv}a{su}") > 0) {
-      if (sd_bus_message_read_basic(reply, 's', &name) < 0 ||
-          sd_bus_message_skip(reply, "a{sv}") < 0)
-        return FALSE;
-      if (strcmp(name, peer) == 0)
-        return read_accounting(reply, ret);
-      if (sd_bus_message_skip(reply, "a{su}") < 0 || sd_bus_message_exit_container(reply) < 0)
-        return FALSE;
-    }
-    *ret = 0;
-    return TRUE;
   }
-  return FALSE;
+  *ret = 0;
+  return TRUE;
 }
 
 static int on_stats(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)

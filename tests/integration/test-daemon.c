@@ -158,12 +158,11 @@ static void test_serves_the_activating_bus(KvTestBus *bus, gconstpointer data)
   g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 0);
 }
 
-/* A journal damaged before its tail: the start refuses, naming the file, the offset and
- * the commands; --check tells, --repair mends, and kvstored starts again. */
-static void test_damaged_state_check_and_repair(KvTestBus *bus, gconstpointer data)
+/* Writes two keys, stops kvstored and damages the payload of the journal's first record
+ * (at offset 16): one whole record follows the damage. */
+static void damage_first_record(KvTestBus *bus)
 {
   g_autofree char *journal = g_build_filename(bus->state_dir, "journal", NULL);
-  g_autofree char *state_option = g_strconcat("--state-dir=", bus->state_dir, NULL);
   g_autofree char *bytes = NULL;
   gsize size;
 
@@ -172,10 +171,18 @@ static void test_damaged_state_check_and_repair(KvTestBus *bus, gconstpointer da
   g_autoptr(GVariant) b =
       kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "b", g_variant_new_int32(2)));
   kv_test_bus_stop_daemon(bus);
-  /* The payload of the first record, at offset 16. */
   g_assert_true(g_file_get_contents(journal, &bytes, &size, NULL));
   bytes[16 + 12 + 1] ^= 0x20;
   g_assert_true(g_file_set_contents(journal, bytes, (gssize)size, NULL));
+}
+
+/* A journal damaged before its tail: the start refuses, naming the file, the offset and
+ * the commands; --check tells, --repair mends, and kvstored starts again. */
+static void test_damaged_state_check_and_repair(KvTestBus *bus, gconstpointer data)
+{
+  g_autofree char *state_option = g_strconcat("--state-dir=", bus->state_dir, NULL);
+
+  damage_first_record(bus);
 
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
@@ -209,24 +216,13 @@ static void test_damaged_state_check_and_repair(KvTestBus *bus, gconstpointer da
  * belongs to that user and is private, so that the service starts again. */
 static void test_repair_as_root_keeps_owner(KvTestBus *bus, gconstpointer data)
 {
-  g_autofree char *journal = g_build_filename(bus->state_dir, "journal", NULL);
   g_autofree char *state_option = g_strconcat("--state-dir=", bus->state_dir, NULL);
-  g_autofree char *bytes = NULL;
-  gsize size;
 
   if (getuid() != 0) {
     g_test_skip("needs root to repair another user's directory");
     return;
   }
-  g_autoptr(GVariant) a =
-      kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "a", g_variant_new_int32(1)));
-  g_autoptr(GVariant) b =
-      kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", "b", g_variant_new_int32(2)));
-  kv_test_bus_stop_daemon(bus);
-  /* The first record damaged: one whole record follows. */
-  g_assert_true(g_file_get_contents(journal, &bytes, &size, NULL));
-  bytes[16 + 12 + 1] ^= 0x20;
-  g_assert_true(g_file_set_contents(journal, bytes, (gssize)size, NULL));
+  damage_first_record(bus);
   g_autoptr(GDir) entries = g_dir_open(bus->state_dir, 0, NULL);
   const char *name;
   while ((name = g_dir_read_name(entries)) != NULL) {

@@ -703,27 +703,31 @@ static void test_polkit_per_key(Fixture *f, gconstpointer data)
   stop(polkitd);
 }
 
+/* The start of a dbus-python client with a main loop, on the bus argv[1]: a proxy "store"
+ * of kvstored and a "loop" to run. */
+#define ASYNC_CLIENT                                                                               \
+  "import dbus, sys\n"                                                                             \
+  "from dbus.mainloop.glib import DBusGMainLoop\n"                                                 \
+  "from gi.repository import GLib\n"                                                               \
+  "DBusGMainLoop(set_as_default=True)\n"                                                           \
+  "bus = dbus.bus.BusConnection(sys.argv[1])\n"                                                    \
+  "store = dbus.Interface(bus.get_object('org.example.KVStore', '/org/example/KVStore'),\n"        \
+  "                       'org.example.KVStore')\n"                                                \
+  "loop = GLib.MainLoop()\n"
+
 /* One connection with six writes waiting for polkit at once: four are asked, the rest
  * refused at once; the four go through when polkit answers. */
 static const char pending_client[] =
-    "import dbus, sys\n"
-    "from dbus.mainloop.glib import DBusGMainLoop\n"
-    "from gi.repository import GLib\n"
-    "DBusGMainLoop(set_as_default=True)\n"
-    "bus = dbus.bus.BusConnection(sys.argv[1])\n"
-    "store = dbus.Interface(bus.get_object('org.example.KVStore', '/org/example/KVStore'),\n"
-    "                       'org.example.KVStore')\n"
-    "loop = GLib.MainLoop()\n"
-    "left = [6]\n"
-    "def done(text):\n"
-    "    print(text, flush=True)\n"
-    "    left[0] -= 1\n"
-    "    if left[0] == 0: loop.quit()\n"
-    "for i in range(6):\n"
-    "    store.Set('app/p%d' % i, dbus.String('x', variant_level=1), timeout=60,\n"
-    "              reply_handler=lambda: done('ok'),\n"
-    "              error_handler=lambda e: done(e.get_dbus_message()))\n"
-    "loop.run()\n";
+    ASYNC_CLIENT "left = [6]\n"
+                 "def done(text):\n"
+                 "    print(text, flush=True)\n"
+                 "    left[0] -= 1\n"
+                 "    if left[0] == 0: loop.quit()\n"
+                 "for i in range(6):\n"
+                 "    store.Set('app/p%d' % i, dbus.String('x', variant_level=1), timeout=60,\n"
+                 "              reply_handler=lambda: done('ok'),\n"
+                 "              error_handler=lambda e: done(e.get_dbus_message()))\n"
+                 "loop.run()\n";
 
 static guint count_lines_with(const char *text, const char *needle)
 {
@@ -766,20 +770,12 @@ static void test_polkit_pending_bounded(Fixture *f, gconstpointer data)
 /* Sends argv[2] writes that need polkit, prints each outcome that comes within argv[3]
  * seconds, and leaves the bus. */
 static const char leaving_client[] =
-    "import dbus, sys\n"
-    "from dbus.mainloop.glib import DBusGMainLoop\n"
-    "from gi.repository import GLib\n"
-    "DBusGMainLoop(set_as_default=True)\n"
-    "bus = dbus.bus.BusConnection(sys.argv[1])\n"
-    "store = dbus.Interface(bus.get_object('org.example.KVStore', '/org/example/KVStore'),\n"
-    "                       'org.example.KVStore')\n"
-    "loop = GLib.MainLoop()\n"
-    "for i in range(int(sys.argv[2])):\n"
-    "    store.Set('app/l%d' % i, dbus.String('x', variant_level=1), timeout=60,\n"
-    "              reply_handler=lambda: print('ok', flush=True),\n"
-    "              error_handler=lambda e: print(e.get_dbus_message(), flush=True))\n"
-    "GLib.timeout_add(int(float(sys.argv[3]) * 1000), loop.quit)\n"
-    "loop.run()\n";
+    ASYNC_CLIENT "for i in range(int(sys.argv[2])):\n"
+                 "    store.Set('app/l%d' % i, dbus.String('x', variant_level=1), timeout=60,\n"
+                 "              reply_handler=lambda: print('ok', flush=True),\n"
+                 "              error_handler=lambda e: print(e.get_dbus_message(), flush=True))\n"
+                 "GLib.timeout_add(int(float(sys.argv[3]) * 1000), loop.quit)\n"
+                 "loop.run()\n";
 
 static GSubprocess *spawn_leaving_client(Fixture *f, const char *out_path, const char *writes,
                                          const char *seconds)

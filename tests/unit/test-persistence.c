@@ -483,6 +483,27 @@ static void wait_for_child_exit(void)
   g_error("the compaction child did not finish in 10 s");
 }
 
+/* Commits "k" = "after" under the file size limit in force (@old_limit restored after):
+ * it must fit, the journal must have shrunk below @full, and the value must be there
+ * after a restart. Frees *@repository. */
+static void assert_commit_fits(KvTestState *f, KvRepository **repository, gsize full,
+                               const struct rlimit *old_limit)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true(kv_repository_set(*repository, "k", g_variant_new_string("after"), NULL));
+  gboolean committed = kv_repository_commit(*repository, &error);
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, old_limit), ==, 0);
+  g_assert_no_error(error);
+  g_assert_true(committed);
+  g_assert_cmpuint(kv_persistent_repository_journal_size(*repository), <, full);
+
+  g_clear_pointer(repository, kv_repository_free);
+  g_autoptr(KvRepository) reopened = kv_test_state_open_ok(f);
+  g_autoptr(GVariant) value = kv_repository_get(reopened, "k");
+  kv_assert_variant_eq(value, g_variant_new_string("after"));
+}
+
 /* On a full disk a finished compaction is installed before the commit writes, so the
  * room it frees makes the commit succeed. */
 static void test_compaction_frees_room_on_a_full_disk(KvTestState *f, gconstpointer data)
@@ -502,17 +523,7 @@ static void test_compaction_frees_room_on_a_full_disk(KvTestState *f, gconstpoin
 
   /* The journal cannot grow past its size now. */
   limit_journal_growth(repository, 0, &old_limit);
-  g_assert_true(kv_repository_set(repository, "k", g_variant_new_string("after"), NULL));
-  gboolean committed = kv_repository_commit(repository, &error);
-  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
-  g_assert_no_error(error);
-  g_assert_true(committed);
-  g_assert_cmpuint(kv_persistent_repository_journal_size(repository), <, full);
-
-  g_clear_pointer(&repository, kv_repository_free);
-  g_autoptr(KvRepository) reopened = kv_test_state_open_ok(f);
-  g_autoptr(GVariant) value = kv_repository_get(reopened, "k");
-  kv_assert_variant_eq(value, g_variant_new_string("after"));
+  assert_commit_fits(f, &repository, full, &old_limit);
 }
 
 /* A compaction that failed is tried again a while later at the next commit, even one
@@ -547,17 +558,7 @@ static void test_failed_compaction_retried(KvTestState *f, gconstpointer data)
   g_assert_false(kv_repository_commit(repository, &error));
   g_clear_error(&error);
   wait_for_child_exit();
-  g_assert_true(kv_repository_set(repository, "k", g_variant_new_string("after"), NULL));
-  gboolean committed = kv_repository_commit(repository, &error);
-  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &old_limit), ==, 0);
-  g_assert_no_error(error);
-  g_assert_true(committed);
-  g_assert_cmpuint(kv_persistent_repository_journal_size(repository), <, full);
-
-  g_clear_pointer(&repository, kv_repository_free);
-  g_autoptr(KvRepository) reopened = kv_test_state_open_ok(f);
-  g_autoptr(GVariant) value = kv_repository_get(reopened, "k");
-  kv_assert_variant_eq(value, g_variant_new_string("after"));
+  assert_commit_fits(f, &repository, full, &old_limit);
 }
 
 typedef struct {
