@@ -938,6 +938,34 @@ static void test_properties_not_broadcast(Fixture *f, gconstpointer data)
   g_assert_true(g_str_has_prefix(bob_text, "ready\n0 "));
 }
 
+/* A wait for polkit whose caller left holds no idle exit: kvstored with --idle-timeout
+ * 0.5 exits within a few seconds of a caller that left two writes waiting on a polkit
+ * that never answers. The dead waits once kept it running for good. */
+static void test_dead_wait_holds_no_idle_exit(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  g_autoptr(GSubprocess) polkitd = start_polkit_mock(f);
+  mock_call(f, "SetAllowed", g_variant_new_parsed("(['org.example.kvstore.write'],)"));
+  mock_call(f, "SimulateHang", g_variant_new("(b)", TRUE));
+  kv_test_system_bus_stop_kvstored(&f->bus);
+  kv_test_system_bus_start_kvstored(&f->bus, (const char *const[]){"--access-dir", f->rules_dir,
+                                                                   "--state-dir", f->state_dir,
+                                                                   "--idle-timeout", "0.5", NULL});
+  GSubprocess *kvstored = f->bus.kvstored;
+
+  g_autofree char *out_path = g_build_filename(f->dir, "dead-wait.out", NULL);
+  g_autoptr(GSubprocess) client = spawn_leaving_client(f, out_path, "2", "0.3");
+  g_assert_true(g_subprocess_wait(client, NULL, NULL));
+  for (int i = 0; i < 100 && g_subprocess_get_identifier(kvstored) != NULL; i++)
+    g_usleep(50 * 1000);
+  if (g_subprocess_get_identifier(kvstored) != NULL)
+    g_error("kvstored did not exit when idle within 5 s of its caller leaving a polkit wait");
+  g_assert_true(g_subprocess_get_successful(kvstored));
+  mock_call(f, "ReleaseHangingCalls", NULL);
+  stop(polkitd);
+}
+
 /* Runs gdbus call METHOD ARG [ARG2] as @user; returns its stderr (empty when it
  * succeeded). */
 static char *gdbus_as(Fixture *f, const KvTestUser *user, const char *method, const char *arg,
@@ -1007,6 +1035,8 @@ int main(int argc, char **argv)
   g_test_add("/access/properties-not-broadcast", Fixture, NULL, setup,
              test_properties_not_broadcast, teardown);
   g_test_add("/access/polkit-waits-end", Fixture, NULL, setup, test_polkit_waits_end, teardown);
+  g_test_add("/access/dead-wait-holds-no-idle-exit", Fixture, NULL, setup,
+             test_dead_wait_holds_no_idle_exit, teardown);
   g_test_add("/access/polkit-pending-bounded", Fixture, NULL, setup, test_polkit_pending_bounded,
              teardown);
   return g_test_run();
