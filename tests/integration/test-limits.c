@@ -587,9 +587,9 @@ static const char blocking_client[] =
     "print('done', n, flush=True)\n";
 
 /* Blocking clients read their replies though they answer no Ping: a dbus-python one and
- * an sd-bus one (sd_bus_call() queues the Pings it reads), side by side, each read 100 MB
- * of replies, past the 64 MiB a peer may leave unread, and are never refused; a caller
- * that reads nothing beside them still is. */
+ * an sd-bus one (sd_bus_call() queues the Pings it reads), side by side with a GDBus one,
+ * each read 100 MB of replies, past the 64 MiB a peer may leave unread, and are never
+ * refused; a caller that reads nothing beside them still is. */
 static void test_blocking_clients(KvTestBus *bus, gconstpointer data)
 {
   enum { GETS = 100, ATTACKER_CALLS = 150 };
@@ -621,6 +621,10 @@ static void test_blocking_clients(KvTestBus *bus, gconstpointer data)
       g_error("sd-bus blocking client, call %u: %s", i, call_error.message);
   }
   sd_bus_flush_close_unref(blocking);
+  /* GDBus, which answers pings in its worker thread, side by side with them. */
+  for (guint i = 0; i < GETS; i++) {
+    g_autoptr(GVariant) got = kv_test_bus_call_ok(bus, "Get", g_variant_new("(s)", "big"));
+  }
 
   g_autofree char *out = NULL, *err = NULL;
   g_subprocess_communicate_utf8(python, NULL, NULL, &out, &err, &error);
