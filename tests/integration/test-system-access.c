@@ -810,7 +810,7 @@ static void test_polkit_waits_end(Fixture *f, gconstpointer data)
   guint refused = 0;
   for (int i = 0; i < 5; i++) {
     g_autofree char *out_path = g_strdup_printf("%s/together-%d.out", f->dir, i);
-    clients[i] = spawn_leaving_client(f, out_path, "4", "1.5");
+    clients[i] = spawn_leaving_client(f, out_path, "4", "3");
     g_usleep(100 * 1000);
   }
   for (int i = 0; i < 5; i++) {
@@ -917,10 +917,10 @@ static void test_properties_not_broadcast(Fixture *f, gconstpointer data)
   g_autofree char *root_out = g_build_filename(f->dir, "root-proxy.out", NULL);
   g_autoptr(GSubprocess) bob_proxy = kv_test_system_bus_spawn(
       &f->bus, &bob, G_SUBPROCESS_FLAGS_NONE, bob_out,
-      (const char *const[]){"/usr/bin/python3", "-c", caching_client, f->bus.address, "2", NULL});
+      (const char *const[]){"/usr/bin/python3", "-c", caching_client, f->bus.address, "3", NULL});
   g_autoptr(GSubprocess) root_proxy = kv_test_system_bus_spawn(
       &f->bus, NULL, G_SUBPROCESS_FLAGS_NONE, root_out,
-      (const char *const[]){"/usr/bin/python3", "-c", caching_client, f->bus.address, "2", NULL});
+      (const char *const[]){"/usr/bin/python3", "-c", caching_client, f->bus.address, "3", NULL});
   g_assert_true(wait_for_text(bob_out, "ready", 1000));
   g_assert_true(wait_for_text(root_out, "ready", 1000));
 
