@@ -241,8 +241,11 @@ s_user_unit() {
 # asks for alice's own password there (the rule says AUTH_SELF for auth/), and the write
 # goes through.
 s_tty_agent() {
-  # The password typed once the prompt is up: the agent flushes what came before it.
-  expect 0 sh -c "(sleep 2; printf 'alice-password\n') | runuser -u alice -- script -qec \
+  # The password typed once the prompt is up: the agent flushes what came before it, so
+  # it is typed again later for a slow machine (a second copy, if the first was taken,
+  # goes to kvctl, which reads nothing).
+  expect 0 sh -c "(sleep 2; printf 'alice-password\n'; sleep 3; printf 'alice-password\n') |
+    runuser -u alice -- script -qec \
     'kvctl --system set auth/x typed' /dev/null"
   journalctl -q -o cat -u polkit | grep -q "Registered Authentication Agent.*pkttyagent" ||
     fail "no pkttyagent registered"
