@@ -588,11 +588,11 @@ static const char blocking_client[] =
 
 /* Blocking clients read their replies though they answer no Ping: a dbus-python one and
  * an sd-bus one (sd_bus_call() queues the Pings it reads), side by side with a GDBus one,
- * each read 100 MB of replies, past the 64 MiB a peer may leave unread, and are never
+ * each read 75 MB of replies, past the 64 MiB a peer may leave unread, and are never
  * refused; a caller that reads nothing beside them still is. */
 static void test_blocking_clients(KvTestBus *bus, gconstpointer data)
 {
-  enum { GETS = 100, ATTACKER_CALLS = 150 };
+  enum { GETS = 75, ATTACKER_CALLS = 150 };
   g_autoptr(GError) error = NULL;
   Outcomes outcomes = {0, 0, 0};
 
