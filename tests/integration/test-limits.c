@@ -525,6 +525,33 @@ static int count_outcome(sd_bus_message *reply, void *userdata, sd_bus_error *re
   return 0;
 }
 
+/* A new connection that sends @n Gets of "big" and reads none of the replies; each is
+ * counted in @outcomes once read_outcomes() reads them. */
+static sd_bus *send_unread_gets(KvTestBus *bus, guint n, Outcomes *outcomes)
+{
+  sd_bus *attacker = attacker_connect(bus);
+
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint(sd_bus_call_method_async(attacker, NULL, KV_BUS_NAME, KV_OBJECT_PATH,
+                                             KV_INTERFACE, "Get", count_outcome, outcomes, "s",
+                                             "big"),
+                    >=, 0);
+  /* Pushes the calls out without reading anything. */
+  g_assert_cmpint(sd_bus_flush(attacker), >=, 0);
+  return attacker;
+}
+
+/* Reads @attacker's replies (answering kvstored's pings on the way) until @n are counted. */
+static void read_outcomes(sd_bus *attacker, Outcomes *outcomes, guint n)
+{
+  while (outcomes->values + outcomes->refused + outcomes->other < n) {
+    int r = sd_bus_process(attacker, NULL);
+    g_assert_cmpint(r, >=, 0);
+    if (r == 0)
+      g_assert_cmpint(sd_bus_wait(attacker, 10 * G_USEC_PER_SEC), >, 0);
+  }
+}
+
 /* A caller that sends 300 Gets of a 1 MB value and reads nothing: 300 MB of replies
  * if kvstored sent them all. It gets about 64 before kvstored refuses the rest, others
  * go on being served, and kvstored's memory stays bounded. */
@@ -535,14 +562,7 @@ static void test_slow_reader(KvTestBus *bus, gconstpointer data)
 
   set_value(bus, "big", big_value(7));
   set_value(bus, "small", g_variant_new_int32(1));
-  sd_bus *attacker = attacker_connect(bus);
-  for (guint i = 0; i < CALLS; i++)
-    g_assert_cmpint(sd_bus_call_method_async(attacker, NULL, KV_BUS_NAME, KV_OBJECT_PATH,
-                                             KV_INTERFACE, "Get", count_outcome, &outcomes, "s",
-                                             "big"),
-                    >=, 0);
-  /* Pushes the calls out without reading anything. */
-  g_assert_cmpint(sd_bus_flush(attacker), >=, 0);
+  sd_bus *attacker = send_unread_gets(bus, CALLS, &outcomes);
 
   pid_t pid = kv_test_bus_daemon_pid(bus);
   guint64 peak = 0;
@@ -557,12 +577,7 @@ static void test_slow_reader(KvTestBus *bus, gconstpointer data)
   g_assert_cmpuint(peak, <, 200 * 1024);
 
   /* Now it reads: what it got, and kvstored's pings answered on the way. */
-  while (outcomes.values + outcomes.refused + outcomes.other < CALLS) {
-    int r = sd_bus_process(attacker, NULL);
-    g_assert_cmpint(r, >=, 0);
-    if (r == 0)
-      g_assert_cmpint(sd_bus_wait(attacker, 10 * G_USEC_PER_SEC), >, 0);
-  }
+  read_outcomes(attacker, &outcomes, CALLS);
   g_test_message("%u values, %u refused", outcomes.values, outcomes.refused);
   g_assert_cmpuint(outcomes.other, ==, 0);
   g_assert_cmpuint(outcomes.values, <=, 70);
@@ -597,13 +612,7 @@ static void test_blocking_clients(KvTestBus *bus, gconstpointer data)
   Outcomes outcomes = {0, 0, 0};
 
   set_value(bus, "big", big_value(3));
-  sd_bus *attacker = attacker_connect(bus);
-  for (guint i = 0; i < ATTACKER_CALLS; i++)
-    g_assert_cmpint(sd_bus_call_method_async(attacker, NULL, KV_BUS_NAME, KV_OBJECT_PATH,
-                                             KV_INTERFACE, "Get", count_outcome, &outcomes, "s",
-                                             "big"),
-                    >=, 0);
-  g_assert_cmpint(sd_bus_flush(attacker), >=, 0);
+  sd_bus *attacker = send_unread_gets(bus, ATTACKER_CALLS, &outcomes);
 
   g_autofree char *gets = g_strdup_printf("%d", GETS);
   g_autoptr(GSubprocess) python = g_subprocess_new(
@@ -634,12 +643,7 @@ static void test_blocking_clients(KvTestBus *bus, gconstpointer data)
   g_autofree char *done = g_strdup_printf("done %d\n", GETS);
   g_assert_cmpstr(out, ==, done);
 
-  while (outcomes.values + outcomes.refused + outcomes.other < ATTACKER_CALLS) {
-    int r = sd_bus_process(attacker, NULL);
-    g_assert_cmpint(r, >=, 0);
-    if (r == 0)
-      g_assert_cmpint(sd_bus_wait(attacker, 10 * G_USEC_PER_SEC), >, 0);
-  }
+  read_outcomes(attacker, &outcomes, ATTACKER_CALLS);
   g_test_message("the caller reading nothing: %u values, %u refused", outcomes.values,
                  outcomes.refused);
   g_assert_cmpuint(outcomes.refused, >=, ATTACKER_CALLS - 70);

@@ -591,6 +591,17 @@ static GSubprocess *start_polkit_mock(Fixture *f)
   return polkitd;
 }
 
+/* The polkit stand-in granting writes, but only once ReleaseHangingCalls is called: until
+ * then every question waits. */
+static GSubprocess *start_hanging_polkit(Fixture *f)
+{
+  GSubprocess *polkitd = start_polkit_mock(f);
+
+  mock_call(f, "SetAllowed", g_variant_new_parsed("(['org.example.kvstore.write'],)"));
+  mock_call(f, "SimulateHang", g_variant_new("(b)", TRUE));
+  return polkitd;
+}
+
 static void test_polkit(Fixture *f, gconstpointer data)
 {
   g_autofree char *err = NULL;
@@ -743,11 +754,9 @@ static void test_polkit_pending_bounded(Fixture *f, gconstpointer data)
 {
   if (skip_unless_root())
     return;
-  g_autoptr(GSubprocess) polkitd = start_polkit_mock(f);
+  g_autoptr(GSubprocess) polkitd = start_hanging_polkit(f);
   g_autofree char *out_path = g_build_filename(f->dir, "pending.out", NULL);
 
-  mock_call(f, "SetAllowed", g_variant_new_parsed("(['org.example.kvstore.write'],)"));
-  mock_call(f, "SimulateHang", g_variant_new("(b)", TRUE));
   g_autoptr(GSubprocess) client = kv_test_system_bus_spawn(
       &f->bus, &bob, G_SUBPROCESS_FLAGS_NONE, out_path,
       (const char *const[]){"/usr/bin/python3", "-c", pending_client, f->bus.address, NULL});
@@ -792,9 +801,7 @@ static void test_polkit_waits_end(Fixture *f, gconstpointer data)
 {
   if (skip_unless_root())
     return;
-  g_autoptr(GSubprocess) polkitd = start_polkit_mock(f);
-  mock_call(f, "SetAllowed", g_variant_new_parsed("(['org.example.kvstore.write'],)"));
-  mock_call(f, "SimulateHang", g_variant_new("(b)", TRUE));
+  g_autoptr(GSubprocess) polkitd = start_hanging_polkit(f);
 
   for (int i = 0; i < 17; i++) {
     g_autofree char *out_path = g_strdup_printf("%s/leaving-%d.out", f->dir, i);
@@ -945,9 +952,7 @@ static void test_dead_wait_holds_no_idle_exit(Fixture *f, gconstpointer data)
 {
   if (skip_unless_root())
     return;
-  g_autoptr(GSubprocess) polkitd = start_polkit_mock(f);
-  mock_call(f, "SetAllowed", g_variant_new_parsed("(['org.example.kvstore.write'],)"));
-  mock_call(f, "SimulateHang", g_variant_new("(b)", TRUE));
+  g_autoptr(GSubprocess) polkitd = start_hanging_polkit(f);
   kv_test_system_bus_stop_kvstored(&f->bus);
   kv_test_system_bus_start_kvstored(&f->bus, (const char *const[]){"--access-dir", f->rules_dir,
                                                                    "--state-dir", f->state_dir,
