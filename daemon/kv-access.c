@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-access.h"
 
+#include "kv-file-util.h"
+
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -524,9 +526,7 @@ static char *read_rule_file(const char *path, GError **error)
   struct stat st;
 
   if (fd < 0) {
-    int saved = errno;
-    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "%s: %s", path,
-                g_strerror(saved));
+    kv_file_set_error(error, errno, "open", path);
     return NULL;
   }
   const char *unfit = fstat(fd, &st) < 0                 ? g_strerror(errno)

@@ -182,7 +182,8 @@ static void plan_free(KvBusWritePlan *plan)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvBusWritePlan, plan_free)
 
 /* The distinct keys of @writes that the rules refuse @caller, as questions for polkit
- * (their rules owned by @rules). */
+ * (their rules owned by @rules). Only the first KV_POLKIT_MAX_KEYS_PER_CALL get their rule
+ * described (user and group names looked up): with more, none is asked. */
 static GArray *refused_writes(KvBusAccess *self, const KvCaller *caller, const KvBusWrite *writes,
                               gsize n_writes, const char *prefix, GPtrArray *rules)
 {
@@ -193,8 +194,10 @@ static GArray *refused_writes(KvBusAccess *self, const KvCaller *caller, const K
     const char *key = writes[i].key;
     if (!refuses(self, caller, key, KV_ACCESS_WRITE) || !g_hash_table_add(seen, (gpointer)key))
       continue;
-    char *rule = kv_access_describe(self->rules, key);
-    g_ptr_array_add(rules, rule);
+    char *rule =
+        questions->len < KV_POLKIT_MAX_KEYS_PER_CALL ? kv_access_describe(self->rules, key) : NULL;
+    if (rule != NULL)
+      g_ptr_array_add(rules, rule);
     KvPolkitQuestion question = {key, rule, prefix};
     g_array_append_val(questions, question);
   }

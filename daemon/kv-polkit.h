@@ -34,7 +34,7 @@ typedef struct _KvPolkit KvPolkit;
  * (the details "key", "rule" and, for a prefix deletion, "prefix"). */
 typedef struct {
   const char *key;
-  const char *rule;
+  const char *rule;   /* NULL past KV_POLKIT_MAX_KEYS_PER_CALL questions: never asked */
   const char *prefix; /* NULL but for DeletePrefix */
 } KvPolkitQuestion;
 

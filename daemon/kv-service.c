@@ -177,10 +177,11 @@ KvPage *kv_service_page(KvService *self, const char *prefix, const char *after, 
     /* Past the prefix's keys: the walk is over. */
     if (from == NULL || !g_str_has_prefix(from, prefix))
       break;
-    /* The walk goes on after ->resume, which may be a key itself. */
-    guint64 revision = 0;
-    g_autoptr(GVariant) value = kv_repository_lookup(self->repository, from, &revision);
-    if (value != NULL && !fill_page(from, with_values ? value : NULL, revision, &fill))
+    /* The walk goes on after ->resume, which may be a key itself (a listing of keys
+     * alone needs no copy of its value). */
+    g_autoptr(GVariant) value = with_values ? kv_repository_get(self->repository, from) : NULL;
+    gboolean exists = with_values ? value != NULL : kv_repository_exists(self->repository, from);
+    if (exists && !fill_page(from, value, 0, &fill))
       continue;
     kv_repository_foreach(self->repository, prefix, from, with_values, fill_page, &fill);
   }
