@@ -19,7 +19,8 @@ typedef enum {
   KV_ERROR_CONFLICT,
   KV_ERROR_ACCESS_DENIED,
   KV_ERROR_QUOTA_EXCEEDED,
-  KV_ERROR_UNAVAILABLE, /* the store behind the repository (etcd) does not answer */
+  KV_ERROR_UNAVAILABLE,   /* the store behind the repository (etcd) did not make the write */
+  KV_ERROR_INDETERMINATE, /* it did not tell in time whether it made the write */
 } KvError;
 
 /* The GError domain of KvError codes. */

@@ -11,6 +11,10 @@
  * progress, closed most of a burst's connections as it ended (a new connection for ~5% of
  * writes under a varying load, each leaving a port in TIME_WAIT for a minute). */
 #define KEPT_CONNECTIONS 256L
+/* A member that timed out, refused or failed a request is passed over for this long
+ * while another may answer: a paused or cut-off member costs one timeout, not one each
+ * request. */
+#define SUSPECT_USEC (3 * G_USEC_PER_SEC)
 
 typedef struct {
   KvEtcdClient *client;
@@ -19,8 +23,9 @@ typedef struct {
   char *path;
   char *body;
   GByteArray *received;
-  guint endpoint; /* index of the endpoint tried */
-  guint tried;    /* endpoints tried so far */
+  guint endpoint;  /* index of the endpoint tried */
+  guint tried;     /* endpoints tried so far */
+  gboolean pinned; /* to its endpoint alone */
   guint timeout_ms;
   gboolean idempotent; /* made twice, it does no harm: it may go to another endpoint */
   /* a unary request */
@@ -37,8 +42,10 @@ struct _KvEtcdClient {
   sd_event_source *timer;
   GHashTable *sockets; /* fd -> sd_event_source */
   GStrv endpoints;
-  guint current;       /* the endpoint that last answered */
-  GHashTable *running; /* Request, in flight */
+  guint n_endpoints;
+  guint current;         /* the endpoint that last answered */
+  gint64 *suspect_until; /* per endpoint: monotonic µs it is passed over until */
+  GHashTable *running;   /* Request, in flight */
 };
 
 static void request_free(Request *request)
@@ -138,6 +145,27 @@ static CURL *make_easy(Request *request)
   return easy;
 }
 
+/* The endpoint a request goes to first: the current one unless it is suspect and
+ * another is not. */
+static guint choose_endpoint(KvEtcdClient *self)
+{
+  gint64 now = g_get_monotonic_time();
+
+  for (guint i = 0; i < self->n_endpoints; i++) {
+    guint endpoint = (self->current + i) % self->n_endpoints;
+    if (self->suspect_until[endpoint] <= now)
+      return endpoint;
+  }
+  return self->current;
+}
+
+static void suspect(KvEtcdClient *self, guint endpoint)
+{
+  self->suspect_until[endpoint] = g_get_monotonic_time() + SUSPECT_USEC;
+  if (self->current == endpoint)
+    self->current = choose_endpoint(self);
+}
+
 static Request *request_new(KvEtcdClient *self, const char *path, const char *body)
 {
   Request *request = g_new0(Request, 1);
@@ -147,11 +175,10 @@ static Request *request_new(KvEtcdClient *self, const char *path, const char *bo
   request->body = g_strdup(body);
   request->received = g_byte_array_new();
   request->headers = curl_slist_append(NULL, "Content-Type: application/json");
-  request->endpoint = self->current;
+  request->endpoint = choose_endpoint(self);
   return request;
 }
 
-/* Whether @result means that the endpoint did not answer at all. */
 /* Whether @result says that the request never reached the endpoint, so that sending it
  * to another cannot make it happen twice. A connection that broke after the request went
  * out may have carried a write that etcd made: it is not sent again. */
@@ -178,8 +205,9 @@ static GError *transfer_error(Request *request, CURLcode result, gboolean *retry
   *retry = FALSE;
   if (result != CURLE_OK) {
     *retry = never_sent(result) || (request->idempotent && result != CURLE_OPERATION_TIMEDOUT);
-    int code =
-        result == CURLE_OPERATION_TIMEDOUT ? G_IO_ERROR_TIMED_OUT : G_IO_ERROR_HOST_UNREACHABLE;
+    int code = result == CURLE_OPERATION_TIMEDOUT ? G_IO_ERROR_TIMED_OUT
+               : never_sent(result)               ? G_IO_ERROR_CONNECTION_REFUSED
+                                                  : G_IO_ERROR_HOST_UNREACHABLE;
     return g_error_new(G_IO_ERROR, code, "%s: %s", request->client->endpoints[request->endpoint],
                        curl_easy_strerror(result));
   }
@@ -219,19 +247,28 @@ static void finish(KvEtcdClient *self, Request *request, CURLcode result)
 {
   gboolean retry;
   g_autoptr(GError) error = transfer_error(request, result, &retry);
+  long status = 0;
+
+  curl_easy_getinfo(request->easy, CURLINFO_RESPONSE_CODE, &status);
 
   g_hash_table_remove(self->running, request);
   curl_multi_remove_handle(self->multi, request->easy);
-  /* A stream that ends had reached its endpoint, perhaps after others failed. */
-  if (request->on_line != NULL && result != CURLE_COULDNT_CONNECT)
-    self->current = request->endpoint;
   curl_easy_cleanup(request->easy);
   request->easy = NULL;
   request->tried++;
-  if (error == NULL)
+  /* A member that did not answer, or answered that it could not serve (no leader, a
+   * proposal that timed out), is passed over for a while; one that answered is current. A
+   * stream ends with an error always: only one that never connected tells against it. */
+  gboolean failed =
+      request->on_line != NULL ? never_sent(result) : result != CURLE_OK || status >= 500;
+  if (failed) {
+    suspect(self, request->endpoint);
+  } else {
+    self->suspect_until[request->endpoint] = 0;
     self->current = request->endpoint;
-  if (error != NULL && retry && request->tried < g_strv_length(self->endpoints)) {
-    request->endpoint = (request->endpoint + 1) % g_strv_length(self->endpoints);
+  }
+  if (error != NULL && retry && !request->pinned && request->tried < self->n_endpoints) {
+    request->endpoint = choose_endpoint(self);
     g_byte_array_set_size(request->received, 0);
     if (start(request))
       return;
@@ -343,6 +380,8 @@ KvEtcdClient *kv_etcd_client_new(sd_event *event, const char *const *endpoints)
   curl_global_init(CURL_GLOBAL_DEFAULT);
   self->event = sd_event_ref(event);
   self->endpoints = g_strdupv((char **)endpoints);
+  self->n_endpoints = g_strv_length(self->endpoints);
+  self->suspect_until = g_new0(gint64, self->n_endpoints);
   self->sockets = g_hash_table_new_full(NULL, NULL, NULL, source_unref);
   self->running = g_hash_table_new(NULL, NULL);
   self->multi = curl_multi_init();
@@ -383,10 +422,27 @@ void kv_etcd_client_post(KvEtcdClient *self, const char *path, const char *body,
   kick(self);
 }
 
+void kv_etcd_client_post_to(KvEtcdClient *self, guint endpoint, const char *path, const char *body,
+                            guint timeout_ms, KvEtcdResponseFunc done, gpointer user_data)
+{
+  Request *request = request_new(self, path, body);
+
+  request->endpoint = endpoint;
+  request->pinned = TRUE;
+  request->timeout_ms = timeout_ms;
+  request->done = done;
+  request->user_data = user_data;
+  if (!start(request)) {
+    fail_now(request, "cannot start an HTTP request");
+    return;
+  }
+  kick(self);
+}
+
 char *kv_etcd_client_post_sync(KvEtcdClient *self, const char *path, const char *body,
                                guint timeout_ms, GError **error)
 {
-  guint n = g_strv_length(self->endpoints);
+  guint n = self->n_endpoints;
   g_autoptr(GError) last_error = NULL;
 
   for (guint i = 0; i < n; i++) {
@@ -449,6 +505,26 @@ const char *kv_etcd_client_endpoint(KvEtcdClient *self)
   return self->endpoints[self->current];
 }
 
+guint kv_etcd_client_n_endpoints(KvEtcdClient *self)
+{
+  return self->n_endpoints;
+}
+
+const char *kv_etcd_client_endpoint_url(KvEtcdClient *self, guint endpoint)
+{
+  return self->endpoints[endpoint];
+}
+
+void kv_etcd_client_suspect(KvEtcdClient *self, guint endpoint)
+{
+  suspect(self, endpoint);
+}
+
+guint kv_etcd_stream_endpoint(KvEtcdStream *stream)
+{
+  return ((Request *)stream)->endpoint;
+}
+
 void kv_etcd_client_free(KvEtcdClient *self)
 {
   if (self == NULL)
@@ -464,5 +540,6 @@ void kv_etcd_client_free(KvEtcdClient *self)
   sd_event_source_disable_unref(self->timer);
   sd_event_unref(self->event);
   g_strfreev(self->endpoints);
+  g_free(self->suspect_until);
   g_free(self);
 }

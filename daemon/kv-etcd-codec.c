@@ -172,16 +172,52 @@ static void add_operation(JsonBuilder *builder, const char *prefix, const KvChan
   json_builder_end_object(builder);
 }
 
-char *kv_etcd_put_request(const char *prefix, const KvChange *change)
+char *kv_etcd_marker_prefix(const char *prefix)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new();
+  gsize length = strlen(prefix);
 
-  add_operation(builder, prefix, change);
-  return to_text(builder);
+  if (length == 0)
+    return NULL;
+  /* The last byte one lower sorts before every key of the prefix and starts none. */
+  g_autofree char *beside = g_strdup(prefix);
+  beside[length - 1]--;
+  return g_strconcat(beside, "writes/", NULL);
+}
+
+/* Opens an object whose member "key" is the raw etcd key @key. */
+static void begin_raw_key_object(JsonBuilder *builder, const char *key)
+{
+  json_builder_begin_object(builder);
+  add_base64(builder, "key", key);
+}
+
+/* A compare that @marker does not exist yet. */
+static void add_marker_absent(JsonBuilder *builder, const KvEtcdMarker *marker)
+{
+  begin_raw_key_object(builder, marker->key);
+  add_string(builder, "target", "VERSION");
+  add_string(builder, "result", "EQUAL");
+  add_number(builder, "version", 0);
+  json_builder_end_object(builder);
+}
+
+/* An operation @name ("request_put", ...) on @marker: creating it holds @mark. */
+static void add_marker_operation(JsonBuilder *builder, const char *name, const KvEtcdMarker *marker,
+                                 const char *mark)
+{
+  json_builder_begin_object(builder);
+  json_builder_set_member_name(builder, name);
+  begin_raw_key_object(builder, marker->key);
+  if (mark != NULL) {
+    add_base64(builder, "value", mark);
+    add_number(builder, "lease", marker->lease);
+  }
+  json_builder_end_object(builder);
+  json_builder_end_object(builder);
 }
 
 char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_changes,
-                          const KvCompare *compares, gsize n_compares)
+                          const KvCompare *compares, gsize n_compares, const KvEtcdMarker *marker)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
 
@@ -196,6 +232,8 @@ char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_c
     add_number(builder, "mod_revision", compares[i].revision);
     json_builder_end_object(builder);
   }
+  /* Made once already (its answer lost, the request sent again), it fails here. */
+  add_marker_absent(builder, marker);
   json_builder_end_array(builder);
 
   json_builder_set_member_name(builder, "success");
@@ -207,11 +245,14 @@ char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_c
     add_operation(builder, prefix, &changes[i]);
     json_builder_end_object(builder);
   }
+  add_marker_operation(builder, "request_put", marker, "w");
   json_builder_end_array(builder);
 
-  /* Failed, it reads the compared keys: their revisions say which change broke it. */
+  /* Failed, it reads its marker (made already?), then the compared keys: their revisions
+   * say which change broke it. */
   json_builder_set_member_name(builder, "failure");
   json_builder_begin_array(builder);
+  add_marker_operation(builder, "request_range", marker, NULL);
   for (gsize i = 0; i < n_compares; i++) {
     json_builder_begin_object(builder);
     json_builder_set_member_name(builder, "request_range");
@@ -220,6 +261,47 @@ char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_c
     json_builder_end_object(builder);
   }
   json_builder_end_array(builder);
+  json_builder_end_object(builder);
+  return to_text(builder);
+}
+
+char *kv_etcd_fence_request(const KvEtcdMarker *marker)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new();
+
+  json_builder_begin_object(builder);
+  json_builder_set_member_name(builder, "compare");
+  json_builder_begin_array(builder);
+  add_marker_absent(builder, marker);
+  json_builder_end_array(builder);
+  json_builder_set_member_name(builder, "success");
+  json_builder_begin_array(builder);
+  add_marker_operation(builder, "request_put", marker, "f");
+  json_builder_end_array(builder);
+  json_builder_set_member_name(builder, "failure");
+  json_builder_begin_array(builder);
+  add_marker_operation(builder, "request_range", marker, NULL);
+  json_builder_end_array(builder);
+  json_builder_end_object(builder);
+  return to_text(builder);
+}
+
+char *kv_etcd_lease_grant_request(guint ttl)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new();
+
+  json_builder_begin_object(builder);
+  add_number(builder, "TTL", ttl);
+  json_builder_end_object(builder);
+  return to_text(builder);
+}
+
+char *kv_etcd_lease_keepalive_request(guint64 lease)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new();
+
+  json_builder_begin_object(builder);
+  add_number(builder, "ID", lease);
   json_builder_end_object(builder);
   return to_text(builder);
 }
@@ -280,6 +362,8 @@ KvEtcdRefusal kv_etcd_refusal(const char *why)
     return KV_ETCD_REFUSAL_TOO_LARGE;
   if (strstr(why, "too many operations in txn request") != NULL)
     return KV_ETCD_REFUSAL_TOO_MANY_OPS;
+  if (strstr(why, "requested lease not found") != NULL)
+    return KV_ETCD_REFUSAL_NO_LEASE;
   return KV_ETCD_REFUSAL_NONE;
 }
 
@@ -288,25 +372,78 @@ gboolean kv_etcd_txn_succeeded(JsonObject *response)
   return boolean_member(response, "succeeded");
 }
 
-guint64 kv_etcd_txn_conflict_revision(JsonObject *response)
+/* The kvs a transaction's @index-th response read, or NULL when it read none. */
+static JsonArray *txn_read_kvs(JsonObject *response, guint index)
 {
   JsonNode *node = json_object_get_member(response, "responses");
   JsonArray *responses =
       node != NULL && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+
+  if (responses == NULL || index >= json_array_get_length(responses))
+    return NULL;
+  JsonObject *range =
+      object_member(json_array_get_object_element(responses, index), "response_range");
+  JsonNode *kvs_node = range != NULL ? json_object_get_member(range, "kvs") : NULL;
+  JsonArray *kvs =
+      kvs_node != NULL && JSON_NODE_HOLDS_ARRAY(kvs_node) ? json_node_get_array(kvs_node) : NULL;
+  return kvs != NULL && json_array_get_length(kvs) > 0 ? kvs : NULL;
+}
+
+static guint txn_responses(JsonObject *response)
+{
+  JsonNode *node = json_object_get_member(response, "responses");
+
+  return node != NULL && JSON_NODE_HOLDS_ARRAY(node)
+             ? json_array_get_length(json_node_get_array(node))
+             : 0;
+}
+
+guint64 kv_etcd_txn_conflict_revision(JsonObject *response)
+{
   guint64 revision = 0;
 
-  for (guint i = 0; responses != NULL && i < json_array_get_length(responses); i++) {
-    JsonObject *range =
-        object_member(json_array_get_object_element(responses, i), "response_range");
-    JsonNode *kvs_node = range != NULL ? json_object_get_member(range, "kvs") : NULL;
-    JsonArray *kvs =
-        kvs_node != NULL && JSON_NODE_HOLDS_ARRAY(kvs_node) ? json_node_get_array(kvs_node) : NULL;
+  /* The first response is the marker's. */
+  for (guint i = 1; i < txn_responses(response); i++) {
+    JsonArray *kvs = txn_read_kvs(response, i);
     /* A compared key that is gone was deleted at a revision the answer does not give. */
-    if (kvs == NULL || json_array_get_length(kvs) == 0)
+    if (kvs == NULL)
       return kv_etcd_header_revision(response);
     revision = MAX(revision, number_member(json_array_get_object_element(kvs, 0), "mod_revision"));
   }
   return revision != 0 ? revision : kv_etcd_header_revision(response);
+}
+
+KvEtcdMark kv_etcd_mark(JsonObject *response, gboolean fence, guint64 *out_revision)
+{
+  *out_revision = kv_etcd_header_revision(response);
+  if (kv_etcd_txn_succeeded(response))
+    return fence ? KV_ETCD_MARK_FENCED : KV_ETCD_MARK_WRITTEN;
+  JsonArray *kvs = txn_read_kvs(response, 0);
+  if (kvs == NULL)
+    return KV_ETCD_MARK_ABSENT;
+  JsonObject *kv = json_array_get_object_element(kvs, 0);
+  gsize length;
+  g_autofree guchar *mark =
+      g_base64_decode(json_object_get_string_member_with_default(kv, "value", ""), &length);
+  *out_revision = number_member(kv, "mod_revision");
+  return length == 1 && mark[0] == 'w' ? KV_ETCD_MARK_WRITTEN : KV_ETCD_MARK_FENCED;
+}
+
+guint64 kv_etcd_lease_id(JsonObject *response)
+{
+  return number_member(response, "ID");
+}
+
+gint64 kv_etcd_lease_ttl(JsonObject *response)
+{
+  JsonObject *result = object_member(response, "result");
+  JsonNode *node = json_object_get_member(result != NULL ? result : response, "TTL");
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE(node))
+    return 0;
+  if (json_node_get_value_type(node) == G_TYPE_STRING)
+    return g_ascii_strtoll(json_node_get_string(node), NULL, 10);
+  return json_node_get_int(node);
 }
 
 /* One kv: its key under @prefix and, unless @deleted, its value. FALSE for a key that is

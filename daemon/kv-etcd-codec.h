@@ -39,12 +39,48 @@ char *kv_etcd_range_end(const char *prefix);
  * key @after (NULL: from the first), at @revision (0: the latest), at most @limit. */
 char *kv_etcd_range_request(const char *prefix, const char *after, guint64 revision, guint limit);
 char *kv_etcd_watch_request(const char *prefix, guint64 start_revision);
-/* A put of @change (which has a value) under @prefix: for /v3/kv/put. */
-char *kv_etcd_put_request(const char *prefix, const KvChange *change);
-/* A transaction: every @compares holds (mod_revision equal), then every @changes, under
- * @prefix. */
+
+/* A write's identity in etcd: a key of its own (the raw etcd key) that its transaction
+ * creates, or that a fence creates first, under a lease that removes it a while later.
+ * Whether a write whose answer was lost took effect is read from it. */
+typedef struct {
+  const char *key;
+  guint64 lease;
+} KvEtcdMarker;
+
+/* Where markers live: beside @prefix, outside its range, so that the watch of the prefix
+ * never brings them ("/kvstore/" -> "/kvstore.writes/"). NULL for the empty prefix. */
+char *kv_etcd_marker_prefix(const char *prefix);
+
+/* A transaction: every @compares holds (mod_revision equal) and @marker does not exist,
+ * then every @changes, under @prefix, and @marker created (value "w"). Failed, it reads
+ * @marker, then each compared key. */
 char *kv_etcd_txn_request(const char *prefix, const KvChange *changes, gsize n_changes,
-                          const KvCompare *compares, gsize n_compares);
+                          const KvCompare *compares, gsize n_compares, const KvEtcdMarker *marker);
+
+/* The fence of a write whose answer never came: @marker created (value "f") unless the
+ * write created it first; either way, read back. Once it is made, the write can no longer
+ * take effect. */
+char *kv_etcd_fence_request(const KvEtcdMarker *marker);
+
+/* What a marker says, read from the answer to a transaction or a fence. */
+typedef enum {
+  KV_ETCD_MARK_ABSENT,  /* neither made: the compares failed (a transaction) */
+  KV_ETCD_MARK_WRITTEN, /* the write took effect, at *@out_revision */
+  KV_ETCD_MARK_FENCED,  /* the fence came first: the write never takes effect */
+} KvEtcdMark;
+
+/* The mark of a transaction or fence that answered @response: for one that succeeded,
+ * what it made itself (WRITTEN at its revision, or FENCED). */
+KvEtcdMark kv_etcd_mark(JsonObject *response, gboolean fence, guint64 *out_revision);
+
+/* Leases: a grant of @ttl seconds, a keep-alive of @lease. */
+char *kv_etcd_lease_grant_request(guint ttl);
+char *kv_etcd_lease_keepalive_request(guint64 lease);
+/* The ID of a granted lease (0: none), and the TTL left (<= 0: the lease is gone), from
+ * the answer to a grant or to a keep-alive (whose object is under "result"). */
+guint64 kv_etcd_lease_id(JsonObject *response);
+gint64 kv_etcd_lease_ttl(JsonObject *response);
 
 /* Reads @text as a JSON object; NULL with G_IO_ERROR_INVALID_DATA. */
 JsonNode *kv_etcd_parse(const char *text, gsize length, GError **error);
@@ -76,6 +112,7 @@ typedef enum {
   KV_ETCD_REFUSAL_NONE,         /* not a limit: an outage, a timeout, another error */
   KV_ETCD_REFUSAL_TOO_LARGE,    /* over --max-request-bytes, or the gateway's 2 MiB */
   KV_ETCD_REFUSAL_TOO_MANY_OPS, /* a transaction over --max-txn-ops */
+  KV_ETCD_REFUSAL_NO_LEASE,     /* the lease named is gone: nothing was made */
 } KvEtcdRefusal;
 
 KvEtcdRefusal kv_etcd_refusal(const char *why);
@@ -85,7 +122,8 @@ gboolean kv_etcd_txn_succeeded(JsonObject *response);
 
 /* For a transaction that failed its compares: the revision the replica must reach to hold
  * the change that broke them (the newest revision of the compared keys, read by the
- * transaction's failure branch; the answer's own revision when one of them is gone). */
+ * transaction's failure branch after its marker; the answer's own revision when one of
+ * them is gone). */
 guint64 kv_etcd_txn_conflict_revision(JsonObject *response);
 
 G_END_DECLS

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-etcd-puts.h"
 
-#include "kv-etcd-codec.h"
+#include "kv-error.h"
 #include "kv-soon.h"
 
 #include <gio/gio.h>
@@ -25,8 +25,7 @@ typedef struct {
 } Put;
 
 struct _KvEtcdPuts {
-  KvEtcdClient *client;
-  char *prefix;
+  KvEtcdWriter *writer;
   GQueue waiting;  /* Put, oldest first */
   GHashTable *out; /* Batch, sent and not answered */
   KvSoon *send;    /* the waiting puts, once the bus is read (WAIT_AT_MOST_USEC at most) */
@@ -56,45 +55,34 @@ static gsize put_bytes(const Put *put)
   return strlen(put->key) + g_variant_get_size(put->value);
 }
 
-static void on_answer(const char *body, gsize length, const GError *error, gpointer user_data);
+static void on_answer(const KvEtcdWriteOutcome *outcome, gpointer user_data);
 
 static int compare_keys(gconstpointer a, gconstpointer b)
 {
   return strcmp((*(Put *const *)a)->key, (*(Put *const *)b)->key);
 }
 
-/* Sends @puts (taking them): a plain put when alone, else one transaction. Its timeout is
+/* Sends @puts (taking them) as one write, in key order: the watch then tells them in that
+ * order, as it does a SetMany's, and a revision's signals go out sorted. Its timeout is
  * what remains of the oldest's. */
 static void send_puts(KvEtcdPuts *self, GPtrArray *puts)
 {
   Batch *batch = g_new0(Batch, 1);
-  g_autofree char *request = NULL;
   gint64 deadline = G_MAXINT64;
 
   batch->self = self;
   batch->puts = puts;
-  for (guint i = 0; i < puts->len; i++)
-    deadline = MIN(deadline, ((Put *)g_ptr_array_index(puts, i))->deadline);
-  if (puts->len == 1) {
-    Put *put = g_ptr_array_index(puts, 0);
-    KvChange change = {put->key, put->value};
-    request = kv_etcd_put_request(self->prefix, &change);
-  } else {
-    /* In key order, as a batch: the watch then tells them in that order, as it does a
-     * SetMany's, and a revision's signals go out sorted. */
-    g_ptr_array_sort(puts, compare_keys);
-    g_autofree KvChange *changes = g_new(KvChange, puts->len);
-    for (guint i = 0; i < puts->len; i++) {
-      Put *put = g_ptr_array_index(puts, i);
-      changes[i] = (KvChange){put->key, put->value};
-    }
-    request = kv_etcd_txn_request(self->prefix, changes, puts->len, NULL, 0);
+  g_ptr_array_sort(puts, compare_keys);
+  g_autofree KvChange *changes = g_new(KvChange, puts->len);
+  for (guint i = 0; i < puts->len; i++) {
+    Put *put = g_ptr_array_index(puts, i);
+    changes[i] = (KvChange){put->key, put->value};
+    deadline = MIN(deadline, put->deadline);
   }
   gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
   g_hash_table_add(self->out, batch);
-  /* Without compares, a put made twice stores the same values twice: it may move. */
-  kv_etcd_client_post(self->client, puts->len == 1 ? "/v3/kv/put" : "/v3/kv/txn", request,
-                      (guint)CLAMP(left_ms, 1, G_MAXUINT), TRUE, on_answer, batch);
+  kv_etcd_writer_submit(self->writer, changes, puts->len, NULL, 0,
+                        (guint)CLAMP(left_ms, 1, G_MAXUINT), on_answer, batch);
 }
 
 static void send_alone(KvEtcdPuts *self, Put *put)
@@ -130,42 +118,31 @@ static void on_send(gpointer user_data)
     send_oldest(self);
 }
 
-static gboolean is_refusal(const GError *error)
-{
-  return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_FAILED) &&
-         kv_etcd_refusal(error->message) != KV_ETCD_REFUSAL_NONE;
-}
-
-static void on_answer(const char *body, gsize length, const GError *error, gpointer user_data)
+static void on_answer(const KvEtcdWriteOutcome *outcome, gpointer user_data)
 {
   Batch *batch = user_data;
   KvEtcdPuts *self = batch->self;
   g_autoptr(GPtrArray) puts = g_ptr_array_ref(batch->puts);
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(JsonNode) root = error == NULL ? kv_etcd_parse(body, length, &local_error) : NULL;
-  const GError *failure = error != NULL ? error : local_error;
 
   batch_free(batch);
   /* A transaction over one of etcd's limits may be a few puts each within them: they
    * go again alone, and each has its own answer. */
-  if (root == NULL && puts->len > 1 && is_refusal(failure)) {
+  if (puts->len > 1 && g_error_matches(outcome->error, KV_ERROR, KV_ERROR_TOO_LARGE)) {
     while (puts->len > 0)
       send_alone(self, g_ptr_array_steal_index(puts, 0));
     return;
   }
-  guint64 revision = root != NULL ? kv_etcd_header_revision(json_node_get_object(root)) : 0;
   for (guint i = 0; i < puts->len; i++) {
     Put *put = g_ptr_array_index(puts, i);
-    put->done(revision, root != NULL ? NULL : failure, put->user_data);
+    put->done(outcome->revision, outcome->error, put->user_data);
   }
 }
 
-KvEtcdPuts *kv_etcd_puts_new(KvEtcdClient *client, sd_event *event, const char *prefix)
+KvEtcdPuts *kv_etcd_puts_new(KvEtcdWriter *writer, sd_event *event)
 {
   KvEtcdPuts *self = g_new0(KvEtcdPuts, 1);
 
-  self->client = client;
-  self->prefix = g_strdup(prefix);
+  self->writer = writer;
   g_queue_init(&self->waiting);
   self->out = g_hash_table_new(NULL, NULL);
   /* Once nothing else is ready, the calls already on the bus are read, and their puts go
@@ -208,6 +185,5 @@ void kv_etcd_puts_free(KvEtcdPuts *self)
     batch_free(l->data);
   g_list_free(out);
   g_hash_table_unref(self->out);
-  g_free(self->prefix);
   g_free(self);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include "kv-etcd-client.h"
+#include "kv-etcd-writer.h"
 
 #include <glib.h>
 #include <systemd/sd-event.h>
@@ -15,12 +15,12 @@ G_BEGIN_DECLS
  * share its revision); a lone writer's put goes as it did. */
 typedef struct _KvEtcdPuts KvEtcdPuts;
 
-/* etcd's answer to a put: the revision it was made at, or @error (the client's; etcd's
- * message for a refusal). */
+/* How a put ended: the revision it was made at, or @error (KV_ERROR_UNAVAILABLE: not made;
+ * KV_ERROR_TOO_LARGE: over etcd's limits; KV_ERROR_INDETERMINATE: perhaps made). */
 typedef void (*KvEtcdPutFunc)(guint64 revision, const GError *error, gpointer user_data);
 
-/* Puts under @prefix through @client, which must outlive them, on @event. */
-KvEtcdPuts *kv_etcd_puts_new(KvEtcdClient *client, sd_event *event, const char *prefix);
+/* Puts through @writer, which must outlive them, on @event. */
+KvEtcdPuts *kv_etcd_puts_new(KvEtcdWriter *writer, sd_event *event);
 
 /* Stores @value (a floating reference is sunk) under @key, answered within @timeout_ms:
  * @done is told once, from the event loop. @key is not among the puts not yet answered
@@ -28,8 +28,8 @@ KvEtcdPuts *kv_etcd_puts_new(KvEtcdClient *client, sd_event *event, const char *
 void kv_etcd_puts_add(KvEtcdPuts *self, const char *key, GVariant *value, guint timeout_ms,
                       KvEtcdPutFunc done, gpointer user_data);
 
-/* Frees @self once its client is freed (which drops the requests out without a word); the
- * puts waiting are dropped too. */
+/* Frees @self once its writer's client is freed (which drops the requests out without a
+ * word); the puts waiting are dropped too. */
 void kv_etcd_puts_free(KvEtcdPuts *self);
 
 G_END_DECLS

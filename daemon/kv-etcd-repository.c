@@ -5,6 +5,7 @@
 #include "kv-etcd-client.h"
 #include "kv-etcd-codec.h"
 #include "kv-etcd-puts.h"
+#include "kv-etcd-writer.h"
 #include "kv-memory-repository.h"
 
 #include <gio/gio.h>
@@ -20,6 +21,7 @@ typedef struct {
   KvRepository parent;
   KvRepository *replica;
   KvEtcdClient *client;
+  KvEtcdWriter *writer;
   KvEtcdPuts *puts; /* Sets on their way */
   sd_event *event;
   char *prefix;
@@ -45,7 +47,6 @@ typedef struct {
   KvRepositorySubmitFunc done;
   gpointer user_data;
   guint64 revision;
-  gboolean compared; /* a transaction with compares, which may fail them */
   gboolean conflict;
   sd_event_source *deadline; /* while it waits for the watch */
 } Submission;
@@ -379,31 +380,10 @@ static int on_deadline(sd_event_source *source, uint64_t usec, void *user_data)
   return 0;
 }
 
-/* Why a write did not reach etcd, as the error its caller gets. etcd refuses a request over
- * its --max-request-bytes (1.5 MiB unless set), its JSON gateway one over 2 MiB, and a
- * transaction of more operations than its --max-txn-ops (128 unless set): no outage, and
- * no use trying again. */
-static GError *refusal_error(const char *why)
+/* Not made in etcd (or perhaps made: KV_ERROR_INDETERMINATE), as @error says. */
+static void submission_fail(Submission *submission, const GError *error)
 {
-  switch (kv_etcd_refusal(why)) {
-  case KV_ETCD_REFUSAL_TOO_LARGE:
-    return g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE,
-                       "etcd takes no request this large (its --max-request-bytes): %s", why);
-  case KV_ETCD_REFUSAL_TOO_MANY_OPS:
-    return g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE,
-                       "etcd takes no transaction of this many keys (its --max-txn-ops): %s", why);
-  case KV_ETCD_REFUSAL_NONE:
-    break;
-  }
-  return g_error_new(KV_ERROR, KV_ERROR_UNAVAILABLE, "etcd did not take the change: %s", why);
-}
-
-/* Not made in etcd, for @why. */
-static void submission_fail(Submission *submission, const char *why)
-{
-  g_autoptr(GError) refused = refusal_error(why);
-
-  submission->done(0, refused, submission->user_data);
+  submission->done(0, error, submission->user_data);
   submission_free(submission);
 }
 
@@ -421,23 +401,19 @@ static void await_watch(Submission *submission)
                              (uint64_t)self->write_timeout_ms * 1000, 0, on_deadline, submission);
 }
 
-static void on_txn(const char *body, gsize length, const GError *error, gpointer user_data)
+static void on_written(const KvEtcdWriteOutcome *outcome, gpointer user_data)
 {
   Submission *submission = user_data;
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(JsonNode) root = error == NULL ? kv_etcd_parse(body, length, &local_error) : NULL;
 
-  if (root == NULL) {
-    submission_fail(submission, error != NULL ? error->message : local_error->message);
+  if (outcome->error != NULL) {
+    submission_fail(submission, outcome->error);
     return;
   }
-  JsonObject *response = json_node_get_object(root);
   /* Failed compares: the write is worked out again once the replica has the change that
    * broke them; waiting for the answer's own revision could mean waiting for a change
    * outside the prefix, which never comes here. */
-  submission->conflict = submission->compared && !kv_etcd_txn_succeeded(response);
-  submission->revision = submission->conflict ? kv_etcd_txn_conflict_revision(response)
-                                              : kv_etcd_header_revision(response);
+  submission->conflict = outcome->conflict;
+  submission->revision = outcome->revision;
   await_watch(submission);
 }
 
@@ -446,7 +422,7 @@ static void on_put(guint64 revision, const GError *error, gpointer user_data)
   Submission *submission = user_data;
 
   if (error != NULL) {
-    submission_fail(submission, error->message);
+    submission_fail(submission, error);
     return;
   }
   submission->revision = revision;
@@ -461,7 +437,6 @@ static void etcd_submit(KvRepository *repository, const KvChange *changes, gsize
   Submission *submission = g_new0(Submission, 1);
 
   submission->self = self;
-  submission->compared = n_compares > 0;
   submission->done = done;
   submission->user_data = user_data;
   g_hash_table_add(self->submissions, submission);
@@ -471,12 +446,8 @@ static void etcd_submit(KvRepository *repository, const KvChange *changes, gsize
                      submission);
     return;
   }
-  g_autofree char *request =
-      kv_etcd_txn_request(self->prefix, changes, n_changes, compares, n_compares);
-  /* Without compares a write made twice stores the same values twice; with them, a second
-   * make would fail its compares and be taken for another writer's change. */
-  kv_etcd_client_post(self->client, "/v3/kv/txn", request, self->write_timeout_ms, n_compares == 0,
-                      on_txn, submission);
+  kv_etcd_writer_submit(self->writer, changes, n_changes, compares, n_compares,
+                        self->write_timeout_ms, on_written, submission);
 }
 
 static void etcd_set_change_func(KvRepository *repository, KvRepositoryChangeFunc func,
@@ -550,6 +521,7 @@ static void etcd_free(KvRepository *repository)
   /* The client drops the reload's request without telling it. */
   kv_etcd_client_free(self->client);
   kv_etcd_puts_free(self->puts);
+  kv_etcd_writer_free(self->writer);
   g_clear_pointer(&self->reload, reload_free);
   sd_event_source_disable_unref(self->retry);
   sd_event_unref(self->event);
@@ -590,7 +562,9 @@ KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *ev
   self->parent.vtable = &etcd_vtable;
   self->replica = kv_memory_repository_new();
   self->client = kv_etcd_client_new(event, options->endpoints);
-  self->puts = kv_etcd_puts_new(self->client, event, options->prefix);
+  self->writer =
+      kv_etcd_writer_new(self->client, event, options->prefix, options->write_timeout_ms);
+  self->puts = kv_etcd_puts_new(self->writer, event);
   self->event = sd_event_ref(event);
   self->prefix = g_strdup(options->prefix);
   self->write_timeout_ms = options->write_timeout_ms;

@@ -30,6 +30,7 @@ typedef enum {
   KV_STORE_ERROR_CONFLICT,           /* org.example.KVStore.Error.Conflict */
   KV_STORE_ERROR_QUOTA_EXCEEDED,     /* org.example.KVStore.Error.QuotaExceeded */
   KV_STORE_ERROR_UNAVAILABLE,        /* org.example.KVStore.Error.Unavailable */
+  KV_STORE_ERROR_INDETERMINATE,      /* org.example.KVStore.Error.Indeterminate */
 } KvStoreError;
 
 #define KV_STORE_ERROR (kv_store_error_quark())
@@ -47,6 +48,7 @@ static inline GQuark kv_store_error_quark(void)
       {KV_STORE_ERROR_CONFLICT, "org.example.KVStore.Error.Conflict"},
       {KV_STORE_ERROR_QUOTA_EXCEEDED, "org.example.KVStore.Error.QuotaExceeded"},
       {KV_STORE_ERROR_UNAVAILABLE, "org.example.KVStore.Error.Unavailable"},
+      {KV_STORE_ERROR_INDETERMINATE, "org.example.KVStore.Error.Indeterminate"},
   };
   static gsize quark = 0;
 

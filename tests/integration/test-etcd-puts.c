@@ -12,6 +12,7 @@
 typedef struct {
   sd_event *event;
   KvEtcdClient *client;
+  KvEtcdWriter *writer;
   KvEtcdPuts *puts;
   guint answered;
   guint64 revisions[3];
@@ -25,13 +26,15 @@ static void setup(Fixture *f, gconstpointer data)
 
   g_assert_cmpint(sd_event_new(&f->event), >=, 0);
   f->client = kv_etcd_client_new(f->event, endpoints);
-  f->puts = kv_etcd_puts_new(f->client, f->event, prefix);
+  f->writer = kv_etcd_writer_new(f->client, f->event, prefix, 5000);
+  f->puts = kv_etcd_puts_new(f->writer, f->event);
 }
 
 static void teardown(Fixture *f, gconstpointer data)
 {
   kv_etcd_client_free(f->client);
   kv_etcd_puts_free(f->puts);
+  kv_etcd_writer_free(f->writer);
   sd_event_unref(f->event);
 }
 

@@ -76,27 +76,35 @@ static char *base64(const char *text, gsize length)
   return g_base64_encode((const guchar *)text, length);
 }
 
-/* A transaction's compares and operations, keys under the prefix. */
+/* A transaction's compares and operations, keys under the prefix, and its marker: created
+ * with the changes when absent; read first when the transaction fails. */
 static void test_txn_request(void)
 {
   KvChange changes[] = {{"a", g_variant_ref_sink(g_variant_new_int32(7))}, {"b", NULL}};
   KvCompare compares[] = {{"a", 0}, {"b", 42}};
-  g_autofree char *text = kv_etcd_txn_request("/p/", changes, 2, compares, 2);
+  KvEtcdMarker marker = {"/p.writes/x/1", 99};
+  g_autofree char *text = kv_etcd_txn_request("/p/", changes, 2, compares, 2, &marker);
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) root = kv_etcd_parse(text, strlen(text), &error);
   g_autofree char *key_a = base64("/p/a", 4);
   g_autofree char *key_b = base64("/p/b", 4);
+  g_autofree char *key_marker = base64(marker.key, strlen(marker.key));
   g_autofree char *value = base64("i\0\7\0\0\0", 6);
 
   g_assert_no_error(error);
   JsonObject *txn = json_node_get_object(root);
   JsonArray *compare = json_object_get_array_member(txn, "compare");
   JsonArray *success = json_object_get_array_member(txn, "success");
-  g_assert_cmpuint(json_array_get_length(compare), ==, 2);
+  g_assert_cmpuint(json_array_get_length(compare), ==, 3);
   JsonObject *second = json_array_get_object_element(compare, 1);
   g_assert_cmpstr(json_object_get_string_member(second, "key"), ==, key_b);
   g_assert_cmpstr(json_object_get_string_member(second, "target"), ==, "MOD");
   g_assert_cmpstr(json_object_get_string_member(second, "mod_revision"), ==, "42");
+  JsonObject *absent = json_array_get_object_element(compare, 2);
+  g_assert_cmpstr(json_object_get_string_member(absent, "key"), ==, key_marker);
+  g_assert_cmpstr(json_object_get_string_member(absent, "target"), ==, "VERSION");
+  g_assert_cmpstr(json_object_get_string_member(absent, "version"), ==, "0");
+  g_assert_cmpuint(json_array_get_length(success), ==, 3);
   JsonObject *put =
       json_object_get_object_member(json_array_get_object_element(success, 0), "request_put");
   g_assert_cmpstr(json_object_get_string_member(put, "key"), ==, key_a);
@@ -104,53 +112,127 @@ static void test_txn_request(void)
   JsonObject *delete = json_object_get_object_member(json_array_get_object_element(success, 1),
                                                      "request_delete_range");
   g_assert_cmpstr(json_object_get_string_member(delete, "key"), ==, key_b);
-  /* Failed, it reads each compared key. */
+  JsonObject *mark =
+      json_object_get_object_member(json_array_get_object_element(success, 2), "request_put");
+  g_assert_cmpstr(json_object_get_string_member(mark, "key"), ==, key_marker);
+  g_assert_cmpstr(json_object_get_string_member(mark, "value"), ==, "dw==");
+  g_assert_cmpstr(json_object_get_string_member(mark, "lease"), ==, "99");
+  /* Failed, it reads its marker, then each compared key. */
   JsonArray *failure = json_object_get_array_member(txn, "failure");
-  g_assert_cmpuint(json_array_get_length(failure), ==, 2);
+  g_assert_cmpuint(json_array_get_length(failure), ==, 3);
   JsonObject *range =
-      json_object_get_object_member(json_array_get_object_element(failure, 1), "request_range");
+      json_object_get_object_member(json_array_get_object_element(failure, 0), "request_range");
+  g_assert_cmpstr(json_object_get_string_member(range, "key"), ==, key_marker);
+  range = json_object_get_object_member(json_array_get_object_element(failure, 2), "request_range");
   g_assert_cmpstr(json_object_get_string_member(range, "key"), ==, key_b);
   g_variant_unref(changes[0].value);
 }
 
-/* A failed transaction waits for the newest revision of its compared keys, or for its own
- * revision when one of them is gone. */
+/* A fence creates the marker as fenced ("f") unless it exists, and reads it otherwise. */
+static void test_fence_request(void)
+{
+  KvEtcdMarker marker = {"/p.writes/x/1", 7};
+  g_autofree char *text = kv_etcd_fence_request(&marker);
+  g_autoptr(JsonNode) root = kv_etcd_parse(text, strlen(text), NULL);
+  JsonObject *txn = json_node_get_object(root);
+  g_autofree char *key = base64(marker.key, strlen(marker.key));
+
+  JsonArray *compare = json_object_get_array_member(txn, "compare");
+  g_assert_cmpuint(json_array_get_length(compare), ==, 1);
+  g_assert_cmpstr(
+      json_object_get_string_member(json_array_get_object_element(compare, 0), "target"), ==,
+      "VERSION");
+  JsonObject *put = json_object_get_object_member(
+      json_array_get_object_element(json_object_get_array_member(txn, "success"), 0),
+      "request_put");
+  g_assert_cmpstr(json_object_get_string_member(put, "key"), ==, key);
+  g_assert_cmpstr(json_object_get_string_member(put, "value"), ==, "Zg==");
+  JsonObject *range = json_object_get_object_member(
+      json_array_get_object_element(json_object_get_array_member(txn, "failure"), 0),
+      "request_range");
+  g_assert_cmpstr(json_object_get_string_member(range, "key"), ==, key);
+}
+
+/* Markers sort before the prefix and outside its range; none for the empty prefix. */
+static void test_marker_prefix(void)
+{
+  g_autofree char *usual = kv_etcd_marker_prefix("/kvstore/");
+  g_autofree char *other = kv_etcd_marker_prefix("app");
+
+  g_assert_cmpstr(usual, ==, "/kvstore.writes/");
+  g_assert_cmpint(strcmp(other, "app"), <, 0);
+  g_assert_false(g_str_has_prefix(other, "app"));
+  g_assert_null(kv_etcd_marker_prefix(""));
+}
+
+/* A failed transaction waits for the newest revision of its compared keys (the responses
+ * after its marker's), or for its own revision when one of them is gone. */
 static void test_conflict_revision(void)
 {
   const char *both =
       "{\"header\":{\"revision\":\"90\"},\"responses\":["
+      "{\"response_range\":{}},"
       "{\"response_range\":{\"kvs\":[{\"key\":\"L3AvYQ==\",\"mod_revision\":\"41\"}],"
       "\"count\":\"1\"}},"
       "{\"response_range\":{\"kvs\":[{\"key\":\"L3AvYg==\",\"mod_revision\":\"57\"}],"
       "\"count\":\"1\"}}]}";
   const char *one_gone = "{\"header\":{\"revision\":\"90\"},\"responses\":["
+                         "{\"response_range\":{}},"
                          "{\"response_range\":{\"kvs\":[{\"key\":\"L3AvYQ==\","
                          "\"mod_revision\":\"41\"}],\"count\":\"1\"}},"
                          "{\"response_range\":{}}]}";
   g_autoptr(JsonNode) found = kv_etcd_parse(both, strlen(both), NULL);
   g_autoptr(JsonNode) gone = kv_etcd_parse(one_gone, strlen(one_gone), NULL);
+  guint64 revision;
 
   g_assert_cmpuint(kv_etcd_txn_conflict_revision(json_node_get_object(found)), ==, 57);
   g_assert_cmpuint(kv_etcd_txn_conflict_revision(json_node_get_object(gone)), ==, 90);
+  g_assert_cmpint(kv_etcd_mark(json_node_get_object(found), FALSE, &revision), ==,
+                  KV_ETCD_MARK_ABSENT);
 }
 
-/* A Set without compares is a plain put: the key under the prefix and the encoded value,
- * nothing else. */
-static void test_put_request(void)
+/* What a marker says: made by the write (at its revision) or by a fence; a transaction or
+ * fence that succeeded made it itself. */
+static void test_marks(void)
 {
-  g_autoptr(GVariant) value = g_variant_ref_sink(g_variant_new_int32(7));
-  KvChange change = {"a", value};
-  g_autofree char *text = kv_etcd_put_request("/p/", &change);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) root = kv_etcd_parse(text, strlen(text), &error);
-  g_autofree char *key = base64("/p/a", 4);
-  g_autofree char *encoded = base64("i\0\7\0\0\0", 6);
+  const char *written = "{\"header\":{\"revision\":\"90\"},\"responses\":["
+                        "{\"response_range\":{\"kvs\":[{\"key\":\"eA==\",\"mod_revision\":"
+                        "\"77\",\"value\":\"dw==\"}],\"count\":\"1\"}}]}";
+  const char *fenced = "{\"header\":{\"revision\":\"90\"},\"responses\":["
+                       "{\"response_range\":{\"kvs\":[{\"key\":\"eA==\",\"mod_revision\":"
+                       "\"80\",\"value\":\"Zg==\"}],\"count\":\"1\"}}]}";
+  const char *made = "{\"header\":{\"revision\":\"91\"},\"succeeded\":true}";
+  g_autoptr(JsonNode) w = kv_etcd_parse(written, strlen(written), NULL);
+  g_autoptr(JsonNode) f = kv_etcd_parse(fenced, strlen(fenced), NULL);
+  g_autoptr(JsonNode) m = kv_etcd_parse(made, strlen(made), NULL);
+  guint64 revision = 0;
 
-  g_assert_no_error(error);
-  JsonObject *put = json_node_get_object(root);
-  g_assert_cmpuint(json_object_get_size(put), ==, 2);
-  g_assert_cmpstr(json_object_get_string_member(put, "key"), ==, key);
-  g_assert_cmpstr(json_object_get_string_member(put, "value"), ==, encoded);
+  g_assert_cmpint(kv_etcd_mark(json_node_get_object(w), TRUE, &revision), ==, KV_ETCD_MARK_WRITTEN);
+  g_assert_cmpuint(revision, ==, 77);
+  g_assert_cmpint(kv_etcd_mark(json_node_get_object(f), FALSE, &revision), ==, KV_ETCD_MARK_FENCED);
+  g_assert_cmpint(kv_etcd_mark(json_node_get_object(m), FALSE, &revision), ==,
+                  KV_ETCD_MARK_WRITTEN);
+  g_assert_cmpuint(revision, ==, 91);
+  g_assert_cmpint(kv_etcd_mark(json_node_get_object(m), TRUE, &revision), ==, KV_ETCD_MARK_FENCED);
+}
+
+/* Leases: a grant's ID and TTL, a keep-alive's TTL under "result" (none: the lease is
+ * gone). */
+static void test_leases(void)
+{
+  const char *granted = "{\"header\":{},\"ID\":\"4111120475568763909\",\"TTL\":\"60\"}";
+  const char *kept = "{\"result\":{\"header\":{},\"ID\":\"41\",\"TTL\":\"59\"}}";
+  const char *gone = "{\"result\":{\"header\":{},\"ID\":\"41\"}}";
+  g_autoptr(JsonNode) g = kv_etcd_parse(granted, strlen(granted), NULL);
+  g_autoptr(JsonNode) k = kv_etcd_parse(kept, strlen(kept), NULL);
+  g_autoptr(JsonNode) x = kv_etcd_parse(gone, strlen(gone), NULL);
+  g_autofree char *keepalive = kv_etcd_lease_keepalive_request(41);
+
+  g_assert_cmpuint(kv_etcd_lease_id(json_node_get_object(g)), ==, 4111120475568763909ULL);
+  g_assert_cmpint(kv_etcd_lease_ttl(json_node_get_object(g)), ==, 60);
+  g_assert_cmpint(kv_etcd_lease_ttl(json_node_get_object(k)), ==, 59);
+  g_assert_cmpint(kv_etcd_lease_ttl(json_node_get_object(x)), ==, 0);
+  g_assert_cmpstr(keepalive, ==, "{\"ID\":\"41\"}");
 }
 
 /* etcd's messages for requests over its limits (as its JSON gateway gives them) are told
@@ -242,7 +324,10 @@ int main(int argc, char **argv)
   g_test_add_func("/etcd-codec/bad-values-refused", test_bad_values_refused);
   g_test_add_func("/etcd-codec/range-end", test_range_end);
   g_test_add_func("/etcd-codec/txn-request", test_txn_request);
-  g_test_add_func("/etcd-codec/put-request", test_put_request);
+  g_test_add_func("/etcd-codec/fence-request", test_fence_request);
+  g_test_add_func("/etcd-codec/marker-prefix", test_marker_prefix);
+  g_test_add_func("/etcd-codec/marks", test_marks);
+  g_test_add_func("/etcd-codec/leases", test_leases);
   g_test_add_func("/etcd-codec/conflict-revision", test_conflict_revision);
   g_test_add_func("/etcd-codec/refusals", test_refusals);
   g_test_add_func("/etcd-codec/range-response", test_range_response);
