@@ -4,6 +4,7 @@
 #include "kv-error.h"
 #include "kv-etcd-client.h"
 #include "kv-etcd-codec.h"
+#include "kv-etcd-probe.h"
 #include "kv-etcd-puts.h"
 #include "kv-etcd-writer.h"
 #include "kv-memory-repository.h"
@@ -27,7 +28,10 @@ typedef struct {
   char *prefix;
   guint write_timeout_ms;
   KvEtcdStream *watch;
-  gboolean current;   /* the watch runs and has started */
+  guint watch_endpoint;
+  gboolean watch_created;
+  KvEtcdProbe *probe; /* of the watch's member, once the watch is created */
+  gboolean current;   /* the watch runs, and its member answered as part of the cluster */
   guint64 applied;    /* the replica holds every change up to this revision */
   GPtrArray *waiting; /* Submissions done in etcd, waiting for the watch */
   GHashTable *submissions;
@@ -311,6 +315,7 @@ static int on_retry(sd_event_source *source, uint64_t usec, void *user_data)
 static void retry_watch(KvEtcdRepository *self, const char *why)
 {
   self->watch = NULL;
+  kv_etcd_probe_stop(self->probe);
   say_state(self, FALSE,
             "etcd at %s: the watch ended (%s); again in %u ms, from revision %" G_GUINT64_FORMAT,
             kv_etcd_client_endpoint(self->client), why, self->backoff_ms, self->applied + 1);
@@ -335,15 +340,18 @@ static void on_watch_line(const char *line, gsize length, gpointer user_data)
     /* Compacted: what the watch needed is gone. */
     kv_etcd_stream_cancel(self->watch);
     self->watch = NULL;
+    kv_etcd_probe_stop(self->probe);
     start_reload(self);
     return;
   }
   if (json_object_get_boolean_member_with_default(result, "created", FALSE)) {
     self->backoff_ms = BACKOFF_FIRST_MS;
-    say_state(self, TRUE, "following etcd at %s from revision %" G_GUINT64_FORMAT,
-              kv_etcd_client_endpoint(self->client), self->applied + 1);
     /* Its header is the cluster's revision at the watch's creation, not a promise: the
-     * changes since the load (a write answered meanwhile, say) come after it. */
+     * changes since the load (a write answered meanwhile, say) come after it. Current
+     * again once its member answers a probe asked after this. */
+    self->watch_created = TRUE;
+    self->watch_endpoint = kv_etcd_stream_endpoint(self->watch);
+    kv_etcd_probe_follow(self->probe, self->watch_endpoint);
     return;
   }
   g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
@@ -368,8 +376,38 @@ static void start_watch(KvEtcdRepository *self)
 {
   g_autofree char *request = kv_etcd_watch_request(self->prefix, self->applied + 1);
 
+  self->watch_created = FALSE;
   self->watch =
       kv_etcd_client_stream(self->client, "/v3/watch", request, on_watch_line, on_watch_end, self);
+}
+
+/* The watch's member answered a probe asked at @sent, or did not (@error): the replica is
+ * current while it does; when it does not, the watch moves to another member, if there
+ * is one. */
+static void on_probe(gint64 sent, const GError *error, gpointer user_data)
+{
+  KvEtcdRepository *self = user_data;
+  const char *url = kv_etcd_client_endpoint_url(self->client, self->watch_endpoint);
+  gboolean alone = kv_etcd_client_n_endpoints(self->client) == 1;
+
+  if (error == NULL) {
+    if (!self->current && self->watch != NULL && self->watch_created && self->reload == NULL)
+      say_state(self, TRUE, "following etcd at %s from revision %" G_GUINT64_FORMAT, url,
+                self->applied + 1);
+    return;
+  }
+  say_state(self, FALSE,
+            "etcd at %s did not answer as a member of its cluster (%s): reads come from what "
+            "it last sent%s",
+            url, error->message,
+            alone ? "; kvstored has no other member to turn to (it was given one URL)"
+                  : "; the watch moves to another member");
+  if (alone || self->watch == NULL)
+    return;
+  kv_etcd_client_suspect(self->client, self->watch_endpoint);
+  kv_etcd_probe_stop(self->probe);
+  kv_etcd_stream_cancel(self->watch);
+  start_watch(self);
 }
 
 /* A write committed in etcd that the watch did not bring in time: it is answered all the
@@ -520,6 +558,7 @@ static void etcd_free(KvRepository *repository)
     kv_etcd_stream_cancel(self->watch);
   /* The client drops the reload's request without telling it. */
   kv_etcd_client_free(self->client);
+  kv_etcd_probe_free(self->probe);
   kv_etcd_puts_free(self->puts);
   kv_etcd_writer_free(self->writer);
   g_clear_pointer(&self->reload, reload_free);
@@ -565,6 +604,7 @@ KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *ev
   self->writer =
       kv_etcd_writer_new(self->client, event, options->prefix, options->write_timeout_ms);
   self->puts = kv_etcd_puts_new(self->writer, event);
+  self->probe = kv_etcd_probe_new(self->client, event, options->prefix, on_probe, self);
   self->event = sd_event_ref(event);
   self->prefix = g_strdup(options->prefix);
   self->write_timeout_ms = options->write_timeout_ms;

@@ -193,6 +193,10 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
   if (options->etcd_timeout < 0 || options->etcd_timeout > 3600 ||
       options->etcd_start_timeout < 0 || options->etcd_start_timeout > 3600)
     return usage_error("--etcd-timeout and --etcd-start-timeout take 0 to 3600 seconds");
+  /* Write markers live beside the prefix, outside its range: the whole key space has no
+   * outside. */
+  if (options->etcd_prefix != NULL && options->etcd_prefix[0] == '\0')
+    return usage_error("--etcd-prefix must not be empty");
   if (options->check && options->repair)
     return usage_error("--check and --repair exclude each other");
   if ((options->check || options->repair) && options->in_memory)
