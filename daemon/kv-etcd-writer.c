@@ -410,6 +410,8 @@ KvEtcdWriter *kv_etcd_writer_new(KvEtcdClient *client, sd_event *event, const ch
                                  (uint64_t)KEEPALIVE_S * G_USEC_PER_SEC, G_USEC_PER_SEC,
                                  on_keepalive, self) >= 0)
     sd_event_source_set_enabled(self->keepalive, SD_EVENT_ON);
+  /* Asked for now, so that the first write need not wait for it. */
+  grant(self);
   return self;
 }
 

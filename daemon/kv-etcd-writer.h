@@ -28,7 +28,8 @@ typedef struct {
 typedef void (*KvEtcdWriteFunc)(const KvEtcdWriteOutcome *outcome, gpointer user_data);
 
 /* A writer under @prefix (not empty) through @client (which it does not own), on @event,
- * for writes of at most @max_timeout_ms. Its lease is granted at the first write. */
+ * for writes of at most @max_timeout_ms. It asks for its lease at once; a write waits
+ * for it (and fails Unavailable, unsent, if none comes in its time). */
 KvEtcdWriter *kv_etcd_writer_new(KvEtcdClient *client, sd_event *event, const char *prefix,
                                  guint max_timeout_ms);
 

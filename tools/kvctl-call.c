@@ -11,8 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define KV_ERROR_NOT_FOUND_NAME "org.example.KVStore.Error.NotFound"
-#define KV_ERROR_CONFLICT_NAME  "org.example.KVStore.Error.Conflict"
+#define KV_ERROR_NOT_FOUND_NAME     "org.example.KVStore.Error.NotFound"
+#define KV_ERROR_CONFLICT_NAME      "org.example.KVStore.Error.Conflict"
+#define KV_ERROR_INDETERMINATE_NAME "org.example.KVStore.Error.Indeterminate"
 
 int kvctl_usage_error(Kvctl *kvctl, const char *format, ...)
 {
@@ -185,17 +186,19 @@ int kvctl_call_failure(Kvctl *kvctl, const sd_bus_error *error, int r, gboolean 
     if (sd_bus_error_is_set(error))
       fprintf(stderr, " (%s: %s)", error->name, error->message ? error->message : "");
     fputc('\n', stderr);
-    if (write)
-      fputs(maybe_applied, stderr);
-    return KVCTL_EXIT_FAILURE;
+    if (!write)
+      return KVCTL_EXIT_FAILURE;
+    fputs(maybe_applied, stderr);
+    return KVCTL_EXIT_INDETERMINATE;
   }
   if (r == -ETIMEDOUT ||
       sd_bus_error_has_names(error, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT)) {
     fprintf(stderr, "kvctl: no reply within %g s (set another limit with --timeout)\n",
             (double)kvctl->timeout_usec / G_USEC_PER_SEC);
-    if (write)
-      fputs(maybe_applied, stderr);
-    return KVCTL_EXIT_FAILURE;
+    if (!write)
+      return KVCTL_EXIT_FAILURE;
+    fputs(maybe_applied, stderr);
+    return KVCTL_EXIT_INDETERMINATE;
   }
   if (sd_bus_error_is_set(error))
     fprintf(stderr, "kvctl: %s (%s)\n", error->message ? error->message : error->name, error->name);
@@ -205,6 +208,10 @@ int kvctl_call_failure(Kvctl *kvctl, const sd_bus_error *error, int r, gboolean 
     return KVCTL_EXIT_MISSING;
   if (sd_bus_error_has_name(error, KV_ERROR_CONFLICT_NAME))
     return KVCTL_EXIT_CONFLICT;
+  if (sd_bus_error_has_name(error, KV_ERROR_INDETERMINATE_NAME)) {
+    fputs(maybe_applied, stderr);
+    return KVCTL_EXIT_INDETERMINATE;
+  }
   return KVCTL_EXIT_FAILURE;
 }
 

@@ -15,6 +15,7 @@ enum {
   KVCTL_EXIT_USAGE = 2,
   KVCTL_EXIT_FAILURE = 3,
   KVCTL_EXIT_CONFLICT = 4,
+  KVCTL_EXIT_INDETERMINATE = 5, /* a write that may or may not have been made */
 };
 
 /* One call's default wait for its reply; `load` of a full batch on a slow disk takes a

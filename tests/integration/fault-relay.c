@@ -3,9 +3,9 @@
  * 127.0.0.1:LISTEN_PORT to 127.0.0.1:TARGET_PORT, and makes the faults the etcd fault tests
  * need, as told by lines on standard input (each answered "ok" on standard output once in
  * force):
- *   drop-txn-answers N  the next N answers to a POST /v3/kv/txn are thrown away, and their
- *                       connection closed: etcd made the transaction, its client never
- *                       hears so
+ *   drop-write-answers N  the next N answers to a write (POST /v3/kv/txn or /v3/kv/put)
+ *                       are thrown away, and their connection closed: etcd made the
+ *                       write, its client never hears so
  *   block               nothing more goes either way, on any connection, old or new: a
  *                       network that drops every packet
  *   block-from TEXT     the same for connections whose first bytes hold TEXT (etcd peers
@@ -28,9 +28,9 @@
 
 typedef struct {
   int client, server;
-  gboolean txn_asked; /* the client's last bytes held a transaction */
-  gboolean blocked;   /* nothing goes through */
-  GString *head;      /* the client's first bytes */
+  gboolean write_asked; /* the client's last bytes held a write */
+  gboolean blocked;     /* nothing goes through */
+  GString *head;        /* the client's first bytes */
 } Link;
 
 static Link links[MAX_LINKS];
@@ -112,10 +112,14 @@ static gboolean relay(guint i, gboolean from_client)
   if (from_client) {
     if (link->head->len < HEAD_BYTES)
       g_string_append_len(link->head, buffer, MIN(n, (gssize)(HEAD_BYTES - link->head->len)));
-    link->txn_asked = strstr(buffer, "POST /v3/kv/txn") != NULL;
+    /* A request's body may come in bytes of its own: only a request line says what the
+     * next answer is to. */
+    if (strstr(buffer, " HTTP/1.1\r\n") != NULL)
+      link->write_asked =
+          strstr(buffer, "POST /v3/kv/txn") != NULL || strstr(buffer, "POST /v3/kv/put") != NULL;
     if (head_blocked(link))
       link->blocked = TRUE;
-  } else if (link->txn_asked && drop_answers > 0) {
+  } else if (link->write_asked && drop_answers > 0) {
     drop_answers--;
     return FALSE;
   }
@@ -126,8 +130,8 @@ static gboolean relay(guint i, gboolean from_client)
 
 static void command(const char *line)
 {
-  if (g_str_has_prefix(line, "drop-txn-answers ")) {
-    drop_answers = (guint)atoi(line + strlen("drop-txn-answers "));
+  if (g_str_has_prefix(line, "drop-write-answers ")) {
+    drop_answers = (guint)atoi(line + strlen("drop-write-answers "));
   } else if (strcmp(line, "block") == 0) {
     block_all = TRUE;
     for (guint i = 0; i < n_links; i++)

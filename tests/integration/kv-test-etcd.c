@@ -550,11 +550,14 @@ guint64 member_id(const Member *member, guint64 *out_leader)
 
 guint etcd_leader(const Etcd *etcd)
 {
-  guint64 leader;
-
-  member_id(&etcd->members[0], &leader);
-  for (guint i = 0; i < etcd->n; i++)
-    if (member_id(&etcd->members[i], NULL) == leader)
-      return i;
+  /* Between two leaders, none: asked again for up to 10 s. */
+  for (int attempt = 0; attempt < 100; attempt++) {
+    guint64 leader;
+    member_id(&etcd->members[0], &leader);
+    for (guint i = 0; i < etcd->n; i++)
+      if (leader != 0 && member_id(&etcd->members[i], NULL) == leader)
+        return i;
+    g_usleep(100 * 1000);
+  }
   g_error("no member leads");
 }

@@ -544,14 +544,15 @@ static void test_load_batches(KvTestBus *bus, gconstpointer data)
 }
 
 /* A write that gets no answer in time: kvctl says it may have been applied, and how to
- * tell. kvstored is stopped (SIGSTOP) to make it so. */
+ * tell, and exits 5 (a read that times out, 3). kvstored is stopped (SIGSTOP) to make it
+ * so. */
 static void test_write_timeout(KvTestBus *bus, gconstpointer data)
 {
   static const Step steps[] = {
       {"ping", 0, "pong\n", NULL},
   };
   static const Step stalled[] = {
-      {"--timeout 0.3 set k v", 3, "",
+      {"--timeout 0.3 set k v", 5, "",
        "no reply within 0.3 s (set another limit with --timeout)\nkvctl: the write may still "
        "have been applied: 'kvctl get --revision KEY'"},
       {"--timeout 0.3 exists k", 3, "", "no reply within 0.3 s"},
@@ -597,7 +598,7 @@ static void test_daemon_gone(KvTestBus *bus, gconstpointer data)
   g_autofree char *err = NULL;
   g_subprocess_communicate_utf8(process, NULL, NULL, NULL, &err, &error);
   g_assert_no_error(error);
-  g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 3);
+  g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 5);
   g_assert_cmpint(g_get_monotonic_time() - start, <, 10 * G_USEC_PER_SEC);
   if (strstr(err, "kvctl: kvstored stopped before answering, or could not be started: see "
                   "'journalctl") == NULL ||
