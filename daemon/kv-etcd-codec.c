@@ -477,14 +477,25 @@ static gboolean read_kv(JsonObject *kv, const char *prefix, gboolean deleted, Kv
   return TRUE;
 }
 
+/* Whether @kv is the prefix itself: no kvstore key (they are not empty), but kvstored's
+ * barrier (kv-etcd-repository.c), which is no one else's value. */
+static gboolean is_barrier(JsonObject *kv, const char *prefix_base64)
+{
+  return kv != NULL &&
+         g_strcmp0(json_object_get_string_member_with_default(kv, "key", NULL), prefix_base64) == 0;
+}
+
 void kv_etcd_read_kvs(JsonObject *response, const char *prefix, GArray *entries, guint *out_skipped)
 {
   JsonNode *node = json_object_get_member(response, "kvs");
   JsonArray *kvs = node != NULL && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+  g_autofree char *barrier = base64(prefix);
 
   for (guint i = 0; kvs != NULL && i < json_array_get_length(kvs); i++) {
     KvEtcdEntry entry = {NULL, NULL, 0};
     gboolean unreadable;
+    if (is_barrier(json_array_get_object_element(kvs, i), barrier))
+      continue;
     if (read_kv(json_array_get_object_element(kvs, i), prefix, FALSE, &entry, &unreadable) &&
         !unreadable) {
       g_array_append_val(entries, entry);
@@ -517,9 +528,12 @@ void kv_etcd_read_events(JsonObject *result, const char *prefix, GArray *entries
   JsonNode *node = json_object_get_member(result, "events");
   JsonArray *events =
       node != NULL && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+  g_autofree char *barrier = base64(prefix);
 
   for (guint i = 0; events != NULL && i < json_array_get_length(events); i++) {
     JsonObject *event = json_array_get_object_element(events, i);
+    if (is_barrier(object_member(event, "kv"), barrier))
+      continue;
     /* PUT, the default, is left out of the JSON. */
     gboolean deleted =
         g_strcmp0(json_object_get_string_member_with_default(event, "type", "PUT"), "DELETE") == 0;
@@ -533,4 +547,18 @@ void kv_etcd_read_events(JsonObject *result, const char *prefix, GArray *entries
     *out_skipped += unreadable;
     g_array_append_val(entries, entry);
   }
+}
+
+guint64 kv_etcd_events_revision(JsonObject *result)
+{
+  JsonNode *node = json_object_get_member(result, "events");
+  JsonArray *events =
+      node != NULL && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+  guint64 revision = 0;
+
+  for (guint i = 0; events != NULL && i < json_array_get_length(events); i++) {
+    JsonObject *kv = object_member(json_array_get_object_element(events, i), "kv");
+    revision = MAX(revision, number_member(kv, "mod_revision"));
+  }
+  return revision;
 }

@@ -90,7 +90,8 @@ guint64 kv_etcd_header_revision(JsonObject *response);
 
 /* The kvs of a range response decoded under @prefix: appends KvEtcdEntry to @entries.
  * Keys outside @prefix and values kvstore cannot read (written by another program) are
- * left out and counted in @out_skipped. */
+ * left out and counted in @out_skipped; the prefix itself (kvstored's read barrier) is
+ * left out without a count. */
 void kv_etcd_read_kvs(JsonObject *response, const char *prefix, GArray *entries,
                       guint *out_skipped);
 
@@ -102,6 +103,9 @@ char *kv_etcd_last_key(JsonObject *response);
  * kvstore cannot read comes as a deletion, and is counted in @out_skipped. */
 void kv_etcd_read_events(JsonObject *result, const char *prefix, GArray *entries,
                          guint *out_skipped);
+
+/* The newest revision among the events of a watch result, read or left out; 0: none. */
+guint64 kv_etcd_events_revision(JsonObject *result);
 
 /* Whether a range response says more keys follow. */
 gboolean kv_etcd_range_more(JsonObject *response);

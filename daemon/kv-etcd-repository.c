@@ -42,7 +42,29 @@ typedef struct {
   KvEtcdStateFunc state;
   gpointer state_data;
   struct _Reload *reload; /* under way, or NULL */
+  /* Linearizable reads: a barrier write out (its syncs in @synced), and the syncs asked
+   * since it went (@to_sync), which wait for the next. */
+  GPtrArray *synced;
+  GPtrArray *to_sync;
+  guint64 barrier; /* the barrier's revision, once made; 0 while it is out */
+  sd_event_source *barrier_deadline;
 } KvEtcdRepository;
+
+typedef struct {
+  KvRepositorySyncFunc done;
+  gpointer user_data;
+  GDestroyNotify drop;
+} Sync;
+
+/* A sync never told (kvstored stops): what it holds is dropped. */
+static void sync_drop(gpointer data)
+{
+  Sync *sync = data;
+
+  if (sync->drop != NULL)
+    sync->drop(sync->user_data);
+  g_free(sync);
+}
 
 typedef struct _Reload Reload;
 
@@ -93,9 +115,31 @@ static void submission_complete(Submission *submission)
   submission_free(submission);
 }
 
+static void barrier_send(KvEtcdRepository *self);
+
+/* The syncs of the barrier out, told @error (NULL: the replica holds it); the next
+ * barrier goes for those asked since. */
+static void barrier_done(KvEtcdRepository *self, const GError *error)
+{
+  g_autoptr(GPtrArray) synced = self->synced;
+
+  self->synced = g_ptr_array_new_with_free_func(sync_drop);
+  self->barrier = 0;
+  self->barrier_deadline = sd_event_source_disable_unref(self->barrier_deadline);
+  for (guint i = 0; i < synced->len; i++) {
+    Sync *sync = g_ptr_array_index(synced, i);
+    sync->done(error, sync->user_data);
+    sync->drop = NULL;
+  }
+  if (self->to_sync->len > 0)
+    barrier_send(self);
+}
+
 /* The writes whose revision the replica has reached. */
 static void complete_reached(KvEtcdRepository *self)
 {
+  if (self->barrier != 0 && self->barrier <= self->applied)
+    barrier_done(self, NULL);
   for (guint i = 0; i < self->waiting->len;) {
     Submission *submission = g_ptr_array_index(self->waiting, i);
     if (submission->revision <= self->applied)
@@ -363,6 +407,8 @@ static void on_watch_line(const char *line, gsize length, gpointer user_data)
    * answers whose header can be past their last event. */
   for (guint i = 0; i < entries->len; i++)
     self->applied = MAX(self->applied, g_array_index(entries, KvEtcdEntry, i).mod_revision);
+  /* A barrier's event is left out, but the replica has reached it. */
+  self->applied = MAX(self->applied, kv_etcd_events_revision(result));
   kv_memory_repository_set_revision(self->replica, self->applied);
   complete_reached(self);
 }
@@ -488,6 +534,67 @@ static void etcd_submit(KvRepository *repository, const KvChange *changes, gsize
                         self->write_timeout_ms, on_written, submission);
 }
 
+static int on_barrier_deadline(sd_event_source *source, uint64_t usec, void *user_data)
+{
+  KvEtcdRepository *self = user_data;
+  g_autoptr(GError) error =
+      g_error_new(KV_ERROR, KV_ERROR_UNAVAILABLE,
+                  "the replica did not catch up with etcd in %u s: a linearizable read cannot "
+                  "be answered",
+                  self->write_timeout_ms / 1000);
+
+  barrier_done(self, error);
+  return 0;
+}
+
+/* The barrier made in etcd: the syncs are done once the watch brings it. */
+static void on_barrier(const KvEtcdWriteOutcome *outcome, gpointer user_data)
+{
+  KvEtcdRepository *self = user_data;
+
+  if (outcome->error != NULL) {
+    g_autoptr(GError) error = g_error_new(KV_ERROR, KV_ERROR_UNAVAILABLE,
+                                          "etcd did not confirm that the replica is current: %s",
+                                          outcome->error->message);
+    barrier_done(self, error);
+    return;
+  }
+  self->barrier = outcome->revision;
+  if (self->barrier <= self->applied) {
+    barrier_done(self, NULL);
+    return;
+  }
+  sd_event_add_time_relative(self->event, &self->barrier_deadline, CLOCK_MONOTONIC,
+                             (uint64_t)self->write_timeout_ms * 1000, 0, on_barrier_deadline, self);
+}
+
+/* A write of the prefix itself (no kvstore key: they are not empty), which every watch of
+ * the prefix brings: once the replica has it, it has every change made before it was
+ * asked. One barrier serves every read that came while none was out. */
+static void barrier_send(KvEtcdRepository *self)
+{
+  g_autoptr(GPtrArray) asked = self->to_sync;
+  g_autoptr(GVariant) value = g_variant_ref_sink(g_variant_new_boolean(TRUE));
+  KvChange change = {"", value};
+
+  self->to_sync = g_ptr_array_new_with_free_func(sync_drop);
+  g_ptr_array_extend_and_steal(self->synced, g_steal_pointer(&asked));
+  kv_etcd_writer_submit(self->writer, &change, 1, NULL, 0, self->write_timeout_ms, on_barrier,
+                        self);
+}
+
+static void etcd_sync(KvRepository *repository, KvRepositorySyncFunc done, gpointer user_data,
+                      GDestroyNotify drop)
+{
+  KvEtcdRepository *self = (KvEtcdRepository *)repository;
+  Sync *sync = g_new(Sync, 1);
+
+  *sync = (Sync){done, user_data, drop};
+  g_ptr_array_add(self->to_sync, sync);
+  if (self->synced->len == 0)
+    barrier_send(self);
+}
+
 static void etcd_set_change_func(KvRepository *repository, KvRepositoryChangeFunc func,
                                  gpointer user_data)
 {
@@ -562,6 +669,9 @@ static void etcd_free(KvRepository *repository)
   kv_etcd_puts_free(self->puts);
   kv_etcd_writer_free(self->writer);
   g_clear_pointer(&self->reload, reload_free);
+  g_ptr_array_unref(self->synced);
+  g_ptr_array_unref(self->to_sync);
+  sd_event_source_disable_unref(self->barrier_deadline);
   sd_event_source_disable_unref(self->retry);
   sd_event_unref(self->event);
   g_ptr_array_unref(self->waiting);
@@ -589,6 +699,7 @@ static const KvRepositoryVTable etcd_vtable = {
     .submit = etcd_submit,
     .set_change_func = etcd_set_change_func,
     .is_current = etcd_is_current,
+    .sync = etcd_sync,
 };
 
 KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *event,
@@ -610,6 +721,8 @@ KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *ev
   self->write_timeout_ms = options->write_timeout_ms;
   self->waiting = g_ptr_array_new();
   self->submissions = g_hash_table_new(NULL, NULL);
+  self->synced = g_ptr_array_new_with_free_func(sync_drop);
+  self->to_sync = g_ptr_array_new_with_free_func(sync_drop);
   self->backoff_ms = BACKOFF_FIRST_MS;
   self->state = state;
   self->state_data = state_data;

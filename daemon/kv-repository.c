@@ -125,6 +125,16 @@ gboolean kv_repository_is_current(KvRepository *self)
   return self->vtable->is_current == NULL || self->vtable->is_current(self);
 }
 
+void kv_repository_sync(KvRepository *self, KvRepositorySyncFunc done, gpointer user_data,
+                        GDestroyNotify drop)
+{
+  if (self->vtable->sync == NULL) {
+    done(NULL, user_data);
+    return;
+  }
+  self->vtable->sync(self, done, user_data, drop);
+}
+
 gboolean kv_repository_answers_later(KvRepository *self)
 {
   return self->vtable->submit != NULL;

@@ -37,6 +37,11 @@ typedef void (*KvRepositorySubmitFunc)(guint64 revision, const GError *error, gp
 typedef void (*KvRepositoryChangeFunc)(const char *key, GVariant *value, guint64 revision,
                                        gpointer user_data);
 
+/* The end of kv_repository_sync(): NULL @error once the repository holds every change the
+ * store behind it had made when the sync was asked; KV_ERROR_UNAVAILABLE when it could
+ * not tell in time. */
+typedef void (*KvRepositorySyncFunc)(const GError *error, gpointer user_data);
+
 /* Called once per entry in bytewise key order; the key and value (NULL when values were
  * not asked for) are borrowed. Returns FALSE to stop the walk there. */
 typedef gboolean (*KvRepositoryForeachFunc)(const char *key, GVariant *value, guint64 revision,
@@ -63,6 +68,8 @@ typedef struct {
                  gpointer user_data);
   void (*set_change_func)(KvRepository *self, KvRepositoryChangeFunc func, gpointer user_data);
   gboolean (*is_current)(KvRepository *self);
+  void (*sync)(KvRepository *self, KvRepositorySyncFunc done, gpointer user_data,
+               GDestroyNotify drop);
   /* Optional, for a repository that waits for stable storage off the event loop: */
   void (*commit_start)(KvRepository *self, KvRepositoryCommitFunc done, gpointer user_data);
   void (*commit_wait)(KvRepository *self);
@@ -111,6 +118,12 @@ gboolean kv_repository_set_change_func(KvRepository *self, KvRepositoryChangeFun
 /* Whether what the repository holds is the store as it is now: always, but for a replica
  * of a store kept elsewhere that has lost touch with it. */
 gboolean kv_repository_is_current(KvRepository *self);
+
+/* Tells @done, from the event loop, once the repository has caught up with the store behind
+ * it as it was at this call (a replica's linearizable read); at once for a repository that
+ * is the store. A repository freed first calls @drop (may be NULL) on @user_data instead. */
+void kv_repository_sync(KvRepository *self, KvRepositorySyncFunc done, gpointer user_data,
+                        GDestroyNotify drop);
 
 /* Stores @value (sinking a floating reference) under @key: one change. */
 gboolean kv_repository_set(KvRepository *self, const char *key, GVariant *value, GError **error);

@@ -19,7 +19,8 @@ struct _KvService {
   GHashTable *busy; /* borrowed key strings */
   GQueue *waiting;  /* Submission, oldest first */
   gboolean starting, start_again;
-  GList *turn_place; /* where what a read's turn submits goes: before this waiting one */
+  GList *turn_place;     /* where what a read's turn submits goes: before this waiting one */
+  gboolean linearizable; /* reads wait for the repository to catch up first */
 };
 
 /* Forgets the writes still waiting for their turn, untold, and drops the reads

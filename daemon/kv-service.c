@@ -254,6 +254,22 @@ gboolean kv_service_is_current(KvService *self)
   return kv_repository_is_current(self->repository);
 }
 
+void kv_service_set_linearizable(KvService *self, gboolean linearizable)
+{
+  self->linearizable = linearizable;
+}
+
+gboolean kv_service_is_linearizable(KvService *self)
+{
+  return self->linearizable;
+}
+
+void kv_service_sync(KvService *self, KvRepositorySyncFunc done, gpointer user_data,
+                     GDestroyNotify drop)
+{
+  kv_repository_sync(self->repository, done, user_data, drop);
+}
+
 guint kv_service_count(KvService *self)
 {
   return kv_repository_count(self->repository);

@@ -173,6 +173,16 @@ guint kv_service_count(KvService *self);
 /* Whether reads see the store as it is now (see kv_repository_is_current()). */
 gboolean kv_service_is_current(KvService *self);
 
+/* Makes every read wait for kv_service_sync() first (kvstored --etcd-linearizable-reads). */
+void kv_service_set_linearizable(KvService *self, gboolean linearizable);
+
+/* Whether reads wait for kv_service_sync(). */
+gboolean kv_service_is_linearizable(KvService *self);
+
+/* kv_repository_sync(): @done once the repository holds every change made before now. */
+void kv_service_sync(KvService *self, KvRepositorySyncFunc done, gpointer user_data,
+                     GDestroyNotify drop);
+
 /* Makes the changes since the last commit durable (see kv_repository_commit()), now: for
  * the exit, after kv_service_commit_wait(). */
 gboolean kv_service_commit(KvService *self, GError **error);

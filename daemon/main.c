@@ -55,6 +55,7 @@ typedef struct {
   char *etcd_prefix;
   double etcd_timeout;
   double etcd_start_timeout;
+  gboolean etcd_linearizable_reads;
 } Options;
 
 /* What the event loop's callbacks need. */
@@ -146,11 +147,15 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
       {"etcd-prefix", 0, 0, G_OPTION_ARG_STRING, &options->etcd_prefix,
        "With --etcd: the prefix of kvstore's etcd keys (default /kvstore/)", "PREFIX"},
       {"etcd-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &options->etcd_timeout,
-       "With --etcd: fail a write the cluster has not taken within SECONDS with Unavailable "
-       "(default 5)",
+       "With --etcd: answer a write within SECONDS: Unavailable when it was not made, "
+       "Indeterminate when the cluster did not tell (default 5)",
        "SECONDS"},
       {"etcd-start-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &options->etcd_start_timeout,
        "With --etcd: wait up to SECONDS for the cluster at the start (default 30)", "SECONDS"},
+      {"etcd-linearizable-reads", 0, 0, G_OPTION_ARG_NONE, &options->etcd_linearizable_reads,
+       "With --etcd: answer each read only once the replica holds every write the cluster "
+       "made before it came (one write to etcd per batch of reads)",
+       NULL},
       {"check", 0, 0, G_OPTION_ARG_NONE, &options->check,
        "Examine the state directory and report its files and any damage, then exit (0: "
        "healthy, 1: damaged)",
@@ -187,9 +192,11 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
       (options->state_dir != NULL || options->in_memory || options->check || options->repair))
     return usage_error("--etcd keeps the data in etcd: it excludes --state-dir, --in-memory, "
                        "--check and --repair");
-  if (options->etcd == NULL && (options->etcd_prefix != NULL || options->etcd_timeout != 0 ||
-                                options->etcd_start_timeout != 0))
-    return usage_error("--etcd-prefix, --etcd-timeout and --etcd-start-timeout need --etcd");
+  if (options->etcd == NULL &&
+      (options->etcd_prefix != NULL || options->etcd_timeout != 0 ||
+       options->etcd_start_timeout != 0 || options->etcd_linearizable_reads))
+    return usage_error("--etcd-prefix, --etcd-timeout, --etcd-start-timeout and "
+                       "--etcd-linearizable-reads need --etcd");
   if (options->etcd_timeout < 0 || options->etcd_timeout > 3600 ||
       options->etcd_start_timeout < 0 || options->etcd_start_timeout > 3600)
     return usage_error("--etcd-timeout and --etcd-start-timeout take 0 to 3600 seconds");
@@ -543,6 +550,7 @@ static int run(const Options *options)
   if (repository == NULL)
     return exit_status;
   service = kv_service_new(repository, options->max_value_size);
+  kv_service_set_linearizable(service, options->etcd_linearizable_reads);
   r = kv_peer_flow_new(bus, KV_INTERFACE, &flow);
   if (r < 0) {
     kv_log(LOG_ERR, "Cannot watch the callers' unread replies: %s", g_strerror(-r));

@@ -246,7 +246,7 @@ GSubprocess *kvstored_spawn(Host *host, const Fixture *f, GSubprocessFlags flags
 
 void kvstored_start(Host *host, const Fixture *f)
 {
-  host->kvstored = kvstored_spawn(host, f, G_SUBPROCESS_FLAGS_NONE, NULL, NULL);
+  host->kvstored = kvstored_spawn(host, f, G_SUBPROCESS_FLAGS_NONE, host->option, NULL);
   for (int i = 0; !name_has_owner(host); i++) {
     if (i == 300)
       g_error("kvstored did not take its name in 15 s");

@@ -54,7 +54,8 @@ typedef struct {
   char *address;
   GSubprocess *bus;
   GSubprocess *kvstored;
-  char *etcd_urls; /* what its kvstored is given: every member's client URL unless set */
+  char *etcd_urls;    /* what its kvstored is given: every member's client URL unless set */
+  const char *option; /* one more option for its kvstored, or NULL */
   GDBusConnection *connection;
 } Host;
 

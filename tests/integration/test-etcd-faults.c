@@ -269,6 +269,46 @@ static void test_cut_off_member(Fixture *f, gconstpointer data)
   g_assert_cmpuint(etcd_key_version(f, "from-a"), <=, 1);
 }
 
+/* B reads linearizably (--etcd-linearizable-reads) through one member: it reads what A
+ * was told it wrote, at once, without waiting for any signal; with its member cut off, a
+ * read fails with Unavailable instead of answering what B last heard. */
+static void test_linearizable_reads(Fixture *f, gconstpointer data)
+{
+  Etcd *etcd = &f->etcd;
+
+  kvstored_stop(&f->b);
+  f->b.etcd_urls = g_strdup(etcd->members[0].url);
+  f->b.option = "--etcd-linearizable-reads";
+  kvstored_start(&f->b, f);
+  for (int i = 0; i < 50; i++) {
+    g_autoptr(GVariant) set =
+        call_ok(&f->a, "SetMany", g_variant_new_parsed("({'lin': <%i>},)", i));
+    g_autoptr(GVariant) read = call_ok(&f->b, "GetWithRevision", g_variant_new("(s)", "lin"));
+    g_autoptr(GVariant) expected =
+        g_variant_ref_sink(g_variant_new("(vt)", g_variant_new_int32(i), reply_revision(set)));
+    g_assert_cmpvariant(read, expected);
+  }
+  g_autoptr(GVariant) keys = call_ok(&f->b, "Keys", g_variant_new("(s)", ""));
+
+  g_autofree char *from = g_strdup_printf("block-from X-Server-From: %" G_GINT64_MODIFIER "x",
+                                          member_id(&etcd->members[0], NULL));
+  relay_tell(etcd->members[0].peer_relay, "block");
+  relay_tell(etcd->members[1].peer_relay, from);
+  relay_tell(etcd->members[2].peer_relay, from);
+  g_autoptr(GVariant) newer =
+      call_ok(&f->a, "Set", g_variant_new("(sv)", "lin", g_variant_new_int32(100)));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) stale = call(&f->b, "Get", g_variant_new("(s)", "lin"), &error);
+  assert_remote_error(error, UNAVAILABLE);
+
+  for (guint i = 0; i < etcd->n; i++)
+    relay_tell(etcd->members[i].peer_relay, "pass");
+  wait_for_current(&f->b, TRUE);
+  g_autoptr(GVariant) read = call_ok(&f->b, "Get", g_variant_new("(s)", "lin"));
+  g_autoptr(GVariant) expected = g_variant_ref_sink(g_variant_new("(v)", g_variant_new_int32(100)));
+  g_assert_cmpvariant(read, expected);
+}
+
 int main(int argc, char **argv)
 {
   g_autofree char *etcd = g_find_program_in_path("etcd");
@@ -289,5 +329,7 @@ int main(int argc, char **argv)
   g_test_add("/etcd-faults/killed-leader", Fixture, &three, setup, test_killed_leader, teardown);
   g_test_add("/etcd-faults/cut-off-member", Fixture, &three_relayed, setup, test_cut_off_member,
              teardown);
+  g_test_add("/etcd-faults/linearizable-reads", Fixture, &three_relayed, setup,
+             test_linearizable_reads, teardown);
   return g_test_run();
 }

@@ -316,6 +316,28 @@ static void test_watch_events(void)
   g_assert_cmpuint(g_array_index(entries, KvEtcdEntry, 2).mod_revision, ==, 12);
 }
 
+/* A barrier (the prefix itself) is no entry and no skipped value, but its revision counts:
+ * the replica has reached it. */
+static void test_barrier_event(void)
+{
+  g_autofree char *barrier = base64("/p/", 3);
+  g_autofree char *value = base64("b\0\1", 3);
+  g_autofree char *text = g_strdup_printf(
+      "{\"result\":{\"events\":[{\"kv\":{\"key\":\"%s\",\"value\":\"%s\",\"mod_revision\":"
+      "\"40\"}}]}}",
+      barrier, value);
+  g_autoptr(JsonNode) root = kv_etcd_parse(text, strlen(text), NULL);
+  JsonObject *result = json_object_get_object_member(json_node_get_object(root), "result");
+  g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
+  guint skipped = 0;
+
+  g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
+  kv_etcd_read_events(result, "/p/", entries, &skipped);
+  g_assert_cmpuint(entries->len, ==, 0);
+  g_assert_cmpuint(skipped, ==, 0);
+  g_assert_cmpuint(kv_etcd_events_revision(result), ==, 40);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -328,6 +350,7 @@ int main(int argc, char **argv)
   g_test_add_func("/etcd-codec/marker-prefix", test_marker_prefix);
   g_test_add_func("/etcd-codec/marks", test_marks);
   g_test_add_func("/etcd-codec/leases", test_leases);
+  g_test_add_func("/etcd-codec/barrier-event", test_barrier_event);
   g_test_add_func("/etcd-codec/conflict-revision", test_conflict_revision);
   g_test_add_func("/etcd-codec/refusals", test_refusals);
   g_test_add_func("/etcd-codec/range-response", test_range_response);
