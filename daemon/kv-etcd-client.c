@@ -406,13 +406,11 @@ static void fail_now(Request *request, const char *why)
   request_free(request);
 }
 
-void kv_etcd_client_post(KvEtcdClient *self, const char *path, const char *body, guint timeout_ms,
-                         gboolean idempotent, KvEtcdResponseFunc done, gpointer user_data)
+/* Starts @request, a unary one, or fails it at once. */
+static void post(KvEtcdClient *self, Request *request, guint timeout_ms, KvEtcdResponseFunc done,
+                 gpointer user_data)
 {
-  Request *request = request_new(self, path, body);
-
   request->timeout_ms = timeout_ms;
-  request->idempotent = idempotent;
   request->done = done;
   request->user_data = user_data;
   if (!start(request)) {
@@ -422,6 +420,15 @@ void kv_etcd_client_post(KvEtcdClient *self, const char *path, const char *body,
   kick(self);
 }
 
+void kv_etcd_client_post(KvEtcdClient *self, const char *path, const char *body, guint timeout_ms,
+                         gboolean idempotent, KvEtcdResponseFunc done, gpointer user_data)
+{
+  Request *request = request_new(self, path, body);
+
+  request->idempotent = idempotent;
+  post(self, request, timeout_ms, done, user_data);
+}
+
 void kv_etcd_client_post_to(KvEtcdClient *self, guint endpoint, const char *path, const char *body,
                             guint timeout_ms, KvEtcdResponseFunc done, gpointer user_data)
 {
@@ -429,14 +436,7 @@ void kv_etcd_client_post_to(KvEtcdClient *self, guint endpoint, const char *path
 
   request->endpoint = endpoint;
   request->pinned = TRUE;
-  request->timeout_ms = timeout_ms;
-  request->done = done;
-  request->user_data = user_data;
-  if (!start(request)) {
-    fail_now(request, "cannot start an HTTP request");
-    return;
-  }
-  kick(self);
+  post(self, request, timeout_ms, done, user_data);
 }
 
 char *kv_etcd_client_post_sync(KvEtcdClient *self, const char *path, const char *body,

@@ -286,24 +286,25 @@ char *kv_etcd_fence_request(const KvEtcdMarker *marker)
   return to_text(builder);
 }
 
-char *kv_etcd_lease_grant_request(guint ttl)
+/* An object of one number, @member. */
+static char *number_object(const char *member, guint64 number)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new();
 
   json_builder_begin_object(builder);
-  add_number(builder, "TTL", ttl);
+  add_number(builder, member, number);
   json_builder_end_object(builder);
   return to_text(builder);
 }
 
+char *kv_etcd_lease_grant_request(guint ttl)
+{
+  return number_object("TTL", ttl);
+}
+
 char *kv_etcd_lease_keepalive_request(guint64 lease)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new();
-
-  json_builder_begin_object(builder);
-  add_number(builder, "ID", lease);
-  json_builder_end_object(builder);
-  return to_text(builder);
+  return number_object("ID", lease);
 }
 
 JsonNode *kv_etcd_parse(const char *text, gsize length, GError **error)

@@ -237,16 +237,15 @@ static void on_attempt(const char *body, gsize length, const GError *error, gpoi
   set_why(write, failure->message);
   switch (refusal(failure)) {
   case KV_ETCD_REFUSAL_TOO_LARGE:
-    finish_error(write, g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE,
-                                    "etcd takes no request this large (its --max-request-bytes), "
-                                    "and made nothing: %s",
-                                    failure->message));
-    return;
   case KV_ETCD_REFUSAL_TOO_MANY_OPS:
-    finish_error(write, g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE,
-                                    "etcd takes no transaction of this many keys (its "
-                                    "--max-txn-ops), and made nothing: %s",
-                                    failure->message));
+    finish_error(
+        write,
+        g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE, "etcd takes no %s (its %s), and made nothing: %s",
+                    refusal(failure) == KV_ETCD_REFUSAL_TOO_LARGE ? "request this large"
+                                                                  : "transaction of this many keys",
+                    refusal(failure) == KV_ETCD_REFUSAL_TOO_LARGE ? "--max-request-bytes"
+                                                                  : "--max-txn-ops",
+                    failure->message));
     return;
   case KV_ETCD_REFUSAL_NO_LEASE:
     forget_lease(write->writer, write->marker_lease);

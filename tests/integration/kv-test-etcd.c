@@ -561,3 +561,12 @@ guint etcd_leader(const Etcd *etcd)
   }
   g_error("no member leads");
 }
+
+gboolean etcd_installed(void)
+{
+  g_autofree char *etcd = g_find_program_in_path("etcd");
+
+  if (etcd == NULL)
+    g_test_skip("etcd is not installed (Debian: etcd-server)");
+  return etcd != NULL;
+}

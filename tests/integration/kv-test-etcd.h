@@ -116,3 +116,6 @@ GHashTable *etcd_versions(const Fixture *f, const char *start);
 guint64 member_id(const Member *member, guint64 *out_leader);
 /* The index of the member that leads. */
 guint etcd_leader(const Etcd *etcd);
+
+/* Whether etcd is installed; if not, the test program is skipped (after g_test_init()). */
+gboolean etcd_installed(void);

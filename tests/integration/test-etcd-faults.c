@@ -311,13 +311,9 @@ static void test_linearizable_reads(Fixture *f, gconstpointer data)
 
 int main(int argc, char **argv)
 {
-  g_autofree char *etcd = g_find_program_in_path("etcd");
-
   g_test_init(&argc, &argv, NULL);
-  if (etcd == NULL) {
-    g_test_skip("etcd is not installed (Debian: etcd-server)");
+  if (!etcd_installed())
     return g_test_run();
-  }
   static const Cluster one_relayed = {1, NULL, TRUE};
   static const Cluster three_relayed = {3, NULL, TRUE};
   static const Cluster three = {3, NULL, FALSE};

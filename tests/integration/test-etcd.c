@@ -498,13 +498,9 @@ static void test_reload_after_compaction(Fixture *f, gconstpointer data)
 
 int main(int argc, char **argv)
 {
-  g_autofree char *etcd = g_find_program_in_path("etcd");
-
   g_test_init(&argc, &argv, NULL);
-  if (etcd == NULL) {
-    g_test_skip("etcd is not installed (Debian: etcd-server)");
+  if (!etcd_installed())
     return g_test_run();
-  }
 #define ADD(path, func) g_test_add("/etcd/" path, Fixture, NULL, setup, func, teardown)
   ADD("write-on-one-read-on-other", test_write_on_one_read_on_other);
   ADD("compare-and-set-race", test_compare_and_set_race);

@@ -287,6 +287,16 @@ static void test_range_response(void)
   g_assert_cmpstr(last, ==, "/p/b");
 }
 
+/* The events of watch result @result under "/p/". */
+static GArray *read_events(JsonObject *result, guint *skipped)
+{
+  GArray *entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
+
+  g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
+  kv_etcd_read_events(result, "/p/", entries, skipped);
+  return entries;
+}
+
 /* Watch events: PUT is the default type; a value of another program hides its key. */
 static void test_watch_events(void)
 {
@@ -302,11 +312,8 @@ static void test_watch_events(void)
                       key_a, value, key_a, key_b, foreign);
   g_autoptr(JsonNode) root = kv_etcd_parse(text, strlen(text), NULL);
   JsonObject *result = json_object_get_object_member(json_node_get_object(root), "result");
-  g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
   guint skipped = 0;
-
-  g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
-  kv_etcd_read_events(result, "/p/", entries, &skipped);
+  g_autoptr(GArray) entries = read_events(result, &skipped);
   g_assert_cmpuint(entries->len, ==, 3);
   g_assert_cmpuint(skipped, ==, 1);
   g_assert_nonnull(g_array_index(entries, KvEtcdEntry, 0).value);
@@ -328,11 +335,8 @@ static void test_barrier_event(void)
       barrier, value);
   g_autoptr(JsonNode) root = kv_etcd_parse(text, strlen(text), NULL);
   JsonObject *result = json_object_get_object_member(json_node_get_object(root), "result");
-  g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(KvEtcdEntry));
   guint skipped = 0;
-
-  g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
-  kv_etcd_read_events(result, "/p/", entries, &skipped);
+  g_autoptr(GArray) entries = read_events(result, &skipped);
   g_assert_cmpuint(entries->len, ==, 0);
   g_assert_cmpuint(skipped, ==, 0);
   g_assert_cmpuint(kv_etcd_events_revision(result), ==, 40);
