@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A randomized history under faults, checked against etcd's own: clients on two hosts set
  * unique values on a few shared keys, compare-and-set them and increment counters, while
- * members are paused, leaders killed, members cut off from their peers and answers lost,
- * one fault after another. At the end, etcd's history of the prefix is the witness: every
- * write answered as made is in it exactly once; none answered Conflict or Unavailable is;
- * one answered Indeterminate is at most once; each counter moved by exactly its increments
- * made; and both replicas end equal to etcd. KV_TEST_HISTORY_SECONDS sets how long faults
- * come (20 s unless set: `tools/dev history` runs it for minutes); KV_TEST_HISTORY_SEED
- * repeats a run. */
+ * members are paused, leaders killed, members cut off from their peers, answers lost and
+ * kvstored paused or killed (and started again), one fault after another. At the end, etcd's
+ * history of the prefix is the witness: every write answered as made is in it exactly once; none
+ * answered Conflict or Unavailable is; one answered Indeterminate is at most once; each counter
+ * moved by exactly its increments made; and both replicas end equal to etcd.
+ * KV_TEST_HISTORY_SECONDS sets how long faults come (20 s unless set: `tools/dev history` runs it
+ * for minutes); KV_TEST_HISTORY_SEED repeats a run. */
 
 #include "kv-test-etcd.h"
 
@@ -62,8 +62,14 @@ static Outcome outcome_of(const GError *error)
   g_autofree char *remote = g_dbus_error_get_remote_error(error);
   if (g_strcmp0(remote, CONFLICT) == 0 || g_strcmp0(remote, UNAVAILABLE) == 0)
     return NOT_MADE;
-  if (g_strcmp0(remote, INDETERMINATE) == 0)
+  /* kvstored killed with the call in it: it may have sent the write. */
+  if (g_strcmp0(remote, INDETERMINATE) == 0 ||
+      g_strcmp0(remote, "org.freedesktop.DBus.Error.NoReply") == 0)
     return UNKNOWN;
+  /* Sent while kvstored was down: it never had it. */
+  if (g_strcmp0(remote, "org.freedesktop.DBus.Error.ServiceUnknown") == 0 ||
+      g_strcmp0(remote, "org.freedesktop.DBus.Error.NameHasNoOwner") == 0)
+    return NOT_MADE;
   g_error("a write failed with %s: %s", remote, error->message);
 }
 
@@ -153,7 +159,15 @@ static void client_next(Client *client)
 }
 
 /* One fault, made and healed. */
-typedef enum { PAUSE, KILL_LEADER, CUT_OFF, LOSE_ANSWERS, N_FAULTS } Fault;
+typedef enum {
+  PAUSE,
+  KILL_LEADER,
+  CUT_OFF,
+  LOSE_ANSWERS,
+  PAUSE_KVSTORED,
+  KILL_KVSTORED,
+  N_FAULTS
+} Fault;
 
 static void spin(gint64 usec)
 {
@@ -207,15 +221,49 @@ static void make_fault(Fixture *f, Fault fault, guint *made)
     for (guint i = 0; i < etcd->n; i++)
       relay_tell(etcd->members[i].client_relay, "pass");
     break;
+  case PAUSE_KVSTORED:
+  case KILL_KVSTORED: {
+    Host *host = member % 2 == 0 ? &f->a : &f->b;
+    if (fault == PAUSE_KVSTORED) {
+      g_subprocess_send_signal(host->kvstored, SIGSTOP);
+      spin(lasting);
+      g_subprocess_send_signal(host->kvstored, SIGCONT);
+      break;
+    }
+    g_subprocess_send_signal(host->kvstored, SIGKILL);
+    g_subprocess_wait(host->kvstored, NULL, NULL);
+    g_clear_object(&host->kvstored);
+    spin(lasting);
+    kvstored_start(host, f);
+    break;
+  }
   case N_FAULTS:
     g_assert_not_reached();
   }
 }
 
-/* The history of the prefix from its first revision, as etcd's watch gives it: every PUT
- * as (key, value bytes). */
+/* The newest revision of a key under the prefix (nothing is deleted here: the revision of
+ * the prefix's last change). */
+static guint64 newest_revision(Fixture *f)
+{
+  g_autofree char *out = NULL;
+  g_autoptr(GSubprocess) etcdctl = g_subprocess_new(
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL, "etcdctl", "--endpoints", f->etcd.members[0].member_url,
+      "get", "--prefix", f->prefix, "--sort-by=MODIFY", "--order=DESCEND", "--limit=1",
+      "--keys-only", "-w", "json", NULL);
+
+  g_assert_nonnull(etcdctl);
+  g_subprocess_communicate_utf8(etcdctl, NULL, NULL, &out, NULL, NULL);
+  const char *found = out != NULL ? strstr(out, "\"mod_revision\":") : NULL;
+  g_assert_nonnull(found);
+  return g_ascii_strtoull(found + strlen("\"mod_revision\":"), NULL, 10);
+}
+
+/* The history of the prefix from its first revision to its last change, as etcd's watch
+ * gives it: every PUT as (key, value bytes). */
 static GPtrArray *read_history(Fixture *f)
 {
+  guint64 last = newest_revision(f), seen = 0;
   g_autofree char *end = g_strdup(f->prefix);
   end[strlen(end) - 1]++;
   g_autofree char *key64 = g_base64_encode((const guchar *)f->prefix, strlen(f->prefix));
@@ -224,18 +272,21 @@ static GPtrArray *read_history(Fixture *f)
       "{\"create_request\":{\"key\":\"%s\",\"range_end\":\"%s\",\"start_revision\":\"1\"}}", key64,
       end64);
   g_autofree char *url = g_strconcat(f->etcd.members[0].member_url, "/v3/watch", NULL);
-  g_autofree char *out = NULL;
+  /* The watch never ends: it is read up to the last change, for a minute at most. */
   g_autoptr(GSubprocess) curl =
-      g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL, "curl", "-s", "-N", "--max-time", "3",
+      g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL, "curl", "-s", "-N", "--max-time", "60",
                        "-X", "POST", url, "-d", body, NULL);
   GPtrArray *puts = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
 
   g_assert_nonnull(curl);
-  g_subprocess_communicate_utf8(curl, NULL, NULL, &out, NULL, NULL);
-  g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++) {
+  g_autoptr(GDataInputStream) out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(curl));
+  while (seen < last) {
+    g_autofree char *line = g_data_input_stream_read_line(out, NULL, NULL, NULL);
     g_autoptr(JsonParser) parser = json_parser_new();
-    if (lines[i][0] == '\0' || !json_parser_load_from_data(parser, lines[i], -1, NULL))
+    if (line == NULL)
+      g_error("etcd's watch ended at revision %" G_GUINT64_FORMAT ", before %" G_GUINT64_FORMAT,
+              seen, last);
+    if (line[0] == '\0' || !json_parser_load_from_data(parser, line, -1, NULL))
       continue;
     JsonObject *result =
         json_object_get_object_member(json_node_get_object(json_parser_get_root(parser)), "result");
@@ -252,8 +303,12 @@ static GPtrArray *read_history(Fixture *f)
           json_object_get_string_member_with_default(kv, "value", ""), &value_length);
       g_ptr_array_add(puts, g_bytes_new(key + strlen(f->prefix), key_length - strlen(f->prefix)));
       g_ptr_array_add(puts, g_bytes_new(value, value_length));
+      seen =
+          MAX(seen, g_ascii_strtoull(json_object_get_string_member(kv, "mod_revision"), NULL, 10));
     }
   }
+  g_subprocess_force_exit(curl);
+  g_subprocess_wait(curl, NULL, NULL);
   return puts;
 }
 
@@ -356,10 +411,13 @@ static void test_history(Fixture *f, gconstpointer data)
     clients[i].stop = TRUE;
   while (ledger.running > 0)
     g_main_context_iteration(NULL, TRUE);
-  g_test_message("faults: %u pause, %u kill-leader, %u cut-off, %u lose-answers; answers: %u made, "
-                 "%u not made (Conflict or Unavailable), %u Indeterminate",
+  g_test_message("faults: %u pause, %u kill-leader, %u cut-off, %u lose-answers, %u "
+                 "pause-kvstored, %u kill-kvstored; answers: %u made, %u not made (Conflict, "
+                 "Unavailable, kvstored not there), %u perhaps made (Indeterminate, kvstored "
+                 "killed with the call)",
                  faults[PAUSE], faults[KILL_LEADER], faults[CUT_OFF], faults[LOSE_ANSWERS],
-                 ledger.answers[MADE], ledger.answers[NOT_MADE], ledger.answers[UNKNOWN]);
+                 faults[PAUSE_KVSTORED], faults[KILL_KVSTORED], ledger.answers[MADE],
+                 ledger.answers[NOT_MADE], ledger.answers[UNKNOWN]);
   check_history(f, &ledger);
   check_replicas(f);
   g_hash_table_unref(ledger.values);
