@@ -48,47 +48,6 @@ void kv_service_set_change_func(KvService *self, KvServiceChangeFunc func, gpoin
   self->on_change_data = user_data;
 }
 
-gboolean kv_service_validate_key(const char *key, GError **error)
-{
-  gsize length = strlen(key);
-
-  if (length == 0) {
-    g_set_error_literal(error, KV_ERROR, KV_ERROR_INVALID_KEY, "Key must not be empty");
-    return FALSE;
-  }
-  if (length > KV_KEY_MAX_BYTES) {
-    g_set_error(error, KV_ERROR, KV_ERROR_INVALID_KEY,
-                "Key is %zu bytes long; the limit is %d bytes", length, KV_KEY_MAX_BYTES);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-gboolean kv_service_validate_keys(const char *const *keys, GError **error)
-{
-  for (gsize i = 0; keys[i] != NULL; i++)
-    if (!kv_service_validate_key(keys[i], error))
-      return FALSE;
-  return TRUE;
-}
-
-/* Its cost is bounded before any work. */
-gboolean kv_service_validate_batch_size(gsize n, GError **error)
-{
-  if (n <= KV_BATCH_MAX_KEYS)
-    return TRUE;
-  g_set_error(error, KV_ERROR, KV_ERROR_TOO_LARGE,
-              "The call names more than %d keys; one call takes at most %d (split it)",
-              KV_BATCH_MAX_KEYS, KV_BATCH_MAX_KEYS);
-  return FALSE;
-}
-
-gboolean kv_service_validate_value(KvService *self, const char *key, GVariant *value,
-                                   GError **error)
-{
-  return kv_value_check_storable(key, value, self->max_value_size, error);
-}
-
 GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64 *out_revision,
                                        GError **error)
 {
