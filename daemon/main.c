@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kvstored: parses options, builds the repository, the service and the bus front, wires
- * them together and runs the event loop. Nothing else lives here. */
+ * them together and runs the event loop. Nothing else lives here; it is long because it
+ * is the one place that knows every part: their options, the checks between them, and
+ * their order of building and freeing. */
 
 #include "kv-bus.h"
 #include "kv-config.h"

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Durability over the memory repository: journal appends and their commit (fdatasync on
+ * the syncer thread), rollback of what a failed commit leaves, compaction into a new
+ * snapshot in a child process, and recovery at open. It is long because all of them
+ * share the journal's and the snapshot's state. */
 #include "kv-persistent-repository.h"
 
 #include "kv-change-record.h"

@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The replica of an etcd prefix. It is long because the replica's life is one state
+ * machine: the load, the watch and its restarts, the reload after a compaction, writes
+ * waiting for the watch, the probe's verdict on freshness and the read barrier all move
+ * the applied revision and the current flag together. The writes themselves
+ * (kv-etcd-writer.c), batched Sets (kv-etcd-puts.c), the probe and the HTTP client are
+ * apart; the reload and the barrier could move out next. */
 #include "kv-etcd-repository.h"
 
 #include "kv-error.h"

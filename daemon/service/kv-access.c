@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Access rules by key prefix: who may read and write, quotas, and their drop-in files. It
+ * is long because the rule files' reader is most of it: every error names its file and
+ * line, and a bad file leaves the rules as they were. The reader could part from the
+ * matcher next. */
 #include "kv-access.h"
 
 #include "kv-file-util.h"

@@ -2,7 +2,9 @@
 /* The service's writes: each is worked out from the data as it is (its plan: changes,
  * and the conditions under which they are right), then submitted to the repository. A
  * repository shared with other writers may find a condition broken: the write is then
- * worked out again from the new data. */
+ * worked out again from the new data. It is long because it holds the plans of every
+ * kind of write and the turns that keep writes of one key in order (where a repository
+ * answers later); the turns could move to a file of their own. */
 
 #include "kv-error.h"
 #include "kv-increment.h"
