@@ -17,7 +17,6 @@ struct _KvEtcdProbe {
   guint generation; /* grows at each follow: an answer to an older question is not told */
   gboolean out;     /* a question is out */
   guint asked_generation;
-  gint64 asked; /* monotonic µs */
   KvEtcdProbeFunc func;
   gpointer user_data;
 };
@@ -38,7 +37,7 @@ static void on_answer(const char *body, gsize length, const GError *error, gpoin
     ask(self);
     return;
   }
-  self->func(self->asked, error != NULL ? error : parse_error, self->user_data);
+  self->func(error != NULL ? error : parse_error, self->user_data);
 }
 
 /* One question out at a time: its memory is the probe's own, and a client freed with it
@@ -49,7 +48,6 @@ static void ask(KvEtcdProbe *self)
     return;
   self->out = TRUE;
   self->asked_generation = self->generation;
-  self->asked = g_get_monotonic_time();
   kv_etcd_client_post_to(self->client, self->endpoint, "/v3/kv/range", self->request, TIMEOUT_MS,
                          on_answer, self);
 }

@@ -14,9 +14,8 @@ G_BEGIN_DECLS
  * the member is behind, or cut off, or paused. */
 typedef struct _KvEtcdProbe KvEtcdProbe;
 
-/* A probe's answer: @sent (monotonic µs) when it was asked, and NULL @error when the member
- * answered as part of the cluster. */
-typedef void (*KvEtcdProbeFunc)(gint64 sent, const GError *error, gpointer user_data);
+/* A probe's answer: NULL @error when the member answered as part of the cluster. */
+typedef void (*KvEtcdProbeFunc)(const GError *error, gpointer user_data);
 
 /* A probe through @client (which must outlive its requests: free the probe after it) of a
  * key under @prefix, on @event; stopped until kv_etcd_probe_follow(). */

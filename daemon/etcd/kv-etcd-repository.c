@@ -433,10 +433,10 @@ static void start_watch(KvEtcdRepository *self)
       kv_etcd_client_stream(self->client, "/v3/watch", request, on_watch_line, on_watch_end, self);
 }
 
-/* The watch's member answered a probe asked at @sent, or did not (@error): the replica is
+/* The watch's member answered a probe, or did not (@error): the replica is
  * current while it does; when it does not, the watch moves to another member, if there
  * is one. */
-static void on_probe(gint64 sent, const GError *error, gpointer user_data)
+static void on_probe(const GError *error, gpointer user_data)
 {
   KvEtcdRepository *self = user_data;
   const char *url = kv_etcd_client_endpoint_url(self->client, self->watch_endpoint);
@@ -448,6 +448,9 @@ static void on_probe(gint64 sent, const GError *error, gpointer user_data)
                 self->applied + 1);
     return;
   }
+  /* With no other member, said once an outage; the probe goes on asking. */
+  if (alone && !self->current)
+    return;
   say_state(self, FALSE,
             "etcd at %s did not answer as a member of its cluster (%s): reads come from what "
             "it last sent%s",

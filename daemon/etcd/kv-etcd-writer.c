@@ -84,7 +84,7 @@ static void finish(Write *write, const KvEtcdWriteOutcome *outcome)
 
 static void finish_error(Write *write, GError *error)
 {
-  KvEtcdWriteOutcome outcome = {0, FALSE, error, NULL};
+  KvEtcdWriteOutcome outcome = {0, FALSE, error};
 
   finish(write, &outcome);
   g_error_free(error);
@@ -155,11 +155,11 @@ static void forget_lease(KvEtcdWriter *self, guint64 lease)
 }
 
 /* A lost answer settled: the attempt took effect at @revision, or never will (0). */
-static void settled(Write *write, guint64 revision, JsonObject *response)
+static void settled(Write *write, guint64 revision)
 {
   write->unsettled = FALSE;
   if (revision > 0) {
-    KvEtcdWriteOutcome outcome = {revision, FALSE, NULL, response};
+    KvEtcdWriteOutcome outcome = {revision, FALSE, NULL};
     finish(write, &outcome);
     return;
   }
@@ -171,20 +171,25 @@ static void on_fence(const char *body, gsize length, const GError *error, gpoint
   Write *write = user_data;
   g_autoptr(JsonNode) root = error == NULL ? kv_etcd_parse(body, length, NULL) : NULL;
 
-  if (root != NULL) {
-    guint64 revision;
-    JsonObject *response = json_node_get_object(root);
-    if (kv_etcd_mark(response, TRUE, &revision) == KV_ETCD_MARK_WRITTEN)
-      settled(write, revision, response);
-    else
-      settled(write, 0, NULL);
+  guint64 revision;
+  /* A fence that succeeded made the marker; one that failed read it. An answer that says
+   * neither settles nothing: the fence goes again. */
+  switch (root != NULL ? kv_etcd_mark(json_node_get_object(root), TRUE, &revision)
+                       : KV_ETCD_MARK_ABSENT) {
+  case KV_ETCD_MARK_WRITTEN:
+    settled(write, revision);
     return;
+  case KV_ETCD_MARK_FENCED:
+    settled(write, 0);
+    return;
+  case KV_ETCD_MARK_ABSENT:
+    break;
   }
   /* No marker can be made without its lease, nor can the attempt's: gone, it had made none
    * (the lease outlived the attempt by a margin), and it never will. */
   if (error != NULL && refusal(error) == KV_ETCD_REFUSAL_NO_LEASE) {
     forget_lease(write->writer, write->marker_lease);
-    settled(write, 0, NULL);
+    settled(write, 0);
     return;
   }
   if (error != NULL)
@@ -221,35 +226,34 @@ static void on_attempt(const char *body, gsize length, const GError *error, gpoi
     guint64 revision;
     switch (kv_etcd_mark(response, FALSE, &revision)) {
     case KV_ETCD_MARK_WRITTEN:
-      settled(write, revision, response);
+      settled(write, revision);
       return;
     case KV_ETCD_MARK_ABSENT: {
-      KvEtcdWriteOutcome outcome = {kv_etcd_txn_conflict_revision(response), TRUE, NULL, response};
+      KvEtcdWriteOutcome outcome = {kv_etcd_txn_conflict_revision(response), TRUE, NULL};
       finish(write, &outcome);
       return;
     }
     case KV_ETCD_MARK_FENCED:
-      settled(write, 0, NULL);
+      settled(write, 0);
       return;
     }
   }
   const GError *failure = error != NULL ? error : parse_error;
+  KvEtcdRefusal kind = refusal(failure);
   set_why(write, failure->message);
-  switch (refusal(failure)) {
+  switch (kind) {
   case KV_ETCD_REFUSAL_TOO_LARGE:
   case KV_ETCD_REFUSAL_TOO_MANY_OPS:
-    finish_error(
-        write,
-        g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE, "etcd takes no %s (its %s), and made nothing: %s",
-                    refusal(failure) == KV_ETCD_REFUSAL_TOO_LARGE ? "request this large"
-                                                                  : "transaction of this many keys",
-                    refusal(failure) == KV_ETCD_REFUSAL_TOO_LARGE ? "--max-request-bytes"
-                                                                  : "--max-txn-ops",
-                    failure->message));
+    finish_error(write,
+                 g_error_new(KV_ERROR, KV_ERROR_TOO_LARGE, "etcd takes no %s, and made nothing: %s",
+                             kind == KV_ETCD_REFUSAL_TOO_LARGE
+                                 ? "request this large (its --max-request-bytes)"
+                                 : "transaction of this many keys (its --max-txn-ops)",
+                             failure->message));
     return;
   case KV_ETCD_REFUSAL_NO_LEASE:
     forget_lease(write->writer, write->marker_lease);
-    settled(write, 0, NULL);
+    settled(write, 0);
     return;
   case KV_ETCD_REFUSAL_NONE:
     break;

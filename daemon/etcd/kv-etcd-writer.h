@@ -18,11 +18,10 @@ typedef struct _KvEtcdWriter KvEtcdWriter;
 
 /* How a write ended. */
 typedef struct {
-  guint64 revision;     /* taken: its revision; a conflict: the revision that broke it */
-  gboolean conflict;    /* not taken: a compare no longer held */
-  const GError *error;  /* not taken (KV_ERROR_UNAVAILABLE, KV_ERROR_TOO_LARGE), or
-                         * KV_ERROR_INDETERMINATE: it may or may not have been */
-  JsonObject *response; /* etcd's answer to the attempt that ended it, or NULL */
+  guint64 revision;    /* taken: its revision; a conflict: the revision that broke it */
+  gboolean conflict;   /* not taken: a compare no longer held */
+  const GError *error; /* not taken (KV_ERROR_UNAVAILABLE, KV_ERROR_TOO_LARGE), or
+                        * KV_ERROR_INDETERMINATE: it may or may not have been */
 } KvEtcdWriteOutcome;
 
 typedef void (*KvEtcdWriteFunc)(const KvEtcdWriteOutcome *outcome, gpointer user_data);

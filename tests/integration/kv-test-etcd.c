@@ -90,7 +90,7 @@ void member_spawn(Etcd *etcd, guint i)
   g_assert_no_error(error);
 }
 
-static guint port_of(const char *url)
+guint url_port(const char *url)
 {
   return (guint)g_ascii_strtoull(strrchr(url, ':') + 1, NULL, 10);
 }
@@ -100,7 +100,7 @@ Relay *relay_start(guint listen_port, const char *target_url)
   Relay *relay = g_new0(Relay, 1);
   g_autoptr(GError) error = NULL;
   g_autofree char *listen = g_strdup_printf("%u", listen_port);
-  g_autofree char *target = g_strdup_printf("%u", port_of(target_url));
+  g_autofree char *target = g_strdup_printf("%u", url_port(target_url));
   g_autofree char *ready = NULL;
 
   relay->process =

@@ -114,6 +114,9 @@ guint64 etcd_key_version(const Fixture *f, const char *key);
 GHashTable *etcd_versions(const Fixture *f, const char *start);
 /* @member's ID, and (@out_leader) the ID of the member it takes for the leader. */
 guint64 member_id(const Member *member, guint64 *out_leader);
+/* The port of "http://HOST:PORT". */
+guint url_port(const char *url);
+
 /* The index of the member that leads. */
 guint etcd_leader(const Etcd *etcd);
 

@@ -10,10 +10,9 @@
 #include <signal.h>
 #include <string.h>
 
-/* The issue's bound on a host's unavailability after one member's fault; and what this
- * test allows on a loaded machine (two cores, sanitizers, tests beside it). */
-#define RESUME_TARGET_USEC (3 * G_USEC_PER_SEC)
-#define RESUME_BOUND_USEC  (5 * G_USEC_PER_SEC)
+/* A host may be unavailable 3 s after one member's fault (the target, printed); this test
+ * allows more on a loaded machine (two cores, sanitizers, tests beside it). */
+#define RESUME_BOUND_USEC (5 * G_USEC_PER_SEC)
 
 static gint64 reply_int64(GVariant *reply)
 {
@@ -156,7 +155,6 @@ static void report(const char *fault, const Writes *writes)
                  writes->indeterminate);
   g_assert_cmpint(writes->first_ok_after, >=, 0);
   g_assert_cmpint(writes->first_ok_after, <, RESUME_BOUND_USEC);
-  (void)RESUME_TARGET_USEC;
 }
 
 /* The member kvstored talks to (the first it is given) stops, as a process under SIGSTOP:

@@ -103,7 +103,7 @@ static guint closed_connections_to(guint port)
  * under a steady load. */
 static void test_connections_reused(Fixture *f, gconstpointer data)
 {
-  guint port = (guint)g_ascii_strtoull(strrchr(f->etcd.members[0].url, ':') + 1, NULL, 10);
+  guint port = url_port(f->etcd.members[0].url);
   guint before = closed_connections_to(port);
 
   for (int burst = 0; burst < 5; burst++) {
