@@ -1,11 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# A soak of kvstored with blocking clients (tools/soak-clients.py), as root: a private
+# A soak of kvstored with blocking clients (soak-clients.py beside it), as root: a private
 # bus with the system bus's policy and kvstore's policy file (the tests' configuration),
 # kvstored on it as root with no access rules of its own, the clients as three other
 # uids. Prints the figures (calls, refusals by name, another caller's worst Ping,
 # kvstored's memory and log lines) and exits non-zero on any anomaly.
-#   tools/soak.sh BUILD [SECONDS [CLIENTS]]     (default 600 s, 20 clients)
+#   tools/kvbench/soak.sh BUILD [SECONDS [CLIENTS]]     (default 600 s, 20 clients)
 set -eu
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -40,7 +40,7 @@ DBUS_SYSTEM_BUS_ADDRESS=$address "$build/daemon/kvstored" --system --access-dir 
   --state-dir "$dir/state" 2>"$dir/kvstored.log" &
 kvstored_pid=$!
 for _ in $(seq 100); do
-  "$build/tools/kvctl" --address "$address" ping >/dev/null 2>&1 && break
+  "$build/tools/kvctl/kvctl" --address "$address" ping >/dev/null 2>&1 && break
   sleep 0.05
 done
 rss() { awk "/^$1:/ { print \$2 }" "/proc/$kvstored_pid/status"; }

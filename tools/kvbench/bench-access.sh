@@ -40,11 +40,11 @@ DBUS_SYSTEM_BUS_ADDRESS=$address "$build/daemon/kvstored" --system --in-memory \
   --access-dir "$work/rules" 2>/dev/null &
 kvstored_pid=$!
 for _ in $(seq 100); do
-  "$build/tools/kvctl" --address "$address" ping >/dev/null 2>&1 && break
+  "$build/tools/kvctl/kvctl" --address "$address" ping >/dev/null 2>&1 && break
   sleep 0.05
 done
 echo "-- as root (rules allow everything; no quota)"
-"$build/tools/kvbench" --address "$address" --keys 10000 --ops get,set,keys --value-sizes 16 "$@"
+"$build/tools/kvbench/kvbench" --address "$address" --keys 10000 --ops get,set,keys --value-sizes 16 "$@"
 echo "-- as daemon (uid 1): every call checked by the rules, writes by the quota"
 setpriv --reuid daemon --regid daemon --clear-groups \
-  "$build/tools/kvbench" --address "$address" --keys 10000 --ops get,set,keys --value-sizes 16 "$@"
+  "$build/tools/kvbench/kvbench" --address "$address" --keys 10000 --ops get,set,keys --value-sizes 16 "$@"

@@ -2,7 +2,7 @@
 /* delay-proxy LISTEN_PORT TARGET_PORT DELAY_US: relays each TCP connection made to
  * 127.0.0.1:LISTEN_PORT to 127.0.0.1:TARGET_PORT, and hands on what it reads either way
  * DELAY_US after reading it, in order. The network between etcd members, for
- * tools/bench-etcd.sh: this VM's kernel has no netem to delay loopback traffic. Runs
+ * tools/kvbench/bench-etcd.sh: this VM's kernel has no netem to delay loopback traffic. Runs
  * until killed. */
 #include <errno.h>
 #include <glib.h>

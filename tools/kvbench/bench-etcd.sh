@@ -20,7 +20,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-port() { /usr/bin/python3 "$(dirname "$0")/free-port.py"; }
+port() { /usr/bin/python3 "$(dirname "$0")/../free-port.py"; }
 initial=
 endpoints=
 i=0
@@ -31,7 +31,7 @@ while [ "$i" -lt "$members" ]; do
   # What the others dial: the member itself, or its delay-proxy.
   if [ "$delay" -gt 0 ]; then
     eval "advertised$i=http://127.0.0.1:$(port)"
-    eval "\"$build/tools/delay-proxy\" \"\${advertised$i##*:}\" \"\${peer$i##*:}\" $delay &"
+    eval "\"$build/tools/kvbench/delay-proxy\" \"\${advertised$i##*:}\" \"\${peer$i##*:}\" $delay &"
     pids="$pids $!"
   else
     eval "advertised$i=\$peer$i"
@@ -78,4 +78,4 @@ fi
 echo "etcd: $members member(s), ${delay} us apart each way; kvstored and the direct puts on $first"
 KV_TEST_DAEMON_ARGS="--etcd $first" dbus-run-session \
   --config-file="$build/tests/integration/session-bus.conf" -- \
-  "$build/tools/kvbench" --keys 1000 --value-sizes 16 --etcd-anchor "$first" "$@"
+  "$build/tools/kvbench/kvbench" --keys 1000 --value-sizes 16 --etcd-anchor "$first" "$@"

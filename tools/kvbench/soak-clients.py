@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""A soak of kvstored with blocking clients, run by tools/soak.sh on a private system bus.
+"""A soak of kvstored with blocking clients, run by tools/kvbench/soak.sh on a private system bus.
 
 CLIENTS blocking dbus-python clients (no main loop: they read every reply but never
 dispatch a message of kvstored's), spread over three uids, call every method for SECONDS,
