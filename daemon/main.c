@@ -26,9 +26,13 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#define EXIT_USAGE            2
-#define DEFAULT_COMPACT_BYTES (4 * 1024 * 1024)
-#define STATUS_INTERVAL_USEC  (1000 * 1000)
+#define EXIT_USAGE              2
+#define DEFAULT_COMPACT_BYTES   (4 * 1024 * 1024)
+#define DEFAULT_HISTORY_CHANGES 10000
+#define DEFAULT_HISTORY_BYTES   (4 * 1024 * 1024)
+#define MAX_HISTORY_CHANGES     10000000
+#define MAX_HISTORY_BYTES       (1024 * 1024 * 1024)
+#define STATUS_INTERVAL_USEC    (1000 * 1000)
 /* Messages taken after each turn of the event loop, beyond the one sd-bus takes. */
 #define POST_MESSAGES 32
 /* How long a stop waits for the writes in flight (an etcd cluster's) to be answered. */
@@ -53,6 +57,8 @@ typedef struct {
   guint64 max_value_size;
   guint64 max_message_size;
   guint64 compact_bytes;
+  gint history_changes;
+  guint64 history_bytes;
   char *etcd;
   char *etcd_prefix;
   double etcd_timeout;
@@ -103,6 +109,14 @@ static gboolean parse_compact_size(const char *option_name, const char *value, g
   return kv_parse_size(value, &options->compact_bytes, error);
 }
 
+static gboolean parse_history_size(const char *option_name, const char *value, gpointer data,
+                                   GError **error)
+{
+  Options *options = data;
+
+  return kv_parse_size(value, &options->history_bytes, error);
+}
+
 static gboolean usage_error(const char *message)
 {
   fprintf(stderr, "kvstored: %s\nTry 'kvstored --help'.\n", message);
@@ -137,6 +151,12 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
        "Fold the journal into a new snapshot once it is larger than SIZE and than the "
        "snapshot (default 4M)",
        "SIZE"},
+      {"history-changes", 0, 0, G_OPTION_ARG_INT, &options->history_changes,
+       "Keep the last N changes for callers that resume from a revision (ChangesSince, "
+       "SubscribeSince; default 10000, 0: none)",
+       "N"},
+      {"history-size", 0, 0, G_OPTION_ARG_CALLBACK, parse_history_size,
+       "Keep at most SIZE bytes of them (default 4M)", "SIZE"},
       {"access-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->access_dirs,
        "On the system bus, read the access rules from the *.conf files of DIR instead of "
        "/usr/share/kvstore/access.d and /etc/kvstore/access.d (repeatable; later "
@@ -224,6 +244,11 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
           options->max_message_size)
     return usage_error("--max-value-size is too large for --max-message-size: twice the "
                        "value size and a key must fit one message, with 64K to spare");
+  /* The history lives in memory: a bound, not a store of its own. */
+  if (options->history_changes < 0 || options->history_changes > MAX_HISTORY_CHANGES)
+    return usage_error("--history-changes takes a number from 0 to 10000000");
+  if (options->history_bytes > MAX_HISTORY_BYTES)
+    return usage_error("--history-size takes a size up to 1G");
   if (!(options->idle_timeout >= 0 && options->idle_timeout <= LARGEST_IDLE_TIMEOUT_HOURS * 3600))
     return usage_error("--idle-timeout takes a number of seconds from 0 to 86400");
   return TRUE;
@@ -301,8 +326,9 @@ static KvRepository *open_etcd(const Options *options, sd_event *event)
   return repository;
 }
 
-/* The repository options ask for; NULL with @exit_status set when there is none. */
-static KvRepository *open_repository(const Options *options, sd_event *event, int *exit_status)
+/* The store options ask for; NULL with @exit_status set when there is none. */
+static KvRepository *open_store(const Options *options, sd_event *event, KvHistory *history,
+                                int *exit_status)
 {
   g_autoptr(GError) error = NULL;
   KvRecoveryInfo info;
@@ -318,8 +344,8 @@ static KvRepository *open_repository(const Options *options, sd_event *event, in
   g_autofree char *dir = kv_state_dir_resolve(options->state_dir, serves_session_bus(options));
   KvSyncMode sync = g_strcmp0(options->sync, "none") == 0 ? KV_SYNC_NONE : KV_SYNC_ALWAYS;
   gint64 start = g_get_monotonic_time();
-  KvRepository *repository = kv_persistent_repository_open(dir, sync, options->compact_bytes,
-                                                           log_message, NULL, &info, &error);
+  KvRepository *repository = kv_persistent_repository_open(
+      dir, sync, options->compact_bytes, history, log_message, NULL, &info, &error);
   if (repository == NULL && g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_INVAL)) {
     load_failed("Cannot load the data: %s. 'kvstored --check --state-dir=%s' shows what is "
                 "damaged; 'kvstored --repair --state-dir=%s' keeps every intact record",
@@ -346,6 +372,20 @@ static KvRepository *open_repository(const Options *options, sd_event *event, in
          " from the snapshot, then %" G_GUINT64_FORMAT " journal records); sync %s",
          kv_repository_count(repository), dir, (g_get_monotonic_time() - start) / 1000.0,
          info.snapshot_keys, info.journal_records, sync == KV_SYNC_NONE ? "none" : "always");
+  return repository;
+}
+
+/* The repository options ask for, with @history filled from what it keeps (a state
+ * directory's copy) or started at its revision; NULL with @exit_status set when there is
+ * none. */
+static KvRepository *open_repository(const Options *options, sd_event *event, KvHistory *history,
+                                     int *exit_status)
+{
+  KvRepository *repository = open_store(options, event, history, exit_status);
+
+  /* The memory and etcd repositories keep no history: it starts now. */
+  if (repository != NULL && (options->in_memory || options->etcd != NULL))
+    kv_history_start_at(history, kv_repository_revision(repository));
   return repository;
 }
 
@@ -491,6 +531,7 @@ static int on_status_timer(sd_event_source *source, uint64_t usec, void *userdat
 static int run(const Options *options)
 {
   g_autoptr(sd_event) event = NULL;
+  g_autoptr(KvHistory) history = NULL;
   g_autoptr(KvRepository) repository = NULL;
   g_autoptr(KvService) service = NULL;
   g_autoptr(sd_bus) bus = NULL;
@@ -548,10 +589,12 @@ static int run(const Options *options)
    * running yet. Taking the name first tells a second kvstored at once that it is not
    * needed, and lets a new instance wait for the lock of one that is still finishing. */
   int exit_status;
-  repository = open_repository(options, event, &exit_status);
+  history = kv_history_new((guint)options->history_changes, options->history_bytes);
+  repository = open_repository(options, event, history, &exit_status);
   if (repository == NULL)
     return exit_status;
   service = kv_service_new(repository, options->max_value_size);
+  kv_service_set_history(service, history);
   kv_service_set_linearizable(service, options->etcd_linearizable_reads);
   r = kv_peer_flow_new(bus, KV_INTERFACE, &flow);
   if (r < 0) {
@@ -617,6 +660,8 @@ int main(int argc, char **argv)
       .max_value_size = KV_DEFAULT_MAX_VALUE_SIZE,
       .max_message_size = DEFAULT_MESSAGE_BYTES,
       .compact_bytes = DEFAULT_COMPACT_BYTES,
+      .history_changes = DEFAULT_HISTORY_CHANGES,
+      .history_bytes = DEFAULT_HISTORY_BYTES,
   };
 
   /* A fixed threshold: glibc otherwise raises it to the size of the largest block freed

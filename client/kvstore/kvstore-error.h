@@ -31,6 +31,7 @@ typedef enum {
   KV_STORE_ERROR_QUOTA_EXCEEDED,     /* org.example.KVStore.Error.QuotaExceeded */
   KV_STORE_ERROR_UNAVAILABLE,        /* org.example.KVStore.Error.Unavailable */
   KV_STORE_ERROR_INDETERMINATE,      /* org.example.KVStore.Error.Indeterminate */
+  KV_STORE_ERROR_COMPACTED,          /* org.example.KVStore.Error.Compacted */
 } KvStoreError;
 
 #define KV_STORE_ERROR (kv_store_error_quark())
@@ -49,6 +50,7 @@ static inline GQuark kv_store_error_quark(void)
       {KV_STORE_ERROR_QUOTA_EXCEEDED, "org.example.KVStore.Error.QuotaExceeded"},
       {KV_STORE_ERROR_UNAVAILABLE, "org.example.KVStore.Error.Unavailable"},
       {KV_STORE_ERROR_INDETERMINATE, "org.example.KVStore.Error.Indeterminate"},
+      {KV_STORE_ERROR_COMPACTED, "org.example.KVStore.Error.Compacted"},
   };
   static gsize quark = 0;
 

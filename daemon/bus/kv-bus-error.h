@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 #define KV_BUS_ERROR_QUOTA_EXCEEDED     "org.example.KVStore.Error.QuotaExceeded"
 #define KV_BUS_ERROR_UNAVAILABLE        "org.example.KVStore.Error.Unavailable"
 #define KV_BUS_ERROR_INDETERMINATE      "org.example.KVStore.Error.Indeterminate"
+#define KV_BUS_ERROR_COMPACTED          "org.example.KVStore.Error.Compacted"
 
 /* The D-Bus error name for @error: a KV_ERROR code maps to its name above, anything
  * else to org.freedesktop.DBus.Error.Failed. */

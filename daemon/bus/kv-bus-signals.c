@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-bus-signals.h"
 
+#include "kv-bus-changes.h"
 #include "kv-bus-error.h"
 #include "kv-config.h"
 #include "kv-error.h"
@@ -8,7 +9,6 @@
 #include "kv-service.h"
 #include "kv-subscriptions.h"
 #include "kv-variant-bridge.h"
-#include "kv-wire.h"
 
 #include <string.h>
 
@@ -129,15 +129,6 @@ static void end_lost(KvBusSignals *self)
   g_ptr_array_set_size(self->lost, 0);
 }
 
-/* An upper bound of the wire size of a change's value, and of its key with it. */
-static gsize change_bytes(const char *key, GVariant *value)
-{
-  gsize value_bytes = value != NULL ? kv_wire_variant_end(value, 0) : 8;
-
-  /* The alignment of a struct, a string, a boolean and a revision: 8 bytes at most each. */
-  return 8 + 4 + strlen(key) + 1 + 8 + 4 + value_bytes + 8 + 8;
-}
-
 typedef struct {
   KvBusSignals *self;
   const char *key;
@@ -163,12 +154,13 @@ int kv_bus_signals_build(KvBusSignals *self, const char *key, GVariant *value, g
   gboolean coalesced = kv_subscriptions_any(self->subscriptions, KV_SUBSCRIPTION_COALESCED);
   gboolean broadcast = kv_bus_access_everyone_reads(self->access, key);
   /* Only signals sent to one peer are counted: no walk of the value for a broadcast. */
-  gsize bytes = coalesced || !broadcast ? change_bytes(key, value) : 0;
+  gsize bytes = coalesced || !broadcast ? kv_bus_change_bytes(key, value) : 0;
+  /* Kept whether or not a peer wants it coalesced now: one that subscribes from a
+   * revision before the commit (SubscribeSince) gets it with the commit. Its size is
+   * worked out at the flush, when someone wants it. */
+  Pending pending = {g_strdup(key), value != NULL ? g_variant_ref(value) : NULL, revision, bytes};
 
-  if (coalesced) {
-    Pending pending = {g_strdup(key), value != NULL ? g_variant_ref(value) : NULL, revision, bytes};
-    g_array_append_val(self->pending, pending);
-  }
+  g_array_append_val(self->pending, pending);
   /* Nobody listens: nothing to send, and nothing for the bus to route. */
   if (!broadcast) {
     Unicast unicast = {self, key, value, revision, bytes, out, 0};
@@ -185,45 +177,6 @@ int kv_bus_signals_build(KvBusSignals *self, const char *key, GVariant *value, g
 void kv_bus_signals_discard(KvBusSignals *self)
 {
   g_array_set_size(self->pending, 0);
-}
-
-static int open_changes(KvBusSignals *self, const char *peer, sd_bus_message **ret)
-{
-  int r = sd_bus_message_new_signal(self->bus, ret, KV_OBJECT_PATH, KV_INTERFACE, "Changes");
-
-  if (r >= 0)
-    r = sd_bus_message_set_destination(*ret, peer);
-  if (r >= 0)
-    r = sd_bus_message_open_container(*ret, 'a', "(sbvt)");
-  return r;
-}
-
-static int close_changes(sd_bus_message *m, GPtrArray *out)
-{
-  int r = sd_bus_message_close_container(m);
-
-  if (r < 0)
-    return r;
-  g_ptr_array_add(out, sd_bus_message_ref(m));
-  return 0;
-}
-
-static int append_change(sd_bus_message *m, const Pending *pending)
-{
-  int deleted = pending->value == NULL;
-  int r = sd_bus_message_open_container(m, 'r', "sbvt");
-
-  if (r >= 0)
-    r = sd_bus_message_append(m, "sb", pending->key, deleted);
-  /* A deletion carries an empty string where the value would be. */
-  if (r >= 0)
-    r = deleted ? sd_bus_message_append(m, "v", "s", "")
-                : kv_variant_bridge_append_variant(m, pending->value);
-  if (r >= 0)
-    r = sd_bus_message_append_basic(m, 't', &pending->revision);
-  if (r >= 0)
-    r = sd_bus_message_close_container(m);
-  return r;
 }
 
 typedef struct {
@@ -252,9 +205,12 @@ static void add_changes(const char *peer, gpointer user_data)
   int r = 0;
 
   for (guint i = 0; i < flush->count; i++) {
-    const Pending *pending = &g_array_index(self->pending, Pending, i);
-    if (wants(self, peer, pending))
-      all_bytes += pending->bytes;
+    Pending *pending = &g_array_index(self->pending, Pending, i);
+    if (!wants(self, peer, pending))
+      continue;
+    if (pending->bytes == 0)
+      pending->bytes = kv_bus_change_bytes(pending->key, pending->value);
+    all_bytes += pending->bytes;
   }
   if (all_bytes == 0 || !may_send(self, peer, all_bytes, flush->out, &flush->result))
     return;
@@ -263,18 +219,18 @@ static void add_changes(const char *peer, gpointer user_data)
     if (!wants(self, peer, pending))
       continue;
     if (m != NULL && bytes + pending->bytes > self->max_bytes) {
-      r = close_changes(m, flush->out);
+      r = kv_bus_changes_signal_close(m, flush->out);
       g_clear_pointer(&m, sd_bus_message_unref);
       bytes = 0;
     }
     if (r >= 0 && m == NULL)
-      r = open_changes(self, peer, &m);
+      r = kv_bus_changes_signal_open(self->bus, peer, &m);
     if (r >= 0)
-      r = append_change(m, pending);
+      r = kv_bus_append_change(m, pending->key, pending->value, pending->revision);
     bytes += pending->bytes;
   }
   if (r >= 0 && m != NULL)
-    r = close_changes(m, flush->out);
+    r = kv_bus_changes_signal_close(m, flush->out);
   if (r < 0 && flush->result >= 0)
     flush->result = r;
 }
@@ -328,6 +284,13 @@ static int subscribe(KvBusSignals *self, sd_bus_message *m, KvSubscriptionKind k
                             kind, &error))
     return kv_bus_error_set(ret_error, error);
   return sd_bus_reply_method_return(m, NULL);
+}
+
+gboolean kv_bus_signals_add_coalesced(KvBusSignals *self, const char *peer, guint32 owner,
+                                      const char *prefix, GError **error)
+{
+  return kv_subscriptions_add(self->subscriptions, peer, owner, prefix, KV_SUBSCRIPTION_COALESCED,
+                              error);
 }
 
 int kv_bus_signals_subscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error)

@@ -50,6 +50,12 @@ int kv_bus_signals_subscribe_coalesced(KvBusSignals *self, sd_bus_message *m,
                                        sd_bus_error *ret_error);
 int kv_bus_signals_unsubscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error);
 
+/* Subscribes @peer, owned by @owner, to the Changes of the keys under @prefix from the
+ * next commit on (SubscribeSince: what came before, it was sent from the history).
+ * TOO_LARGE beyond the subscription limits. */
+gboolean kv_bus_signals_add_coalesced(KvBusSignals *self, const char *peer, guint32 owner,
+                                      const char *prefix, GError **error);
+
 void kv_bus_signals_free(KvBusSignals *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KvBusSignals, kv_bus_signals_free)

@@ -7,6 +7,7 @@
 
 #include "kv-bus-commit.h"
 #include "kv-bus-error.h"
+#include "kv-bus-history.h"
 #include "kv-bus-page.h"
 #include "kv-bus-properties.h"
 #include "kv-bus-signals.h"
@@ -35,6 +36,7 @@ struct _KvBus {
   KvPeerFlow *flow;
   KvBusAccess *access; /* NULL on the session bus */
   KvBusSignals *signals;
+  KvBusHistory *history; /* ChangesSince and SubscribeSince */
   KvBusProperties *properties;
   guint writes_in_flight; /* submitted to the service, not yet done */
 };
@@ -605,6 +607,20 @@ static int method_subscribe_coalesced(sd_bus_message *m, void *userdata, sd_bus_
   return kv_bus_signals_subscribe_coalesced(self->signals, m, ret_error);
 }
 
+static int method_subscribe_since(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+
+  return kv_bus_history_subscribe_since(self->history, m, ret_error);
+}
+
+static int method_changes_since(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  KvBus *self = userdata;
+
+  return kv_bus_history_changes_since(self->history, m, ret_error);
+}
+
 static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;
@@ -748,8 +764,15 @@ static const sd_bus_vtable kv_vtable[] = {
                             method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("SubscribeCoalesced", SD_BUS_ARGS("s", prefix), SD_BUS_NO_RESULT,
                             method_subscribe_coalesced, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("SubscribeSince", SD_BUS_ARGS("s", prefix, "t", last_seen),
+                            SD_BUS_RESULT("t", revision), method_subscribe_since,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Unsubscribe", SD_BUS_ARGS("s", prefix), SD_BUS_NO_RESULT,
                             method_unsubscribe, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS(
+        "ChangesSince", SD_BUS_ARGS("s", prefix, "t", last_seen, "s", after, "u", limit),
+        SD_BUS_RESULT("a(sbvt)", changes, "t", next, "s", next_after, "b", more),
+        method_changes_since, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("CheckAccess", SD_BUS_ARGS("s", key),
                             SD_BUS_RESULT("s", rule, "b", can_read, "b", can_write),
                             method_check_access, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -770,6 +793,7 @@ void kv_bus_free(KvBus *self)
   kv_bus_commit_free(self->commit);
   kv_service_set_change_func(self->service, NULL, NULL);
   sd_bus_slot_unref(self->slot);
+  kv_bus_history_free(self->history);
   kv_bus_signals_free(self->signals);
   kv_bus_properties_free(self->properties);
   g_free(self);
@@ -787,6 +811,8 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *
   self->flow = flow;
   self->access = access;
   self->signals = kv_bus_signals_new(bus, callers, access, flow, self->max_reply_bytes);
+  self->history =
+      kv_bus_history_new(service, self->signals, callers, access, flow, self->max_reply_bytes);
   self->bus = bus;
   if (event == NULL)
     return -ENXIO;

@@ -8,6 +8,7 @@
 #include "kv-change-record.h"
 #include "kv-error.h"
 #include "kv-file-util.h"
+#include "kv-history-file.h"
 #include "kv-journal.h"
 #include "kv-memory-repository.h"
 #include "kv-snapshot.h"
@@ -73,6 +74,9 @@ typedef struct {
   KvLogFunc log;
   gpointer log_data;
   int lock_fd;
+  /* Borrowed, may be NULL: its copy is written with each snapshot (kv-history-file.h). */
+  KvHistory *history;
+  char *history_path;
 } KvPersistentRepository;
 
 static void undo_clear(gpointer data)
@@ -226,6 +230,34 @@ static void postpone_compaction(KvPersistentRepository *self, const char *why)
       why, self->compaction_backoff / 1e6);
 }
 
+/* The history as committed, beside the snapshot of the same revision; without it, a
+ * restart's history starts at the snapshot, and the compaction goes on all the same. */
+static void write_history(KvPersistentRepository *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->history == NULL)
+    return;
+  kv_history_commit(self->history, self->committed_sequence);
+  kv_history_roll_back(self->history);
+  if (!kv_history_file_write(self->history_path, self->history, &error)) {
+    g_autofree char *tmp = g_strconcat(self->history_path, ".tmp", NULL);
+    say(self, LOG_WARNING, "Cannot write the history with the snapshot: %s", error->message);
+    g_unlink(tmp);
+  }
+}
+
+/* Puts the history written with a snapshot in place, first: a crash between the two
+ * leaves a history that reaches past the snapshot, which the journal's records then
+ * continue. */
+static void install_history(KvPersistentRepository *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->history != NULL && !kv_history_file_install(self->history_path, &error))
+    say(self, LOG_WARNING, "Cannot keep the history with the snapshot: %s", error->message);
+}
+
 /* Installs the snapshot a background compaction wrote and drops the journal records it
  * holds; with @wait, waits for the child first, else only looks whether it is done. */
 static void finish_background_compaction(KvPersistentRepository *self, gboolean wait)
@@ -245,8 +277,12 @@ static void finish_background_compaction(KvPersistentRepository *self, gboolean 
 
   if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     g_set_error(&error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "the snapshot writer failed");
-  } else if (kv_snapshot_install(self->snapshot_path, &error) &&
-             kv_journal_drop_head(self->journal, self->compaction_offset, &error)) {
+    postpone_compaction(self, error->message);
+    return;
+  }
+  install_history(self);
+  if (kv_snapshot_install(self->snapshot_path, &error) &&
+      kv_journal_drop_head(self->journal, self->compaction_offset, &error)) {
     snapshot_installed(self, self->compaction_offset, self->compaction_start);
     return;
   }
@@ -293,6 +329,7 @@ static void start_background_compaction(KvPersistentRepository *self)
     /* Changes made while the last sync ran are not committed yet: the snapshot is of
      * the committed state, so this copy of memory takes them back. */
     roll_back(self);
+    write_history(self);
     gboolean written =
         kv_snapshot_write(self->snapshot_path, self->inner, self->committed_sequence, NULL);
     _exit(written ? 0 : 1);
@@ -318,6 +355,8 @@ gboolean kv_persistent_repository_compact(KvRepository *repository, GError **err
   gsize journal_bytes = kv_journal_size(self->journal);
   /* The snapshot must hold exactly what the journal has committed. */
   g_return_val_if_fail(self->undo->len == 0, FALSE);
+  write_history(self);
+  install_history(self);
   if (!kv_snapshot_write(self->snapshot_path, self->inner, self->committed_sequence, error) ||
       !kv_snapshot_install(self->snapshot_path, error) || !kv_journal_reset(self->journal, error))
     return FALSE;
@@ -473,6 +512,7 @@ static void persistent_free(KvRepository *repository)
   kv_repository_free(self->inner);
   g_array_unref(self->undo);
   g_free(self->snapshot_path);
+  g_free(self->history_path);
   g_free(self);
 }
 
@@ -555,19 +595,28 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
     return TRUE;
 
   replay->replayed++;
-  return kv_journal_record_apply(record, replay->self->inner, error);
+  if (!kv_journal_record_apply(record, replay->self->inner, error))
+    return FALSE;
+  /* After what the history file holds: a crash between installing it and the snapshot
+   * leaves journal records it has already. */
+  if (replay->self->history != NULL && sequence > kv_history_committed(replay->self->history))
+    kv_history_file_add_record(replay->self->history, record);
+  return TRUE;
 }
 
 KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gsize compact_bytes,
-                                            KvLogFunc log_func, gpointer log_data,
-                                            KvRecoveryInfo *out_info, GError **error)
+                                            KvHistory *history, KvLogFunc log_func,
+                                            gpointer log_data, KvRecoveryInfo *out_info,
+                                            GError **error)
 {
   KvPersistentRepository *self = g_new0(KvPersistentRepository, 1);
   g_autoptr(KvRepository) owned = &self->parent;
   g_autofree char *journal_path = g_build_filename(dir, "journal", NULL);
   g_autofree char *journal_tmp = g_build_filename(dir, "journal.tmp", NULL);
   g_autofree char *snapshot_tmp = g_build_filename(dir, "snapshot.tmp", NULL);
+  g_autofree char *history_tmp = g_build_filename(dir, "history.tmp", NULL);
   Replay replay = {self, 0, 0, 0};
+  g_autoptr(GError) local_error = NULL;
   gsize dropped;
 
   self->parent.vtable = &persistent_vtable;
@@ -580,9 +629,11 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
   self->log = log_func;
   self->log_data = log_data;
   self->lock_fd = -1;
+  self->history = history;
+  self->history_path = g_build_filename(dir, "history", NULL);
 
-  static const char *const state_files[] = {"lock",         "snapshot",    "journal",
-                                            "snapshot.tmp", "journal.tmp", NULL};
+  static const char *const state_files[] = {"lock",         "snapshot",    "journal",     "history",
+                                            "snapshot.tmp", "journal.tmp", "history.tmp", NULL};
   if (!kv_state_dir_prepare(dir, state_files, error))
     return NULL;
   if ((self->lock_fd = kv_state_dir_lock(dir, LOCK_WAIT_SECONDS, say_lock_wait, self, error)) < 0)
@@ -590,10 +641,16 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
   /* Left by a crash in the middle of a compaction; never part of the state. */
   g_unlink(snapshot_tmp);
   g_unlink(journal_tmp);
+  g_unlink(history_tmp);
 
   if (!kv_snapshot_load(self->snapshot_path, self->inner, &replay.snapshot_sequence, error))
     return NULL;
   out_info->snapshot_keys = kv_repository_count(self->inner);
+  if (history != NULL &&
+      !kv_history_file_load(self->history_path, history, replay.snapshot_sequence, &local_error))
+    say(self, LOG_WARNING,
+        "Cannot resume the history of changes (%s): it starts at revision %" G_GUINT64_FORMAT,
+        local_error->message, replay.snapshot_sequence);
   self->journal = kv_journal_open(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay,
                                   &dropped, error);
   if (self->journal == NULL)

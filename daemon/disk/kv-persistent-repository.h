@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "kv-history.h"
 #include "kv-repository.h"
 
 #include <syslog.h>
@@ -45,9 +46,11 @@ typedef struct {
 } KvRecoveryInfo;
 
 /* Opens the state in @dir (created with mode 0700 if missing) into a memory repository
- * it owns. Damage other than a torn journal tail fails. */
+ * it owns, and fills @history (borrowed, may be NULL) from its copy and the journal; the
+ * history's copy is then written with each snapshot. Damage other than a torn journal
+ * tail fails. */
 KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gsize compact_bytes,
-                                            KvLogFunc log, gpointer log_data,
+                                            KvHistory *history, KvLogFunc log, gpointer log_data,
                                             KvRecoveryInfo *out_info, GError **error);
 
 /* Bytes in the journal, flushed. */

@@ -21,7 +21,13 @@ struct _KvService {
   gboolean starting, start_again;
   GList *turn_place;     /* where what a read's turn submits goes: before this waiting one */
   gboolean linearizable; /* reads wait for the repository to catch up first */
+  KvHistory *history;    /* borrowed; NULL: none kept */
+  KvRepositoryCommitFunc commit_done; /* the commit under way's caller */
+  gpointer commit_done_data;
 };
+
+/* Tells the history and the change observer of a change made at @revision. */
+void kv_service_tell_change(KvService *self, const char *key, GVariant *value, guint64 revision);
 
 /* Forgets the writes still waiting for their turn, untold, and drops the reads
  * (kvstored is stopping). */

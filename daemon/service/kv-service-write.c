@@ -392,10 +392,10 @@ static void on_submitted(guint64 revision, const GError *error, gpointer user_da
   }
   submission->write->revision = revision;
   /* A repository that reports its changes itself has told them already. */
-  if (!self->repository_tells_changes && self->on_change != NULL)
+  if (!self->repository_tells_changes)
     for (guint i = 0; i < submission->plan.changes->len; i++) {
       const KvChange *change = &g_array_index(submission->plan.changes, KvChange, i);
-      self->on_change(change->key, change->value, revision, self->on_change_data);
+      kv_service_tell_change(self, change->key, change->value, revision);
     }
   submission_finish(submission, NULL);
 }

@@ -8,13 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+void kv_service_tell_change(KvService *self, const char *key, GVariant *value, guint64 revision)
+{
+  if (self->history != NULL)
+    kv_history_append(self->history, key, value, revision);
+  if (self->on_change != NULL)
+    self->on_change(key, value, revision, self->on_change_data);
+}
+
 /* A repository that makes changes on its own tells them here. */
 static void forward_change(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
-  KvService *self = user_data;
-
-  if (self->on_change != NULL)
-    self->on_change(key, value, revision, self->on_change_data);
+  kv_service_tell_change(user_data, key, value, revision);
 }
 
 KvService *kv_service_new(KvRepository *repository, gsize max_value_size)
@@ -234,14 +239,51 @@ guint kv_service_count(KvService *self)
   return kv_repository_count(self->repository);
 }
 
+void kv_service_set_history(KvService *self, KvHistory *history)
+{
+  self->history = history;
+}
+
+KvHistory *kv_service_get_history(KvService *self)
+{
+  return self->history;
+}
+
+/* The history serves what is committed, and forgets what was rolled back. */
+static void history_commit_ended(KvService *self, guint64 committed, const GError *error)
+{
+  if (self->history == NULL)
+    return;
+  if (error == NULL)
+    kv_history_commit(self->history, committed);
+  else
+    kv_history_roll_back(self->history);
+}
+
 gboolean kv_service_commit(KvService *self, GError **error)
 {
-  return kv_repository_commit(self->repository, error);
+  g_autoptr(GError) local_error = NULL;
+  gboolean committed = kv_repository_commit(self->repository, &local_error);
+
+  history_commit_ended(self, kv_repository_revision(self->repository), local_error);
+  if (!committed)
+    g_propagate_error(error, g_steal_pointer(&local_error));
+  return committed;
+}
+
+static void on_commit_done(guint64 committed, const GError *error, gpointer user_data)
+{
+  KvService *self = user_data;
+
+  history_commit_ended(self, committed, error);
+  self->commit_done(committed, error, self->commit_done_data);
 }
 
 void kv_service_commit_start(KvService *self, KvRepositoryCommitFunc done, gpointer user_data)
 {
-  kv_repository_commit_start(self->repository, done, user_data);
+  self->commit_done = done;
+  self->commit_done_data = user_data;
+  kv_repository_commit_start(self->repository, on_commit_done, self);
 }
 
 void kv_service_commit_wait(KvService *self)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "kv-history.h"
 #include "kv-page.h"
 #include "kv-repository.h"
 
@@ -186,6 +187,13 @@ void kv_service_sync(KvService *self, KvRepositorySyncFunc done, gpointer user_d
 /* Makes the changes since the last commit durable (see kv_repository_commit()), now: for
  * the exit, after kv_service_commit_wait(). */
 gboolean kv_service_commit(KvService *self, GError **error);
+
+/* Keeps the changes made from now on in @history (borrowed), served once committed;
+ * main.c builds it. */
+void kv_service_set_history(KvService *self, KvHistory *history);
+
+/* The history the changes go to, or NULL. */
+KvHistory *kv_service_get_history(KvService *self);
 
 /* The same, perhaps waiting for the disk off the event loop (see
  * kv_repository_commit_start()): the bus layer starts one per turn of the event loop

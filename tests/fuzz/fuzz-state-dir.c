@@ -52,12 +52,12 @@ int LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
   g_autoptr(GError) error = NULL;
   if (kv_repair_check(state_dir, report, &healthy, NULL)) {
     kv_repository_free(kv_persistent_repository_open(state_dir, KV_SYNC_NONE, G_MAXSIZE, NULL, NULL,
-                                                     &info, &error));
+                                                     NULL, &info, &error));
     g_clear_error(&error);
   }
   if (kv_repair(state_dir, report, NULL)) {
     g_autoptr(KvRepository) mended = kv_persistent_repository_open(
-        state_dir, KV_SYNC_NONE, G_MAXSIZE, NULL, NULL, &info, &error);
+        state_dir, KV_SYNC_NONE, G_MAXSIZE, NULL, NULL, NULL, &info, &error);
     if (mended == NULL) {
       g_printerr("repaired, yet not loaded: %s\n%s", error->message, report->str);
       abort();

@@ -26,6 +26,7 @@ void kv_test_state_teardown(KvTestState *f, gconstpointer data)
   }
   g_assert_cmpint(g_rmdir(f->dir), ==, 0);
   g_free(f->dir);
+  g_clear_pointer(&f->history, kv_history_free);
   g_free(f->journal);
   g_free(f->snapshot);
   g_ptr_array_unref(f->warnings);
@@ -41,8 +42,9 @@ KvRepository *kv_test_state_open(KvTestState *f, gsize compact_bytes, KvRecovery
 {
   KvRecoveryInfo ignored;
 
-  return kv_persistent_repository_open(f->dir, KV_SYNC_ALWAYS, compact_bytes, collect_warning,
-                                       f->warnings, info != NULL ? info : &ignored, error);
+  return kv_persistent_repository_open(f->dir, KV_SYNC_ALWAYS, compact_bytes, f->history,
+                                       collect_warning, f->warnings, info != NULL ? info : &ignored,
+                                       error);
 }
 
 KvRepository *kv_test_state_open_ok(KvTestState *f)

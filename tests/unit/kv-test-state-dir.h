@@ -12,6 +12,7 @@ typedef struct {
   char *journal;
   char *snapshot;
   GPtrArray *warnings; /* what the repository logged */
+  KvHistory *history;  /* given to the repository when a test sets it; freed at teardown */
 } KvTestState;
 
 void kv_test_state_setup(KvTestState *f, gconstpointer data);

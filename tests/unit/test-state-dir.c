@@ -180,8 +180,8 @@ static void test_planted_symlinks_refused(void)
 
     g_assert_true(g_file_set_contents(target, "precious", -1, NULL));
     g_assert_cmpint(symlink(target, planted), ==, 0);
-    KvRepository *repository =
-        kv_persistent_repository_open(dir, KV_SYNC_ALWAYS, 1 << 20, NULL, NULL, &info, &error);
+    KvRepository *repository = kv_persistent_repository_open(dir, KV_SYNC_ALWAYS, 1 << 20, NULL,
+                                                             NULL, NULL, &info, &error);
     g_assert_null(repository);
     g_assert_nonnull(error);
     g_assert_nonnull(strstr(error->message, "symbolic link"));

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kv-bus-history.h"
+
+#include "kv-bus-changes.h"
+#include "kv-bus-error.h"
+#include "kv-error.h"
+#include "kv-sd-bus-cleanup.h"
+
+#include <string.h>
+
+/* A page's changes when the caller names no limit. */
+#define DEFAULT_PAGE_CHANGES 1000
+
+struct _KvBusHistory {
+  KvService *service;
+  KvBusSignals *signals;
+  KvBusCallers *callers;
+  KvBusAccess *access;
+  KvPeerFlow *flow;
+  gsize max_bytes;
+};
+
+KvBusHistory *kv_bus_history_new(KvService *service, KvBusSignals *signals, KvBusCallers *callers,
+                                 KvBusAccess *access, KvPeerFlow *flow, gsize max_bytes)
+{
+  KvBusHistory *self = g_new0(KvBusHistory, 1);
+
+  self->service = service;
+  self->signals = signals;
+  self->callers = callers;
+  self->access = access;
+  self->flow = flow;
+  self->max_bytes = max_bytes;
+  return self;
+}
+
+void kv_bus_history_free(KvBusHistory *self)
+{
+  g_free(self);
+}
+
+/* One change the caller may see, borrowed from the history for the call. */
+typedef struct {
+  const char *key;
+  GVariant *value;
+  guint64 revision;
+  gsize bytes;
+} Seen;
+
+typedef struct {
+  KvBusHistory *self;
+  const char *peer;
+  GArray *seen;      /* Seen */
+  guint max_changes; /* 0: all */
+  gsize max_bytes;   /* 0: all */
+  gsize bytes;
+  gboolean more;
+} Gather;
+
+static gboolean gather_change(const char *key, GVariant *value, guint64 revision,
+                              gpointer user_data)
+{
+  Gather *gather = user_data;
+  Seen seen = {key, value, revision, 0};
+
+  if (!kv_bus_access_peer_reads(gather->self->access, gather->peer, key))
+    return TRUE;
+  seen.bytes = kv_bus_change_bytes(key, value);
+  /* A page ends before what does not fit; the first change always fits, as every value
+   * fits a message. */
+  if ((gather->max_changes > 0 && gather->seen->len >= gather->max_changes) ||
+      (gather->max_bytes > 0 && gather->seen->len > 0 &&
+       gather->bytes + seen.bytes > gather->max_bytes)) {
+    gather->more = TRUE;
+    return FALSE;
+  }
+  gather->bytes += seen.bytes;
+  g_array_append_val(gather->seen, seen);
+  return TRUE;
+}
+
+/* Reads and checks a prefix (or a key to resume after) argument. */
+static int check_length(const char *what, const char *text, sd_bus_error *ret_error)
+{
+  if (strlen(text) > KV_KEY_MAX_BYTES)
+    return sd_bus_error_setf(ret_error, KV_BUS_ERROR_TOO_LARGE,
+                             "A %s is at most %d bytes, as a key is", what, KV_KEY_MAX_BYTES);
+  return 0;
+}
+
+/* The caller, known for the access checks, and whether @since (with @after) is served. */
+static int check_resume(KvBusHistory *self, sd_bus_message *m, guint64 since, const char *after,
+                        sd_bus_error *ret_error)
+{
+  g_autoptr(GError) error = NULL;
+  const KvCaller *caller;
+  int r = kv_bus_callers_lookup(self->callers, sd_bus_message_get_sender(m), &caller, ret_error);
+
+  if (r < 0)
+    return r;
+  if (!kv_history_check(kv_service_get_history(self->service), since, after, &error))
+    return kv_bus_error_set(ret_error, error);
+  return 0;
+}
+
+int kv_bus_history_changes_since(KvBusHistory *self, sd_bus_message *m, sd_bus_error *ret_error)
+{
+  KvHistory *history = kv_service_get_history(self->service);
+  const char *prefix, *after;
+  guint64 since;
+  guint32 limit;
+  int r = sd_bus_message_read(m, "stsu", &prefix, &since, &after, &limit);
+
+  if (r < 0)
+    return r;
+  if ((r = check_length("prefix", prefix, ret_error)) < 0 ||
+      (r = check_length("key to resume after", after, ret_error)) < 0)
+    return r;
+  if (limit > KV_PAGE_MAX_ENTRIES)
+    return sd_bus_error_setf(ret_error, KV_BUS_ERROR_TOO_LARGE, "A page holds at most %d changes",
+                             KV_PAGE_MAX_ENTRIES);
+  if ((r = check_resume(self, m, since, after, ret_error)) < 0)
+    return r;
+
+  g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(Seen));
+  Gather gather = {self,
+                   sd_bus_message_get_sender(m),
+                   seen,
+                   limit > 0 ? limit : DEFAULT_PAGE_CHANGES,
+                   self->max_bytes,
+                   0,
+                   FALSE};
+  kv_history_foreach(history, prefix, since, after, gather_change, &gather);
+
+  /* Where the next page starts: after the last change sent, or, with none left, at the
+   * last commit, past changes the caller does not see. */
+  const Seen *last = seen->len > 0 ? &g_array_index(seen, Seen, seen->len - 1) : NULL;
+  guint64 next = gather.more ? last->revision : kv_history_committed(history);
+  const char *next_after = gather.more ? last->key : "";
+  g_autoptr(sd_bus_message) reply = NULL;
+  r = sd_bus_message_new_method_return(m, &reply);
+  if (r >= 0)
+    r = sd_bus_message_open_container(reply, 'a', "(sbvt)");
+  for (guint i = 0; r >= 0 && i < seen->len; i++) {
+    const Seen *change = &g_array_index(seen, Seen, i);
+    r = kv_bus_append_change(reply, change->key, change->value, change->revision);
+  }
+  if (r >= 0)
+    r = sd_bus_message_close_container(reply);
+  if (r >= 0)
+    r = sd_bus_message_append(reply, "tsb", next, next_after, gather.more);
+  if (r < 0)
+    return r;
+  kv_peer_flow_add(self->flow, sd_bus_message_get_sender(m), gather.bytes);
+  return sd_bus_send(NULL, reply, NULL);
+}
+
+static void message_unref(gpointer message)
+{
+  sd_bus_message_unref(message);
+}
+
+/* The Changes signals of @seen to @peer, none over max_bytes, in @out. */
+static int build_backlog(KvBusHistory *self, sd_bus *bus, const char *peer, GArray *seen,
+                         GPtrArray *out)
+{
+  g_autoptr(sd_bus_message) m = NULL;
+  gsize bytes = 0;
+  int r = 0;
+
+  for (guint i = 0; r >= 0 && i < seen->len; i++) {
+    const Seen *change = &g_array_index(seen, Seen, i);
+    if (m != NULL && bytes + change->bytes > self->max_bytes) {
+      r = kv_bus_changes_signal_close(m, out);
+      g_clear_pointer(&m, sd_bus_message_unref);
+      bytes = 0;
+    }
+    if (r >= 0 && m == NULL)
+      r = kv_bus_changes_signal_open(bus, peer, &m);
+    if (r >= 0)
+      r = kv_bus_append_change(m, change->key, change->value, change->revision);
+    bytes += change->bytes;
+  }
+  if (r >= 0 && m != NULL)
+    r = kv_bus_changes_signal_close(m, out);
+  return r;
+}
+
+int kv_bus_history_subscribe_since(KvBusHistory *self, sd_bus_message *m, sd_bus_error *ret_error)
+{
+  g_autoptr(GError) error = NULL;
+  KvHistory *history = kv_service_get_history(self->service);
+  const char *peer = sd_bus_message_get_sender(m);
+  const KvCaller *caller;
+  const char *prefix;
+  guint64 since;
+  int r = sd_bus_message_read(m, "st", &prefix, &since);
+
+  if (r < 0)
+    return r;
+  if ((r = check_length("prefix", prefix, ret_error)) < 0 ||
+      (r = check_resume(self, m, since, NULL, ret_error)) < 0 ||
+      (r = kv_bus_callers_lookup(self->callers, peer, &caller, ret_error)) < 0)
+    return r;
+
+  g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(Seen));
+  Gather gather = {self, peer, seen, 0, 0, 0, FALSE};
+  kv_history_foreach(history, prefix, since, NULL, gather_change, &gather);
+  /* All of it goes at once, unasked: refused whole if it would leave this connection more
+   * unread than any peer may, rather than end the subscription it asks for. */
+  if (!kv_peer_flow_may_send(self->flow, peer, gather.bytes))
+    return sd_bus_error_setf(ret_error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                             "The %zu bytes of changes after revision %" G_GUINT64_FORMAT
+                             " are more than this connection may leave unread: read them "
+                             "with ChangesSince, then subscribe from where it ends",
+                             gather.bytes, since);
+  if (!kv_bus_signals_add_coalesced(self->signals, peer, caller->uid, prefix, &error))
+    return kv_bus_error_set(ret_error, error);
+
+  g_autoptr(GPtrArray) signals = g_ptr_array_new_with_free_func(message_unref);
+  r = build_backlog(self, sd_bus_message_get_bus(m), peer, seen, signals);
+  if (r < 0)
+    return r;
+  kv_peer_flow_add(self->flow, peer, gather.bytes);
+  /* Before the reply, and before any later commit's Changes: in revision order. */
+  for (guint i = 0; i < signals->len; i++)
+    (void)sd_bus_send(NULL, g_ptr_array_index(signals, i), NULL);
+  return sd_bus_reply_method_return(m, "t", kv_history_committed(history));
+}
