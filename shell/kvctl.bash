@@ -18,8 +18,8 @@ _kvctl()
     local cur prev words cword
     _init_completion || return
 
-    local commands="get set set-many cas exists del incr keys dump load watch revision
-        access ping help"
+    local commands="get set set-many cas exists del incr keys dump load watch changes
+        revision access ping help"
     local global_options="--system --user --session --address --timeout --help --version"
     local types="string bool byte int16 uint16 int32 uint32 int64 uint64 double objectpath
         signature"
@@ -63,6 +63,8 @@ _kvctl()
         keys) options+=" -0 --null --json" ;;
         dump) options+=" --json" ;;
         load) options+=" --json --batch-size" ;;
+        watch) options+=" --since" ;;
+        changes) options+=" --since --after" ;;
         help)
             COMPREPLY=($(compgen -W "$commands" -- "$cur"))
             return
@@ -78,7 +80,11 @@ _kvctl()
             _filedir
             return
             ;;
-        --batch-size) return ;;
+        --batch-size | --since) return ;;
+        --after)
+            _kvctl_keys "$cur" "${bus[@]}"
+            return
+            ;;
         --prefix | -p)
             _kvctl_keys "$cur" "${bus[@]}"
             return
@@ -93,14 +99,14 @@ _kvctl()
     local n=0
     for ((i = i + 1; i < cword; i++)); do
         case ${words[i]} in
-            --type | -t | --file | -f | --prefix | -p | --batch-size) ((i++)) ;;
+            --type | -t | --file | -f | --prefix | -p | --batch-size | --since | --after) ((i++)) ;;
             -*) ;;
             *) ((n++)) ;;
         esac
     done
 
     case $command in
-        get | exists | access | watch | keys | dump | del)
+        get | exists | access | watch | changes | keys | dump | del)
             _kvctl_keys "$cur" "${bus[@]}"
             ;;
         set | cas | incr)

@@ -631,6 +631,56 @@ static void test_progress(KvTestBus *bus, gconstpointer data)
     g_error("no progress on a terminal: '%s'", out);
 }
 
+/* kvctl changes: the history after a revision, and inside one; then watch --since, which
+ * prints the same changes first and then the live ones. */
+static void test_changes(KvTestBus *bus, gconstpointer data)
+{
+  read_revision_base();
+  static const Step steps[] = {
+      {"set h/a 1", 0, "", NULL},
+      {"set-many h/b=2 h/c=3", 0, "{2}\n", NULL},
+      {"del h/a", 0, "1\n", NULL},
+      {"set other 4", 0, "", NULL},
+      {"changes --since {0} h/", 0,
+       "{1}\th/a\t'1'\n{2}\th/b\t'2'\n{2}\th/c\t'3'\n{3}\th/a\tdeleted\n",
+       "every change up to revision {4} (go on with --since {4})"},
+      {"changes --since {2} --after h/b h/", 0, "{2}\th/c\t'3'\n{3}\th/a\tdeleted\n",
+       "up to revision {4}"},
+      {"changes --since {4}", 0, "", "up to revision {4}"},
+      {"changes --since {9} h/", 3, "", "org.freedesktop.DBus.Error.InvalidArgs"},
+      {"changes --since later", 2, "", "--since takes a revision number, not 'later'"},
+      {"watch --since x", 2, "", "--since takes a revision number, not 'x'"},
+  };
+
+  run_steps(steps, G_N_ELEMENTS(steps));
+
+  g_autofree char *since = expand("{1}");
+  const char *argv[] = {kv_test_getenv("KV_TEST_KVCTL"), "watch", "--since", since, "h/", NULL};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) watch = g_subprocess_newv(
+      argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_assert_no_error(error);
+  g_autoptr(GDataInputStream) lines = g_data_input_stream_new(g_subprocess_get_stdout_pipe(watch));
+  g_autofree char *expected = expand("{2}\th/b\t'2'|{2}\th/c\t'3'|{3}\th/a\tdeleted|"
+                                     "{5}\th/d\t'5'|");
+  g_autoptr(GString) got = g_string_new(NULL);
+  for (int i = 0; i < 4; i++) {
+    /* The live change, once the history's three are in: none twice, none missing. */
+    if (i == 3) {
+      const Step live[] = {{"set h/d 5", 0, "", NULL}};
+      run_steps(live, 1);
+    }
+    g_autofree char *line = g_data_input_stream_read_line(lines, NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(line);
+    g_string_append_printf(got, "%s|", line);
+  }
+  g_assert_cmpstr(got->str, ==, expected);
+  g_subprocess_send_signal(watch, SIGTERM);
+  g_assert_true(g_subprocess_wait_check(watch, NULL, &error));
+  g_assert_no_error(error);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -652,6 +702,7 @@ int main(int argc, char **argv)
   ADD("write-timeout", test_write_timeout);
   ADD("daemon-gone", test_daemon_gone);
   ADD("progress", test_progress);
+  ADD("changes", test_changes);
 #undef ADD
   return g_test_run();
 }

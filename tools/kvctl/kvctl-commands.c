@@ -121,13 +121,28 @@ static const KvctlCommand commands[] = {
      "  kvctl dump --json | ssh other-host kvctl load --json -\n"
      "  kvctl load --batch-size 5000 big.dump\n",
      TRUE, kvctl_command_load},
-    {"watch", "[--] [PREFIX]", "Print changes of keys starting with PREFIX as they happen",
+    {"watch", "[--since REVISION] [--] [PREFIX]",
+     "Print changes of keys starting with PREFIX as they happen",
      "Subscribes to PREFIX and prints REVISION<TAB>KEY<TAB>VALUE (typed GVariant text), or\n"
-     "'deleted' for the value, per change, until interrupted.\n"
+     "'deleted' for the value, per change, until interrupted. With --since, first every\n"
+     "change after REVISION, from kvstored's history of recent changes, with no gap and\n"
+     "none twice: a watcher that stopped goes on from the last revision it printed.\n"
+     "\n"
+     "Examples:\n"
+     "  kvctl watch app/\n"
+     "  kvctl watch --since 1200 app/\n",
+     TRUE, kvctl_command_watch},
+    {"changes", "[--since REVISION [--after KEY]] [--] [PREFIX]",
+     "Print the changes of keys starting with PREFIX after a revision",
+     "Prints every change after REVISION (default 0: all the history holds) as 'watch'\n"
+     "does, page by page from kvstored's history of recent changes, then, on standard\n"
+     "error, the revision to go on from next time. Fails with Compacted when the history\n"
+     "no longer holds every change after REVISION: then read everything again (dump).\n"
+     "--after KEY resumes inside a revision, after KEY.\n"
      "\n"
      "Example:\n"
-     "  kvctl watch app/\n",
-     TRUE, kvctl_command_watch},
+     "  kvctl changes --since 1200 app/\n",
+     TRUE, kvctl_command_changes},
     {"revision", "", "Print the store's revision",
      "Prints the revision of the store's last change: after a write that timed out, a\n"
      "revision past the one before it tells that some write was applied.\n",

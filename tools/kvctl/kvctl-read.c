@@ -9,7 +9,6 @@
 #include "kvctl-page.h"
 #include "kvctl-progress.h"
 #include "kvctl-value.h"
-#include "kvctl-watch.h"
 #include "kvctl.h"
 
 #include <errno.h>
@@ -263,20 +262,4 @@ int kvctl_command_ping(Kvctl *kvctl, int argc, char **argv)
   if (status == KVCTL_EXIT_OK)
     puts("pong");
   return status;
-}
-
-int kvctl_command_watch(Kvctl *kvctl, int argc, char **argv)
-{
-  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-  sd_bus *bus;
-  int status;
-
-  if (!kvctl_parse_arguments(kvctl, &argc, &argv, NULL, 0, 1, "at most one PREFIX", &status))
-    return status;
-  if ((status = kvctl_bus(kvctl, &bus)) != KVCTL_EXIT_OK)
-    return status;
-  int r = kvctl_watch(bus, argc == 2 ? argv[1] : "", &error);
-  if (r == -EBADMSG)
-    return kvctl_read_failure(r);
-  return r < 0 ? kvctl_call_failure(kvctl, &error, r, FALSE) : KVCTL_EXIT_OK;
 }

@@ -104,6 +104,7 @@ int kvctl_command_access(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_ping(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_reload(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_watch(Kvctl *kvctl, int argc, char **argv);
+int kvctl_command_changes(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_set(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_set_many(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_cas(Kvctl *kvctl, int argc, char **argv);
