@@ -229,3 +229,16 @@ GVariant *kv_test_bus_call_ok(KvTestBus *self, const char *method, GVariant *par
   g_assert_no_error(error);
   return reply;
 }
+
+GDBusConnection *kv_test_bus_connect(const char *address)
+{
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *connection =
+      g_dbus_connection_new_for_address_sync(address,
+                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                             NULL, NULL, &error);
+
+  g_assert_no_error(error);
+  return connection;
+}

@@ -40,6 +40,9 @@ void kv_test_bus_down(KvTestBus *self);
 /* Removes the test's files and frees their paths; kv_test_bus_down() does it too. */
 void kv_test_bus_clear_files(KvTestBus *self);
 
+/* A new connection of its own to the message bus at @address, which must succeed. */
+GDBusConnection *kv_test_bus_connect(const char *address);
+
 /* The bus address, for spawned clients. */
 const char *kv_test_bus_address(KvTestBus *self);
 

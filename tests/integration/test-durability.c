@@ -186,17 +186,11 @@ static void test_crash_keeps_acknowledged_writes(KvTestBus *bus, gconstpointer d
   g_autoptr(GSubprocess) daemon = spawn_daemon(bus, launcher);
   Writer writers[WRITERS];
   int running = WRITERS;
-  g_autoptr(GError) error = NULL;
 
   for (int i = 0; i < WRITERS; i++) {
     writers[i] = (Writer){.id = i, .running = &running};
     writers[i].acknowledged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    writers[i].connection =
-        g_dbus_connection_new_for_address_sync(kv_test_bus_address(bus),
-                                               G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                               NULL, NULL, &error);
-    g_assert_no_error(error);
+    writers[i].connection = kv_test_bus_connect(kv_test_bus_address(bus));
     for (int j = 0; j < WINDOW; j++)
       send_set(&writers[i]);
   }
@@ -417,12 +411,7 @@ static void other_bus_start(OtherBus *other)
       g_data_input_stream_new(g_subprocess_get_stdout_pipe(other->daemon));
   other->address = g_data_input_stream_read_line(out, NULL, NULL, &error);
   g_assert_no_error(error);
-  other->connection =
-      g_dbus_connection_new_for_address_sync(other->address,
-                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                             NULL, NULL, &error);
-  g_assert_no_error(error);
+  other->connection = kv_test_bus_connect(other->address);
 }
 
 static void other_bus_stop(OtherBus *other)

@@ -234,12 +234,7 @@ static void test_cached_properties_follow_writes(KvTestBus *bus, gconstpointer d
     ;
   g_assert_cmpuint(announced, ==, 0);
 
-  g_autoptr(GDBusConnection) other =
-      g_dbus_connection_new_for_address_sync(kv_test_bus_address(bus),
-                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                             NULL, NULL, &error);
-  g_assert_no_error(error);
+  g_autoptr(GDBusConnection) other = kv_test_bus_connect(kv_test_bus_address(bus));
   g_autoptr(GDBusProxy) proxy =
       g_dbus_proxy_new_sync(other, G_DBUS_PROXY_FLAGS_NONE, NULL, KV_BUS_NAME, KV_OBJECT_PATH,
                             KV_INTERFACE, NULL, &error);

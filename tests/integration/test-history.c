@@ -84,14 +84,7 @@ static void on_changes(GDBusConnection *connection, const char *sender, const ch
 
 static void watcher_connect(KvTestBus *bus, Watcher *watcher)
 {
-  g_autoptr(GError) error = NULL;
-
-  watcher->connection =
-      g_dbus_connection_new_for_address_sync(kv_test_bus_address(bus),
-                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                             NULL, NULL, &error);
-  g_assert_no_error(error);
+  watcher->connection = kv_test_bus_connect(kv_test_bus_address(bus));
   watcher->lines = g_ptr_array_new_with_free_func(g_free);
   watcher->id = g_dbus_connection_signal_subscribe(
       watcher->connection, KV_BUS_NAME, KV_INTERFACE, "Changes", KV_OBJECT_PATH, NULL,

@@ -209,12 +209,7 @@ static void test_compare_and_set_race(KvTestBus *bus, gconstpointer data)
   g_autoptr(GError) error = NULL;
 
   for (int i = 0; i < 2; i++) {
-    connections[i] =
-        g_dbus_connection_new_for_address_sync(kv_test_bus_address(bus),
-                                               G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                               NULL, NULL, &error);
-    g_assert_no_error(error);
+    connections[i] = kv_test_bus_connect(kv_test_bus_address(bus));
   }
 
   guint64 base = store_revision(bus), revision = 0;
@@ -322,18 +317,12 @@ static void test_watcher_sees_every_change_in_order(KvTestBus *bus, gconstpointe
   enum { WRITERS = 3, WRITES = 40 };
   Received received;
   Writer writers[WRITERS];
-  g_autoptr(GError) error = NULL;
   guint id = subscribe(bus, NULL, G_DBUS_SIGNAL_FLAGS_NONE, &received);
   guint expected_changes = 0;
 
   for (int w = 0; w < WRITERS; w++) {
     writers[w] = (Writer){NULL, 0};
-    writers[w].connection =
-        g_dbus_connection_new_for_address_sync(kv_test_bus_address(bus),
-                                               G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                               NULL, NULL, &error);
-    g_assert_no_error(error);
+    writers[w].connection = kv_test_bus_connect(kv_test_bus_address(bus));
   }
   /* All writers at once, many calls in flight: single writes, batches and deletions. */
   for (int i = 0; i < WRITES; i++)

@@ -46,14 +46,7 @@ static void on_signal(GDBusConnection *connection, const char *sender, const cha
 /* A connection of its own with a match rule for every kvstore signal, and no Subscribe. */
 static void listen(KvTestBus *bus, Listener *listener)
 {
-  g_autoptr(GError) error = NULL;
-
-  listener->connection =
-      g_dbus_connection_new_for_address_sync(kv_test_bus_address(bus),
-                                             G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                             NULL, NULL, &error);
-  g_assert_no_error(error);
+  listener->connection = kv_test_bus_connect(kv_test_bus_address(bus));
   listener->lines = g_ptr_array_new_with_free_func(g_free);
   listener->id = g_dbus_connection_signal_subscribe(
       listener->connection, KV_BUS_NAME, KV_INTERFACE, NULL, KV_OBJECT_PATH, NULL,
