@@ -5,9 +5,10 @@
 
 #include <string.h>
 
-/* What an entry costs beyond its key and value: the entry itself, the GVariant's own
- * structure and the array's slot, rounded up. */
-#define ENTRY_OVERHEAD 96
+/* What an entry costs beyond its key and value: the entry, the GVariant's structures, the
+ * array's slot and malloc's own, as measured (10,000 changes of 16-byte keys and values
+ * grew kvstored by 3.2 MiB). */
+#define ENTRY_OVERHEAD 256
 
 typedef struct {
   GVariant *value; /* NULL: deleted */
