@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The bus front: the vtable and a handler for each of the interface's 25 methods, with the
+/* The bus front: the vtable and a handler for each of the interface's 23 methods, with the
  * argument readers and reply helpers they share. It is long because it is the whole
- * interface; what is not call handling lives beside it (kv-bus-commit.c, -signals, -access,
- * -page, -turns, -properties). Reads and writes could part next. */
+ * interface; what is not call handling lives beside it (kv-bus-commit.c, -signals,
+ * -history, -access, -page, -turns, -properties). Reads and writes could part next. */
 #include "kv-bus.h"
 
 #include "kv-bus-commit.h"
