@@ -79,7 +79,7 @@ static gboolean gather_change(const char *key, GVariant *value, guint64 revision
   return TRUE;
 }
 
-/* Reads and checks a prefix (or a key to resume after) argument. */
+/* TOO_LARGE for a prefix, or a key to resume after, longer than a key may be. */
 static int check_length(const char *what, const char *text, sd_bus_error *ret_error)
 {
   if (strlen(text) > KV_KEY_MAX_BYTES)
@@ -90,11 +90,10 @@ static int check_length(const char *what, const char *text, sd_bus_error *ret_er
 
 /* The caller, known for the access checks, and whether @since (with @after) is served. */
 static int check_resume(KvBusHistory *self, sd_bus_message *m, guint64 since, const char *after,
-                        sd_bus_error *ret_error)
+                        const KvCaller **out_caller, sd_bus_error *ret_error)
 {
   g_autoptr(GError) error = NULL;
-  const KvCaller *caller;
-  int r = kv_bus_callers_lookup(self->callers, sd_bus_message_get_sender(m), &caller, ret_error);
+  int r = kv_bus_callers_lookup(self->callers, sd_bus_message_get_sender(m), out_caller, ret_error);
 
   if (r < 0)
     return r;
@@ -107,6 +106,7 @@ int kv_bus_history_changes_since(KvBusHistory *self, sd_bus_message *m, sd_bus_e
 {
   KvHistory *history = kv_service_get_history(self->service);
   const char *prefix, *after;
+  const KvCaller *caller;
   guint64 since;
   guint32 limit;
   int r = sd_bus_message_read(m, "stsu", &prefix, &since, &after, &limit);
@@ -119,7 +119,7 @@ int kv_bus_history_changes_since(KvBusHistory *self, sd_bus_message *m, sd_bus_e
   if (limit > KV_PAGE_MAX_ENTRIES)
     return sd_bus_error_setf(ret_error, KV_BUS_ERROR_TOO_LARGE, "A page holds at most %d changes",
                              KV_PAGE_MAX_ENTRIES);
-  if ((r = check_resume(self, m, since, after, ret_error)) < 0)
+  if ((r = check_resume(self, m, since, after, &caller, ret_error)) < 0)
     return r;
 
   g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(Seen));
@@ -199,8 +199,7 @@ int kv_bus_history_subscribe_since(KvBusHistory *self, sd_bus_message *m, sd_bus
   if (r < 0)
     return r;
   if ((r = check_length("prefix", prefix, ret_error)) < 0 ||
-      (r = check_resume(self, m, since, NULL, ret_error)) < 0 ||
-      (r = kv_bus_callers_lookup(self->callers, peer, &caller, ret_error)) < 0)
+      (r = check_resume(self, m, since, NULL, &caller, ret_error)) < 0)
     return r;
 
   g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(Seen));

@@ -369,6 +369,65 @@ static void test_large_resume_bounded(KvTestBus *bus, gconstpointer data)
   watcher_close(&watcher);
 }
 
+/* A backlog of more than a connection may leave unread (64 MiB) is refused whole, and
+ * subscribes nothing; ChangesSince pages through it. */
+static void test_backlog_too_large(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *megabyte = g_strnfill(1000 * 1000, 'm');
+  Watcher watcher;
+
+  if (kv_test_on_etcd()) {
+    g_test_skip("70 MB of values is more than a test's etcd member takes quickly");
+    return;
+  }
+  guint64 seen = store_revision(bus);
+  for (guint i = 0; i < 70; i++) {
+    g_autofree char *key = g_strdup_printf("big/%02u", i);
+    g_autoptr(GVariant) reply =
+        kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", key, g_variant_new_string(megabyte)));
+  }
+  watcher_connect(bus, &watcher);
+  subscribe_since(&watcher, "big/", seen, &error);
+  g_assert_nonnull(error);
+  g_autofree char *remote = g_dbus_error_get_remote_error(error);
+  g_assert_cmpstr(remote, ==, "org.freedesktop.DBus.Error.LimitsExceeded");
+  g_assert_nonnull(strstr(error->message, "ChangesSince"));
+  g_clear_error(&error);
+  set(bus, "big/after", 1);
+  watcher_wait(&watcher, 0);
+  g_assert_cmpuint(watcher.lines->len, ==, 0);
+  watcher_close(&watcher);
+
+  g_autoptr(GPtrArray) pages = read_changes(bus, "big/", seen, 0, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(pages->len, ==, 71);
+}
+
+/* A prefix or a key to resume after is at most a key's length. */
+static void test_long_prefix(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *long_text = g_strnfill(4097, 'p');
+  Watcher watcher;
+
+  g_autoptr(GVariant) prefix = kv_test_bus_call(
+      bus, "ChangesSince", g_variant_new("(stsu)", long_text, (guint64)0, "", 0), &error);
+  g_assert_null(prefix);
+  g_autofree char *remote = g_dbus_error_get_remote_error(error);
+  g_assert_cmpstr(remote, ==, "org.example.KVStore.Error.TooLarge");
+  g_clear_error(&error);
+  g_autoptr(GVariant) after = kv_test_bus_call(
+      bus, "ChangesSince", g_variant_new("(stsu)", "", (guint64)0, long_text, 0), &error);
+  g_assert_null(after);
+  g_clear_error(&error);
+  watcher_connect(bus, &watcher);
+  subscribe_since(&watcher, long_text, 0, &error);
+  g_autofree char *again = g_dbus_error_get_remote_error(error);
+  g_assert_cmpstr(again, ==, "org.example.KVStore.Error.TooLarge");
+  watcher_close(&watcher);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -379,6 +438,8 @@ int main(int argc, char **argv)
   ADD("compacted", test_compacted, "--history-changes 100");
   ADD("across-restart-and-compactions", test_across_restart_and_compactions, "--compact-size 16K");
   ADD("large-resume-bounded", test_large_resume_bounded, NULL);
+  ADD("backlog-too-large", test_backlog_too_large, "--in-memory --history-size 100M");
+  ADD("long-prefix", test_long_prefix, NULL);
 #undef ADD
   return g_test_run();
 }

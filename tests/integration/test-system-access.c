@@ -362,6 +362,39 @@ static void test_signals(Fixture *f, gconstpointer data)
   g_assert_null(strstr(seen_by_monitor, "users/2"));
 }
 
+/* The history serves each caller the changes of keys it may read, and no others: pulled
+ * (ChangesSince) and pushed (SubscribeSince), before and after the subscription. */
+static void test_history_private(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  assert_ok(f, &alice, "set", "app/x", "by alice");
+  assert_ok(f, &alice, "set", "users/1/secret", "alice's secret");
+  assert_ok(f, &bob, "set", "users/2/mine", "bob's");
+
+  g_autofree char *bob_changes = kvctl_out2(f, &bob, "changes", "--since=0", "");
+  g_assert_nonnull(strstr(bob_changes, "\tapp/x\t"));
+  g_assert_nonnull(strstr(bob_changes, "\tusers/2/mine\t"));
+  g_assert_null(strstr(bob_changes, "secret"));
+  g_autofree char *alice_changes = kvctl_out2(f, &alice, "changes", "--since=0", "users/");
+  g_assert_nonnull(strstr(alice_changes, "\tusers/1/secret\t"));
+  g_assert_null(strstr(alice_changes, "users/2"));
+
+  g_autofree char *watch_out = g_build_filename(f->dir, "history-watch.out", NULL);
+  const char *kvctl = kv_test_getenv("KV_TEST_KVCTL");
+  g_autoptr(GSubprocess) watch = kv_test_system_bus_spawn(
+      &f->bus, &bob, G_SUBPROCESS_FLAGS_STDERR_SILENCE, watch_out,
+      (const char *const[]){kvctl, "--address", f->bus.address, "watch", "--since=0", "", NULL});
+  g_assert_true(wait_for_text(watch_out, "users/2/mine", 1000));
+  assert_ok(f, &alice, "set", "users/1/secret", "another secret");
+  assert_ok(f, &alice, "set", "app/end", "done");
+  g_assert_true(wait_for_text(watch_out, "app/end", 1000));
+  stop(watch);
+  g_autofree char *seen = read_text(watch_out);
+  g_assert_nonnull(strstr(seen, "\tapp/x\t"));
+  g_assert_null(strstr(seen, "secret"));
+}
+
 static void on_signal(GDBusConnection *connection, const char *sender, const char *path,
                       const char *interface, const char *member, GVariant *parameters,
                       gpointer user_data)
@@ -1026,6 +1059,7 @@ int main(int argc, char **argv)
   g_test_add("/access/groups", Fixture, NULL, setup, test_groups, teardown);
   g_test_add("/access/bad-input", Fixture, NULL, setup, test_bad_input, teardown);
   g_test_add("/access/signals", Fixture, NULL, setup, test_signals, teardown);
+  g_test_add("/access/history-private", Fixture, NULL, setup, test_history_private, teardown);
   g_test_add("/access/gdbus-subscriber", Fixture, NULL, setup, test_gdbus_subscriber, teardown);
   g_test_add("/access/subscription-limits", Fixture, NULL, setup, test_subscription_limits,
              teardown);

@@ -9,6 +9,7 @@
 #include "kvbench-etcd.h"
 #include "kvbench-floor.h"
 #include "kvbench-redis.h"
+#include "kvbench-resume.h"
 #include "kvbench-sync.h"
 #include "kv-config.h"
 #include "kv-memory-repository.h"
@@ -55,6 +56,7 @@ typedef struct {
   int raw_baseline; /* internal: measure the raw GHashTable baseline and exit */
   gboolean startup;
   gboolean attacks;
+  int resume;           /* changes to resume from, with --resume */
   const char *sync_dir; /* where to measure a bare fdatasync loop, the durable writes' anchor */
   const char *etcd_url; /* the etcd member to put to directly, the etcd backend's anchor */
   const char *etcd_key; /* the etcd key it puts */
@@ -1096,6 +1098,13 @@ static int run(const Options *options, GArray *value_sizes)
   }
 
   pid_t pid = daemon_pid(bus);
+  if (options->resume > 0) {
+    if ((r = kvbench_resume(bus, &options->bus, (guint)options->resume)) < 0) {
+      fprintf(stderr, "kvbench: the resume failed: %s\n", g_strerror(-r));
+      return 1;
+    }
+    return 0;
+  }
   if (options->attacks) {
     if ((r = kvbench_attacks(bus, &options->bus, pid)) < 0) {
       fprintf(stderr, "kvbench: an attack failed to run: %s\n", g_strerror(-r));
@@ -1173,6 +1182,10 @@ int main(int argc, char **argv)
        "DIR"},
       {"attacks", 0, 0, G_OPTION_ARG_NONE, &options.attacks,
        "Only time the calls of a hostile caller and how long they stall others", NULL},
+      {"resume", 0, 0, G_OPTION_ARG_INT, &options.resume,
+       "Only write N changes and time a resume from before them (ChangesSince, "
+       "SubscribeSince) against GetAllPage of as many entries; kvstored must keep N changes",
+       "N"},
       {"startup", 0, 0, G_OPTION_ARG_NONE, &options.startup,
        "At the end, wait for kvstored to exit on idle and time its re-activation", NULL},
       {"raw-baseline", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &options.raw_baseline, NULL,
@@ -1206,7 +1219,7 @@ int main(int argc, char **argv)
     return 2;
   }
   if (argc > 1 || options.duration <= 0 || options.pipeline < 1 || options.clients < 1 ||
-      options.keys < 0 ||
+      options.keys < 0 || options.resume < 0 ||
       !parse_sizes(value_sizes_text ? value_sizes_text : "16,1024,65536", &value_sizes)) {
     fprintf(stderr, "kvbench: invalid arguments; try 'kvbench --help'\n");
     return 2;
