@@ -2,6 +2,7 @@
 #include "kv-repair.h"
 
 #include "kv-file-util.h"
+#include "kv-history-file.h"
 #include "kv-journal.h"
 #include "kv-memory-repository.h"
 #include "kv-persistent-repository.h"
@@ -9,6 +10,7 @@
 #include "kv-state-dir.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <unistd.h>
 
 /* Replays journal records into a memory repository (or only counts them, without one). */
@@ -197,6 +199,65 @@ static gboolean journal_readable(const KvJournalScan *scan, GError **error)
   return FALSE;
 }
 
+/* Keeps @path, as it is, under NAME.damaged-TIME too (with -2, -3... when a repair in the
+ * same second took that name); the caller then replaces @path. */
+static gboolean keep_aside(const char *path, char **out_aside, GError **error)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local();
+  g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
+
+  for (guint n = 1; n < 1000; n++) {
+    g_autofree char *aside = n == 1 ? g_strdup_printf("%s.damaged-%s", path, stamp)
+                                    : g_strdup_printf("%s.damaged-%s-%u", path, stamp, n);
+    if (link(path, aside) == 0) {
+      *out_aside = g_steal_pointer(&aside);
+      return TRUE;
+    }
+    if (errno != EEXIST)
+      break;
+  }
+  kv_file_set_error(error, errno, "keep a copy of", path);
+  return FALSE;
+}
+
+/* What kvstored will make of the history file, for a snapshot at @snapshot_revision: told,
+ * never a reason to call the directory damaged (it is not the data). With @repair, one
+ * kvstored would not use is kept aside and removed. */
+static gboolean describe_history(const char *dir, guint64 snapshot_revision, gboolean repair,
+                                 GString *report, GError **error)
+{
+  g_autofree char *path = g_build_filename(dir, "history", NULL);
+  g_autoptr(KvHistory) history = kv_history_new(G_MAXUINT, G_MAXSIZE);
+  g_autoptr(GError) unused = NULL;
+  g_autofree char *aside = NULL;
+
+  if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+    if (!repair)
+      g_string_append(report, "history: none: callers resume from the snapshot on\n");
+    return TRUE;
+  }
+  if (kv_history_file_load(path, history, snapshot_revision, &unused)) {
+    if (!repair)
+      g_string_append_printf(
+          report, "history: %u changes, every change after revision %" G_GUINT64_FORMAT "\n",
+          kv_history_n_changes(history), kv_history_oldest(history));
+    return TRUE;
+  }
+  if (!repair) {
+    g_string_append_printf(report, "history: not used (%s): callers resume from the snapshot on\n",
+                           unused->message);
+    return TRUE;
+  }
+  if (!keep_aside(path, &aside, error))
+    return FALSE;
+  if (g_unlink(path) < 0) {
+    kv_file_set_error(error, errno, "remove", path);
+    return FALSE;
+  }
+  g_string_append_printf(report, "history: not usable (%s); kept as %s\n", unused->message, aside);
+  return TRUE;
+}
+
 gboolean kv_repair_check(const char *dir, GString *report, gboolean *out_healthy, GError **error)
 {
   g_autofree char *snapshot_path = g_build_filename(dir, "snapshot", NULL);
@@ -231,28 +292,7 @@ gboolean kv_repair_check(const char *dir, GString *report, gboolean *out_healthy
     journal_healthy = FALSE;
   }
   *out_healthy = snapshot_intact(&snapshot) && journal_healthy;
-  return TRUE;
-}
-
-/* Keeps @path, as it is, under NAME.damaged-TIME too (with -2, -3... when a repair in the
- * same second took that name); the caller then replaces @path. */
-static gboolean keep_aside(const char *path, char **out_aside, GError **error)
-{
-  g_autoptr(GDateTime) now = g_date_time_new_now_local();
-  g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
-
-  for (guint n = 1; n < 1000; n++) {
-    g_autofree char *aside = n == 1 ? g_strdup_printf("%s.damaged-%s", path, stamp)
-                                    : g_strdup_printf("%s.damaged-%s-%u", path, stamp, n);
-    if (link(path, aside) == 0) {
-      *out_aside = g_steal_pointer(&aside);
-      return TRUE;
-    }
-    if (errno != EEXIST)
-      break;
-  }
-  kv_file_set_error(error, errno, "keep a copy of", path);
-  return FALSE;
+  return describe_history(dir, replay.snapshot_sequence, FALSE, report, error);
 }
 
 static gboolean repair_journal(const char *dir, const char *path, const KvJournalScan *scan,
@@ -358,7 +398,8 @@ static gboolean repair_locked(const char *dir, GString *report, GError **error)
       !repair_journal(dir, journal_path, &scan, &replay, report, error))
     return FALSE;
   return repair_snapshot(snapshot_path, &snapshot, rebuilt, journal_path, journal_follows(&replay),
-                         report, error);
+                         report, error) &&
+         describe_history(dir, replay.snapshot_sequence, TRUE, report, error);
 }
 
 gboolean kv_repair(const char *dir, GString *report, GError **error)

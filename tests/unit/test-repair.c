@@ -4,6 +4,7 @@
 
 #include "kv-memory-repository.h"
 #include "kv-repair.h"
+#include "kv-service.h"
 #include "kv-test-assert.h"
 #include "kv-test-state-dir.h"
 
@@ -96,6 +97,44 @@ static void test_healthy(KvTestState *f, gconstpointer data)
   g_autofree char *repaired = repair(f);
   assert_contains(repaired, "nothing to repair");
   g_assert_cmpuint(count_files(f, "journal.damaged-"), ==, 0);
+}
+
+/* The history file is told of, and one kvstored would not use is kept aside by a repair;
+ * neither makes the directory damaged. */
+static void test_history_file(KvTestState *f, gconstpointer data)
+{
+  g_autofree char *history_path = g_build_filename(f->dir, "history", NULL);
+  gboolean healthy = FALSE;
+
+  /* Compactions write it: a history of the last 5 changes beside each snapshot. */
+  f->history = kv_history_new(5, 1 << 20);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(KvRepository) repository = kv_test_state_open(f, 64, NULL, &error);
+    g_assert_no_error(error);
+    g_autoptr(KvService) service = kv_service_new(repository, 1 << 20);
+    kv_service_set_history(service, f->history);
+    for (guint i = 0; i < 40; i++) {
+      g_autofree char *key = g_strdup_printf("k%u", i % 4);
+      g_assert_true(kv_service_set(service, key, g_variant_new_uint32(i), &error));
+      g_assert_true(kv_service_commit(service, &error));
+    }
+    kv_persistent_repository_wait_compaction(repository);
+  }
+  g_autofree char *report = check(f, &healthy);
+  g_assert_true(healthy);
+  assert_contains(report, "history: 5 changes, every change after revision ");
+
+  flip_byte(history_path, file_size(history_path) / 2);
+  g_autofree char *damaged = check(f, &healthy);
+  g_assert_true(healthy);
+  assert_contains(damaged, "history: not used (");
+  g_autofree char *repaired = repair(f);
+  assert_contains(repaired, "history: not usable (");
+  g_assert_false(g_file_test(history_path, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint(count_files(f, "history.damaged-"), ==, 1);
+  g_autofree char *after = check(f, &healthy);
+  assert_contains(after, "history: none");
 }
 
 /* The README used to say: move the journal away, losing every record in it. */
@@ -367,6 +406,7 @@ int main(int argc, char **argv)
   ADD("other-version-left-alone", test_other_version_left_alone);
   ADD("refused-while-in-use", test_refused_while_in_use);
   ADD("random-damage", test_random_damage);
+  ADD("history-file", test_history_file);
 #undef ADD
   return g_test_run();
 }
