@@ -700,9 +700,10 @@ static void test_many_subscriptions(KvTestBus *bus, gconstpointer data)
   g_test_message("SetMany of long keys: %.1f ms with one subscription, %.1f ms among 1,024; "
                  "a Ping after: %.1f ms",
                  alone * 1e3, among * 1e3, ping * 1e3);
-  /* Generous for an ASan build, where the commit with more subscribers costs up to 1.8x
-   * (not in the matching, which a unit test times alike): the old scan cost 5x. */
-  g_assert_cmpfloat(among, <, 2 * alone + 0.05);
+  /* Generous for an ASan build on a loaded machine, where the commit with more
+   * subscribers took up to 2.2x (not in the matching, which a unit test times alike):
+   * the old scan cost 5x. */
+  g_assert_cmpfloat(among, <, 3 * alone + 0.05);
   g_assert_cmpfloat(ping, <, 0.3);
   for (int c = 0; c < CONNECTIONS; c++)
     sd_bus_flush_close_unref(subscribers[c]);
