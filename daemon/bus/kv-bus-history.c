@@ -213,7 +213,7 @@ int kv_bus_history_subscribe_since(KvBusHistory *self, sd_bus_message *m, sd_bus
                              " are more than this connection may leave unread: read them "
                              "with ChangesSince, then subscribe from where it ends",
                              gather.bytes, since);
-  if (!kv_bus_signals_add_coalesced(self->signals, peer, caller->uid, prefix, &error))
+  if (!kv_bus_signals_add_coalesced(self->signals, peer, caller->uid, prefix, history, &error))
     return kv_bus_error_set(ret_error, error);
 
   g_autoptr(GPtrArray) signals = g_ptr_array_new_with_free_func(message_unref);

@@ -155,12 +155,10 @@ int kv_bus_signals_build(KvBusSignals *self, const char *key, GVariant *value, g
   gboolean broadcast = kv_bus_access_everyone_reads(self->access, key);
   /* Only signals sent to one peer are counted: no walk of the value for a broadcast. */
   gsize bytes = coalesced || !broadcast ? kv_bus_change_bytes(key, value) : 0;
-  /* Kept whether or not a peer wants it coalesced now: one that subscribes from a
-   * revision before the commit (SubscribeSince) gets it with the commit. Its size is
-   * worked out at the flush, when someone wants it. */
-  Pending pending = {g_strdup(key), value != NULL ? g_variant_ref(value) : NULL, revision, bytes};
-
-  g_array_append_val(self->pending, pending);
+  if (coalesced) {
+    Pending pending = {g_strdup(key), value != NULL ? g_variant_ref(value) : NULL, revision, bytes};
+    g_array_append_val(self->pending, pending);
+  }
   /* Nobody listens: nothing to send, and nothing for the bus to route. */
   if (!broadcast) {
     Unicast unicast = {self, key, value, revision, bytes, out, 0};
@@ -286,11 +284,27 @@ static int subscribe(KvBusSignals *self, sd_bus_message *m, KvSubscriptionKind k
   return sd_bus_reply_method_return(m, NULL);
 }
 
-gboolean kv_bus_signals_add_coalesced(KvBusSignals *self, const char *peer, guint32 owner,
-                                      const char *prefix, GError **error)
+static gboolean keep_pending(const char *key, GVariant *value, guint64 revision, gpointer user_data)
 {
-  return kv_subscriptions_add(self->subscriptions, peer, owner, prefix, KV_SUBSCRIPTION_COALESCED,
-                              error);
+  KvBusSignals *self = user_data;
+  /* Its size is worked out at the flush, when someone wants it. */
+  Pending pending = {g_strdup(key), value != NULL ? g_variant_ref(value) : NULL, revision, 0};
+
+  g_array_append_val(self->pending, pending);
+  return TRUE;
+}
+
+gboolean kv_bus_signals_add_coalesced(KvBusSignals *self, const char *peer, guint32 owner,
+                                      const char *prefix, KvHistory *history, GError **error)
+{
+  if (!kv_subscriptions_add(self->subscriptions, peer, owner, prefix, KV_SUBSCRIPTION_COALESCED,
+                            error))
+    return FALSE;
+  /* Changes are kept for their commit only while some peer wants them coalesced: those
+   * of the commit under way may be missing. The history has them all. */
+  g_array_set_size(self->pending, 0);
+  kv_history_foreach_uncommitted(history, keep_pending, self);
+  return TRUE;
 }
 
 int kv_bus_signals_subscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error)

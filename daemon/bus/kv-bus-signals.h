@@ -3,6 +3,7 @@
 
 #include "kv-bus-access.h"
 #include "kv-bus-callers.h"
+#include "kv-history.h"
 #include "kv-peer-flow.h"
 
 #include <systemd/sd-bus.h>
@@ -51,10 +52,11 @@ int kv_bus_signals_subscribe_coalesced(KvBusSignals *self, sd_bus_message *m,
 int kv_bus_signals_unsubscribe(KvBusSignals *self, sd_bus_message *m, sd_bus_error *ret_error);
 
 /* Subscribes @peer, owned by @owner, to the Changes of the keys under @prefix from the
- * next commit on (SubscribeSince: what came before, it was sent from the history).
- * TOO_LARGE beyond the subscription limits. */
+ * next commit on, every change not yet committed included, as @history holds them
+ * (SubscribeSince: what came before, it was sent from the history). TOO_LARGE beyond the
+ * subscription limits. */
 gboolean kv_bus_signals_add_coalesced(KvBusSignals *self, const char *peer, guint32 owner,
-                                      const char *prefix, GError **error);
+                                      const char *prefix, KvHistory *history, GError **error);
 
 void kv_bus_signals_free(KvBusSignals *self);
 

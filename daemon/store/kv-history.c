@@ -223,6 +223,15 @@ void kv_history_foreach(KvHistory *self, const char *prefix, guint64 since, cons
   }
 }
 
+void kv_history_foreach_uncommitted(KvHistory *self, KvHistoryFunc func, gpointer user_data)
+{
+  for (guint i = find_start(self, self->committed, NULL); i < self->entries->len; i++) {
+    const Entry *entry = entry_at(self, i);
+    if (!func(entry->key, entry->value, entry->revision, user_data))
+      return;
+  }
+}
+
 guint kv_history_n_changes(KvHistory *self)
 {
   return self->entries->len - self->head;

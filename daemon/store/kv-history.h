@@ -52,6 +52,9 @@ gboolean kv_history_check(KvHistory *self, guint64 since, const char *after, GEr
 void kv_history_foreach(KvHistory *self, const char *prefix, guint64 since, const char *after,
                         KvHistoryFunc func, gpointer user_data);
 
+/* Calls @func for each change added after the last commit, in order. */
+void kv_history_foreach_uncommitted(KvHistory *self, KvHistoryFunc func, gpointer user_data);
+
 /* The number of changes kept, and their bytes as counted against the limit. */
 guint kv_history_n_changes(KvHistory *self);
 gsize kv_history_bytes(KvHistory *self);
