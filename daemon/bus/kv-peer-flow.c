@@ -340,9 +340,16 @@ gboolean kv_peer_flow_may_send(KvPeerFlow *self, const char *name, gsize bytes)
     return TRUE;
   Peer *peer = lookup_peer(self, name, FALSE);
   gsize unconfirmed = (peer != NULL ? peer->unconfirmed : 0) + bytes;
+  gboolean may =
+      unconfirmed <= KV_FLOW_MAX_PEER_BYTES &&
+      (self->total + bytes <= KV_FLOW_MAX_TOTAL_BYTES || unconfirmed < KV_FLOW_PING_BYTES);
 
-  return unconfirmed <= KV_FLOW_MAX_PEER_BYTES &&
-         (self->total + bytes <= KV_FLOW_MAX_TOTAL_BYTES || unconfirmed < KV_FLOW_PING_BYTES);
+  /* Refused for what it may have read since: a peer that asks again soon (a watch that
+   * resumes) finds it counted by then. */
+  if (!may && peer != NULL && peer->unconfirmed > 0 &&
+      (guint64)g_get_monotonic_time() - peer->measured_at >= REMEASURE_USEC)
+    measure(peer);
+  return may;
 }
 
 static gboolean over_limit(KvPeerFlow *self, Peer *peer)

@@ -44,7 +44,8 @@ void kv_peer_flow_add(KvPeerFlow *self, const char *peer, gsize bytes);
 
 /* Whether @bytes more may be sent to @peer unasked (signals): not when that would take it
  * past KV_FLOW_MAX_PEER_BYTES unconfirmed, nor, for more than KV_FLOW_PING_BYTES, all
- * peers past KV_FLOW_MAX_TOTAL_BYTES. TRUE when @self is NULL. */
+ * peers past KV_FLOW_MAX_TOTAL_BYTES; then the peer is measured again, at most every
+ * 100 ms. TRUE when @self is NULL. */
 gboolean kv_peer_flow_may_send(KvPeerFlow *self, const char *peer, gsize bytes);
 
 void kv_peer_flow_free(KvPeerFlow *self);

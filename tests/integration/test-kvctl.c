@@ -681,6 +681,54 @@ static void test_changes(KvTestBus *bus, gconstpointer data)
   g_assert_no_error(error);
 }
 
+/* A watcher that stops reading loses its subscription (past 64 MiB unread) and, once it
+ * reads again, goes on from the history after the last change it printed: every change
+ * once, none missing. */
+static void test_watch_resumes_lost_subscription(KvTestBus *bus, gconstpointer data)
+{
+  enum { VALUES = 80 };
+  g_autofree char *megabyte = g_strnfill(1000 * 1000, 'm');
+  g_autoptr(GError) error = NULL;
+
+  if (kv_test_on_etcd()) {
+    g_test_skip("80 MB of values is more than a test's etcd member takes quickly");
+    return;
+  }
+  read_revision_base();
+  g_autofree char *since = expand("{0}");
+  const char *argv[] = {kv_test_getenv("KV_TEST_KVCTL"), "watch", "--since", since, "big/", NULL};
+  g_autoptr(GSubprocess) watch = g_subprocess_newv(
+      argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error(error);
+  g_autoptr(GDataInputStream) out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(watch));
+  g_autoptr(GDataInputStream) err = g_data_input_stream_new(g_subprocess_get_stderr_pipe(watch));
+  g_autofree char *watching = g_data_input_stream_read_line(err, NULL, NULL, &error);
+  g_assert_nonnull(strstr(watching, "watching changes"));
+
+  pid_t pid = (pid_t)g_ascii_strtoll(g_subprocess_get_identifier(watch), NULL, 10);
+  g_assert_cmpint(kill(pid, SIGSTOP), ==, 0);
+  for (guint i = 0; i < VALUES; i++) {
+    g_autofree char *key = g_strdup_printf("big/%02u", i);
+    g_autoptr(GVariant) reply =
+        kv_test_bus_call_ok(bus, "Set", g_variant_new("(sv)", key, g_variant_new_string(megabyte)));
+  }
+  g_assert_cmpint(kill(pid, SIGCONT), ==, 0);
+  for (guint i = 0; i < VALUES; i++) {
+    g_autofree char *line = g_data_input_stream_read_line(out, NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(line);
+    g_autofree char *expected =
+        g_strdup_printf("%" G_GINT64_FORMAT "\tbig/%02u\t'", revision_base + i + 1, i);
+    g_assert_true(g_str_has_prefix(line, expected));
+  }
+  g_autofree char *lost = g_data_input_stream_read_line(err, NULL, NULL, &error);
+  g_test_message("%s", lost);
+  g_assert_nonnull(strstr(lost, "the subscription was lost"));
+  g_subprocess_send_signal(watch, SIGTERM);
+  g_assert_true(g_subprocess_wait_check(watch, NULL, &error));
+  g_assert_no_error(error);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -703,6 +751,8 @@ int main(int argc, char **argv)
   ADD("daemon-gone", test_daemon_gone);
   ADD("progress", test_progress);
   ADD("changes", test_changes);
+  g_test_add("/kvctl/watch-resumes-lost-subscription", KvTestBus, "--in-memory --history-size 200M",
+             kvctl_setup, test_watch_resumes_lost_subscription, kv_test_bus_teardown);
 #undef ADD
   return g_test_run();
 }

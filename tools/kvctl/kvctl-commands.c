@@ -127,6 +127,8 @@ static const KvctlCommand commands[] = {
      "'deleted' for the value, per change, until interrupted. With --since, first every\n"
      "change after REVISION, from kvstored's history of recent changes, with no gap and\n"
      "none twice: a watcher that stopped goes on from the last revision it printed.\n"
+     "A subscription that kvstored ends (the watch read too slowly) is resumed from the\n"
+     "last change printed, and said so on standard error.\n"
      "\n"
      "Examples:\n"
      "  kvctl watch app/\n"
