@@ -468,17 +468,32 @@ static void test_failed_commit_changes_nothing(KvTestState *f, gconstpointer dat
   assert_reopens_the_same(f, &repository);
 }
 
+/* The pid of this process's one child (a background compaction), or 0. */
+static guint64 child_pid(void)
+{
+  g_autofree char *children_path = g_strdup_printf("/proc/self/task/%d/children", getpid());
+  g_autofree char *children = NULL;
+
+  g_assert_true(g_file_get_contents(children_path, &children, NULL, NULL));
+  return g_ascii_strtoull(children, NULL, 10);
+}
+
+/* Commits records of 1000 bytes to "k" until a compaction runs in the background: which
+ * commit starts it, and whether the one after reaps it first, depends on how fast the
+ * child is. */
+static void commit_until_compaction_runs(KvRepository *repository, const char *text)
+{
+  for (int i = 0; i < 100 && child_pid() == 0; i++)
+    kv_test_set_committed(repository, "k", g_variant_new_string(text));
+  g_assert_cmpuint(child_pid(), !=, 0);
+}
+
 /* Waits until the one child of this process (a background compaction) has exited, without
  * reaping it: the repository does that. */
 static void wait_for_child_exit(void)
 {
-  g_autofree char *children_path = g_strdup_printf("/proc/self/task/%d/children", getpid());
-
   for (int i = 0; i < 1000; i++) {
-    g_autofree char *children = NULL;
-    g_assert_true(g_file_get_contents(children_path, &children, NULL, NULL));
-    g_autofree char *stat_path =
-        g_strdup_printf("/proc/%" G_GUINT64_FORMAT "/stat", g_ascii_strtoull(children, NULL, 10));
+    g_autofree char *stat_path = g_strdup_printf("/proc/%" G_GUINT64_FORMAT "/stat", child_pid());
     g_autofree char *stat = NULL;
     if (g_file_get_contents(stat_path, &stat, NULL, NULL) && strstr(stat, ") Z ") != NULL)
       return;
@@ -518,9 +533,8 @@ static void test_compaction_frees_room_on_a_full_disk(KvTestState *f, gconstpoin
   struct rlimit old_limit;
 
   g_assert_no_error(error);
-  /* Five records of one key pass 4 KiB: the last commit starts a compaction. */
-  for (int i = 0; i < 5; i++)
-    kv_test_set_committed(repository, "k", g_variant_new_string(text));
+  /* Records of one key pass 4 KiB: a commit starts a compaction. */
+  commit_until_compaction_runs(repository, text);
   wait_for_child_exit();
   gsize full = kv_persistent_repository_journal_size(repository);
   g_assert_cmpuint(full, >, 4096);
@@ -542,11 +556,10 @@ static void test_failed_compaction_retried(KvTestState *f, gconstpointer data)
   struct rlimit old_limit;
 
   g_assert_no_error(error);
-  /* The snapshot writer cannot create its file: the compaction the fifth commit starts
-   * fails, and the sixth learns it. */
+  /* The snapshot writer cannot create its file: the compaction a commit starts fails,
+   * and the next learns it. */
   g_assert_cmpint(g_mkdir(obstacle, 0700), ==, 0);
-  for (int i = 0; i < 5; i++)
-    kv_test_set_committed(repository, "k", g_variant_new_string(text));
+  commit_until_compaction_runs(repository, text);
   wait_for_child_exit();
   kv_test_set_committed(repository, "k", g_variant_new_string(text));
   g_assert_nonnull(strstr(g_ptr_array_index(f->warnings, f->warnings->len - 1),
