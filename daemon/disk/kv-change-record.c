@@ -68,3 +68,35 @@ void kv_change_record_serialize(GByteArray *out, guint64 revision, const KvChang
     kv_framing_append_offset(out, end, width);
   }
 }
+
+void kv_change_record_read(GVariant *record, KvChangeRecord *out)
+{
+  g_autoptr(GVariant) sequence = g_variant_get_child_value(record, 0);
+  g_autoptr(GVariant) changes = g_variant_get_child_value(record, 1);
+  gsize n = g_variant_n_children(changes);
+
+  out->revision = g_variant_get_uint64(sequence);
+  out->changes = g_array_sized_new(FALSE, FALSE, sizeof(KvChange), (guint)n);
+  out->held = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+  for (gsize i = 0; i < n; i++) {
+    GVariant *change = g_variant_get_child_value(changes, i);
+    GVariant *key = g_variant_get_child_value(change, 0);
+    g_autoptr(GVariant) maybe = g_variant_get_child_value(change, 1);
+    GVariant *boxed = g_variant_get_maybe(maybe);
+    KvChange item = {g_variant_get_string(key, NULL),
+                     boxed != NULL ? g_variant_get_variant(boxed) : NULL};
+    g_array_append_val(out->changes, item);
+    g_ptr_array_add(out->held, change);
+    g_ptr_array_add(out->held, key);
+    if (boxed != NULL) {
+      g_ptr_array_add(out->held, boxed);
+      g_ptr_array_add(out->held, item.value);
+    }
+  }
+}
+
+void kv_change_record_clear(KvChangeRecord *record)
+{
+  g_clear_pointer(&record->changes, g_array_unref);
+  g_clear_pointer(&record->held, g_ptr_array_unref);
+}

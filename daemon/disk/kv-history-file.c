@@ -85,40 +85,33 @@ typedef struct {
   guint64 last;
 } Loader;
 
-void kv_history_file_add_record(KvHistory *history, GVariant *record)
+void kv_history_add_record(KvHistory *history, const KvChangeRecord *record)
 {
-  guint64 revision;
-  g_autoptr(GVariant) changes = g_variant_get_child_value(record, 1);
-
-  g_variant_get_child(record, 0, "t", &revision);
-  for (gsize i = 0; i < g_variant_n_children(changes); i++) {
-    const char *key;
-    g_autoptr(GVariant) maybe = NULL;
-    g_variant_get_child(changes, i, "(&sm*)", &key, &maybe);
-    g_autoptr(GVariant) value = maybe != NULL ? g_variant_get_variant(maybe) : NULL;
-    kv_history_append(history, key, value, revision);
+  for (guint i = 0; i < record->changes->len; i++) {
+    const KvChange *change = &g_array_index(record->changes, KvChange, i);
+    kv_history_append(history, change->key, change->value, record->revision);
   }
-  kv_history_commit(history, revision);
+  kv_history_commit(history, record->revision);
 }
 
 static gboolean load_record(GVariant *record, gpointer user_data, GError **error)
 {
   Loader *loader = user_data;
-  guint64 revision;
+  g_auto(KvChangeRecord) read = {0};
 
-  g_variant_get_child(record, 0, "t", &revision);
-  if (loader->started && revision <= loader->last) {
+  kv_change_record_read(record, &read);
+  if (loader->started && read.revision <= loader->last) {
     g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                "revision %" G_GUINT64_FORMAT " follows %" G_GUINT64_FORMAT, revision,
+                "revision %" G_GUINT64_FORMAT " follows %" G_GUINT64_FORMAT, read.revision,
                 loader->last);
     return FALSE;
   }
   /* Every change after the one before the first record is here. */
   if (!loader->started)
-    kv_history_start_at(loader->history, revision - 1);
+    kv_history_start_at(loader->history, read.revision - 1);
   loader->started = TRUE;
-  loader->last = revision;
-  kv_history_file_add_record(loader->history, record);
+  loader->last = read.revision;
+  kv_history_add_record(loader->history, &read);
   return TRUE;
 }
 

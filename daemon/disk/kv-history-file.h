@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "kv-change-record.h"
 #include "kv-history.h"
 
 G_BEGIN_DECLS
@@ -11,8 +12,8 @@ G_BEGIN_DECLS
  * two together are the history at any moment. It is not the data: a history file that
  * cannot be read is set aside with a warning, and the history starts at the snapshot. */
 
-/* Adds the changes of a journal record (KV_JOURNAL_RECORD_TYPE) to @history, committed. */
-void kv_history_file_add_record(KvHistory *history, GVariant *record);
+/* Adds the changes of a journal record to @history, committed. */
+void kv_history_add_record(KvHistory *history, const KvChangeRecord *record);
 
 /* Writes the committed changes of @history to "<path>.tmp", synced. */
 gboolean kv_history_file_write(const char *path, KvHistory *history, GError **error);

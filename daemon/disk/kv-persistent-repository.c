@@ -542,35 +542,20 @@ typedef struct {
   guint64 replayed;
 } Replay;
 
+/* Applies @record to @into at the record's revision, which @into takes. Whole records
+ * only: a batch is replayed entirely or, torn, not at all. */
+static gboolean apply_record(const KvChangeRecord *record, KvRepository *into, GError **error)
+{
+  kv_memory_repository_set_revision(into, record->revision - 1);
+  return kv_repository_apply(into, (KvChange *)record->changes->data, record->changes->len, error);
+}
+
 gboolean kv_journal_record_apply(GVariant *record, KvRepository *into, GError **error)
 {
-  g_autoptr(GVariant) sequence = g_variant_get_child_value(record, 0);
-  g_autoptr(GVariant) changes = g_variant_get_child_value(record, 1);
-  gsize n = g_variant_n_children(changes);
-  g_autoptr(GArray) batch = g_array_sized_new(FALSE, FALSE, sizeof(KvChange), (guint)n);
-  /* The children that hold what the batch points into. */
-  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+  g_auto(KvChangeRecord) read = {0};
 
-  /* Child by child, without a format string to parse for each: replay is most of a
-   * start-up after many writes. Whole records only: a batch is replayed entirely or,
-   * torn, not at all. */
-  for (gsize i = 0; i < n; i++) {
-    GVariant *change = g_variant_get_child_value(changes, i);
-    GVariant *key = g_variant_get_child_value(change, 0);
-    g_autoptr(GVariant) maybe = g_variant_get_child_value(change, 1);
-    GVariant *boxed = g_variant_get_maybe(maybe);
-    KvChange item = {g_variant_get_string(key, NULL),
-                     boxed != NULL ? g_variant_get_variant(boxed) : NULL};
-    g_array_append_val(batch, item);
-    g_ptr_array_add(held, change);
-    g_ptr_array_add(held, key);
-    if (boxed != NULL) {
-      g_ptr_array_add(held, boxed);
-      g_ptr_array_add(held, item.value);
-    }
-  }
-  kv_memory_repository_set_revision(into, g_variant_get_uint64(sequence) - 1);
-  return kv_repository_apply(into, (KvChange *)batch->data, batch->len, error);
+  kv_change_record_read(record, &read);
+  return apply_record(&read, into, error);
 }
 
 static gboolean replay_record(GVariant *record, gpointer user_data, GError **error)
@@ -595,12 +580,14 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
     return TRUE;
 
   replay->replayed++;
-  if (!kv_journal_record_apply(record, replay->self->inner, error))
+  g_auto(KvChangeRecord) read = {0};
+  kv_change_record_read(record, &read);
+  if (!apply_record(&read, replay->self->inner, error))
     return FALSE;
   /* After what the history file holds: a crash between installing it and the snapshot
    * leaves journal records it has already. */
   if (replay->self->history != NULL && sequence > kv_history_committed(replay->self->history))
-    kv_history_file_add_record(replay->self->history, record);
+    kv_history_add_record(replay->self->history, &read);
   return TRUE;
 }
 

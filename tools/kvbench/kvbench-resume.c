@@ -15,7 +15,6 @@
 /* N changes to keys no one wrote before, in batches; the revision before them. */
 static int write_changes(sd_bus *bus, guint n, uint64_t *out_before)
 {
-  g_autoptr(sd_bus_message) reply = NULL;
   int r = sd_bus_get_property_trivial(bus, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Revision",
                                       NULL, 't', out_before);
 
