@@ -33,7 +33,8 @@ int kv_bus_append_change(sd_bus_message *m, const char *key, GVariant *value, gu
   return r;
 }
 
-int kv_bus_changes_signal_open(sd_bus *bus, const char *peer, sd_bus_message **ret)
+/* A new Changes signal to @peer in @ret, its a(sbvt) open. */
+static int signal_open(sd_bus *bus, const char *peer, sd_bus_message **ret)
 {
   int r = sd_bus_message_new_signal(bus, ret, KV_OBJECT_PATH, KV_INTERFACE, "Changes");
 
@@ -44,12 +45,37 @@ int kv_bus_changes_signal_open(sd_bus *bus, const char *peer, sd_bus_message **r
   return r;
 }
 
-int kv_bus_changes_signal_close(sd_bus_message *m, GPtrArray *out)
+/* Closes the open signal's a(sbvt) and moves it to the signals done. */
+static int signal_close(KvBusChangesSignals *self)
 {
-  int r = sd_bus_message_close_container(m);
+  int r = sd_bus_message_close_container(self->open);
 
-  if (r < 0)
-    return r;
-  g_ptr_array_add(out, sd_bus_message_ref(m));
-  return 0;
+  if (r >= 0)
+    g_ptr_array_add(self->out, sd_bus_message_ref(self->open));
+  self->open = sd_bus_message_unref(self->open);
+  self->bytes = 0;
+  return r;
+}
+
+int kv_bus_changes_signals_add(KvBusChangesSignals *self, const char *key, GVariant *value,
+                               guint64 revision, gsize bytes)
+{
+  int r = 0;
+
+  if (self->open != NULL && self->bytes + bytes > self->max_bytes)
+    r = signal_close(self);
+  if (r >= 0 && self->open == NULL)
+    r = signal_open(self->bus, self->peer, &self->open);
+  if (r >= 0)
+    r = kv_bus_append_change(self->open, key, value, revision);
+  self->bytes += bytes;
+  return r;
+}
+
+int kv_bus_changes_signals_finish(KvBusChangesSignals *self, int result)
+{
+  if (result >= 0 && self->open != NULL)
+    result = signal_close(self);
+  self->open = sd_bus_message_unref(self->open);
+  return result;
 }

@@ -164,26 +164,15 @@ static void message_unref(gpointer message)
 static int build_backlog(KvBusHistory *self, sd_bus *bus, const char *peer, GArray *seen,
                          GPtrArray *out)
 {
-  g_autoptr(sd_bus_message) m = NULL;
-  gsize bytes = 0;
+  KvBusChangesSignals signals = {bus, peer, self->max_bytes, out, NULL, 0};
   int r = 0;
 
   for (guint i = 0; r >= 0 && i < seen->len; i++) {
     const Seen *change = &g_array_index(seen, Seen, i);
-    if (m != NULL && bytes + change->bytes > self->max_bytes) {
-      r = kv_bus_changes_signal_close(m, out);
-      g_clear_pointer(&m, sd_bus_message_unref);
-      bytes = 0;
-    }
-    if (r >= 0 && m == NULL)
-      r = kv_bus_changes_signal_open(bus, peer, &m);
-    if (r >= 0)
-      r = kv_bus_append_change(m, change->key, change->value, change->revision);
-    bytes += change->bytes;
+    r = kv_bus_changes_signals_add(&signals, change->key, change->value, change->revision,
+                                   change->bytes);
   }
-  if (r >= 0 && m != NULL)
-    r = kv_bus_changes_signal_close(m, out);
-  return r;
+  return kv_bus_changes_signals_finish(&signals, r);
 }
 
 int kv_bus_history_subscribe_since(KvBusHistory *self, sd_bus_message *m, sd_bus_error *ret_error)

@@ -198,8 +198,8 @@ static void add_changes(const char *peer, gpointer user_data)
 {
   Flush *flush = user_data;
   KvBusSignals *self = flush->self;
-  g_autoptr(sd_bus_message) m = NULL;
-  gsize bytes = 0, all_bytes = 0;
+  KvBusChangesSignals signals = {self->bus, peer, self->max_bytes, flush->out, NULL, 0};
+  gsize all_bytes = 0;
   int r = 0;
 
   for (guint i = 0; i < flush->count; i++) {
@@ -214,21 +214,11 @@ static void add_changes(const char *peer, gpointer user_data)
     return;
   for (guint i = 0; r >= 0 && i < flush->count; i++) {
     const Pending *pending = &g_array_index(self->pending, Pending, i);
-    if (!wants(self, peer, pending))
-      continue;
-    if (m != NULL && bytes + pending->bytes > self->max_bytes) {
-      r = kv_bus_changes_signal_close(m, flush->out);
-      g_clear_pointer(&m, sd_bus_message_unref);
-      bytes = 0;
-    }
-    if (r >= 0 && m == NULL)
-      r = kv_bus_changes_signal_open(self->bus, peer, &m);
-    if (r >= 0)
-      r = kv_bus_append_change(m, pending->key, pending->value, pending->revision);
-    bytes += pending->bytes;
+    if (wants(self, peer, pending))
+      r = kv_bus_changes_signals_add(&signals, pending->key, pending->value, pending->revision,
+                                     pending->bytes);
   }
-  if (r >= 0 && m != NULL)
-    r = kv_bus_changes_signal_close(m, flush->out);
+  r = kv_bus_changes_signals_finish(&signals, r);
   if (r < 0 && flush->result >= 0)
     flush->result = r;
 }
