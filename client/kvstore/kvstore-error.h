@@ -32,6 +32,7 @@ typedef enum {
   KV_STORE_ERROR_UNAVAILABLE,        /* org.example.KVStore.Error.Unavailable */
   KV_STORE_ERROR_INDETERMINATE,      /* org.example.KVStore.Error.Indeterminate */
   KV_STORE_ERROR_COMPACTED,          /* org.example.KVStore.Error.Compacted */
+  KV_STORE_ERROR_LEASE_NOT_FOUND,    /* org.example.KVStore.Error.LeaseNotFound */
 } KvStoreError;
 
 #define KV_STORE_ERROR (kv_store_error_quark())
@@ -51,6 +52,7 @@ static inline GQuark kv_store_error_quark(void)
       {KV_STORE_ERROR_UNAVAILABLE, "org.example.KVStore.Error.Unavailable"},
       {KV_STORE_ERROR_INDETERMINATE, "org.example.KVStore.Error.Indeterminate"},
       {KV_STORE_ERROR_COMPACTED, "org.example.KVStore.Error.Compacted"},
+      {KV_STORE_ERROR_LEASE_NOT_FOUND, "org.example.KVStore.Error.LeaseNotFound"},
   };
   static gsize quark = 0;
 

@@ -17,6 +17,7 @@ G_BEGIN_DECLS
 #define KV_BUS_ERROR_UNAVAILABLE        "org.example.KVStore.Error.Unavailable"
 #define KV_BUS_ERROR_INDETERMINATE      "org.example.KVStore.Error.Indeterminate"
 #define KV_BUS_ERROR_COMPACTED          "org.example.KVStore.Error.Compacted"
+#define KV_BUS_ERROR_LEASE_NOT_FOUND    "org.example.KVStore.Error.LeaseNotFound"
 
 /* The D-Bus error name for @error: a KV_ERROR code maps to its name above, anything
  * else to org.freedesktop.DBus.Error.Failed. */

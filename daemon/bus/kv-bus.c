@@ -8,6 +8,7 @@
 #include "kv-bus-commit.h"
 #include "kv-bus-error.h"
 #include "kv-bus-history.h"
+#include "kv-bus-leases.h"
 #include "kv-bus-page.h"
 #include "kv-bus-properties.h"
 #include "kv-bus-signals.h"
@@ -38,12 +39,22 @@ struct _KvBus {
   KvBusSignals *signals;
   KvBusHistory *history; /* ChangesSince and SubscribeSince */
   KvBusProperties *properties;
+  KvBusLeases *leases; /* the lease and lock methods, expiry and departures */
+  KvBusCallers *callers;
+  char *bus_name;         /* this machine's and this bus's IDs, for bound leases */
   guint writes_in_flight; /* submitted to the service, not yet done */
 };
 
 static void message_unref(gpointer message)
 {
   sd_bus_message_unref(message);
+}
+
+int kv_bus_send_after_commit(KvBus *self, sd_bus_message *message)
+{
+  int r = kv_bus_commit_send_after(self->commit, NULL, message);
+
+  return r < 0 ? r : kv_bus_commit_schedule(self->commit);
 }
 
 void kv_bus_commit(KvBus *self)
@@ -174,6 +185,8 @@ typedef struct {
   GVariant *value; /* the write's own references and arrays */
   GArray *changes;
   char **keys;
+  KvWriter writer;        /* for a write of leases: who makes it */
+  KvBusAppendFunc append; /* the reply's arguments, when not the method's by kind */
 } BusWrite;
 
 static void bus_write_free(BusWrite *pending)
@@ -201,8 +214,9 @@ static int append_write_results(sd_bus_message *reply, const KvWrite *write)
   case KV_WRITE_COMPARE_AND_SET:
   case KV_WRITE_COMPARE_AND_DELETE:
     return sd_bus_message_append(reply, "t", (uint64_t)write->revision);
+  default:
+    g_assert_not_reached();
   }
-  g_assert_not_reached();
 }
 
 static void on_write_done(KvWrite *write, const GError *error, gpointer user_data)
@@ -219,7 +233,8 @@ static void on_write_done(KvWrite *write, const GError *error, gpointer user_dat
   } else {
     int r = sd_bus_message_new_method_return(pending->call, &reply);
     if (r >= 0)
-      r = append_write_results(reply, write);
+      r = pending->append != NULL ? pending->append(reply, write, self->leases)
+                                  : append_write_results(reply, write);
     if (r >= 0)
       r = kv_bus_commit_send_after(self->commit, pending->call, reply);
     if (r < 0)
@@ -235,6 +250,8 @@ static int submit_write(KvBus *self, sd_bus_message *m, BusWrite *pending)
 {
   pending->self = self;
   pending->call = sd_bus_message_ref(m);
+  /* Only a write with a lease needs to know who makes it. */
+  pending->write.writer = pending->writer.peer != NULL ? &pending->writer : NULL;
   self->writes_in_flight++;
   kv_service_submit(self->service, &pending->write, on_write_done, pending);
   return 1;
@@ -278,9 +295,48 @@ static int method_exists(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
   return sd_bus_reply_method_return(m, "b", exists);
 }
 
+/* Fills @writer with who sends @m: its uid, its unique name and this bus. */
+static int identify_writer(KvBus *self, sd_bus_message *m, KvWriter *writer,
+                           sd_bus_error *ret_error)
+{
+  const KvCaller *caller;
+  int r = kv_bus_callers_lookup(self->callers, sd_bus_message_get_sender(m), &caller, ret_error);
+
+  if (r < 0)
+    return r;
+  writer->uid = caller->uid;
+  writer->peer = sd_bus_message_get_sender(m);
+  writer->bus = self->bus_name;
+  return 0;
+}
+
+int kv_bus_submit(KvBus *self, sd_bus_message *m, KvWrite write, const char *access_key,
+                  KvBusAppendFunc append, sd_bus_error *ret_error)
+{
+  KvBusWritePlan *plan = NULL;
+  BusWrite *pending;
+  int r = access_key != NULL ? check_write(self, m, access_key, NULL, FALSE, &plan, ret_error) : 1;
+
+  if (r <= 0)
+    return r < 0 ? r : 1;
+  pending = g_new0(BusWrite, 1);
+  pending->plan = plan;
+  pending->write = write;
+  pending->append = append;
+  r = identify_writer(self, m, &pending->writer, ret_error);
+  if (r < 0) {
+    kv_bus_access_settle(self->access, plan, FALSE);
+    g_free(pending);
+    return r;
+  }
+  return submit_write(self, m, pending);
+}
+
 /* The writes of one key: @write, read from @m up to its value, which Set and
- * CompareAndSet read here, last; checked, then submitted. */
-static int write_key(KvBus *self, sd_bus_message *m, KvWrite write, sd_bus_error *ret_error)
+ * CompareAndSet read here, last; checked, then submitted; a write with a lease answers
+ * with @append. */
+static int write_key_leased(KvBus *self, sd_bus_message *m, KvWrite write, KvBusAppendFunc append,
+                            sd_bus_error *ret_error)
 {
   g_autoptr(GVariant) value = NULL;
   int r;
@@ -300,7 +356,75 @@ static int write_key(KvBus *self, sd_bus_message *m, KvWrite write, sd_bus_error
   pending->value = g_steal_pointer(&value);
   pending->write = write;
   pending->write.value = pending->value;
+  pending->append = append;
+  if (append != NULL) {
+    r = identify_writer(self, m, &pending->writer, ret_error);
+    if (r < 0) {
+      kv_bus_access_settle(self->access, plan, FALSE);
+      bus_write_free(pending);
+      return r;
+    }
+  }
   return submit_write(self, m, pending);
+}
+
+static int write_key(KvBus *self, sd_bus_message *m, KvWrite write, sd_bus_error *ret_error)
+{
+  return write_key_leased(self, m, write, NULL, ret_error);
+}
+
+static int append_revision(sd_bus_message *reply, const KvWrite *write, KvBusLeases *leases)
+{
+  return sd_bus_message_append(reply, "t", (uint64_t)write->revision);
+}
+
+static int append_revision_lease(sd_bus_message *reply, const KvWrite *write, KvBusLeases *leases)
+{
+  return sd_bus_message_append(reply, "tt", (uint64_t)write->revision, (uint64_t)write->lease);
+}
+
+static int method_set_leased(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  const char *key;
+  uint64_t lease;
+  int r = sd_bus_message_read(m, "st", &key, &lease);
+
+  if (r < 0)
+    return r;
+  return write_key_leased(userdata, m, (KvWrite){.kind = KV_WRITE_SET, .key = key, .lease = lease},
+                          append_revision, ret_error);
+}
+
+static int method_set_with_ttl(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  const char *key;
+  uint64_t ttl_ms;
+  int r = sd_bus_message_read(m, "st", &key, &ttl_ms);
+
+  if (r < 0)
+    return r;
+  if (ttl_ms == 0)
+    return sd_bus_error_set(ret_error, SD_BUS_ERROR_INVALID_ARGS,
+                            "A TTL of 0 ms: use Set for a key that does not expire");
+  return write_key_leased(userdata, m,
+                          (KvWrite){.kind = KV_WRITE_SET, .key = key, .ttl_ms = ttl_ms},
+                          append_revision_lease, ret_error);
+}
+
+static int method_compare_and_set_leased(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  const char *key;
+  uint64_t expected, lease;
+  int r = sd_bus_message_read(m, "stt", &key, &expected, &lease);
+
+  if (r < 0)
+    return r;
+  return write_key_leased(userdata, m,
+                          (KvWrite){.kind = KV_WRITE_COMPARE_AND_SET,
+                                    .key = key,
+                                    .expected_revision = expected,
+                                    .lease = lease},
+                          append_revision, ret_error);
 }
 
 static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -493,9 +617,9 @@ static int check_deletions(KvBus *self, sd_bus_message *m, char **keys, const ch
   return kv_bus_access_check_writes(self->access, m, writes, n, prefix, ret_plan, ret_error);
 }
 
-static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+/* SetMany, and SetManyLeased with @lease. */
+static int set_many(sd_bus_message *m, KvBus *self, guint64 lease, sd_bus_error *ret_error)
 {
-  KvBus *self = userdata;
   g_autoptr(GArray) changes = NULL;
   int r = kv_variant_bridge_read_changes(
       m, KV_BATCH_MAX_KEYS, KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)),
@@ -518,8 +642,30 @@ static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   pending->changes = g_steal_pointer(&changes);
   pending->write = (KvWrite){.kind = KV_WRITE_SET_MANY,
                              .changes = (KvChange *)pending->changes->data,
-                             .n_changes = pending->changes->len};
+                             .n_changes = pending->changes->len,
+                             .lease = lease};
+  if (lease != 0) {
+    r = identify_writer(self, m, &pending->writer, ret_error);
+    if (r < 0) {
+      kv_bus_access_settle(self->access, plan, FALSE);
+      bus_write_free(pending);
+      return r;
+    }
+  }
   return submit_write(self, m, pending);
+}
+
+static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  return set_many(m, userdata, 0, ret_error);
+}
+
+static int method_set_many_leased(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  uint64_t lease;
+  int r = sd_bus_message_read(m, "t", &lease);
+
+  return r < 0 ? r : set_many(m, userdata, lease, ret_error);
 }
 /* DeleteMany and DeletePrefix (of @prefix, else NULL): deletes @keys (taken) as one
  * change. */
@@ -760,6 +906,19 @@ static const sd_bus_vtable kv_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("CompareAndDelete", SD_BUS_ARGS("s", key, "t", expected_revision),
                             SD_BUS_RESULT("t", revision), method_compare_and_delete,
                             SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("SetLeased", SD_BUS_ARGS("s", key, "t", lease, "v", value),
+                            SD_BUS_RESULT("t", revision), method_set_leased,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("SetWithTtl", SD_BUS_ARGS("s", key, "t", ttl_ms, "v", value),
+                            SD_BUS_RESULT("t", revision, "t", lease), method_set_with_ttl,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("SetManyLeased", SD_BUS_ARGS("t", lease, "a{sv}", entries),
+                            SD_BUS_RESULT("t", revision), method_set_many_leased,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("CompareAndSetLeased",
+                            SD_BUS_ARGS("s", key, "t", expected_revision, "t", lease, "v", value),
+                            SD_BUS_RESULT("t", revision), method_compare_and_set_leased,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_ARGS("s", prefix), SD_BUS_NO_RESULT,
                             method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("SubscribeCoalesced", SD_BUS_ARGS("s", prefix), SD_BUS_NO_RESULT,
@@ -794,6 +953,8 @@ void kv_bus_free(KvBus *self)
   kv_service_set_change_func(self->service, NULL, NULL);
   sd_bus_slot_unref(self->slot);
   kv_bus_history_free(self->history);
+  kv_bus_leases_free(self->leases);
+  g_free(self->bus_name);
   kv_bus_signals_free(self->signals);
   kv_bus_properties_free(self->properties);
   g_free(self);
@@ -814,14 +975,26 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *
   self->history =
       kv_bus_history_new(service, self->signals, callers, access, flow, self->max_reply_bytes);
   self->bus = bus;
+  self->callers = callers;
   if (event == NULL)
     return -ENXIO;
+  sd_id128_t machine, bus_id;
+  int r = sd_id128_get_machine(&machine);
+  if (r < 0)
+    machine = SD_ID128_NULL;
+  r = sd_bus_get_bus_id(bus, &bus_id);
+  if (r < 0)
+    return r;
+  self->bus_name = g_strdup_printf(SD_ID128_FORMAT_STR "/" SD_ID128_FORMAT_STR,
+                                   SD_ID128_FORMAT_VAL(machine), SD_ID128_FORMAT_VAL(bus_id));
 
-  int r = kv_bus_properties_new(bus, callers, access != NULL, &self->properties);
+  r = kv_bus_properties_new(bus, callers, access != NULL, &self->properties);
   if (r >= 0)
     r = kv_bus_commit_new(bus, service, access, self->signals, self->properties, &self->commit);
   if (r >= 0)
     r = sd_bus_add_object_vtable(bus, &self->slot, KV_OBJECT_PATH, KV_INTERFACE, kv_vtable, self);
+  if (r >= 0)
+    r = kv_bus_leases_new(self, bus, service, callers, self->bus_name, &self->leases);
   if (r < 0)
     return r;
   kv_service_set_change_func(service, on_change, self);

@@ -48,6 +48,20 @@ gint64 kv_bus_last_commit_end(KvBus *self);
 /* Whether no reply waits for a commit, nor any call for polkit. */
 gboolean kv_bus_is_idle(KvBus *self);
 
+/* The reply's arguments for a @write that is done; @leases is the front's. */
+typedef struct _KvBusLeases KvBusLeases;
+typedef int (*KvBusAppendFunc)(sd_bus_message *reply, const KvWrite *write, KvBusLeases *leases);
+
+/* Submits @write for the call @m (its strings borrowed from @m), made by the caller
+ * (KvWrite.writer), once the access rules let the caller write @access_key (NULL: no
+ * key to check); answers with @append once committed, or the error. Returns 1 (taken
+ * care of) or a negative errno with @ret_error set. */
+int kv_bus_submit(KvBus *self, sd_bus_message *m, KvWrite write, const char *access_key,
+                  KvBusAppendFunc append, sd_bus_error *ret_error);
+
+/* Sends @message (a signal) once the changes made so far are committed. */
+int kv_bus_send_after_commit(KvBus *self, sd_bus_message *message);
+
 /* Unpublishes the object; replies still waiting are dropped. */
 void kv_bus_free(KvBus *self);
 

@@ -19,10 +19,11 @@ typedef enum {
   KV_ERROR_CONFLICT,
   KV_ERROR_ACCESS_DENIED,
   KV_ERROR_QUOTA_EXCEEDED,
-  KV_ERROR_UNAVAILABLE,   /* the store behind the repository (etcd) did not make the write */
-  KV_ERROR_INDETERMINATE, /* it did not tell in time whether it made the write */
-  KV_ERROR_COMPACTED,     /* the history asked for is no longer kept */
-  KV_ERROR_INVALID_ARGS,  /* arguments that name something this store never had */
+  KV_ERROR_UNAVAILABLE,     /* the store behind the repository (etcd) did not make the write */
+  KV_ERROR_INDETERMINATE,   /* it did not tell in time whether it made the write */
+  KV_ERROR_COMPACTED,       /* the history asked for is no longer kept */
+  KV_ERROR_INVALID_ARGS,    /* arguments that name something this store never had */
+  KV_ERROR_LEASE_NOT_FOUND, /* the lease ended, or never was */
 } KvError;
 
 /* The GError domain of KvError codes. */

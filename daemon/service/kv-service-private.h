@@ -3,6 +3,8 @@
 
 /* What kv-service.c and kv-service-write.c share. */
 
+#include "kv-leases.h"
+#include "kv-locks.h"
 #include "kv-service.h"
 
 G_BEGIN_DECLS
@@ -24,7 +26,44 @@ struct _KvService {
   KvHistory *history;    /* borrowed; NULL: none kept */
   KvRepositoryCommitFunc commit_done; /* the commit under way's caller */
   gpointer commit_done_data;
+  KvLeases *leases; /* derived from the data under KV_RESERVED_PREFIX */
+  KvLocks *locks;
+  guint64 next_lease_id; /* not below the revision, above every ID planned */
+  KvServiceLeasesFunc on_leases;
+  gpointer on_leases_data;
 };
+
+/* A write's plan: its changes (borrowing keys and values from the write or the plan), the
+ * conditions under which they are right, and what the plan made itself. */
+typedef struct {
+  GArray *changes;    /* KvChange */
+  GArray *compares;   /* KvCompare */
+  GPtrArray *values;  /* GVariant the plan made */
+  GPtrArray *strings; /* keys the plan made */
+} KvPlan;
+
+/* Empties @plan, and makes it ready for changes. */
+void kv_plan_clear(KvPlan *plan);
+void kv_plan_init(KvPlan *plan);
+
+/* Adds a change of @key to @value (NULL: deletion), and a condition: @key at @revision. */
+void kv_plan_change(KvPlan *plan, const char *key, GVariant *value);
+void kv_plan_compare(KvPlan *plan, const char *key, guint64 revision);
+
+/* Keeps @key (taken) or @value (sunk) as long as the plan, and returns it. */
+const char *kv_plan_own_key(KvPlan *plan, char *key);
+GVariant *kv_plan_own_value(KvPlan *plan, GVariant *value);
+
+/* The revision @key's last change is at, 0 when it does not exist. */
+guint64 kv_service_revision_of(KvService *self, const char *key);
+
+/* The plans of the lease and lock writes (kv-service-leases.c). */
+gboolean kv_service_plan_lease_write(KvService *self, KvWrite *write, KvPlan *plan, GError **error);
+
+/* Adds to @plan, made by a write of keys, the changes of lease markers its changes need,
+ * and refuses keys that are kvstored's own; @write->lease (or a lease of @write->ttl_ms
+ * that it grants) goes with the keys it sets. */
+gboolean kv_service_plan_leased_keys(KvService *self, KvWrite *write, KvPlan *plan, GError **error);
 
 /* Tells the history and the change observer of a change made at @revision. */
 void kv_service_tell_change(KvService *self, const char *key, GVariant *value, guint64 revision);

@@ -17,54 +17,10 @@
  * others change that fast can make it so. */
 #define MAX_ATTEMPTS 1000
 
-typedef struct {
-  GArray *changes;   /* KvChange */
-  GArray *compares;  /* KvCompare */
-  GPtrArray *values; /* the values the plan made (increments) */
-} Plan;
-
-static void plan_clear(Plan *plan)
-{
-  g_clear_pointer(&plan->changes, g_array_unref);
-  g_clear_pointer(&plan->compares, g_array_unref);
-  g_clear_pointer(&plan->values, g_ptr_array_unref);
-}
-
-static void plan_init(Plan *plan)
-{
-  plan_clear(plan);
-  plan->changes = g_array_new(FALSE, FALSE, sizeof(KvChange));
-  plan->compares = g_array_new(FALSE, FALSE, sizeof(KvCompare));
-  plan->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
-}
-
-static void plan_change(Plan *plan, const char *key, GVariant *value)
-{
-  KvChange change = {key, value};
-
-  g_array_append_val(plan->changes, change);
-}
-
-static void plan_compare(Plan *plan, const char *key, guint64 revision)
-{
-  KvCompare compare = {key, revision};
-
-  g_array_append_val(plan->compares, compare);
-}
-
-/* The revision @key's last change is at, 0 when it does not exist. */
-static guint64 revision_of(KvService *self, const char *key)
-{
-  guint64 revision = 0;
-  g_autoptr(GVariant) value = kv_repository_lookup(self->repository, key, &revision);
-
-  return value != NULL ? revision : 0;
-}
-
 /* CONFLICT unless @key is at @expected. */
 static gboolean check_revision(KvService *self, const char *key, guint64 expected, GError **error)
 {
-  guint64 current = revision_of(self, key);
+  guint64 current = kv_service_revision_of(self, key);
 
   if (current == expected)
     return TRUE;
@@ -84,7 +40,7 @@ static int compare_changes(gconstpointer a, gconstpointer b)
   return strcmp(((const KvChange *)a)->key, ((const KvChange *)b)->key);
 }
 
-static gboolean plan_set_many(KvService *self, KvWrite *write, Plan *plan, GError **error)
+static gboolean plan_set_many(KvService *self, KvWrite *write, KvPlan *plan, GError **error)
 {
   KvChange *changes = write->changes;
   gsize n = write->n_changes;
@@ -112,7 +68,7 @@ static gboolean plan_set_many(KvService *self, KvWrite *write, Plan *plan, GErro
   return TRUE;
 }
 
-static gboolean plan_delete_many(KvService *self, KvWrite *write, Plan *plan, GError **error)
+static gboolean plan_delete_many(KvService *self, KvWrite *write, KvPlan *plan, GError **error)
 {
   const char *const *keys = write->keys;
 
@@ -121,7 +77,7 @@ static gboolean plan_delete_many(KvService *self, KvWrite *write, Plan *plan, GE
     return FALSE;
   for (gsize i = 0; keys[i] != NULL; i++)
     if (kv_repository_exists(self->repository, keys[i]))
-      plan_change(plan, keys[i], NULL);
+      kv_plan_change(plan, keys[i], NULL);
   g_array_sort(plan->changes, compare_changes);
   /* A key named twice is deleted once. */
   for (guint i = 1; i < plan->changes->len;)
@@ -133,13 +89,13 @@ static gboolean plan_delete_many(KvService *self, KvWrite *write, Plan *plan, GE
   /* What is deleted must still be there, for the count to be true. */
   for (guint i = 0; i < plan->changes->len; i++) {
     const char *key = g_array_index(plan->changes, KvChange, i).key;
-    plan_compare(plan, key, revision_of(self, key));
+    kv_plan_compare(plan, key, kv_service_revision_of(self, key));
   }
   write->deleted = plan->changes->len;
   return TRUE;
 }
 
-static gboolean plan_increment(KvService *self, KvWrite *write, Plan *plan, GError **error)
+static gboolean plan_increment(KvService *self, KvWrite *write, KvPlan *plan, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   guint64 revision = 0;
@@ -156,14 +112,32 @@ static gboolean plan_increment(KvService *self, KvWrite *write, Plan *plan, GErr
   g_ptr_array_add(plan->values, next);
   if (!kv_service_validate_value(self, write->key, next, error))
     return FALSE;
-  plan_change(plan, write->key, next);
+  kv_plan_change(plan, write->key, next);
   /* From the value read: another writer's increment in between means counting again. */
-  plan_compare(plan, write->key, current != NULL ? revision : 0);
+  kv_plan_compare(plan, write->key, current != NULL ? revision : 0);
   return TRUE;
 }
 
+static gboolean make_key_plan(KvService *self, KvWrite *write, KvPlan *plan, GError **error);
+
 /* The changes of @write from the data as it is, or why it cannot be made. */
-static gboolean make_plan(KvService *self, KvWrite *write, Plan *plan, GError **error)
+static gboolean make_plan(KvService *self, KvWrite *write, KvPlan *plan, GError **error)
+{
+  switch (write->kind) {
+  case KV_WRITE_LEASE_GRANT:
+  case KV_WRITE_LEASE_KEEP_ALIVE:
+  case KV_WRITE_LEASE_REVOKE:
+  case KV_WRITE_LOCK:
+  case KV_WRITE_UNLOCK:
+    return kv_service_plan_lease_write(self, write, plan, error);
+  default:
+    return make_key_plan(self, write, plan, error) &&
+           kv_service_plan_leased_keys(self, write, plan, error);
+  }
+}
+
+/* The changes to keys of @write. */
+static gboolean make_key_plan(KvService *self, KvWrite *write, KvPlan *plan, GError **error)
 {
   guint64 revision;
 
@@ -172,7 +146,7 @@ static gboolean make_plan(KvService *self, KvWrite *write, Plan *plan, GError **
     if (!kv_service_validate_key(write->key, error) ||
         !kv_service_validate_value(self, write->key, write->value, error))
       return FALSE;
-    plan_change(plan, write->key, write->value);
+    kv_plan_change(plan, write->key, write->value);
     return TRUE;
   case KV_WRITE_SET_MANY:
     return plan_set_many(self, write, plan, error);
@@ -180,11 +154,11 @@ static gboolean make_plan(KvService *self, KvWrite *write, Plan *plan, GError **
     if (!kv_service_validate_key(write->key, error))
       return FALSE;
     /* Deleting a missing key is not an error, and not a change. */
-    revision = revision_of(self, write->key);
+    revision = kv_service_revision_of(self, write->key);
     write->deleted = revision != 0;
     if (revision != 0) {
-      plan_change(plan, write->key, NULL);
-      plan_compare(plan, write->key, revision);
+      kv_plan_change(plan, write->key, NULL);
+      kv_plan_compare(plan, write->key, revision);
     }
     return TRUE;
   case KV_WRITE_DELETE_MANY:
@@ -196,8 +170,8 @@ static gboolean make_plan(KvService *self, KvWrite *write, Plan *plan, GError **
         !kv_service_validate_value(self, write->key, write->value, error) ||
         !check_revision(self, write->key, write->expected_revision, error))
       return FALSE;
-    plan_change(plan, write->key, write->value);
-    plan_compare(plan, write->key, write->expected_revision);
+    kv_plan_change(plan, write->key, write->value);
+    kv_plan_compare(plan, write->key, write->expected_revision);
     return TRUE;
   case KV_WRITE_COMPARE_AND_DELETE:
     if (!kv_service_validate_key(write->key, error) ||
@@ -205,12 +179,13 @@ static gboolean make_plan(KvService *self, KvWrite *write, Plan *plan, GError **
       return FALSE;
     /* Expecting a missing key of a missing key: nothing to do. */
     if (write->expected_revision != 0) {
-      plan_change(plan, write->key, NULL);
-      plan_compare(plan, write->key, write->expected_revision);
+      kv_plan_change(plan, write->key, NULL);
+      kv_plan_compare(plan, write->key, write->expected_revision);
     }
     return TRUE;
+  default:
+    g_assert_not_reached();
   }
-  g_assert_not_reached();
 }
 
 typedef struct {
@@ -218,7 +193,7 @@ typedef struct {
   KvWrite *write;
   KvWriteDone done;
   gpointer user_data;
-  Plan plan;
+  KvPlan plan;
   guint attempts;
   GPtrArray *keys; /* the keys it names, borrowed from ->write (or the read's); NULL
                     * where writes do not take turns */
@@ -244,6 +219,13 @@ static GPtrArray *write_keys(const KvWrite *write)
   case KV_WRITE_DELETE_MANY:
     for (gsize i = 0; write->keys[i] != NULL; i++)
       g_ptr_array_add(keys, (gpointer)write->keys[i]);
+    break;
+  case KV_WRITE_LEASE_GRANT:
+  case KV_WRITE_LEASE_KEEP_ALIVE:
+  case KV_WRITE_LEASE_REVOKE:
+  case KV_WRITE_LOCK:
+  case KV_WRITE_UNLOCK:
+    /* They name kvstored's own keys, whose conditions keep them right. */
     break;
   default:
     g_ptr_array_add(keys, (gpointer)write->key);
@@ -357,7 +339,7 @@ static void finish(KvService *self, Submission *submission, const GError *error,
     for (guint i = 0; i < submission->keys->len; i++)
       g_hash_table_remove(self->busy, g_ptr_array_index(submission->keys, i));
   submission->done(submission->write, error, submission->user_data);
-  plan_clear(&submission->plan);
+  kv_plan_clear(&submission->plan);
   submission_free(submission);
 }
 
@@ -406,12 +388,12 @@ static void attempt(Submission *submission)
   g_autoptr(GError) error = NULL;
 
   submission->attempts++;
-  plan_init(&submission->plan);
+  kv_plan_init(&submission->plan);
   if (!make_plan(self, submission->write, &submission->plan, &error)) {
     submission_finish(submission, error);
     return;
   }
-  Plan *plan = &submission->plan;
+  KvPlan *plan = &submission->plan;
   if (plan->changes->len == 0) {
     submission->write->revision = kv_repository_revision(self->repository);
     submission_finish(submission, NULL);

@@ -8,8 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* kvstored's own keys keep the leases and locks. */
+static void observe_reserved(KvService *self, const char *key, GVariant *value, guint64 revision)
+{
+  if (strncmp(key, KV_LEASE_PREFIX, strlen(KV_LEASE_PREFIX)) == 0) {
+    if (kv_leases_observe(self->leases, key, value, revision) && self->on_leases != NULL)
+      self->on_leases(self->on_leases_data);
+  } else if (strncmp(key, KV_LOCK_PREFIX, strlen(KV_LOCK_PREFIX)) == 0) {
+    kv_locks_observe(self->locks, key, value, revision);
+  }
+}
+
 void kv_service_tell_change(KvService *self, const char *key, GVariant *value, guint64 revision)
 {
+  if (kv_key_is_reserved(key))
+    observe_reserved(self, key, value, revision);
   if (self->history != NULL)
     kv_history_append(self->history, key, value, revision);
   if (self->on_change != NULL)
@@ -32,6 +45,10 @@ KvService *kv_service_new(KvRepository *repository, gsize max_value_size)
   self->waiting = g_queue_new();
   self->takes_turns = kv_repository_answers_later(repository);
   self->repository_tells_changes = kv_repository_set_change_func(repository, forward_change, self);
+  self->leases = kv_leases_new();
+  self->locks = kv_locks_new();
+  kv_leases_load(self->leases, repository);
+  kv_locks_load(self->locks, repository);
   return self;
 }
 
@@ -44,6 +61,8 @@ void kv_service_free(KvService *self)
   kv_service_drop_waiting(self);
   g_hash_table_unref(self->busy);
   g_queue_free(self->waiting);
+  kv_leases_free(self->leases);
+  kv_locks_free(self->locks);
   g_free(self);
 }
 
@@ -190,8 +209,14 @@ GStrv kv_service_prefix_keys(KvService *self, const char *prefix, const KvKeyFil
                 KV_BATCH_MAX_KEYS, prefix, KV_BATCH_MAX_KEYS);
     return NULL;
   }
-  g_ptr_array_add(page->keys, NULL);
-  return g_strdupv((char **)page->keys->pdata);
+  /* kvstored's own keys go with their leases, never with a prefix. */
+  GStrvBuilder *keys = g_strv_builder_new();
+  for (guint i = 0; i < page->keys->len; i++)
+    if (!kv_key_is_reserved(g_ptr_array_index(page->keys, i)))
+      g_strv_builder_add(keys, g_ptr_array_index(page->keys, i));
+  GStrv result = g_strv_builder_end(keys);
+  g_strv_builder_unref(keys);
+  return result;
 }
 
 gsize kv_service_max_value_size(KvService *self)
@@ -249,9 +274,32 @@ KvHistory *kv_service_get_history(KvService *self)
   return self->history;
 }
 
-/* The history serves what is committed, and forgets what was rolled back. */
+void kv_service_set_leases_func(KvService *self, KvServiceLeasesFunc func, gpointer user_data)
+{
+  self->on_leases = func;
+  self->on_leases_data = user_data;
+}
+
+KvLeases *kv_service_get_leases(KvService *self)
+{
+  return self->leases;
+}
+
+KvLocks *kv_service_get_locks(KvService *self)
+{
+  return self->locks;
+}
+
+/* The history serves what is committed, and forgets what was rolled back; so do the
+ * leases and locks, read again from what the repository kept. */
 static void history_commit_ended(KvService *self, guint64 committed, const GError *error)
 {
+  if (error != NULL) {
+    kv_leases_load(self->leases, self->repository);
+    kv_locks_load(self->locks, self->repository);
+    if (self->on_leases != NULL)
+      self->on_leases(self->on_leases_data);
+  }
   if (self->history == NULL)
     return;
   if (error == NULL)

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "kv-history.h"
+#include "kv-leases.h"
+#include "kv-locks.h"
 #include "kv-page.h"
 #include "kv-repository.h"
 
@@ -66,14 +68,27 @@ KvPage *kv_service_select(KvService *self, const char *prefix, gboolean with_val
 /* A write for kv_service_submit(): what it is, its arguments (borrowed until it is done)
  * and its results. */
 typedef enum {
-  KV_WRITE_SET,               /* key, value */
-  KV_WRITE_SET_MANY,          /* changes, n_changes (sorted by key in place) */
-  KV_WRITE_DELETE,            /* key; deleted: 0 or 1 */
-  KV_WRITE_DELETE_MANY,       /* keys; deleted */
-  KV_WRITE_INCREMENT,         /* key, delta; result */
-  KV_WRITE_COMPARE_AND_SET,   /* key, expected_revision, value */
-  KV_WRITE_COMPARE_AND_DELETE /* key, expected_revision */
+  KV_WRITE_SET,                /* key, value */
+  KV_WRITE_SET_MANY,           /* changes, n_changes (sorted by key in place) */
+  KV_WRITE_DELETE,             /* key; deleted: 0 or 1 */
+  KV_WRITE_DELETE_MANY,        /* keys; deleted */
+  KV_WRITE_INCREMENT,          /* key, delta; result */
+  KV_WRITE_COMPARE_AND_SET,    /* key, expected_revision, value */
+  KV_WRITE_COMPARE_AND_DELETE, /* key, expected_revision */
+  KV_WRITE_LEASE_GRANT,        /* ttl_ms, bind; lease: the new one's */
+  KV_WRITE_LEASE_KEEP_ALIVE,   /* lease; ttl_ms: its TTL */
+  KV_WRITE_LEASE_REVOKE,       /* lease; deleted: its keys */
+  KV_WRITE_LOCK,               /* name, lease (0: one bound to the caller, made for it) */
+  KV_WRITE_UNLOCK              /* name, token */
 } KvWriteKind;
+
+/* Who makes a write, for leases: the uid (0 may act on any lease), and the bus connection
+ * a lease is bound to (peer, and the bus's id). NULL for kvstored itself. */
+typedef struct {
+  guint32 uid;
+  const char *peer;
+  const char *bus;
+} KvWriter;
 
 typedef struct {
   KvWriteKind kind;
@@ -84,6 +99,14 @@ typedef struct {
   KvChange *changes;
   gsize n_changes;
   const char *const *keys;
+  /* Leases: SET, SET_MANY and COMPARE_AND_SET write their keys with @lease (0: none), or
+   * with a lease of their own of @ttl_ms; INCREMENT keeps a key's lease. */
+  guint64 lease;
+  guint64 ttl_ms;
+  gboolean bind;
+  const char *name;
+  guint64 token;
+  const KvWriter *writer;
 
   guint64 revision; /* of the change, or the current one when nothing changed */
   gint64 result;
@@ -187,6 +210,16 @@ void kv_service_sync(KvService *self, KvRepositorySyncFunc done, gpointer user_d
 /* Makes the changes since the last commit durable (see kv_repository_commit()), now: for
  * the exit, after kv_service_commit_wait(). */
 gboolean kv_service_commit(KvService *self, GError **error);
+
+/* Told when a lease came, went or got a new deadline (kvstored's expiry timer). */
+typedef void (*KvServiceLeasesFunc)(gpointer user_data);
+
+/* Sets the one observer of leases (NULL for none). */
+void kv_service_set_leases_func(KvService *self, KvServiceLeasesFunc func, gpointer user_data);
+
+/* The store's leases and locks, as its data says (borrowed). */
+KvLeases *kv_service_get_leases(KvService *self);
+KvLocks *kv_service_get_locks(KvService *self);
 
 /* Keeps the changes made from now on in @history (borrowed), served once committed;
  * main.c builds it. */
