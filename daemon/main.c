@@ -596,6 +596,8 @@ static int run(const Options *options)
   service = kv_service_new(repository, options->max_value_size);
   kv_service_set_history(service, history);
   kv_service_set_linearizable(service, options->etcd_linearizable_reads);
+  if (options->etcd != NULL)
+    kv_service_set_lease_max_keys(service, KV_ETCD_LEASE_MAX_KEYS);
   r = kv_peer_flow_new(bus, KV_INTERFACE, &flow);
   if (r < 0) {
     kv_log(LOG_ERR, "Cannot watch the callers' unread replies: %s", g_strerror(-r));

@@ -15,7 +15,6 @@ struct _KvBusLeases {
   KvService *service;
   KvBusCallers *callers;
   char *bus_name;
-  char *machine; /* bus_name up to and with its '/': leases of this machine's bus */
   sd_bus_slot *slot;
   sd_event_source *timer;   /* at the earliest deadline */
   sd_event_source *startup; /* the check of the bound leases' connections */
@@ -85,11 +84,16 @@ static int on_timer(sd_event_source *source, uint64_t usec, void *userdata)
   return 0;
 }
 
-/* Whether @lease is bound to a connection of a bus of this machine (this one, or one
- * before a restart of the bus); on etcd, others are other hosts' to end. */
+/* Whether @lease is bound to a connection of this kvstored's bus, or of one before a
+ * restart of the bus. A store shared with other kvstored (etcd) holds their callers'
+ * leases too, even on this machine: only those of this very bus are this kvstored's. */
 static gboolean is_ours(KvBusLeases *self, const KvLease *lease)
 {
-  return lease->bus != NULL && g_str_has_prefix(lease->bus, self->machine);
+  if (lease->bus == NULL)
+    return FALSE;
+  if (kv_service_shares_store(self->service))
+    return strcmp(lease->bus, self->bus_name) == 0;
+  return TRUE;
 }
 
 static void on_peer_left(const char *peer, gpointer user_data)
@@ -287,8 +291,8 @@ static const sd_bus_vtable leases_vtable[] = {
                             SD_BUS_RESULT("u", deleted, "t", revision), method_revoke_lease,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Lock", SD_BUS_ARGS("s", name, "t", lease),
-                            SD_BUS_RESULT("t", token, "t", lease, "b", acquired), method_lock,
-                            SD_BUS_VTABLE_UNPRIVILEGED),
+                            SD_BUS_RESULT("t", token, "t", waiter_lease, "b", acquired),
+                            method_lock, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Unlock", SD_BUS_ARGS("s", name, "t", token), SD_BUS_NO_RESULT,
                             method_unlock, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_SIGNAL_WITH_ARGS("LockAcquired", SD_BUS_ARGS("s", name, "t", token), 0),
@@ -307,7 +311,6 @@ void kv_bus_leases_free(KvBusLeases *self)
   sd_bus_slot_unref(self->slot);
   g_hash_table_unref(self->ending);
   g_free(self->bus_name);
-  g_free(self->machine);
   g_free(self);
 }
 
@@ -322,7 +325,6 @@ int kv_bus_leases_new(KvBus *front, sd_bus *bus, KvService *service, KvBusCaller
   self->service = service;
   self->callers = callers;
   self->bus_name = g_strdup(bus_name);
-  self->machine = g_strndup(bus_name, strchr(bus_name, '/') + 1 - bus_name);
   self->ending = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
   int r = sd_event_add_time(event, &self->timer, CLOCK_REALTIME, UINT64_MAX, 1000, on_timer, self);
   if (r >= 0)

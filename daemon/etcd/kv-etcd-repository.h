@@ -7,6 +7,10 @@
 
 G_BEGIN_DECLS
 
+/* The most keys a lease may have on etcd: its end is one transaction of twice as many
+ * deletions and one more, and etcd takes at most 128 operations a transaction. */
+#define KV_ETCD_LEASE_MAX_KEYS 63
+
 /* A repository on an etcd cluster, shared by every kvstored that uses the same cluster and
  * prefix. Reads come from a replica in memory: loaded with paged Range requests at one
  * revision, then kept current by a watch of the prefix from the next revision. Writes are

@@ -109,10 +109,10 @@ static gboolean plan_marker(KvService *self, const KvWrite *write, KvPlan *plan,
     const KvLease *lease = find_lease(self, to, error);
     if (lease == NULL || !check_owner(write->writer, lease, error))
       return FALSE;
-    if (g_hash_table_size(lease->keys) >= KV_LEASE_MAX_KEYS) {
+    if (g_hash_table_size(lease->keys) >= self->lease_max_keys) {
       g_set_error(error, KV_ERROR, KV_ERROR_QUOTA_EXCEEDED,
-                  "Lease %" G_GUINT64_FORMAT " has %d keys, the most one lease may have", to,
-                  KV_LEASE_MAX_KEYS);
+                  "Lease %" G_GUINT64_FORMAT " has %u keys, the most one lease may have", to,
+                  self->lease_max_keys);
       return FALSE;
     }
     /* A lease ended meanwhile (on another host) takes no more keys. */

@@ -29,6 +29,7 @@ struct _KvService {
   KvLeases *leases; /* derived from the data under KV_RESERVED_PREFIX */
   KvLocks *locks;
   guint64 next_lease_id; /* not below the revision, above every ID planned */
+  guint lease_max_keys;
   KvServiceLeasesFunc on_leases;
   gpointer on_leases_data;
 };

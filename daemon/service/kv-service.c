@@ -46,6 +46,7 @@ KvService *kv_service_new(KvRepository *repository, gsize max_value_size)
   self->takes_turns = kv_repository_answers_later(repository);
   self->repository_tells_changes = kv_repository_set_change_func(repository, forward_change, self);
   self->leases = kv_leases_new();
+  self->lease_max_keys = KV_LEASE_MAX_KEYS;
   self->locks = kv_locks_new();
   kv_leases_load(self->leases, repository);
   kv_locks_load(self->locks, repository);
@@ -278,6 +279,16 @@ void kv_service_set_leases_func(KvService *self, KvServiceLeasesFunc func, gpoin
 {
   self->on_leases = func;
   self->on_leases_data = user_data;
+}
+
+void kv_service_set_lease_max_keys(KvService *self, guint max_keys)
+{
+  self->lease_max_keys = MIN(max_keys, KV_LEASE_MAX_KEYS);
+}
+
+gboolean kv_service_shares_store(KvService *self)
+{
+  return self->repository_tells_changes;
 }
 
 KvLeases *kv_service_get_leases(KvService *self)

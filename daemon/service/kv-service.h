@@ -217,6 +217,14 @@ typedef void (*KvServiceLeasesFunc)(gpointer user_data);
 /* Sets the one observer of leases (NULL for none). */
 void kv_service_set_leases_func(KvService *self, KvServiceLeasesFunc func, gpointer user_data);
 
+/* Lets a lease have at most @max_keys keys (at most KV_LEASE_MAX_KEYS, the default): a
+ * lease ends in one change of twice as many keys and one more, which etcd limits. */
+void kv_service_set_lease_max_keys(KvService *self, guint max_keys);
+
+/* Whether others change the store too (an etcd cluster shared by several kvstored): their
+ * callers' bound leases are theirs to end. */
+gboolean kv_service_shares_store(KvService *self);
+
 /* The store's leases and locks, as its data says (borrowed). */
 KvLeases *kv_service_get_leases(KvService *self);
 KvLocks *kv_service_get_locks(KvService *self);
