@@ -19,7 +19,7 @@ _kvctl()
     _init_completion || return
 
     local commands="get set set-many cas exists del incr keys dump load watch changes
-        revision access ping help"
+        lease lock revision access ping help"
     local global_options="--system --user --session --address --timeout --help --version"
     local types="string bool byte int16 uint16 int32 uint32 int64 uint64 double objectpath
         signature"
@@ -57,7 +57,8 @@ _kvctl()
     local options="--help"
     case $command in
         get) options+=" --revision --json" ;;
-        set) options+=" --type --gvariant --file" ;;
+        set) options+=" --type --gvariant --file --ttl --lease" ;;
+        lock) options+=" --timeout" ;;
         set-many | cas) options+=" --type --gvariant" ;;
         del) options+=" --prefix" ;;
         keys) options+=" -0 --null --json" ;;
@@ -80,7 +81,7 @@ _kvctl()
             _filedir
             return
             ;;
-        --batch-size | --since) return ;;
+        --batch-size | --since | --ttl | --lease) return ;;
         --after)
             _kvctl_keys "$cur" "${bus[@]}"
             return
@@ -99,7 +100,8 @@ _kvctl()
     local n=0
     for ((i = i + 1; i < cword; i++)); do
         case ${words[i]} in
-            --type | -t | --file | -f | --prefix | -p | --batch-size | --since | --after) ((i++)) ;;
+            --type | -t | --file | -f | --prefix | -p | --batch-size | --since | --after | --ttl | \
+                --lease | --timeout | -w) ((i++)) ;;
             -*) ;;
             *) ((n++)) ;;
         esac
@@ -114,6 +116,17 @@ _kvctl()
             ;;
         load)
             _filedir
+            ;;
+        lease)
+            ((n == 0)) && COMPREPLY=($(compgen -W "grant keep-alive revoke" -- "$cur"))
+            ;;
+        lock)
+            # NAME, then the command to run, then its arguments.
+            if ((n == 1)); then
+                COMPREPLY=($(compgen -c -- "$cur" | LC_ALL=C sort -u))
+            elif ((n > 1)); then
+                _filedir
+            fi
             ;;
     esac
 }

@@ -47,5 +47,10 @@ expect " " kvctl set app/a ""
 expect "app/a app/b app/with\\ space " kvctl del --prefix app/
 expect "app/a " kvctl del app/b app/a
 expect "keys " kvctl help ke
+expect "lease load lock " kvctl l
+expect "grant " kvctl lease gr
+expect "--lease " kvctl set --l
+expect "--help --timeout " kvctl lock --
+expect "true truncate " kvctl lock job tru
 expect " " kvctl --address unix:path=/nonexistent get app/
 exit "$status"

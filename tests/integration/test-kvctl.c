@@ -729,6 +729,116 @@ static void test_watch_resumes_lost_subscription(KvTestBus *bus, gconstpointer d
   g_assert_no_error(error);
 }
 
+/* Whether `kvctl exists KEY` says so. */
+static gboolean kvctl_exists(const char *key)
+{
+  const char *argv[] = {"exists", key, NULL};
+  g_autofree char *out = NULL, *err = NULL;
+  int status;
+
+  run_kvctl(argv, &status, &out, &err);
+  return status == 0;
+}
+
+static void test_leases(KvTestBus *bus, gconstpointer data)
+{
+  read_revision_base();
+  static const Step steps[] = {
+      {"set --ttl 300ms t/a x", 0, "{1}\n", NULL},
+      {"exists t/a", 0, "true\n", NULL},
+      {"lease grant --ttl 60s", 0, "{2}\n", NULL},
+      {"set --lease {2} t/b y", 0, "", NULL},
+      {"lease keep-alive {2}", 0, "60000\n", NULL},
+      {"lease revoke {2}", 0, "1\n", NULL},
+      {"exists t/b", 1, "false\n", NULL},
+      {"lease revoke {2}", 3, "", "org.example.KVStore.Error.LeaseNotFound"},
+      {"set --lease 999999 t/c x", 3, "", "org.example.KVStore.Error.LeaseNotFound"},
+      {"set --ttl 0 t/c x", 2, "", "--ttl takes a duration"},
+      {"set --ttl soon t/c x", 2, "", "--ttl takes a duration"},
+      {"set --ttl 5s --lease 3 t/c x", 2, "", "--ttl and --lease exclude each other"},
+      {"lease grant", 2, "", "lease grant needs --ttl"},
+      {"lease keep-alive many", 2, "", "'many' is not a lease ID"},
+      {"lease frobnicate", 2, "", "'frobnicate' is not grant, keep-alive or revoke"},
+      {"set .kvstore/lease/1 x", 3, "", "org.example.KVStore.Error.InvalidKey"},
+  };
+
+  run_steps(steps, G_N_ELEMENTS(steps));
+  gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+  while (kvctl_exists("t/a"))
+    g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+}
+
+/* Waits until lock @name's queue (`kvctl keys .kvstore/lock/NAME/`) is @n long. */
+static void wait_queue_length(const char *name, guint n)
+{
+  g_autofree char *prefix = g_strdup_printf(".kvstore/lock/%s/", name);
+  const char *argv[] = {"keys", prefix, NULL};
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+  for (;;) {
+    g_autofree char *out = NULL, *err = NULL;
+    int status;
+    run_kvctl(argv, &status, &out, &err);
+    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+    if (g_strv_length(lines) == n + 1)
+      return;
+    g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    g_usleep(10000);
+  }
+}
+
+/* kvctl lock runs its command with the token, and exits with its status; a waiter gets
+ * the lock when its holder is killed; --timeout gives up. */
+static void test_lock(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  read_revision_base();
+  static const Step steps[] = {
+      {"lock job -- sh -c echo~$KVSTORE_LOCK_NAME~$KVSTORE_LOCK_TOKEN", 0, "job {1}\n", NULL},
+      {"lock job sh -c exit~7", 7, "", NULL},
+      {"lock job", 2, "", "NAME and a COMMAND"},
+      {"lock --timeout soon job true", 2, "", "--timeout takes a duration"},
+      {"lock <empty> true", 3, "", "org.example.KVStore.Error.InvalidKey"},
+      {"keys .kvstore/", 0, "", NULL},
+  };
+  run_steps(steps, G_N_ELEMENTS(steps));
+
+  /* A holder that runs cat until its stdin closes, killed while holding the lock. */
+  const char *holder_argv[] = {kv_test_getenv("KV_TEST_KVCTL"), "lock", "job", "--", "cat", NULL};
+  g_autoptr(GSubprocess) holder = g_subprocess_newv(
+      holder_argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
+  g_assert_no_error(error);
+  wait_queue_length("job", 1);
+  static const Step busy[] = {
+      {"lock --timeout 200ms job -- echo never", 4, "", "lock 'job' is still held by another"},
+  };
+  run_steps(busy, G_N_ELEMENTS(busy));
+
+  const char *waiter_argv[] = {kv_test_getenv("KV_TEST_KVCTL"),
+                               "lock",
+                               "--timeout",
+                               "20s",
+                               "job",
+                               "--",
+                               "echo",
+                               "second",
+                               NULL};
+  g_autoptr(GSubprocess) waiter =
+      g_subprocess_newv(waiter_argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error(error);
+  /* It waits: two places in the queue, the holder's and its own. */
+  wait_queue_length("job", 2);
+  g_subprocess_force_exit(holder);
+  g_autofree char *out = NULL;
+  g_subprocess_communicate_utf8(waiter, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(out, ==, "second\n");
+  g_assert_cmpint(g_subprocess_get_exit_status(waiter), ==, 0);
+  /* The killed holder's cat ends with its stdin. */
+  g_output_stream_close(g_subprocess_get_stdin_pipe(holder), NULL, NULL);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -751,6 +861,8 @@ int main(int argc, char **argv)
   ADD("daemon-gone", test_daemon_gone);
   ADD("progress", test_progress);
   ADD("changes", test_changes);
+  ADD("leases", test_leases);
+  ADD("lock", test_lock);
   g_test_add("/kvctl/watch-resumes-lost-subscription", KvTestBus, "--in-memory --history-size 200M",
              kvctl_setup, test_watch_resumes_lost_subscription, kv_test_bus_teardown);
 #undef ADD

@@ -133,9 +133,12 @@ int kvctl_new_call(Kvctl *kvctl, const char *member, sd_bus_message **ret)
 
 static gboolean is_write(const char *member)
 {
-  static const char *const writes[] = {"Set",           "SetMany",         "Delete",
-                                       "DeleteMany",    "DeletePrefix",    "Increment",
-                                       "CompareAndSet", "CompareAndDelete"};
+  static const char *const writes[] = {
+      "Set",          "SetMany",    "Delete",        "DeleteMany",
+      "DeletePrefix", "Increment",  "CompareAndSet", "CompareAndDelete",
+      "SetLeased",    "SetWithTtl", "SetManyLeased", "CompareAndSetLeased",
+      "GrantLease",   "KeepAlive",  "RevokeLease",   "Lock",
+      "Unlock"};
 
   for (gsize i = 0; member != NULL && i < G_N_ELEMENTS(writes); i++)
     if (strcmp(member, writes[i]) == 0)

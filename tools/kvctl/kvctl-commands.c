@@ -17,7 +17,9 @@ static const KvctlCommand commands[] = {
      "  kvctl get --revision app/counter\n"
      "  kvctl get -- -key-with-a-dash\n",
      TRUE, kvctl_command_get},
-    {"set", "[--type TYPE | --gvariant] [--file PATH] [--] KEY [VALUE | -]",
+    {"set",
+     "[--type TYPE | --gvariant] [--file PATH] [--ttl DURATION | --lease LEASE] [--] KEY "
+     "[VALUE | -]",
      "Store VALUE under KEY",
      "VALUE is a string unless --type or --gvariant says otherwise. With '-' for VALUE the\n"
      "value is read from standard input, and with --file from PATH, as it is: a trailing\n"
@@ -29,8 +31,13 @@ static const KvctlCommand commands[] = {
      "VALUE is GVariant text. --gvariant reads VALUE as GVariant text with its type\n"
      "('int64 5', \"['a', 'b']\").\n"
      "\n"
+     "--ttl DURATION (30s, 500ms, 5m, 1h) stores the key for that long: it is deleted then,\n"
+     "unless its lease, whose ID is printed, is kept alive ('kvctl lease'). --lease LEASE\n"
+     "writes the key with a lease granted before: it goes when the lease ends.\n"
+     "\n"
      "Examples:\n"
      "  kvctl set app/greeting 'hello world'\n"
+     "  kvctl set --ttl 30s cache/token abc123\n"
      "  kvctl set --type uint32 app/port 8080\n"
      "  kvctl set --type objectpath app/object /org/example/Thing\n"
      "  kvctl set --gvariant app/list \"['a', 'b']\"\n"
@@ -145,6 +152,32 @@ static const KvctlCommand commands[] = {
      "Example:\n"
      "  kvctl changes --since 1200 app/\n",
      TRUE, kvctl_command_changes},
+    {"lease", "grant --ttl DURATION | keep-alive LEASE | revoke LEASE",
+     "Grant, keep alive or revoke a lease",
+     "grant prints the new lease's ID: it ends DURATION (30s, 500ms, 5m, 1h) from now\n"
+     "unless kept alive. keep-alive moves its end to DURATION from now and prints its TTL\n"
+     "in ms. revoke ends it now, deleting every key written with it, and prints how many\n"
+     "there were. Keys go with a lease through 'set --lease'. LeaseNotFound (exit status\n"
+     "3) when the lease has ended.\n"
+     "\n"
+     "Example:\n"
+     "  lease=$(kvctl lease grant --ttl 30s)\n"
+     "  kvctl set --lease \"$lease\" workers/$(hostname) busy\n"
+     "  while work; do kvctl lease keep-alive \"$lease\"; done\n",
+     FALSE, kvctl_command_lease},
+    {"lock", "[--timeout DURATION] [--] NAME COMMAND [ARG...]",
+     "Run COMMAND while holding the lock NAME",
+     "Waits for the lock NAME (callers are served in the order they came), runs COMMAND\n"
+     "with KVSTORE_LOCK_NAME and KVSTORE_LOCK_TOKEN (the fencing token: larger for each\n"
+     "later holder) in its environment, and releases the lock when it exits, with its exit\n"
+     "status, as flock(1) does for files. If kvctl dies, the lock goes with its connection.\n"
+     "With --timeout, gives up after DURATION: exit status 4, COMMAND not run.\n"
+     "On kvstored over etcd the lock holds across every host sharing the cluster.\n"
+     "\n"
+     "Examples:\n"
+     "  kvctl lock nightly-backup -- /usr/local/bin/backup\n"
+     "  kvctl lock --timeout 10s db-migrate -- sh -c 'migrate --token \"$KVSTORE_LOCK_TOKEN\"'\n",
+     FALSE, kvctl_command_lock},
     {"revision", "", "Print the store's revision",
      "Prints the revision of the store's last change: after a write that timed out, a\n"
      "revision past the one before it tells that some write was applied.\n",

@@ -15,23 +15,30 @@ typedef struct {
   char *type_name;
   gboolean gvariant_text;
   char *file;
+  char *ttl; /* set: a lease of its own, or one granted before */
+  char *lease;
 } ValueOptions;
 
 static void value_options_clear(ValueOptions *options)
 {
   g_free(options->type_name);
   g_free(options->file);
+  g_free(options->ttl);
+  g_free(options->lease);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ValueOptions, value_options_clear)
 
+/* @for_set: with set's own options too (--file, --ttl, --lease). */
 static gboolean parse_value_options(Kvctl *kvctl, int *argc, char ***argv, ValueOptions *options,
-                                    gboolean with_file, int *status)
+                                    gboolean for_set, int *status)
 {
   const GOptionEntry entries[] = {
       {"type", 't', 0, G_OPTION_ARG_STRING, &options->type_name, NULL, NULL},
       {"gvariant", 'g', 0, G_OPTION_ARG_NONE, &options->gvariant_text, NULL, NULL},
-      {with_file ? "file" : NULL, 'f', 0, G_OPTION_ARG_FILENAME, &options->file, NULL, NULL},
+      {for_set ? "file" : NULL, 'f', 0, G_OPTION_ARG_FILENAME, &options->file, NULL, NULL},
+      {for_set ? "ttl" : NULL, 0, 0, G_OPTION_ARG_STRING, &options->ttl, NULL, NULL},
+      {for_set ? "lease" : NULL, 0, 0, G_OPTION_ARG_STRING, &options->lease, NULL, NULL},
       {NULL},
   };
 
@@ -41,7 +48,45 @@ static gboolean parse_value_options(Kvctl *kvctl, int *argc, char ***argv, Value
     *status = kvctl_usage_error(kvctl, "--type and --gvariant exclude each other");
     return FALSE;
   }
+  if (options->ttl != NULL && options->lease != NULL) {
+    *status = kvctl_usage_error(kvctl, "--ttl and --lease exclude each other");
+    return FALSE;
+  }
   return TRUE;
+}
+
+/* set --ttl and --lease: SetWithTtl or SetLeased, whose number goes between key and value;
+ * set --ttl prints the key's lease. */
+static int set_with_lease(Kvctl *kvctl, const ValueOptions *options, const char *key,
+                          GVariant *value)
+{
+  g_autoptr(sd_bus_message) message = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  guint64 number, revision, lease;
+  int status;
+
+  if (options->ttl != NULL && (!kvctl_parse_duration_ms(options->ttl, &number) || number == 0))
+    return kvctl_usage_error(kvctl, "--ttl takes a duration (30s, 500ms, 5m, 1h), not '%s'",
+                             options->ttl);
+  if (options->lease != NULL &&
+      !g_ascii_string_to_unsigned(options->lease, 10, 1, G_MAXUINT64, &number, NULL))
+    return kvctl_usage_error(kvctl, "--lease takes a lease ID, not '%s'", options->lease);
+  status = kvctl_new_call(kvctl, options->ttl != NULL ? "SetWithTtl" : "SetLeased", &message);
+  if (status != KVCTL_EXIT_OK)
+    return status;
+  int r = sd_bus_message_append(message, "st", key, (uint64_t)number);
+  if (r >= 0)
+    r = kv_variant_bridge_append_variant(message, value);
+  if (r < 0)
+    return kvctl_bus_failure("cannot build the call", r);
+  if ((status = kvctl_call(kvctl, message, &reply)) != KVCTL_EXIT_OK)
+    return status;
+  if (options->lease != NULL)
+    return KVCTL_EXIT_OK;
+  if ((r = sd_bus_message_read(reply, "tt", &revision, &lease)) < 0)
+    return kvctl_read_failure(r);
+  printf("%" PRIu64 "\n", lease);
+  return KVCTL_EXIT_OK;
 }
 
 static GVariant *parse_value(Kvctl *kvctl, const ValueOptions *options, const char *text,
@@ -89,6 +134,8 @@ int kvctl_command_set(Kvctl *kvctl, int argc, char **argv)
       parse_value(kvctl, &options, input != NULL ? input : argv[2], &status);
   if (value == NULL)
     return status;
+  if (options.ttl != NULL || options.lease != NULL)
+    return set_with_lease(kvctl, &options, argv[1], value);
 
   if ((status = kvctl_new_call(kvctl, "Set", &message)) != KVCTL_EXIT_OK)
     return status;

@@ -111,5 +111,10 @@ int kvctl_command_cas(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_del(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_incr(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_load(Kvctl *kvctl, int argc, char **argv);
+int kvctl_command_lease(Kvctl *kvctl, int argc, char **argv);
+int kvctl_command_lock(Kvctl *kvctl, int argc, char **argv);
+
+/* Reads a duration: a number with ms, s (the default), m or h after it. */
+gboolean kvctl_parse_duration_ms(const char *text, guint64 *out_ms);
 
 G_END_DECLS
