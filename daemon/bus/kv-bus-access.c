@@ -277,6 +277,23 @@ int kv_bus_access_check_writes(KvBusAccess *self, sd_bus_message *m, const KvBus
   return 1;
 }
 
+KvBusWritePlan *kv_bus_access_plan_deletions(KvBusAccess *self, GHashTable *keys)
+{
+  GHashTableIter iter;
+  gpointer key;
+
+  if (self == NULL || self->quota == NULL)
+    return NULL;
+  KvBusWritePlan *plan = g_new0(KvBusWritePlan, 1);
+  plan->changes = g_array_sized_new(FALSE, FALSE, sizeof(KvQuotaChange), g_hash_table_size(keys));
+  g_hash_table_iter_init(&iter, keys);
+  while (g_hash_table_iter_next(&iter, &key, NULL)) {
+    KvQuotaChange change = {g_strdup(key), stored_size(self, key), -1};
+    g_array_append_val(plan->changes, change);
+  }
+  return plan;
+}
+
 void kv_bus_access_settle(KvBusAccess *self, KvBusWritePlan *plan, gboolean applied)
 {
   if (plan == NULL)

@@ -57,6 +57,10 @@ int kv_bus_access_check_writes(KvBusAccess *self, sd_bus_message *m, const KvBus
 /* Counts an allowed write in the quotas once it was @applied, and frees @plan. */
 void kv_bus_access_settle(KvBusAccess *self, KvBusWritePlan *plan, gboolean applied);
 
+/* The plan of a deletion of @keys (a set of key strings) that no caller's rights decide
+ * (a lease's end), for kv_bus_access_settle() to count; NULL on the session bus. */
+KvBusWritePlan *kv_bus_access_plan_deletions(KvBusAccess *self, GHashTable *keys);
+
 /* Forgets the quota usage, to count it again from the data when next needed: after a
  * commit that rolled changes back. */
 void kv_bus_access_recount(KvBusAccess *self);

@@ -26,6 +26,7 @@ typedef struct {
   KvBusLeases *self;
   KvWrite write;
   guint64 id;
+  KvBusWritePlan *quota; /* the keys it deletes, for their owners' quotas */
 } Ending;
 
 static void on_ended(KvWrite *write, const GError *error, gpointer user_data)
@@ -38,8 +39,18 @@ static void on_ended(KvWrite *write, const GError *error, gpointer user_data)
   else if (error == NULL)
     kv_log(LOG_DEBUG, "Lease %" G_GUINT64_FORMAT " ended with its %u keys", ending->id,
            write->deleted);
+  kv_bus_access_settle(kv_bus_get_access(ending->self->front), ending->quota, error == NULL);
   g_hash_table_remove(ending->self->ending, &ending->id);
   g_free(ending);
+}
+
+/* The quota plan of the end of lease @id: its keys go. */
+static KvBusWritePlan *plan_end(KvBusLeases *self, guint64 id)
+{
+  const KvLease *lease = kv_leases_lookup(kv_service_get_leases(self->service), id);
+
+  return lease != NULL ? kv_bus_access_plan_deletions(kv_bus_get_access(self->front), lease->keys)
+                       : NULL;
 }
 
 static void end_lease(KvBusLeases *self, guint64 id)
@@ -47,6 +58,7 @@ static void end_lease(KvBusLeases *self, guint64 id)
   if (g_hash_table_contains(self->ending, &id))
     return;
   Ending *ending = g_new0(Ending, 1);
+  ending->quota = plan_end(self, id);
   ending->self = self;
   ending->id = id;
   ending->write = (KvWrite){.kind = KV_WRITE_LEASE_REVOKE, .lease = id};
@@ -219,7 +231,7 @@ static int method_grant_lease(sd_bus_message *m, void *userdata, sd_bus_error *r
     return r;
   return kv_bus_submit(self->front, m,
                        (KvWrite){.kind = KV_WRITE_LEASE_GRANT, .ttl_ms = ttl_ms, .bind = bound},
-                       NULL, append_lease, ret_error);
+                       NULL, NULL, append_lease, ret_error);
 }
 
 /* KeepAlive and RevokeLease: a write of one lease. */
@@ -231,7 +243,9 @@ static int lease_write(sd_bus_message *m, KvBusLeases *self, KvWriteKind kind,
 
   if (r < 0)
     return r;
-  return kv_bus_submit(self->front, m, (KvWrite){.kind = kind, .lease = lease}, NULL, append,
+  KvBusWritePlan *quota = kind == KV_WRITE_LEASE_REVOKE ? plan_end(self, lease) : NULL;
+
+  return kv_bus_submit(self->front, m, (KvWrite){.kind = kind, .lease = lease}, NULL, quota, append,
                        ret_error);
 }
 
@@ -245,14 +259,12 @@ static int method_revoke_lease(sd_bus_message *m, void *userdata, sd_bus_error *
   return lease_write(m, userdata, KV_WRITE_LEASE_REVOKE, append_revoked, ret_error);
 }
 
-/* Lock and Unlock: the access rules decide who may use lock NAME by the key
- * .kvstore/lock/NAME. */
+/* Lock and Unlock: the access rules let a caller use lock NAME where they let it write
+ * the key NAME, so that locks share the store's namespaces ("users/1000/backup"). */
 static int lock_write(sd_bus_message *m, KvBusLeases *self, KvWrite write, KvBusAppendFunc append,
                       sd_bus_error *ret_error)
 {
-  g_autofree char *key = g_strconcat(KV_LOCK_PREFIX, write.name, NULL);
-
-  return kv_bus_submit(self->front, m, write, key, append, ret_error);
+  return kv_bus_submit(self->front, m, write, write.name, NULL, append, ret_error);
 }
 
 static int method_lock(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)

@@ -50,6 +50,11 @@ static void message_unref(gpointer message)
   sd_bus_message_unref(message);
 }
 
+KvBusAccess *kv_bus_get_access(KvBus *self)
+{
+  return self->access;
+}
+
 int kv_bus_send_after_commit(KvBus *self, sd_bus_message *message)
 {
   int r = kv_bus_commit_send_after(self->commit, NULL, message);
@@ -311,9 +316,9 @@ static int identify_writer(KvBus *self, sd_bus_message *m, KvWriter *writer,
 }
 
 int kv_bus_submit(KvBus *self, sd_bus_message *m, KvWrite write, const char *access_key,
-                  KvBusAppendFunc append, sd_bus_error *ret_error)
+                  KvBusWritePlan *deletions, KvBusAppendFunc append, sd_bus_error *ret_error)
 {
-  KvBusWritePlan *plan = NULL;
+  KvBusWritePlan *plan = deletions;
   BusWrite *pending;
   int r = access_key != NULL ? check_write(self, m, access_key, NULL, FALSE, &plan, ret_error) : 1;
 

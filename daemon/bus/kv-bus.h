@@ -54,10 +54,14 @@ typedef int (*KvBusAppendFunc)(sd_bus_message *reply, const KvWrite *write, KvBu
 
 /* Submits @write for the call @m (its strings borrowed from @m), made by the caller
  * (KvWrite.writer), once the access rules let the caller write @access_key (NULL: no
- * key to check); answers with @append once committed, or the error. Returns 1 (taken
- * care of) or a negative errno with @ret_error set. */
+ * key to check; then @deletions, taken, may count the keys it deletes for the quotas);
+ * answers with @append once committed, or the error. Returns 1 (taken care of) or a
+ * negative errno with @ret_error set. */
 int kv_bus_submit(KvBus *self, sd_bus_message *m, KvWrite write, const char *access_key,
-                  KvBusAppendFunc append, sd_bus_error *ret_error);
+                  KvBusWritePlan *deletions, KvBusAppendFunc append, sd_bus_error *ret_error);
+
+/* The access rules of the system bus, or NULL. */
+KvBusAccess *kv_bus_get_access(KvBus *self);
 
 /* Sends @message (a signal) once the changes made so far are committed. */
 int kv_bus_send_after_commit(KvBus *self, sd_bus_message *message);

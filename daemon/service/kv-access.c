@@ -311,6 +311,9 @@ KvAccess *kv_access_new_builtin(void)
 
   fallback->read.everyone = TRUE;
   self->rules = g_ptr_array_new_with_free_func(rule_free);
+  /* Lease records name their owners, and their markers the keys written with them, even
+   * private ones: root's alone, unless a drop-in says otherwise. */
+  g_ptr_array_add(self->rules, rule_new(".kvstore/", "built-in"));
   g_ptr_array_add(self->rules, fallback);
   self->max_keys = KV_ACCESS_DEFAULT_MAX_KEYS;
   self->max_bytes = KV_ACCESS_DEFAULT_MAX_BYTES;

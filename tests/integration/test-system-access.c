@@ -601,6 +601,70 @@ static void test_quotas(Fixture *f, gconstpointer data)
   assert_ok(f, &alice, "set", "users/1/k6", "6");
 }
 
+/* kvctl as @user must fail with exit status 3 and @text in its message. */
+static void assert_fails_with(Fixture *f, const KvTestUser *user, const char *text,
+                              const char *command, const char *arg1, const char *arg2,
+                              const char *arg3)
+{
+  g_autofree char *err = NULL;
+  int status = kvctl_as(f, user, NULL, &err, command, arg1, arg2, arg3);
+
+  if (status != 3 || strstr(err, text) == NULL)
+    g_error("kvctl %s %s as uid %u: exit %d, '%s'; expected '%s'", command, arg1, user->uid, status,
+            err, text);
+}
+
+/* On the system bus, leases and locks keep to the access rules: kvstored's own keys are
+ * root's to read (a marker names a private key), a lease is its uid's, a lock NAME is for
+ * those who may write the key NAME, and the keys a lease's end deletes leave its owner's
+ * quota. */
+static void test_leases_private(Fixture *f, gconstpointer data)
+{
+  if (skip_unless_root())
+    return;
+  g_autofree char *out = NULL;
+  g_assert_cmpint(kvctl_as(f, &alice, &out, NULL, "set", "--ttl", "60s", "users/1/presence", "up"),
+                  ==, 0);
+  g_autofree char *lease = g_strstrip(g_steal_pointer(&out));
+  g_autofree char *record = g_strdup_printf(".kvstore/lease/%s", lease);
+  g_autofree char *marker = g_strdup_printf("%s/users/1/presence", record);
+
+  /* Only root sees the records and markers. */
+  assert_denied(f, &alice, record, "get", record, NULL);
+  assert_denied(f, &bob, marker, "get", marker, NULL);
+  g_autofree char *listed = kvctl_out(f, &bob, "keys", ".kvstore/");
+  g_assert_cmpstr(listed, ==, "");
+  g_autofree char *seen = kvctl_out(f, NULL, "keys", ".kvstore/");
+  g_assert_nonnull(strstr(seen, marker));
+  g_autofree char *watched = kvctl_out2(f, &bob, "changes", "--since=0", "");
+  g_assert_null(strstr(watched, "presence"));
+
+  /* The lease is alice's: bob may not keep it alive, revoke it or write with it. */
+  assert_fails_with(f, &bob, "AccessDenied", "lease", "keep-alive", lease, NULL);
+  assert_fails_with(f, &bob, "AccessDenied", "lease", "revoke", lease, NULL);
+  g_autofree char *err = NULL;
+  g_assert_cmpint(kvctl_as(f, &bob, NULL, &err, "set", "--lease", lease, "users/2/x", "x"), ==, 3);
+  g_assert_nonnull(strstr(err, "AccessDenied"));
+
+  /* Locks share the keys' namespaces. */
+  assert_ok(f, &alice, "lock", "users/1/job", "true");
+  assert_fails_with(f, &bob, "AccessDenied", "lock", "users/1/job", "true", NULL);
+  assert_ok(f, &bob, "lock", "users/2/job", "true");
+
+  /* alice's quota is 4 keys: three more, with a TTL; the fifth is refused until those
+   * three expire. */
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *key = g_strdup_printf("users/1/t%d", i);
+    g_assert_cmpint(kvctl_as(f, &alice, NULL, NULL, "set", "--ttl", "300ms", key, "x"), ==, 0);
+  }
+  g_free(quota_error(f, &alice, "users/1/fifth", "5"));
+  for (int tries = 0; kvctl_as(f, &alice, NULL, NULL, "set", "users/1/fifth", "5") != 0; tries++) {
+    g_assert_cmpint(tries, <, 100);
+    g_usleep(50 * 1000);
+  }
+  g_assert_cmpint(kvctl_as(f, &alice, NULL, NULL, "lease", "revoke", lease), ==, 0);
+}
+
 static void mock_call(Fixture *f, const char *method, GVariant *args)
 {
   g_autoptr(GError) error = NULL;
@@ -1060,6 +1124,7 @@ int main(int argc, char **argv)
   g_test_add("/access/bad-input", Fixture, NULL, setup, test_bad_input, teardown);
   g_test_add("/access/signals", Fixture, NULL, setup, test_signals, teardown);
   g_test_add("/access/history-private", Fixture, NULL, setup, test_history_private, teardown);
+  g_test_add("/access/leases-private", Fixture, NULL, setup, test_leases_private, teardown);
   g_test_add("/access/gdbus-subscriber", Fixture, NULL, setup, test_gdbus_subscriber, teardown);
   g_test_add("/access/subscription-limits", Fixture, NULL, setup, test_subscription_limits,
              teardown);
