@@ -9,6 +9,7 @@
 #include "kvbench-etcd.h"
 #include "kvbench-floor.h"
 #include "kvbench-redis.h"
+#include "kvbench-leases.h"
 #include "kvbench-resume.h"
 #include "kvbench-sync.h"
 #include "kv-config.h"
@@ -57,6 +58,7 @@ typedef struct {
   gboolean startup;
   gboolean attacks;
   int resume;           /* changes to resume from, with --resume */
+  int leases;           /* calls of each kind, with --leases */
   const char *sync_dir; /* where to measure a bare fdatasync loop, the durable writes' anchor */
   const char *etcd_url; /* the etcd member to put to directly, the etcd backend's anchor */
   const char *etcd_key; /* the etcd key it puts */
@@ -1105,6 +1107,15 @@ static int run(const Options *options, GArray *value_sizes)
     }
     return 0;
   }
+  if (options->leases > 0) {
+    g_autofree char *dir =
+        g_strdup(options->sync_dir != NULL ? options->sync_dir : g_get_tmp_dir());
+    if ((r = kvbench_leases(bus, (guint)options->leases, dir)) < 0) {
+      fprintf(stderr, "kvbench: the leases' round failed: %s\n", g_strerror(-r));
+      return 1;
+    }
+    return 0;
+  }
   if (options->attacks) {
     if ((r = kvbench_attacks(bus, &options->bus, pid)) < 0) {
       fprintf(stderr, "kvbench: an attack failed to run: %s\n", g_strerror(-r));
@@ -1186,6 +1197,10 @@ int main(int argc, char **argv)
        "Only write N changes and time a resume from before them (ChangesSince, "
        "SubscribeSince) against GetAllPage of as many entries; kvstored must keep N changes",
        "N"},
+      {"leases", 0, 0, G_OPTION_ARG_INT, &options.leases,
+       "Only time N leased Sets against N plain ones, and N uncontended Lock+Unlock against "
+       "flock(2) on a file (in --sync-anchor's DIR, else the temporary directory)",
+       "N"},
       {"startup", 0, 0, G_OPTION_ARG_NONE, &options.startup,
        "At the end, wait for kvstored to exit on idle and time its re-activation", NULL},
       {"raw-baseline", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &options.raw_baseline, NULL,
@@ -1219,7 +1234,7 @@ int main(int argc, char **argv)
     return 2;
   }
   if (argc > 1 || options.duration <= 0 || options.pipeline < 1 || options.clients < 1 ||
-      options.keys < 0 || options.resume < 0 ||
+      options.keys < 0 || options.resume < 0 || options.leases < 0 ||
       !parse_sizes(value_sizes_text ? value_sizes_text : "16,1024,65536", &value_sizes)) {
     fprintf(stderr, "kvbench: invalid arguments; try 'kvbench --help'\n");
     return 2;

@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,16 +203,18 @@ static int run_holding(Kvctl *kvctl, sd_bus *bus, Waiting *waiting, char **argv)
     fprintf(stderr, "kvctl: cannot run %s: %s\n", argv[0], g_strerror(errno));
     _exit(127);
   }
+  /* A pidfd is readable once the command exits: waited for beside the bus's socket. */
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   int wstatus;
-  for (;;) {
-    pid_t done = waitpid(pid, &wstatus, WNOHANG);
-    if (done == pid)
-      break;
-    /* Child exits are looked for five times a second; the bus is served in between. */
+  while (waitpid(pid, &wstatus, WNOHANG) != pid) {
     while (sd_bus_process(bus, NULL) > 0)
       ;
-    (void)sd_bus_wait(bus, 200 * 1000);
+    struct pollfd fds[2] = {{sd_bus_get_fd(bus), sd_bus_get_events(bus), 0}, {pidfd, POLLIN, 0}};
+    /* Without a pidfd (an old kernel), the exit is looked for ten times a second. */
+    (void)poll(fds, pidfd >= 0 ? 2 : 1, 100);
   }
+  if (pidfd >= 0)
+    close(pidfd);
   if (WIFSIGNALED(wstatus))
     return 128 + WTERMSIG(wstatus);
   return WEXITSTATUS(wstatus);
