@@ -16,9 +16,8 @@ struct _KvBusLeases {
   KvBusCallers *callers;
   char *bus_name;
   sd_bus_slot *slot;
-  sd_event_source *timer;   /* at the earliest deadline */
-  sd_event_source *startup; /* the check of the bound leases' connections */
-  GHashTable *ending;       /* guint64 IDs whose end is submitted and not yet done */
+  sd_event_source *timer; /* at the earliest deadline */
+  GHashTable *ending;     /* guint64 IDs whose end is submitted and not yet done */
 };
 
 /* A lease's end that no call asked for: its deadline passed, or its connection left. */
@@ -144,17 +143,17 @@ static GHashTable *list_names(KvBusLeases *self)
   return set;
 }
 
-/* At start-up, a bound lease whose connection left while kvstored was away ends: its
- * bus was restarted, or its name is no longer on it. */
-static int on_startup(sd_event_source *source, void *userdata)
+/* At start-up, before any call is served: a bound lease whose connection left while
+ * kvstored was away ends (its bus was restarted, or its name is no longer on it), and so
+ * does a lease whose deadline passed meanwhile. */
+static void end_leases_gone(KvBusLeases *self)
 {
-  KvBusLeases *self = userdata;
   KvLeases *leases = kv_service_get_leases(self->service);
   g_autoptr(GArray) bound = kv_leases_bound(leases, NULL);
   g_autoptr(GHashTable) names = bound->len > 0 ? list_names(self) : NULL;
+  g_autoptr(GArray) expired = kv_leases_expired(leases, g_get_real_time());
   guint ended = 0;
 
-  self->startup = sd_event_source_disable_unref(self->startup);
   for (guint i = 0; names != NULL && i < bound->len; i++) {
     guint64 id = g_array_index(bound, guint64, i);
     const KvLease *lease = kv_leases_lookup(leases, id);
@@ -168,7 +167,9 @@ static int on_startup(sd_event_source *source, void *userdata)
   if (bound->len > 0)
     kv_log(LOG_INFO, "%u leases are bound to connections; %u of those connections are gone",
            bound->len, ended);
-  return 0;
+  if (expired->len > 0)
+    kv_log(LOG_INFO, "%u leases expired while kvstored was not running", expired->len);
+  end_leases(self, expired);
 }
 
 static void on_lock_granted(const char *name, guint64 lease, guint64 token, const char *peer,
@@ -319,7 +320,6 @@ void kv_bus_leases_free(KvBusLeases *self)
   kv_locks_set_grant_func(kv_service_get_locks(self->service), NULL, NULL);
   kv_bus_callers_remove_left_func(self->callers, on_peer_left, self);
   sd_event_source_disable_unref(self->timer);
-  sd_event_source_disable_unref(self->startup);
   sd_bus_slot_unref(self->slot);
   g_hash_table_unref(self->ending);
   g_free(self->bus_name);
@@ -340,8 +340,6 @@ int kv_bus_leases_new(KvBus *front, sd_bus *bus, KvService *service, KvBusCaller
   self->ending = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
   int r = sd_event_add_time(event, &self->timer, CLOCK_REALTIME, UINT64_MAX, 1000, on_timer, self);
   if (r >= 0)
-    r = sd_event_add_defer(event, &self->startup, on_startup, self);
-  if (r >= 0)
     r = sd_bus_add_object_vtable(bus, &self->slot, KV_OBJECT_PATH, KV_INTERFACE, leases_vtable,
                                  self);
   if (r < 0)
@@ -349,6 +347,7 @@ int kv_bus_leases_new(KvBus *front, sd_bus *bus, KvService *service, KvBusCaller
   kv_bus_callers_add_left_func(callers, on_peer_left, self);
   kv_service_set_leases_func(service, arm_timer, self);
   kv_locks_set_grant_func(kv_service_get_locks(service), on_lock_granted, self);
+  end_leases_gone(self);
   arm_timer(self);
   *ret = g_steal_pointer(&self);
   return 0;

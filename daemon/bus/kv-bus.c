@@ -77,6 +77,11 @@ gint64 kv_bus_last_commit_end(KvBus *self)
   return kv_bus_commit_last_end(self->commit);
 }
 
+gboolean kv_bus_holds_leases(KvBus *self)
+{
+  return kv_leases_count(kv_service_get_leases(self->service)) > 0;
+}
+
 gboolean kv_bus_is_idle(KvBus *self)
 {
   return kv_bus_commit_is_idle(self->commit) && self->writes_in_flight == 0 &&
@@ -998,11 +1003,13 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *
     r = kv_bus_commit_new(bus, service, access, self->signals, self->properties, &self->commit);
   if (r >= 0)
     r = sd_bus_add_object_vtable(bus, &self->slot, KV_OBJECT_PATH, KV_INTERFACE, kv_vtable, self);
-  if (r >= 0)
-    r = kv_bus_leases_new(self, bus, service, callers, self->bus_name, &self->leases);
   if (r < 0)
     return r;
+  /* Before the leases: those that ended while kvstored was away end now, with signals. */
   kv_service_set_change_func(service, on_change, self);
+  r = kv_bus_leases_new(self, bus, service, callers, self->bus_name, &self->leases);
+  if (r < 0)
+    return r;
   *ret = g_steal_pointer(&self);
   return 0;
 }

@@ -45,6 +45,9 @@ void kv_bus_input_drained(KvBus *self);
 /* When the last commit that answered writes finished (g_get_monotonic_time()), or 0. */
 gint64 kv_bus_last_commit_end(KvBus *self);
 
+/* Whether some lease exists, which kvstored must be running to end. */
+gboolean kv_bus_holds_leases(KvBus *self);
+
 /* Whether no reply waits for a commit, nor any call for polkit. */
 gboolean kv_bus_is_idle(KvBus *self);
 

@@ -68,7 +68,8 @@ static int on_timer(sd_event_source *source, uint64_t usec, void *userdata)
   guint64 last = MAX(self->last_activity, (guint64)kv_bus_last_commit_end(self->front));
   guint64 deadline = last + self->timeout_usec;
 
-  if (usec < deadline || busy(self)) {
+  /* A lease needs kvstored to end it: on time, or with its connection. */
+  if (usec < deadline || busy(self) || kv_bus_holds_leases(self->front)) {
     int r = sd_event_source_set_time(source, MAX(deadline, usec + self->timeout_usec / 4));
     return r < 0 ? r : sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
   }

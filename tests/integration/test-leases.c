@@ -335,9 +335,14 @@ static void test_restart(KvTestBus *bus, gconstpointer data)
   g_object_unref(leaves);
   g_usleep(1600 * 1000);
 
-  /* The first call starts kvstored again. */
+  /* The first call starts kvstored again; locally, the leases that ended while it was
+   * away are gone before it serves any call (on etcd, a round trip later). */
   g_assert_true(exists(bus, "r/stays"));
   g_assert_true(exists(bus, "r/long"));
+  if (!kv_test_on_etcd()) {
+    g_assert_false(exists(bus, "r/leaves"));
+    g_assert_false(exists(bus, "r/short"));
+  }
   wait_gone(bus, "r/leaves", 5);
   wait_gone(bus, "r/short", 5);
 
@@ -345,6 +350,22 @@ static void test_restart(KvTestBus *bus, gconstpointer data)
   g_object_unref(stays);
   wait_gone(bus, "r/stays", 5);
   g_assert_true(exists(bus, "r/long"));
+}
+
+/* kvstored does not exit on idle while a lease needs it to end on time; once none is
+ * left, it does. */
+static void test_no_idle_exit_with_leases(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(GVariant) reply = kv_test_bus_call_ok(
+      bus, "SetWithTtl", g_variant_new("(stv)", "idle/ttl", (guint64)2500, g_variant_new_int32(1)));
+  pid_t pid = kv_test_bus_daemon_pid(bus);
+
+  /* Past the idle timeout, with no call. */
+  g_usleep(1800 * 1000);
+  g_assert_cmpint(kv_test_bus_daemon_pid(bus), ==, pid);
+  g_usleep(1000 * 1000);
+  g_assert_false(exists(bus, "idle/ttl"));
+  kv_test_bus_assert_exited_cleanly(bus);
 }
 
 /* Lock contenders: each on its own connection, told by LockAcquired. */
@@ -495,6 +516,7 @@ int main(int argc, char **argv)
   ADD("errors", test_errors, NULL);
   ADD("quotas", test_quotas, "--sync none");
   ADD("restart", test_restart, NULL);
+  ADD("no-idle-exit-with-leases", test_no_idle_exit_with_leases, "--idle-timeout 1");
   ADD("ten-contenders", test_ten_contenders, NULL);
   ADD("thousand-waiters", test_thousand_waiters, NULL);
 #undef ADD
