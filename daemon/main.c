@@ -63,6 +63,7 @@ typedef struct {
   char *etcd_prefix;
   double etcd_timeout;
   double etcd_start_timeout;
+  double etcd_lease_ttl;
   gboolean etcd_linearizable_reads;
 } Options;
 
@@ -174,6 +175,10 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
        "SECONDS"},
       {"etcd-start-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &options->etcd_start_timeout,
        "With --etcd: wait up to SECONDS for the cluster at the start (default 30)", "SECONDS"},
+      {"etcd-lease-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &options->etcd_lease_ttl,
+       "With --etcd: a lease bound to a caller's connection ends at the latest SECONDS after "
+       "this host's kvstored stops renewing it (it dies with its host; default 60)",
+       "SECONDS"},
       {"etcd-linearizable-reads", 0, 0, G_OPTION_ARG_NONE, &options->etcd_linearizable_reads,
        "With --etcd: answer each read only once the replica holds every write the cluster "
        "made before it came (one write to etcd per batch of reads)",
@@ -214,11 +219,14 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
       (options->state_dir != NULL || options->in_memory || options->check || options->repair))
     return usage_error("--etcd keeps the data in etcd: it excludes --state-dir, --in-memory, "
                        "--check and --repair");
-  if (options->etcd == NULL &&
-      (options->etcd_prefix != NULL || options->etcd_timeout != 0 ||
-       options->etcd_start_timeout != 0 || options->etcd_linearizable_reads))
-    return usage_error("--etcd-prefix, --etcd-timeout, --etcd-start-timeout and "
-                       "--etcd-linearizable-reads need --etcd");
+  if (options->etcd == NULL && (options->etcd_prefix != NULL || options->etcd_timeout != 0 ||
+                                options->etcd_start_timeout != 0 || options->etcd_lease_ttl != 0 ||
+                                options->etcd_linearizable_reads))
+    return usage_error("--etcd-prefix, --etcd-timeout, --etcd-start-timeout, --etcd-lease-ttl "
+                       "and --etcd-linearizable-reads need --etcd");
+  if (options->etcd_lease_ttl < 0 || options->etcd_lease_ttl > 3600 ||
+      (options->etcd_lease_ttl != 0 && options->etcd_lease_ttl < 0.5))
+    return usage_error("--etcd-lease-ttl takes 0.5 to 3600 seconds");
   if (options->etcd_timeout < 0 || options->etcd_timeout > 3600 ||
       options->etcd_start_timeout < 0 || options->etcd_start_timeout > 3600)
     return usage_error("--etcd-timeout and --etcd-start-timeout take 0 to 3600 seconds");
@@ -596,8 +604,11 @@ static int run(const Options *options)
   service = kv_service_new(repository, options->max_value_size);
   kv_service_set_history(service, history);
   kv_service_set_linearizable(service, options->etcd_linearizable_reads);
-  if (options->etcd != NULL)
+  if (options->etcd != NULL) {
     kv_service_set_lease_max_keys(service, KV_ETCD_LEASE_MAX_KEYS);
+    kv_service_set_bound_ttl(
+        service, (guint64)((options->etcd_lease_ttl > 0 ? options->etcd_lease_ttl : 60) * 1000));
+  }
   r = kv_peer_flow_new(bus, KV_INTERFACE, &flow);
   if (r < 0) {
     kv_log(LOG_ERR, "Cannot watch the callers' unread replies: %s", g_strerror(-r));

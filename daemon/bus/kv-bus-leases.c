@@ -16,8 +16,9 @@ struct _KvBusLeases {
   KvBusCallers *callers;
   char *bus_name;
   sd_bus_slot *slot;
-  sd_event_source *timer; /* at the earliest deadline */
-  GHashTable *ending;     /* guint64 IDs whose end is submitted and not yet done */
+  sd_event_source *timer;   /* at the earliest deadline */
+  sd_event_source *renewal; /* a third of the bound leases' TTL, where kvstored renews it */
+  GHashTable *ending;       /* guint64 IDs whose end is submitted and not yet done */
 };
 
 /* A lease's end that no call asked for: its deadline passed, or its connection left. */
@@ -105,6 +106,35 @@ static gboolean is_ours(KvBusLeases *self, const KvLease *lease)
   if (kv_service_shares_store(self->service))
     return strcmp(lease->bus, self->bus_name) == 0;
   return TRUE;
+}
+
+static void on_renewed(KvWrite *write, const GError *error, gpointer user_data)
+{
+  if (error != NULL && !g_error_matches(error, KV_ERROR, KV_ERROR_LEASE_NOT_FOUND))
+    kv_log(LOG_WARNING, "Cannot renew lease %" G_GUINT64_FORMAT ": %s", write->lease,
+           error->message);
+  g_free(write);
+}
+
+/* Renews the bound leases of this kvstored's connections that it keeps alive (on etcd),
+ * three times a TTL: they end only if it stops, with its host. */
+static int on_renewal(sd_event_source *source, uint64_t usec, void *userdata)
+{
+  KvBusLeases *self = userdata;
+  KvLeases *leases = kv_service_get_leases(self->service);
+  g_autoptr(GArray) bound = kv_leases_bound(leases, NULL);
+
+  for (guint i = 0; i < bound->len; i++) {
+    const KvLease *lease = kv_leases_lookup(leases, g_array_index(bound, guint64, i));
+    if (lease == NULL || !lease->renewed || g_strcmp0(lease->bus, self->bus_name) != 0)
+      continue;
+    KvWrite *write = g_new0(KvWrite, 1);
+    *write = (KvWrite){.kind = KV_WRITE_LEASE_KEEP_ALIVE, .lease = lease->id};
+    kv_service_submit(self->service, write, on_renewed, write);
+  }
+  int r =
+      sd_event_source_set_time(source, usec + kv_service_get_bound_ttl(self->service) * 1000 / 3);
+  return r < 0 ? r : sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
 }
 
 static void on_peer_left(const char *peer, gpointer user_data)
@@ -320,6 +350,7 @@ void kv_bus_leases_free(KvBusLeases *self)
   kv_locks_set_grant_func(kv_service_get_locks(self->service), NULL, NULL);
   kv_bus_callers_remove_left_func(self->callers, on_peer_left, self);
   sd_event_source_disable_unref(self->timer);
+  sd_event_source_disable_unref(self->renewal);
   sd_bus_slot_unref(self->slot);
   g_hash_table_unref(self->ending);
   g_free(self->bus_name);
@@ -339,6 +370,10 @@ int kv_bus_leases_new(KvBus *front, sd_bus *bus, KvService *service, KvBusCaller
   self->bus_name = g_strdup(bus_name);
   self->ending = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
   int r = sd_event_add_time(event, &self->timer, CLOCK_REALTIME, UINT64_MAX, 1000, on_timer, self);
+  guint64 bound_ttl_ms = kv_service_get_bound_ttl(service);
+  if (r >= 0 && bound_ttl_ms != 0)
+    r = sd_event_add_time_relative(event, &self->renewal, CLOCK_MONOTONIC, bound_ttl_ms * 1000 / 3,
+                                   1000, on_renewal, self);
   if (r >= 0)
     r = sd_bus_add_object_vtable(bus, &self->slot, KV_OBJECT_PATH, KV_INTERFACE, leases_vtable,
                                  self);

@@ -187,6 +187,8 @@ static void read_record(KvLeases *self, KvLease *lease, GVariant *value, guint64
   index_peer(self, lease, TRUE);
   lease->bus = lookup_string(&dict, "bus");
   lease->lock = lookup_string(&dict, "lock");
+  lease->renewed = FALSE;
+  g_variant_dict_lookup(&dict, "renewed", "b", &lease->renewed);
   lease->revision = revision;
 }
 

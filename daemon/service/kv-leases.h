@@ -12,7 +12,8 @@ G_BEGIN_DECLS
  *   .kvstore/lease/ID       a lease: a{sv} "ttl" t (ms, 0: none), "deadline" x
  *                           (CLOCK_REALTIME µs, with a ttl), "uid" u, and for a lease
  *                           bound to a bus connection "peer" s and "bus" s (the bus's id);
- *                           "lock" s for the lease Lock made for itself
+ *                           "lock" s for the lease Lock made for itself; "renewed" b for
+ *                           a bound lease whose TTL its kvstored renews (etcd)
  *   .kvstore/lease/ID/KEY   KEY is written with lease ID (value: true)
  *
  * A lease's ID is the revision its grant was planned at. This table is derived from those
@@ -37,6 +38,7 @@ typedef struct {
   char *peer; /* the bus connection it is bound to, or NULL */
   char *bus;
   char *lock;       /* the lock it was made for, or NULL */
+  gboolean renewed; /* bound, with a TTL its kvstored renews (on a shared store) */
   guint64 revision; /* of its record */
   GHashTable *keys; /* the keys written with it (owned strings) */
 } KvLease;

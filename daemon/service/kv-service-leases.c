@@ -31,7 +31,7 @@ static const KvLease *find_lease(KvService *self, guint64 id, GError **error)
 }
 
 static GVariant *record_value(guint64 ttl_ms, gint64 deadline, guint32 uid, const char *peer,
-                              const char *bus, const char *lock)
+                              const char *bus, const char *lock, gboolean renewed)
 {
   g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
 
@@ -45,6 +45,8 @@ static GVariant *record_value(guint64 ttl_ms, gint64 deadline, guint32 uid, cons
   }
   if (lock != NULL)
     g_variant_builder_add(&builder, "{sv}", "lock", g_variant_new_string(lock));
+  if (renewed)
+    g_variant_builder_add(&builder, "{sv}", "renewed", g_variant_new_boolean(TRUE));
   return g_variant_builder_end(&builder);
 }
 
@@ -79,6 +81,11 @@ static gboolean plan_grant(KvService *self, const KvWrite *write, KvPlan *plan, 
                 KV_LEASES_PER_UID);
     return FALSE;
   }
+  /* On a store shared by hosts, a bound lease also has a TTL its kvstored renews: it ends
+   * with the host, should the host die with its kvstored. */
+  gboolean renewed = bind && ttl_ms == 0 && self->bound_ttl_ms != 0;
+  if (renewed)
+    ttl_ms = self->bound_ttl_ms;
   /* Above the revision, and above any ID planned and not yet made (on etcd). */
   self->next_lease_id = MAX(self->next_lease_id, kv_repository_revision(self->repository) + 1);
   guint64 id = self->next_lease_id++;
@@ -86,7 +93,7 @@ static gboolean plan_grant(KvService *self, const KvWrite *write, KvPlan *plan, 
   const char *key = kv_plan_own_key(plan, kv_lease_record_key(id));
   GVariant *value =
       kv_plan_own_value(plan, record_value(ttl_ms, deadline, uid, bind ? writer->peer : NULL,
-                                           bind ? writer->bus : NULL, lock));
+                                           bind ? writer->bus : NULL, lock, renewed));
   kv_plan_change(plan, key, value);
   kv_plan_compare(plan, key, 0);
   *out_id = id;
@@ -195,9 +202,10 @@ static gboolean plan_keep_alive(KvService *self, KvWrite *write, KvPlan *plan, G
     return TRUE;
   const char *key = kv_plan_own_key(plan, kv_lease_record_key(lease->id));
   gint64 deadline = g_get_real_time() + (gint64)lease->ttl_ms * 1000;
-  kv_plan_change(plan, key,
-                 kv_plan_own_value(plan, record_value(lease->ttl_ms, deadline, lease->uid,
-                                                      lease->peer, lease->bus, lease->lock)));
+  kv_plan_change(
+      plan, key,
+      kv_plan_own_value(plan, record_value(lease->ttl_ms, deadline, lease->uid, lease->peer,
+                                           lease->bus, lease->lock, lease->renewed)));
   kv_plan_compare(plan, key, lease->revision);
   return TRUE;
 }

@@ -30,6 +30,7 @@ struct _KvService {
   KvLocks *locks;
   guint64 next_lease_id; /* not below the revision, above every ID planned */
   guint lease_max_keys;
+  guint64 bound_ttl_ms; /* the TTL kvstored renews for bound leases; 0: none */
   KvServiceLeasesFunc on_leases;
   gpointer on_leases_data;
 };

@@ -286,6 +286,16 @@ void kv_service_set_lease_max_keys(KvService *self, guint max_keys)
   self->lease_max_keys = MIN(max_keys, KV_LEASE_MAX_KEYS);
 }
 
+void kv_service_set_bound_ttl(KvService *self, guint64 ttl_ms)
+{
+  self->bound_ttl_ms = ttl_ms;
+}
+
+guint64 kv_service_get_bound_ttl(KvService *self)
+{
+  return self->bound_ttl_ms;
+}
+
 gboolean kv_service_shares_store(KvService *self)
 {
   return self->repository_tells_changes;

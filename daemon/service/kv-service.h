@@ -221,6 +221,14 @@ void kv_service_set_leases_func(KvService *self, KvServiceLeasesFunc func, gpoin
  * lease ends in one change of twice as many keys and one more, which etcd limits. */
 void kv_service_set_lease_max_keys(KvService *self, guint max_keys);
 
+/* Gives each lease bound to a connection, and granted without a TTL, a TTL of @ttl_ms
+ * that its kvstored renews (kvstored --etcd-lease-ttl): where several hosts share the
+ * store, such a lease ends with its host, if the host dies with its kvstored. 0: none. */
+void kv_service_set_bound_ttl(KvService *self, guint64 ttl_ms);
+
+/* That TTL, 0 for none. */
+guint64 kv_service_get_bound_ttl(KvService *self);
+
 /* Whether others change the store too (an etcd cluster shared by several kvstored): their
  * callers' bound leases are theirs to end. */
 gboolean kv_service_shares_store(KvService *self);

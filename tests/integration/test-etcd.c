@@ -496,6 +496,92 @@ static void test_reload_after_compaction(Fixture *f, gconstpointer data)
   g_ptr_array_unref(watcher.seen);
 }
 
+static void on_lock_acquired(GDBusConnection *connection, const char *sender, const char *path,
+                             const char *interface, const char *member, GVariant *parameters,
+                             gpointer user_data)
+{
+  guint64 *token = user_data;
+
+  g_variant_get(parameters, "(&st)", NULL, token);
+}
+
+static void lock_on(GDBusConnection *connection, guint64 *token, gboolean *acquired)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 lease;
+  g_autoptr(GVariant) reply =
+      g_dbus_connection_call_sync(connection, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Lock",
+                                  g_variant_new("(st)", "fleet-job", (guint64)0), NULL,
+                                  G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error);
+
+  g_assert_no_error(error);
+  g_variant_get(reply, "(ttb)", token, &lease, acquired);
+}
+
+/* A lock across hosts: a caller on B waits while one on A holds it, and gets it (told by
+ * B's kvstored) once A's caller leaves A's bus. */
+static void test_lock_across_hosts(Fixture *f, gconstpointer data)
+{
+  GDBusConnection *on_a = kv_test_bus_connect(f->a.address);
+  g_autoptr(GDBusConnection) on_b = kv_test_bus_connect(f->b.address);
+  guint64 token_a, token_b, told = 0;
+  gboolean acquired;
+
+  guint id = g_dbus_connection_signal_subscribe(on_b, KV_BUS_NAME, KV_INTERFACE, "LockAcquired",
+                                                KV_OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                on_lock_acquired, &told, NULL);
+  lock_on(on_a, &token_a, &acquired);
+  g_assert_true(acquired);
+  lock_on(on_b, &token_b, &acquired);
+  g_assert_false(acquired);
+  g_assert_cmpuint(token_b, >, token_a);
+
+  g_dbus_connection_close_sync(on_a, NULL, NULL);
+  g_object_unref(on_a);
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (told != token_b) {
+    g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    if (!g_main_context_iteration(NULL, FALSE))
+      g_usleep(1000);
+  }
+  g_dbus_connection_signal_unsubscribe(on_b, id);
+}
+
+/* A lease bound to a caller on A lives as long as A's kvstored renews it (three of its
+ * TTLs here), and ends within its TTL once A's kvstored dies (SIGKILL: the host gone),
+ * though the caller is still connected: B's kvstored ends it. */
+static void test_bound_lease_dies_with_host(Fixture *f, gconstpointer data)
+{
+  kvstored_stop(&f->a);
+  f->a.option = "--etcd-lease-ttl=1";
+  kvstored_start(&f->a, f);
+  g_autoptr(GDBusConnection) owner = kv_test_bus_connect(f->a.address);
+  guint64 lease;
+  g_autoptr(GVariant) granted = g_dbus_connection_call_sync(
+      owner, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "GrantLease",
+      g_variant_new("(tb)", (guint64)0, TRUE), NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+  g_assert_nonnull(granted);
+  g_variant_get(granted, "(t)", &lease);
+  g_autoptr(GVariant) set = g_dbus_connection_call_sync(
+      owner, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "SetLeased",
+      g_variant_new("(stv)", "hosts/a", lease, g_variant_new_string("up")), NULL,
+      G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+  g_assert_nonnull(set);
+  g_usleep(3 * G_USEC_PER_SEC);
+  g_assert_cmpuint(count_keys(&f->b, "hosts/"), ==, 1);
+
+  g_subprocess_force_exit(f->a.kvstored);
+  g_subprocess_wait(f->a.kvstored, NULL, NULL);
+  g_clear_object(&f->a.kvstored);
+  gint64 start = g_get_monotonic_time();
+  while (count_keys(&f->b, "hosts/") + count_keys(&f->b, ".kvstore/") > 0) {
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 10 * G_USEC_PER_SEC);
+    g_usleep(20 * 1000);
+  }
+  g_test_message("The dead host's bound key went %.0f ms after its kvstored was killed",
+                 (g_get_monotonic_time() - start) / 1000.0);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -514,6 +600,8 @@ int main(int argc, char **argv)
   ADD("start-before-cluster", test_start_before_cluster);
   ADD("too-large-for-etcd", test_too_large_for_etcd);
   ADD("sets-go-together", test_sets_go_together);
+  ADD("lock-across-hosts", test_lock_across_hosts);
+  ADD("bound-lease-dies-with-host", test_bound_lease_dies_with_host);
   static const char *const low_limits[] = {"--max-txn-ops", "3", "--max-request-bytes", "300000",
                                            NULL};
   static const Cluster strict = {1, low_limits};

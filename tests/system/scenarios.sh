@@ -303,9 +303,33 @@ s_non_reader() {
   contains "$(cat /tmp/non-reader.out)" "sent 300"
 }
 
+# Leases and locks through the real bus and a restart by systemd: alice's lock goes with
+# her SIGKILLed kvctl, survives `systemctl restart kvstored` while its holder lives, and her
+# TTL key expires on time.
+s_leases_and_locks() {
+  uid=$(id -u alice)
+  as alice kvctl --system lock "users/$uid/job" -- sleep 60 &
+  holder=$!
+  wait_for 10 sh -c "kvctl --system keys .kvstore/lock/users/$uid/job/ | grep -q ." ||
+    fail "alice's lock was not taken"
+  expect 4 as alice kvctl --system lock --timeout 300ms "users/$uid/job" -- true
+  expect 0 systemctl restart kvstored
+  expect 4 as alice kvctl --system lock --timeout 300ms "users/$uid/job" -- true
+  pkill -KILL -f "kvctl --system lock users/$uid/job" || fail "no kvctl holding the lock"
+  wait "$holder" 2>/dev/null
+  pkill -f "sleep 60" || true
+  expect 0 as alice kvctl --system lock --timeout 10s "users/$uid/job" -- sh -c 'echo "$KVSTORE_LOCK_TOKEN"'
+  [ "$OUT" -gt 0 ] || fail "no fencing token: $OUT"
+  expect 0 as alice kvctl --system set --ttl 500ms "users/$uid/ttl" x
+  expect 0 as alice kvctl --system exists "users/$uid/ttl"
+  wait_for 3 sh -c "! kvctl --system exists users/$uid/ttl" || fail "the TTL key did not expire"
+  expect 3 as bob kvctl --system lock "users/$uid/job" -- true
+  contains "$OUT" AccessDenied
+}
+
 SCENARIOS=${KV_SYSTEM_SCENARIOS:-"install_and_activation sandbox_and_status polkit_per_key
 reload_bad_rules cannot_load_then_repair watchdog idle_exit_racing_callers user_unit tty_agent
-blocking_reader non_reader"}
+blocking_reader non_reader leases_and_locks"}
 
 KV_SYSTEM_BUS=${KV_SYSTEM_BUS:-dbus-broker}
 # The source tree, at its own path in the container.
