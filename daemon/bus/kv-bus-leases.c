@@ -33,12 +33,10 @@ static void on_ended(KvWrite *write, const GError *error, gpointer user_data)
 {
   Ending *ending = user_data;
 
-  /* Not found: it ended otherwise meanwhile (revoked, or by another host). */
+  /* Not found: it ended otherwise meanwhile (revoked, or by another host). Each end is
+   * in the history and the signals; only a failure is worth the log. */
   if (error != NULL && !g_error_matches(error, KV_ERROR, KV_ERROR_LEASE_NOT_FOUND))
     kv_log(LOG_WARNING, "Cannot end lease %" G_GUINT64_FORMAT ": %s", ending->id, error->message);
-  else if (error == NULL)
-    kv_log(LOG_DEBUG, "Lease %" G_GUINT64_FORMAT " ended with its %u keys", ending->id,
-           write->deleted);
   kv_bus_access_settle(kv_bus_get_access(ending->self->front), ending->quota, error == NULL);
   g_hash_table_remove(ending->self->ending, &ending->id);
   g_free(ending);
