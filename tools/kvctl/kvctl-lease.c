@@ -91,41 +91,39 @@ static int lease_grant(Kvctl *kvctl, int argc, char **argv)
   return KVCTL_EXIT_OK;
 }
 
-static int lease_keep_alive(Kvctl *kvctl, int argc, char **argv)
+/* keep-alive and revoke: @member on one lease, printing the first number of its reply
+ * (the TTL; how many keys went). */
+static int lease_action(Kvctl *kvctl, int argc, char **argv, const char *member)
 {
   g_autoptr(sd_bus_message) reply = NULL;
-  guint64 lease, ttl_ms;
+  guint64 lease;
   int status;
 
   if (!kvctl_parse_arguments(kvctl, &argc, &argv, NULL, 1, 1, "a lease ID", &status) ||
       !parse_lease(kvctl, argv[1], &lease, &status))
     return status;
-  if ((status = call_with_lease(kvctl, "KeepAlive", lease, &reply)) != KVCTL_EXIT_OK)
+  if ((status = call_with_lease(kvctl, member, lease, &reply)) != KVCTL_EXIT_OK)
     return status;
-  int r = sd_bus_message_read_basic(reply, 't', &ttl_ms);
+  char type;
+  int r = sd_bus_message_peek_type(reply, &type, NULL);
+  uint64_t number = 0;
+  uint32_t small = 0;
+  if (r >= 0)
+    r = sd_bus_message_read_basic(reply, type, type == 'u' ? (void *)&small : (void *)&number);
   if (r < 0)
     return kvctl_read_failure(r);
-  printf("%" PRIu64 "\n", ttl_ms);
+  printf("%" PRIu64 "\n", type == 'u' ? (uint64_t)small : number);
   return KVCTL_EXIT_OK;
+}
+
+static int lease_keep_alive(Kvctl *kvctl, int argc, char **argv)
+{
+  return lease_action(kvctl, argc, argv, "KeepAlive");
 }
 
 static int lease_revoke(Kvctl *kvctl, int argc, char **argv)
 {
-  g_autoptr(sd_bus_message) reply = NULL;
-  guint64 lease, revision;
-  uint32_t deleted;
-  int status;
-
-  if (!kvctl_parse_arguments(kvctl, &argc, &argv, NULL, 1, 1, "a lease ID", &status) ||
-      !parse_lease(kvctl, argv[1], &lease, &status))
-    return status;
-  if ((status = call_with_lease(kvctl, "RevokeLease", lease, &reply)) != KVCTL_EXIT_OK)
-    return status;
-  int r = sd_bus_message_read(reply, "ut", &deleted, &revision);
-  if (r < 0)
-    return kvctl_read_failure(r);
-  printf("%" PRIu32 "\n", deleted);
-  return KVCTL_EXIT_OK;
+  return lease_action(kvctl, argc, argv, "RevokeLease");
 }
 
 int kvctl_command_lease(Kvctl *kvctl, int argc, char **argv)
