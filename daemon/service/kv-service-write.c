@@ -202,12 +202,15 @@ typedef struct {
   gpointer turn_data;
   GDestroyNotify turn_drop;
   gboolean every_key; /* a read of every key (a listing): it waits for all writes */
+  char *lease_key;    /* the record key a write of a lease takes turns on */
 } Submission;
 
 static void attempt(Submission *submission);
 
-/* The keys @write names, whether it changes them or not. */
-static GPtrArray *write_keys(const KvWrite *write)
+/* The keys @write names, whether it changes them or not; a keep-alive or a revoke names
+ * its lease's record (kept in @lease_key), so that those of one lease take turns rather
+ * than all but one meet a changed record and start again. */
+static GPtrArray *write_keys(const KvWrite *write, char **lease_key)
 {
   GPtrArray *keys = g_ptr_array_new();
 
@@ -220,12 +223,15 @@ static GPtrArray *write_keys(const KvWrite *write)
     for (gsize i = 0; write->keys[i] != NULL; i++)
       g_ptr_array_add(keys, (gpointer)write->keys[i]);
     break;
-  case KV_WRITE_LEASE_GRANT:
   case KV_WRITE_LEASE_KEEP_ALIVE:
   case KV_WRITE_LEASE_REVOKE:
+    *lease_key = kv_lease_record_key(write->lease);
+    g_ptr_array_add(keys, *lease_key);
+    break;
+  case KV_WRITE_LEASE_GRANT:
   case KV_WRITE_LOCK:
   case KV_WRITE_UNLOCK:
-    /* They name kvstored's own keys, whose conditions keep them right. */
+    /* New keys of kvstored's own, whose conditions keep them right. */
     break;
   default:
     g_ptr_array_add(keys, (gpointer)write->key);
@@ -244,6 +250,7 @@ static gboolean names_any_of(const Submission *submission, GHashTable *keys)
 static void submission_free(Submission *submission)
 {
   g_clear_pointer(&submission->keys, g_ptr_array_unref);
+  g_free(submission->lease_key);
   g_free(submission);
 }
 
@@ -416,7 +423,7 @@ void kv_service_submit(KvService *self, KvWrite *write, KvWriteDone done, gpoint
     attempt(submission);
     return;
   }
-  submission->keys = write_keys(write);
+  submission->keys = write_keys(write, &submission->lease_key);
   if (self->starting) {
     /* From a read's turn, or a write that ended at once: in the read's place, or last. */
     if (self->turn_place != NULL)

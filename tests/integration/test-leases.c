@@ -505,6 +505,44 @@ static void test_thousand_waiters(KvTestBus *bus, gconstpointer data)
                  (g_get_monotonic_time() - start) / 1000.0);
 }
 
+/* Keep-alives as fast as twenty connections can send them, 2,000 in all, on one lease:
+ * each answered (a durable write each, committed in groups), and another caller's Ping
+ * answered meanwhile. */
+static void test_keep_alive_flood(KvTestBus *bus, gconstpointer data)
+{
+  enum { CONNECTIONS = 20, EACH = 100 };
+  GDBusConnection *crowd[CONNECTIONS];
+  static KvTestAnswer answers[CONNECTIONS * EACH];
+  guint64 lease = grant(bus->connection, 60000, FALSE);
+  g_autoptr(GVariant) before = kv_test_get_property(bus->connection, "Revision");
+
+  for (guint c = 0; c < CONNECTIONS; c++)
+    crowd[c] = kv_test_bus_connect(kv_test_bus_address(bus));
+  for (guint i = 0; i < G_N_ELEMENTS(answers); i++)
+    kv_test_call_async(crowd[i % CONNECTIONS], "KeepAlive", g_variant_new("(t)", lease),
+                       &answers[i]);
+  gint64 start = g_get_monotonic_time();
+  g_autoptr(GVariant) pong = g_dbus_connection_call_sync(
+      bus->connection, KV_BUS_NAME, KV_OBJECT_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL,
+      G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+  g_assert_nonnull(pong);
+  g_test_message("Ping answered in %.1f ms while 2000 KeepAlive calls came",
+                 (g_get_monotonic_time() - start) / 1000.0);
+  for (guint i = 0; i < G_N_ELEMENTS(answers); i++) {
+    kv_test_answer_wait(&answers[i]);
+    g_assert_no_error(answers[i].error);
+    kv_test_answer_clear(&answers[i]);
+  }
+  g_test_message("2000 KeepAlive calls answered in %.0f ms",
+                 (g_get_monotonic_time() - start) / 1000.0);
+  g_autoptr(GVariant) after = kv_test_get_property(bus->connection, "Revision");
+  g_assert_cmpuint(g_variant_get_uint64(after), ==, g_variant_get_uint64(before) + 2000);
+  for (guint c = 0; c < CONNECTIONS; c++) {
+    g_dbus_connection_close_sync(crowd[c], NULL, NULL);
+    g_object_unref(crowd[c]);
+  }
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -521,6 +559,7 @@ int main(int argc, char **argv)
   ADD("no-idle-exit-with-leases", test_no_idle_exit_with_leases, "--idle-timeout 1");
   ADD("ten-contenders", test_ten_contenders, NULL);
   ADD("thousand-waiters", test_thousand_waiters, NULL);
+  ADD("keep-alive-flood", test_keep_alive_flood, NULL);
 #undef ADD
   return g_test_run();
 }
