@@ -106,6 +106,28 @@ static gboolean is_ours(KvBusLeases *self, const KvLease *lease)
   return TRUE;
 }
 
+/* The names on the bus now, or NULL when the bus cannot tell. */
+static GHashTable *list_names(KvBusLeases *self)
+{
+  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  g_auto(GStrv) names = NULL;
+  int r = sd_bus_call_method(self->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                             "org.freedesktop.DBus", "ListNames", &error, &reply, NULL);
+
+  if (r >= 0)
+    r = sd_bus_message_read_strv(reply, &names);
+  if (r < 0) {
+    kv_log(LOG_WARNING, "Cannot list the names on the bus: %s",
+           error.message != NULL ? error.message : g_strerror(-r));
+    return NULL;
+  }
+  GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  for (gsize i = 0; names[i] != NULL; i++)
+    g_hash_table_add(set, g_steal_pointer(&names[i]));
+  return set;
+}
+
 static void on_renewed(KvWrite *write, const GError *error, gpointer user_data)
 {
   if (error != NULL && !g_error_matches(error, KV_ERROR, KV_ERROR_LEASE_NOT_FOUND))
@@ -115,17 +137,24 @@ static void on_renewed(KvWrite *write, const GError *error, gpointer user_data)
 }
 
 /* Renews the bound leases of this kvstored's connections that it keeps alive (on etcd),
- * three times a TTL: they end only if it stops, with its host. */
+ * three times a TTL: they end only if it stops, with its host. One whose connection is
+ * gone ends instead: it left while its grant was on its way to etcd, before the lease
+ * was there to end. */
 static int on_renewal(sd_event_source *source, uint64_t usec, void *userdata)
 {
   KvBusLeases *self = userdata;
   KvLeases *leases = kv_service_get_leases(self->service);
   g_autoptr(GArray) bound = kv_leases_bound(leases, NULL);
+  g_autoptr(GHashTable) names = bound->len > 0 ? list_names(self) : NULL;
 
   for (guint i = 0; i < bound->len; i++) {
     const KvLease *lease = kv_leases_lookup(leases, g_array_index(bound, guint64, i));
     if (lease == NULL || !lease->renewed || g_strcmp0(lease->bus, self->bus_name) != 0)
       continue;
+    if (names != NULL && !g_hash_table_contains(names, lease->peer)) {
+      end_lease(self, lease->id);
+      continue;
+    }
     KvWrite *write = g_new0(KvWrite, 1);
     *write = (KvWrite){.kind = KV_WRITE_LEASE_KEEP_ALIVE, .lease = lease->id};
     kv_service_submit(self->service, write, on_renewed, write);
@@ -147,28 +176,6 @@ static void on_peer_left(const char *peer, gpointer user_data)
     if (lease != NULL && g_strcmp0(lease->bus, self->bus_name) == 0)
       end_lease(self, id);
   }
-}
-
-/* The names on the bus now, or NULL when the bus cannot tell. */
-static GHashTable *list_names(KvBusLeases *self)
-{
-  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
-  g_auto(GStrv) names = NULL;
-  int r = sd_bus_call_method(self->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                             "org.freedesktop.DBus", "ListNames", &error, &reply, NULL);
-
-  if (r >= 0)
-    r = sd_bus_message_read_strv(reply, &names);
-  if (r < 0) {
-    kv_log(LOG_WARNING, "Cannot list the names on the bus: %s",
-           error.message != NULL ? error.message : g_strerror(-r));
-    return NULL;
-  }
-  GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  for (gsize i = 0; names[i] != NULL; i++)
-    g_hash_table_add(set, g_steal_pointer(&names[i]));
-  return set;
 }
 
 /* At start-up, before any call is served: a bound lease whose connection left while

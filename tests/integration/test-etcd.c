@@ -582,6 +582,42 @@ static void test_bound_lease_dies_with_host(Fixture *f, gconstpointer data)
                  (g_get_monotonic_time() - start) / 1000.0);
 }
 
+/* A caller that leaves right after asking for a bound lease leaves before the lease is
+ * there to end (the grant is on its way to etcd): its kvstored ends the lease at the
+ * next renewal instead of renewing it for ever. */
+static void test_bound_lease_of_caller_gone_before_grant(Fixture *f, gconstpointer data)
+{
+  kvstored_stop(&f->a);
+  f->a.option = "--etcd-lease-ttl=1";
+  kvstored_start(&f->a, f);
+  GDBusConnection *gone = kv_test_bus_connect(f->a.address);
+  g_autoptr(GError) error = NULL;
+  /* A first grant, answered: kvstored knows the caller (its credentials), and the second
+   * is made at once, without a question to the bus, while the caller leaves. */
+  g_autoptr(GVariant) first = g_dbus_connection_call_sync(
+      gone, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "GrantLease",
+      g_variant_new("(tb)", (guint64)0, TRUE), NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error);
+  g_assert_no_error(error);
+  g_autoptr(GDBusMessage) call =
+      g_dbus_message_new_method_call(KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "GrantLease");
+  g_dbus_message_set_body(call, g_variant_new("(tb)", (guint64)0, TRUE));
+  g_dbus_message_set_flags(call, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
+  g_dbus_connection_send_message(gone, call, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, &error);
+  g_assert_no_error(error);
+  g_dbus_connection_close_sync(gone, NULL, NULL);
+  g_object_unref(gone);
+  /* The lease comes, then goes within a renewal or two (a third of a second each). */
+  gint64 start = g_get_monotonic_time();
+  while (count_keys(&f->b, ".kvstore/lease/") == 0) {
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+    g_usleep(10 * 1000);
+  }
+  while (count_keys(&f->b, ".kvstore/lease/") > 0) {
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+    g_usleep(20 * 1000);
+  }
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -602,6 +638,7 @@ int main(int argc, char **argv)
   ADD("sets-go-together", test_sets_go_together);
   ADD("lock-across-hosts", test_lock_across_hosts);
   ADD("bound-lease-dies-with-host", test_bound_lease_dies_with_host);
+  ADD("bound-lease-of-caller-gone-before-grant", test_bound_lease_of_caller_gone_before_grant);
   static const char *const low_limits[] = {"--max-txn-ops", "3", "--max-request-bytes", "300000",
                                            NULL};
   static const Cluster strict = {1, low_limits};
