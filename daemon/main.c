@@ -317,7 +317,9 @@ static void load_failed(const char *format, ...)
   sd_notifyf(0, "STATUS=%s", message);
 }
 
-static KvRepository *open_etcd(const Options *options, sd_event *event)
+/* The repository on etcd; @history gets etcd's own history of the last --history-changes
+ * revisions before the load. */
+static KvRepository *open_etcd(const Options *options, sd_event *event, KvHistory *history)
 {
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) endpoints = g_strsplit(options->etcd, ",", -1);
@@ -326,6 +328,8 @@ static KvRepository *open_etcd(const Options *options, sd_event *event)
       options->etcd_prefix != NULL ? options->etcd_prefix : "/kvstore/",
       (guint)((options->etcd_timeout > 0 ? options->etcd_timeout : 5) * 1000),
       (guint)((options->etcd_start_timeout > 0 ? options->etcd_start_timeout : 30) * 1000),
+      history,
+      (guint64)options->history_changes,
   };
   KvRepository *repository = kv_etcd_repository_open(&etcd, event, report_etcd_state, NULL, &error);
 
@@ -343,7 +347,7 @@ static KvRepository *open_store(const Options *options, sd_event *event, KvHisto
 
   *exit_status = EXIT_FAILURE;
   if (options->etcd != NULL)
-    return open_etcd(options, event);
+    return open_etcd(options, event, history);
   if (options->in_memory) {
     kv_log(LOG_INFO, "Keeping the data in memory only");
     return kv_memory_repository_new();

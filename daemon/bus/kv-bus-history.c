@@ -11,6 +11,16 @@
 /* A page's changes when the caller names no limit. */
 #define DEFAULT_PAGE_CHANGES 1000
 
+/* Calls that came while the history was filling wait; at most this many. */
+#define MAX_PARKED 1024
+
+typedef int (*Handler)(KvBusHistory *self, sd_bus_message *m, sd_bus_error *ret_error);
+
+typedef struct {
+  sd_bus_message *call;
+  Handler handler;
+} Parked;
+
 struct _KvBusHistory {
   KvService *service;
   KvBusSignals *signals;
@@ -18,7 +28,43 @@ struct _KvBusHistory {
   KvBusAccess *access;
   KvPeerFlow *flow;
   gsize max_bytes;
+  GArray *parked; /* Parked, while the history fills */
 };
+
+/* The history is filled: the calls that waited for it are answered, in the order they
+ * came. */
+static void on_history_ready(gpointer user_data)
+{
+  KvBusHistory *self = user_data;
+  g_autoptr(GArray) parked = g_steal_pointer(&self->parked);
+
+  self->parked = g_array_new(FALSE, FALSE, sizeof(Parked));
+  for (guint i = 0; i < parked->len; i++) {
+    Parked *one = &g_array_index(parked, Parked, i);
+    g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+    int r = sd_bus_message_rewind(one->call, TRUE);
+    if (r >= 0)
+      r = one->handler(self, one->call, &error);
+    if (r < 0 && sd_bus_error_is_set(&error))
+      (void)sd_bus_reply_method_error(one->call, &error);
+    else if (r < 0)
+      (void)sd_bus_reply_method_errno(one->call, r, NULL);
+    sd_bus_message_unref(one->call);
+  }
+}
+
+/* Whether @m waits for the history to fill: then it is kept, and run by @handler again
+ * once it has (1); 0 to go on now. */
+static int wait_for_history(KvBusHistory *self, sd_bus_message *m, Handler handler)
+{
+  KvHistory *history = kv_service_get_history(self->service);
+
+  if (history == NULL || !kv_history_is_filling(history) || self->parked->len >= MAX_PARKED)
+    return 0;
+  Parked one = {sd_bus_message_ref(m), handler};
+  g_array_append_val(self->parked, one);
+  return 1;
+}
 
 KvBusHistory *kv_bus_history_new(KvService *service, KvBusSignals *signals, KvBusCallers *callers,
                                  KvBusAccess *access, KvPeerFlow *flow, gsize max_bytes)
@@ -31,11 +77,21 @@ KvBusHistory *kv_bus_history_new(KvService *service, KvBusSignals *signals, KvBu
   self->access = access;
   self->flow = flow;
   self->max_bytes = max_bytes;
+  self->parked = g_array_new(FALSE, FALSE, sizeof(Parked));
+  if (kv_service_get_history(service) != NULL)
+    kv_history_set_ready_func(kv_service_get_history(service), on_history_ready, self);
   return self;
 }
 
 void kv_bus_history_free(KvBusHistory *self)
 {
+  if (self == NULL)
+    return;
+  if (kv_service_get_history(self->service) != NULL)
+    kv_history_set_ready_func(kv_service_get_history(self->service), NULL, NULL);
+  for (guint i = 0; i < self->parked->len; i++)
+    sd_bus_message_unref(g_array_index(self->parked, Parked, i).call);
+  g_array_unref(self->parked);
   g_free(self);
 }
 
@@ -109,8 +165,11 @@ int kv_bus_history_changes_since(KvBusHistory *self, sd_bus_message *m, sd_bus_e
   const KvCaller *caller;
   guint64 since;
   guint32 limit;
-  int r = sd_bus_message_read(m, "stsu", &prefix, &since, &after, &limit);
+  int r = wait_for_history(self, m, kv_bus_history_changes_since);
 
+  if (r != 0)
+    return r;
+  r = sd_bus_message_read(m, "stsu", &prefix, &since, &after, &limit);
   if (r < 0)
     return r;
   if ((r = check_length("prefix", prefix, ret_error)) < 0 ||
@@ -183,8 +242,11 @@ int kv_bus_history_subscribe_since(KvBusHistory *self, sd_bus_message *m, sd_bus
   const KvCaller *caller;
   const char *prefix;
   guint64 since;
-  int r = sd_bus_message_read(m, "st", &prefix, &since);
+  int r = wait_for_history(self, m, kv_bus_history_subscribe_since);
 
+  if (r != 0)
+    return r;
+  r = sd_bus_message_read(m, "st", &prefix, &since);
   if (r < 0)
     return r;
   if ((r = check_length("prefix", prefix, ret_error)) < 0 ||

@@ -230,7 +230,7 @@ static void on_lock_granted(const char *name, guint64 lease, guint64 token, cons
 
 static int append_lease(sd_bus_message *reply, const KvWrite *write, KvBusLeases *self)
 {
-  return sd_bus_message_append(reply, "t", (uint64_t)write->lease);
+  return sd_bus_message_append(reply, "t", (uint64_t)write->granted);
 }
 
 static int append_ttl(sd_bus_message *reply, const KvWrite *write, KvBusLeases *self)
@@ -247,7 +247,7 @@ static int append_locked(sd_bus_message *reply, const KvWrite *write, KvBusLease
 {
   guint64 holder = kv_locks_holder(kv_service_get_locks(self->service), write->name, NULL);
 
-  return sd_bus_message_append(reply, "ttb", (uint64_t)write->revision, (uint64_t)write->lease,
+  return sd_bus_message_append(reply, "ttb", (uint64_t)write->revision, (uint64_t)write->granted,
                                holder == write->revision);
 }
 

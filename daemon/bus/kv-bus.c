@@ -390,7 +390,7 @@ static int append_revision(sd_bus_message *reply, const KvWrite *write, KvBusLea
 
 static int append_revision_lease(sd_bus_message *reply, const KvWrite *write, KvBusLeases *leases)
 {
-  return sd_bus_message_append(reply, "tt", (uint64_t)write->revision, (uint64_t)write->lease);
+  return sd_bus_message_append(reply, "tt", (uint64_t)write->revision, (uint64_t)write->granted);
 }
 
 static int method_set_leased(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)

@@ -172,6 +172,14 @@ static void add_operation(JsonBuilder *builder, const char *prefix, const KvChan
   json_builder_end_object(builder);
 }
 
+char *kv_etcd_put_request(const char *prefix, const KvChange *change)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new();
+
+  add_operation(builder, prefix, change);
+  return to_text(builder);
+}
+
 char *kv_etcd_marker_prefix(const char *prefix)
 {
   gsize length = strlen(prefix);
@@ -350,6 +358,11 @@ static gboolean boolean_member(JsonObject *object, const char *member)
 guint64 kv_etcd_header_revision(JsonObject *response)
 {
   return number_member(object_member(response, "header"), "revision");
+}
+
+guint64 kv_etcd_watch_compact_revision(JsonObject *result)
+{
+  return number_member(result, "compact_revision");
 }
 
 gboolean kv_etcd_range_more(JsonObject *response)

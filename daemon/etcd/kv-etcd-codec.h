@@ -52,6 +52,9 @@ typedef struct {
  * never brings them ("/kvstore/" -> "/kvstore.writes/"). NULL for the empty prefix. */
 char *kv_etcd_marker_prefix(const char *prefix);
 
+/* A plain put of @change (with a value) under @prefix, for /v3/kv/put. */
+char *kv_etcd_put_request(const char *prefix, const KvChange *change);
+
 /* A transaction: every @compares holds (mod_revision equal) and @marker does not exist,
  * then every @changes, under @prefix, and @marker created (value "w"). Failed, it reads
  * @marker, then each compared key. */
@@ -87,6 +90,10 @@ JsonNode *kv_etcd_parse(const char *text, gsize length, GError **error);
 
 /* header.revision of a response (or of a watch result), 0 when absent. */
 guint64 kv_etcd_header_revision(JsonObject *response);
+
+/* The oldest revision etcd still has, in a watch's answer that it cancelled because the
+ * revision it was to start from was compacted away; 0 when it does not say. */
+guint64 kv_etcd_watch_compact_revision(JsonObject *result);
 
 /* The kvs of a range response decoded under @prefix: appends KvEtcdEntry to @entries.
  * Keys outside @prefix and values kvstore cannot read (written by another program) are

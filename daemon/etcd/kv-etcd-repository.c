@@ -10,9 +10,11 @@
 #include "kv-error.h"
 #include "kv-etcd-client.h"
 #include "kv-etcd-codec.h"
+#include "kv-etcd-past.h"
 #include "kv-etcd-probe.h"
 #include "kv-etcd-puts.h"
 #include "kv-etcd-writer.h"
+#include "kv-log.h"
 #include "kv-memory-repository.h"
 
 #include <gio/gio.h>
@@ -39,6 +41,8 @@ typedef struct {
   KvEtcdProbe *probe; /* of the watch's member, once the watch is created */
   gboolean current;   /* the watch runs, and its member answered as part of the cluster */
   guint64 applied;    /* the replica holds every change up to this revision */
+  KvEtcdPast *past;   /* etcd's history before the load, being read back; or NULL */
+  sd_event_source *past_deadline;
   GPtrArray *waiting; /* Submissions done in etcd, waiting for the watch */
   GHashTable *submissions;
   sd_event_source *retry;
@@ -201,11 +205,11 @@ static int take_page(KvEtcdRepository *self, const char *body, gsize length, gui
 /* Calls @func with every kv of the prefix, page after page, all at one revision: the
  * revision, or 0 with @error. Waits for each page: for the start, before any call is
  * served. */
-static guint64 load(KvEtcdRepository *self, LoadFunc func, gpointer user_data, guint *out_skipped,
-                    GError **error)
+static guint64 load(KvEtcdRepository *self, guint64 at, LoadFunc func, gpointer user_data,
+                    guint *out_skipped, GError **error)
 {
   g_autofree char *after = NULL;
-  guint64 revision = 0;
+  guint64 revision = at;
   int more = 1;
 
   while (more > 0) {
@@ -390,6 +394,12 @@ static void on_watch_line(const char *line, gsize length, gpointer user_data)
     /* Compacted: what the watch needed is gone. */
     kv_etcd_stream_cancel(self->watch);
     self->watch = NULL;
+    /* Only history before the load: read back what is left of it. */
+    if (self->past != NULL) {
+      kv_etcd_past_compacted(self->past, kv_etcd_watch_compact_revision(result));
+      start_watch(self);
+      return;
+    }
     kv_etcd_probe_stop(self->probe);
     start_reload(self);
     return;
@@ -408,6 +418,8 @@ static void on_watch_line(const char *line, gsize length, gpointer user_data)
   g_array_set_clear_func(entries, (GDestroyNotify)kv_etcd_entry_clear);
   guint skipped = 0;
   kv_etcd_read_events(result, self->prefix, entries, &skipped);
+  if (self->past != NULL && kv_etcd_past_take(self->past, entries, kv_etcd_events_revision(result)))
+    g_clear_pointer(&self->past, kv_etcd_past_free);
   apply_entries(self, entries, 0);
   /* The events' own revisions, not the header's: etcd splits a long catch-up into
    * answers whose header can be past their last event. */
@@ -426,7 +438,13 @@ static void on_watch_end(const GError *error, gpointer user_data)
 
 static void start_watch(KvEtcdRepository *self)
 {
-  g_autofree char *request = kv_etcd_watch_request(self->prefix, self->applied + 1);
+  guint64 from = self->applied + 1;
+
+  if (self->past != NULL) {
+    kv_etcd_past_restart(self->past);
+    from = kv_etcd_past_start(self->past);
+  }
+  g_autofree char *request = kv_etcd_watch_request(self->prefix, from);
 
   self->watch_created = FALSE;
   self->watch =
@@ -681,6 +699,8 @@ static void etcd_free(KvRepository *repository)
   g_ptr_array_unref(self->synced);
   g_ptr_array_unref(self->to_sync);
   sd_event_source_disable_unref(self->barrier_deadline);
+  kv_etcd_past_free(self->past);
+  sd_event_source_disable_unref(self->past_deadline);
   sd_event_source_disable_unref(self->retry);
   sd_event_unref(self->event);
   g_ptr_array_unref(self->waiting);
@@ -710,6 +730,50 @@ static const KvRepositoryVTable etcd_vtable = {
     .is_current = etcd_is_current,
     .sync = etcd_sync,
 };
+
+/* A write of the prefix itself (no kvstore key), before the load: the load is made at its
+ * revision, and its event tells the watch that reads etcd's history back where the
+ * history ends (kv-etcd-past.h). Its revision, or 0 with @error. */
+static guint64 put_barrier(KvEtcdRepository *self, GError **error)
+{
+  g_autoptr(GVariant) value = g_variant_ref_sink(g_variant_new_boolean(TRUE));
+  KvChange change = {"", value};
+  g_autofree char *request = kv_etcd_put_request(self->prefix, &change);
+  g_autofree char *body =
+      kv_etcd_client_post_sync(self->client, "/v3/kv/put", request, 10000, error);
+
+  if (body == NULL)
+    return 0;
+  g_autoptr(JsonNode) root = kv_etcd_parse(body, strlen(body), error);
+  if (root == NULL)
+    return 0;
+  guint64 revision = kv_etcd_header_revision(json_node_get_object(root));
+  if (revision == 0)
+    g_set_error(error, KV_ERROR, KV_ERROR_UNAVAILABLE, "etcd's answer to a put has no revision");
+  return revision;
+}
+
+/* etcd's history before the load did not come back in time: resuming from before it is
+ * refused (Compacted), and the watch goes on from the load. */
+static int on_past_deadline(sd_event_source *source, uint64_t usec, void *user_data)
+{
+  KvEtcdRepository *self = user_data;
+
+  if (self->past == NULL)
+    return 0;
+  kv_log(LOG_WARNING,
+         "etcd's history before revision %" G_GUINT64_FORMAT
+         " did not come back within %u ms: a resume from before it is refused",
+         self->applied, self->write_timeout_ms);
+  g_clear_pointer(&self->past, kv_etcd_past_free);
+  if (self->watch != NULL) {
+    kv_etcd_stream_cancel(self->watch);
+    self->watch = NULL;
+    kv_etcd_probe_stop(self->probe);
+    start_watch(self);
+  }
+  return 0;
+}
 
 KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *event,
                                       KvEtcdStateFunc state, gpointer state_data, GError **error)
@@ -742,7 +806,11 @@ KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *ev
   for (;;) {
     g_autoptr(GError) load_error = NULL;
     guint skipped = 0;
-    guint64 revision = load(self, load_into_replica, self, &skipped, &load_error);
+    /* Loaded at a barrier's revision when the history is read back: kv-etcd-past.h. */
+    guint64 barrier = options->history != NULL ? put_barrier(self, &load_error) : 0;
+    guint64 revision = load_error != NULL
+                           ? 0
+                           : load(self, barrier, load_into_replica, self, &skipped, &load_error);
     if (revision > 0) {
       self->applied = revision;
       kv_memory_repository_set_revision(self->replica, revision);
@@ -761,6 +829,14 @@ KvRepository *kv_etcd_repository_open(const KvEtcdOptions *options, sd_event *ev
               wait_ms);
     g_usleep((gulong)wait_ms * 1000);
     wait_ms = MIN(wait_ms * 2, BACKOFF_MAX_MS);
+  }
+  /* The watch starts further back, for the history; the barrier's event, at the load's
+   * revision, tells that the history before it is all in. */
+  if (options->history != NULL && options->history_revisions > 0 && self->applied > 1) {
+    guint64 back = MIN(options->history_revisions, self->applied - 1);
+    self->past = kv_etcd_past_new(options->history, self->applied - back, self->applied);
+    sd_event_add_time_relative(event, &self->past_deadline, CLOCK_MONOTONIC,
+                               (uint64_t)self->write_timeout_ms * 1000, 0, on_past_deadline, self);
   }
   start_watch(self);
   return g_steal_pointer(&owned);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "kv-history.h"
 #include "kv-repository.h"
 
 #include <systemd/sd-event.h>
@@ -25,6 +26,8 @@ typedef struct {
   const char *prefix;           /* etcd keys start with it; "/kvstore/" by default */
   guint write_timeout_ms;       /* a write not taken by then fails with UNAVAILABLE */
   guint start_timeout_ms;       /* how long to wait for the cluster at the start */
+  KvHistory *history;           /* to read etcd's history back into, or NULL */
+  guint64 history_revisions;    /* how many of etcd's revisions before the load */
 } KvEtcdOptions;
 
 /* What the replica is: whether it follows the cluster, and what it last heard. */

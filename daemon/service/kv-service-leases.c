@@ -156,7 +156,7 @@ gboolean kv_service_plan_leased_keys(KvService *self, KvWrite *write, KvPlan *pl
   if (write->ttl_ms != 0 && n_keys > 0) {
     if (!plan_grant(self, write, plan, write->ttl_ms, FALSE, NULL, &lease, error))
       return FALSE;
-    write->lease = lease;
+    write->granted = lease;
     fresh = TRUE;
   }
   for (guint i = 0; i < n_keys; i++) {
@@ -237,7 +237,7 @@ static gboolean plan_lock(KvService *self, KvWrite *write, KvPlan *plan, GError 
                 write->name);
     return FALSE;
   }
-  write->lease = lease;
+  write->granted = lease;
   const char *key = kv_plan_own_key(plan, kv_lock_waiter_key(write->name, lease));
   g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add(&builder, "{sv}", "uid", g_variant_new_uint32(writer->uid));
@@ -288,7 +288,7 @@ gboolean kv_service_plan_lease_write(KvService *self, KvWrite *write, KvPlan *pl
 
   switch (write->kind) {
   case KV_WRITE_LEASE_GRANT:
-    return plan_grant(self, write, plan, write->ttl_ms, write->bind, NULL, &write->lease, error);
+    return plan_grant(self, write, plan, write->ttl_ms, write->bind, NULL, &write->granted, error);
   case KV_WRITE_LEASE_KEEP_ALIVE:
     return plan_keep_alive(self, write, plan, error);
   case KV_WRITE_LEASE_REVOKE:

@@ -109,6 +109,7 @@ typedef struct {
   const KvWriter *writer;
 
   guint64 revision; /* of the change, or the current one when nothing changed */
+  guint64 granted;  /* LEASE_GRANT, SET with ttl_ms, LOCK: the lease it made or used */
   gint64 result;
   guint deleted;
 } KvWrite;

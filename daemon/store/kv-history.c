@@ -27,6 +27,9 @@ struct _KvHistory {
   gsize bytes;
   guint64 committed;
   guint64 oldest;
+  gboolean filling;
+  KvHistoryReadyFunc ready;
+  gpointer ready_data;
 };
 
 static void entry_free(gpointer data)
@@ -240,4 +243,24 @@ guint kv_history_n_changes(KvHistory *self)
 gsize kv_history_bytes(KvHistory *self)
 {
   return self->bytes;
+}
+
+void kv_history_set_filling(KvHistory *self, gboolean filling)
+{
+  gboolean was = self->filling;
+
+  self->filling = filling;
+  if (was && !filling && self->ready != NULL)
+    self->ready(self->ready_data);
+}
+
+gboolean kv_history_is_filling(KvHistory *self)
+{
+  return self->filling;
+}
+
+void kv_history_set_ready_func(KvHistory *self, KvHistoryReadyFunc func, gpointer user_data)
+{
+  self->ready = func;
+  self->ready_data = user_data;
 }

@@ -55,6 +55,18 @@ void kv_history_foreach(KvHistory *self, const char *prefix, guint64 since, cons
 /* Calls @func for each change added after the last commit, in order. */
 void kv_history_foreach_uncommitted(KvHistory *self, KvHistoryFunc func, gpointer user_data);
 
+/* Told that the history is filled (see kv_history_set_filling()). */
+typedef void (*KvHistoryReadyFunc)(gpointer user_data);
+
+/* While @filling, the history is being filled with what came before (etcd's own history,
+ * read back at the start): callers that resume wait for it rather than be told that
+ * what they ask for is not kept. Made FALSE, the ready function is told. */
+void kv_history_set_filling(KvHistory *self, gboolean filling);
+gboolean kv_history_is_filling(KvHistory *self);
+
+/* Sets the one function told when filling ends (NULL for none). */
+void kv_history_set_ready_func(KvHistory *self, KvHistoryReadyFunc func, gpointer user_data);
+
 /* The number of changes kept, and their bytes as counted against the limit. */
 guint kv_history_n_changes(KvHistory *self);
 gsize kv_history_bytes(KvHistory *self);

@@ -282,6 +282,10 @@ static void assert_refused(KvTestBus *bus, guint64 since, const char *name, cons
 static void test_compacted(KvTestBus *bus, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
+
+  /* A write answered first: on etcd, kvstored's own barrier at its start (which takes a
+   * revision of etcd's) is then behind. */
+  set(bus, "app/before", 0);
   guint64 start = store_revision(bus);
 
   for (gint32 i = 0; i < 250; i++)
@@ -309,11 +313,7 @@ static void test_across_restart_and_compactions(KvTestBus *bus, gconstpointer da
   g_autoptr(GError) error = NULL;
   g_autofree char *text = g_strnfill(200, 'x');
 
-  if (kv_test_on_etcd()) {
-    g_test_skip("on etcd the history starts when kvstored does: resuming from etcd's own "
-                "history is not built yet");
-    return;
-  }
+  /* On etcd, the history after the restart is etcd's own, read back. */
   set(bus, "app/first", 0);
   guint64 seen = store_revision(bus);
   /* 600 changes of over 200 bytes: the 16 KiB journal is folded into snapshots many

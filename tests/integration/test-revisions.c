@@ -114,9 +114,10 @@ static void test_revisions_grow_as_specified(KvTestBus *bus, gconstpointer data)
                ERROR_PREFIX "InvalidKey");
   g_assert_cmpuint(store_revision(bus), ==, base + 6);
 
-  /* Revisions are kept across a restart. */
+  /* Revisions are kept across a restart (on etcd, each start of a kvstored makes one
+   * write of its prefix, the etcd key no kvstore key is: the revision moves by one). */
   kv_test_bus_stop_daemon(bus);
-  g_assert_cmpuint(store_revision(bus), ==, base + 6);
+  g_assert_cmpuint(store_revision(bus), ==, base + 6 + (kv_test_on_etcd() ? 1 : 0));
   g_assert_cmpuint(key_revision(bus, "a"), ==, base + 2);
   g_assert_cmpuint(key_revision(bus, "c"), ==, base + 3);
   g_assert_cmpuint(key_revision(bus, "n"), ==, base + 6);

@@ -41,7 +41,7 @@ static guint64 grant(KvService *service, const KvWriter *writer, guint64 ttl_ms,
   KvWrite write = {.kind = KV_WRITE_LEASE_GRANT, .ttl_ms = ttl_ms, .bind = bind, .writer = writer};
 
   submit_ok(service, &write);
-  return write.lease;
+  return write.granted;
 }
 
 static GError *set_leased(KvService *service, const KvWriter *writer, const char *key,
@@ -132,7 +132,7 @@ static void test_set_with_ttl(void)
 
   submit_ok(service, &write);
   g_assert_cmpuint(write.revision, ==, 1);
-  g_assert_cmpuint(write.lease, ==, 1);
+  g_assert_cmpuint(write.granted, ==, 1);
   KvLeases *leases = kv_service_get_leases(service);
   g_autoptr(GArray) none = kv_leases_expired(leases, g_get_real_time());
   g_assert_cmpuint(none->len, ==, 0);
