@@ -618,6 +618,58 @@ static void test_bound_lease_of_caller_gone_before_grant(Fixture *f, gconstpoint
   }
 }
 
+/* The number of changes ChangesSince(@since) gives on @host, all pages; -1 with the
+ * error's name in @error_name when it refuses. */
+static gint changes_since(Host *host, guint64 since, char **error_name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply =
+      call(host, "ChangesSince", g_variant_new("(stsu)", "h/", since, "", 5000), &error);
+
+  if (reply == NULL) {
+    *error_name = g_dbus_error_get_remote_error(error);
+    return -1;
+  }
+  g_autoptr(GVariant) changes = g_variant_get_child_value(reply, 0);
+  return (gint)g_variant_n_children(changes);
+}
+
+/* A kvstored that starts reads etcd's history back: it resumes a watcher from before its
+ * start, as far back as etcd has not compacted; further back, Compacted. */
+static void test_resume_from_etcd_history(Fixture *f, gconstpointer data)
+{
+  g_autofree char *error_name = NULL;
+  guint64 before = 0, middle = 0;
+
+  for (int i = 0; i < 40; i++) {
+    g_autoptr(GVariant) set =
+        call_ok(&f->a, "Set", g_variant_new("(sv)", "h/k", g_variant_new_int32(i)));
+    g_autoptr(GVariant) read = call_ok(&f->a, "GetWithRevision", g_variant_new("(s)", "h/k"));
+    guint64 revision;
+    g_variant_get(read, "(vt)", NULL, &revision);
+    if (i == 0)
+      before = revision - 1;
+    if (i == 19)
+      middle = revision;
+  }
+  /* B started before them, and saw them; restarted, it still serves them. */
+  kvstored_stop(&f->b);
+  kvstored_start(&f->b, f);
+  g_assert_cmpint(changes_since(&f->b, before, &error_name), ==, 40);
+
+  /* etcd compacted up to the 20th: B restarted serves the 20 after it, not before. */
+  g_autofree char *compact_to = g_strdup_printf("%" G_GUINT64_FORMAT, middle);
+  g_autoptr(GSubprocess) compact =
+      g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, "etcdctl", "--endpoints",
+                       f->etcd.members[0].url, "compact", compact_to, NULL);
+  g_assert_true(g_subprocess_wait_check(compact, NULL, NULL));
+  kvstored_stop(&f->b);
+  kvstored_start(&f->b, f);
+  g_assert_cmpint(changes_since(&f->b, middle, &error_name), ==, 20);
+  g_assert_cmpint(changes_since(&f->b, before, &error_name), ==, -1);
+  g_assert_cmpstr(error_name, ==, "org.example.KVStore.Error.Compacted");
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -637,6 +689,7 @@ int main(int argc, char **argv)
   ADD("too-large-for-etcd", test_too_large_for_etcd);
   ADD("sets-go-together", test_sets_go_together);
   ADD("lock-across-hosts", test_lock_across_hosts);
+  ADD("resume-from-etcd-history", test_resume_from_etcd_history);
   ADD("bound-lease-dies-with-host", test_bound_lease_dies_with_host);
   ADD("bound-lease-of-caller-gone-before-grant", test_bound_lease_of_caller_gone_before_grant);
   static const char *const low_limits[] = {"--max-txn-ops", "3", "--max-request-bytes", "300000",
