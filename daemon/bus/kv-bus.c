@@ -1,49 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The bus front: the vtable and a handler for each of the interface's 23 methods, with the
- * argument readers and reply helpers they share. It is long because it is the whole
- * interface; what is not call handling lives beside it (kv-bus-commit.c, -signals,
- * -history, -access, -page, -turns, -properties). Reads and writes could part next. */
-#include "kv-bus.h"
+/* The bus front: the vtable of the interface's methods and the handlers of its reads,
+ * with the reply helpers they share; the writes' handlers are in kv-bus-write.c, those
+ * of leases and locks in kv-bus-leases.c (a vtable of their own), and what is not call
+ * handling beside them (kv-bus-commit.c, -signals, -history, -access, -page, -turns,
+ * -properties). */
+#include "kv-bus-private.h"
 
-#include "kv-bus-commit.h"
 #include "kv-bus-error.h"
-#include "kv-bus-history.h"
-#include "kv-bus-leases.h"
 #include "kv-bus-page.h"
-#include "kv-bus-properties.h"
-#include "kv-bus-signals.h"
 #include "kv-bus-turns.h"
-#include "kv-error.h"
 #include "kv-wire.h"
 #include "kv-config.h"
 #include "kv-log.h"
 #include "kv-sd-bus-cleanup.h"
-#include "kv-value-check.h"
 #include "kv-variant-bridge.h"
 
 #include <errno.h>
 #include <string.h>
-
-/* A batch of more value bytes than this has memory trimmed after its commit. */
-#define TRIM_AFTER_BYTES (1024 * 1024)
-
-/* The object's state: the bus, the service, and the parts the handlers use. */
-struct _KvBus {
-  sd_bus *bus;
-  KvService *service;
-  sd_bus_slot *slot;
-  KvBusCommit *commit;   /* replies and signals wait here for their changes' commit */
-  gsize max_reply_bytes; /* the largest array of entries a reply may carry */
-  KvPeerFlow *flow;
-  KvBusAccess *access; /* NULL on the session bus */
-  KvBusSignals *signals;
-  KvBusHistory *history; /* ChangesSince and SubscribeSince */
-  KvBusProperties *properties;
-  KvBusLeases *leases; /* the lease and lock methods, expiry and departures */
-  KvBusCallers *callers;
-  char *bus_name;         /* this machine's and this bus's IDs, for bound leases */
-  guint writes_in_flight; /* submitted to the service, not yet done */
-};
 
 static void message_unref(gpointer message)
 {
@@ -106,15 +79,6 @@ static void on_change(const char *key, GVariant *value, guint64 revision, gpoint
     kv_log(LOG_ERR, "Cannot queue the signal for '%s': %s", key, g_strerror(-r));
 }
 
-/* kv_bus_access_check_writes() for one key; see there for what it returns. */
-static int check_write(KvBus *self, sd_bus_message *m, const char *key, GVariant *value,
-                       gboolean increment, KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
-{
-  KvBusWrite write = {key, value, increment};
-
-  return kv_bus_access_check_writes(self->access, m, &write, 1, NULL, ret_plan, ret_error);
-}
-
 /* Counts the body of a large reply to @call against its sender's unread bytes. */
 static void count_reply(KvBus *self, sd_bus_message *call, gsize body_bytes)
 {
@@ -143,128 +107,6 @@ static int reply_variant(KvBus *self, sd_bus_message *call, GVariant *value)
   if (r < 0)
     return r;
   return sd_bus_send(NULL, reply, NULL);
-}
-
-/* TOO_LARGE for a value (of @key, or of a batch) refused before it was all read. */
-static int value_too_large(KvBus *self, const char *key, sd_bus_error *ret_error)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *which =
-      key != NULL ? g_strdup_printf("Value for '%s'", key) : g_strdup("A value in the batch");
-
-  g_set_error(&error, KV_ERROR, KV_ERROR_TOO_LARGE,
-              "%s takes more than %zu bytes on the D-Bus wire", which,
-              KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)));
-  return kv_bus_error_set(ret_error, error);
-}
-
-/* The error for a value of @key (NULL: in a batch) that the bridge could not read (@r):
- * one that names the problem, not InvalidArgs or InconsistentMessage. */
-static int value_unread(KvBus *self, const char *key, int r, sd_bus_error *ret_error)
-{
-  if (r == -EMSGSIZE)
-    return value_too_large(self, key, ret_error);
-  if (r != -ENOTSUP)
-    return r;
-  g_autofree char *which =
-      key != NULL ? g_strdup_printf("The value for '%s'", key) : g_strdup("A value in the batch");
-  return sd_bus_error_setf(ret_error, KV_BUS_ERROR_INVALID_VALUE_TYPE,
-                           "%s has a type signature longer than %d characters, which kvstored "
-                           "cannot read",
-                           which, KV_VARIANT_BRIDGE_MAX_SIGNATURE);
-}
-
-/* Reads the value argument of @key, converting no more of it than the limit allows. */
-static int read_value(KvBus *self, sd_bus_message *m, const char *key, GVariant **ret,
-                      sd_bus_error *ret_error)
-{
-  int r = kv_variant_bridge_read_variant_bounded(
-      m, KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)), ret);
-
-  return r < 0 ? value_unread(self, key, r, ret_error) : r;
-}
-
-/* A write call on its way through the service: it is answered when the service says it
- * is done, which for a repository shared with other hosts is after the event loop has
- * turned. The message's strings stay valid while it is held. */
-typedef struct {
-  KvBus *self;
-  sd_bus_message *call;
-  KvBusWritePlan *plan;
-  KvWrite write;
-  GVariant *value; /* the write's own references and arrays */
-  GArray *changes;
-  char **keys;
-  KvWriter writer;        /* for a write of leases: who makes it */
-  KvBusAppendFunc append; /* the reply's arguments, when not the method's by kind */
-} BusWrite;
-
-static void bus_write_free(BusWrite *pending)
-{
-  sd_bus_message_unref(pending->call);
-  g_clear_pointer(&pending->value, g_variant_unref);
-  g_clear_pointer(&pending->changes, g_array_unref);
-  g_strfreev(pending->keys);
-  g_free(pending);
-}
-
-/* The reply to a write that is done: what its method returns. */
-static int append_write_results(sd_bus_message *reply, const KvWrite *write)
-{
-  switch (write->kind) {
-  case KV_WRITE_SET:
-    return 0;
-  case KV_WRITE_DELETE:
-    return sd_bus_message_append(reply, "b", write->deleted != 0);
-  case KV_WRITE_INCREMENT:
-    return sd_bus_message_append(reply, "x", (int64_t)write->result);
-  case KV_WRITE_DELETE_MANY:
-    return sd_bus_message_append(reply, "ut", (uint32_t)write->deleted, (uint64_t)write->revision);
-  case KV_WRITE_SET_MANY:
-  case KV_WRITE_COMPARE_AND_SET:
-  case KV_WRITE_COMPARE_AND_DELETE:
-    return sd_bus_message_append(reply, "t", (uint64_t)write->revision);
-  default:
-    g_assert_not_reached();
-  }
-}
-
-static void on_write_done(KvWrite *write, const GError *error, gpointer user_data)
-{
-  BusWrite *pending = user_data;
-  KvBus *self = pending->self;
-  g_autoptr(sd_bus_message) reply = NULL;
-
-  kv_bus_access_settle(self->access, pending->plan, error == NULL);
-  if (error != NULL) {
-    g_auto(sd_bus_error) bus_error = SD_BUS_ERROR_NULL;
-    kv_bus_error_set(&bus_error, error);
-    (void)sd_bus_reply_method_error(pending->call, &bus_error);
-  } else {
-    int r = sd_bus_message_new_method_return(pending->call, &reply);
-    if (r >= 0)
-      r = pending->append != NULL ? pending->append(reply, write, self->leases)
-                                  : append_write_results(reply, write);
-    if (r >= 0)
-      r = kv_bus_commit_send_after(self->commit, pending->call, reply);
-    if (r < 0)
-      kv_log(LOG_ERR, "Cannot answer a write: %s", g_strerror(-r));
-  }
-  self->writes_in_flight--;
-  bus_write_free(pending);
-}
-
-/* Submits @pending (its write and access plan filled in) to the service. Returns 1: the
- * call is taken care of. */
-static int submit_write(KvBus *self, sd_bus_message *m, BusWrite *pending)
-{
-  pending->self = self;
-  pending->call = sd_bus_message_ref(m);
-  /* Only a write with a lease needs to know who makes it. */
-  pending->write.writer = pending->writer.peer != NULL ? &pending->writer : NULL;
-  self->writes_in_flight++;
-  kv_service_submit(self->service, &pending->write, on_write_done, pending);
-  return 1;
 }
 
 static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -305,169 +147,6 @@ static int method_exists(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
   return sd_bus_reply_method_return(m, "b", exists);
 }
 
-/* Fills @writer with who sends @m: its uid, its unique name and this bus. */
-static int identify_writer(KvBus *self, sd_bus_message *m, KvWriter *writer,
-                           sd_bus_error *ret_error)
-{
-  const KvCaller *caller;
-  int r = kv_bus_callers_lookup(self->callers, sd_bus_message_get_sender(m), &caller, ret_error);
-
-  if (r < 0)
-    return r;
-  writer->uid = caller->uid;
-  writer->peer = sd_bus_message_get_sender(m);
-  writer->bus = self->bus_name;
-  return 0;
-}
-
-int kv_bus_submit(KvBus *self, sd_bus_message *m, KvWrite write, const char *access_key,
-                  KvBusWritePlan *deletions, KvBusAppendFunc append, sd_bus_error *ret_error)
-{
-  KvBusWritePlan *plan = deletions;
-  BusWrite *pending;
-  int r = access_key != NULL ? check_write(self, m, access_key, NULL, FALSE, &plan, ret_error) : 1;
-
-  if (r <= 0)
-    return r < 0 ? r : 1;
-  pending = g_new0(BusWrite, 1);
-  pending->plan = plan;
-  pending->write = write;
-  pending->append = append;
-  r = identify_writer(self, m, &pending->writer, ret_error);
-  if (r < 0) {
-    kv_bus_access_settle(self->access, plan, FALSE);
-    g_free(pending);
-    return r;
-  }
-  return submit_write(self, m, pending);
-}
-
-/* The writes of one key: @write, read from @m up to its value, which Set and
- * CompareAndSet read here, last; checked, then submitted; a write with a lease answers
- * with @append. */
-static int write_key_leased(KvBus *self, sd_bus_message *m, KvWrite write, KvBusAppendFunc append,
-                            sd_bus_error *ret_error)
-{
-  g_autoptr(GVariant) value = NULL;
-  int r;
-
-  if (write.kind == KV_WRITE_SET || write.kind == KV_WRITE_COMPARE_AND_SET) {
-    r = read_value(self, m, write.key, &value, ret_error);
-    if (r < 0)
-      return r;
-  }
-  KvBusWritePlan *plan;
-  r = check_write(self, m, write.key, value, write.kind == KV_WRITE_INCREMENT, &plan, ret_error);
-  if (r <= 0)
-    return r < 0 ? r : 1;
-
-  BusWrite *pending = g_new0(BusWrite, 1);
-  pending->plan = plan;
-  pending->value = g_steal_pointer(&value);
-  pending->write = write;
-  pending->write.value = pending->value;
-  pending->append = append;
-  if (append != NULL) {
-    r = identify_writer(self, m, &pending->writer, ret_error);
-    if (r < 0) {
-      kv_bus_access_settle(self->access, plan, FALSE);
-      bus_write_free(pending);
-      return r;
-    }
-  }
-  return submit_write(self, m, pending);
-}
-
-static int write_key(KvBus *self, sd_bus_message *m, KvWrite write, sd_bus_error *ret_error)
-{
-  return write_key_leased(self, m, write, NULL, ret_error);
-}
-
-static int append_revision(sd_bus_message *reply, const KvWrite *write, KvBusLeases *leases)
-{
-  return sd_bus_message_append(reply, "t", (uint64_t)write->revision);
-}
-
-static int append_revision_lease(sd_bus_message *reply, const KvWrite *write, KvBusLeases *leases)
-{
-  return sd_bus_message_append(reply, "tt", (uint64_t)write->revision, (uint64_t)write->granted);
-}
-
-static int method_set_leased(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  const char *key;
-  uint64_t lease;
-  int r = sd_bus_message_read(m, "st", &key, &lease);
-
-  if (r < 0)
-    return r;
-  return write_key_leased(userdata, m, (KvWrite){.kind = KV_WRITE_SET, .key = key, .lease = lease},
-                          append_revision, ret_error);
-}
-
-static int method_set_with_ttl(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  const char *key;
-  uint64_t ttl_ms;
-  int r = sd_bus_message_read(m, "st", &key, &ttl_ms);
-
-  if (r < 0)
-    return r;
-  if (ttl_ms == 0)
-    return sd_bus_error_set(ret_error, SD_BUS_ERROR_INVALID_ARGS,
-                            "A TTL of 0 ms: use Set for a key that does not expire");
-  return write_key_leased(userdata, m,
-                          (KvWrite){.kind = KV_WRITE_SET, .key = key, .ttl_ms = ttl_ms},
-                          append_revision_lease, ret_error);
-}
-
-static int method_compare_and_set_leased(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  const char *key;
-  uint64_t expected, lease;
-  int r = sd_bus_message_read(m, "stt", &key, &expected, &lease);
-
-  if (r < 0)
-    return r;
-  return write_key_leased(userdata, m,
-                          (KvWrite){.kind = KV_WRITE_COMPARE_AND_SET,
-                                    .key = key,
-                                    .expected_revision = expected,
-                                    .lease = lease},
-                          append_revision, ret_error);
-}
-
-static int method_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  const char *key;
-  int r = sd_bus_message_read(m, "s", &key);
-
-  if (r < 0)
-    return r;
-  return write_key(userdata, m, (KvWrite){.kind = KV_WRITE_SET, .key = key}, ret_error);
-}
-
-static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  const char *key;
-  int r = sd_bus_message_read(m, "s", &key);
-
-  if (r < 0)
-    return r;
-  return write_key(userdata, m, (KvWrite){.kind = KV_WRITE_DELETE, .key = key}, ret_error);
-}
-
-static int method_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  const char *key;
-  int64_t delta;
-  int r = sd_bus_message_read(m, "sx", &key, &delta);
-
-  if (r < 0)
-    return r;
-  return write_key(userdata, m, (KvWrite){.kind = KV_WRITE_INCREMENT, .key = key, .delta = delta},
-                   ret_error);
-}
 /* A call's one argument, a prefix, and the filter of the keys its caller may read. */
 static int read_prefix(KvBus *self, sd_bus_message *m, const char **prefix,
                        const KvKeyFilter **filter, sd_bus_error *ret_error)
@@ -598,112 +277,6 @@ static int method_get_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_
   return reply_page_counted(self, m, found, FALSE);
 }
 
-/* kv_bus_access_check_writes() for the KvChange @changes of a SetMany. */
-static int check_changes(KvBus *self, sd_bus_message *m, GArray *changes, KvBusWritePlan **ret_plan,
-                         sd_bus_error *ret_error)
-{
-  if (self->access == NULL) {
-    *ret_plan = NULL;
-    return 1;
-  }
-  g_autofree KvBusWrite *writes = g_new(KvBusWrite, MAX(changes->len, 1));
-  for (guint i = 0; i < changes->len; i++) {
-    const KvChange *change = &g_array_index(changes, KvChange, i);
-    writes[i] = (KvBusWrite){change->key, change->value, FALSE};
-  }
-  return kv_bus_access_check_writes(self->access, m, writes, changes->len, NULL, ret_plan,
-                                    ret_error);
-}
-
-/* kv_bus_access_check_writes() for the deletion of @keys (under @prefix, or NULL). */
-static int check_deletions(KvBus *self, sd_bus_message *m, char **keys, const char *prefix,
-                           KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
-{
-  gsize n = g_strv_length(keys);
-  g_autofree KvBusWrite *writes = g_new0(KvBusWrite, n);
-
-  for (gsize i = 0; i < n; i++)
-    writes[i].key = keys[i];
-  return kv_bus_access_check_writes(self->access, m, writes, n, prefix, ret_plan, ret_error);
-}
-
-/* SetMany, and SetManyLeased with @lease. */
-static int set_many(sd_bus_message *m, KvBus *self, guint64 lease, sd_bus_error *ret_error)
-{
-  g_autoptr(GArray) changes = NULL;
-  int r = kv_variant_bridge_read_changes(
-      m, KV_BATCH_MAX_KEYS, KV_VALUE_WIRE_LIMIT(kv_service_max_value_size(self->service)),
-      &changes);
-  if (r < 0)
-    return value_unread(self, NULL, r, ret_error);
-  KvBusWritePlan *plan;
-  r = check_changes(self, m, changes, &plan, ret_error);
-  if (r <= 0)
-    return r < 0 ? r : 1;
-
-  gsize bytes = 0;
-  for (guint i = 0; i < changes->len; i++)
-    bytes += g_variant_get_size(g_array_index(changes, KvChange, i).value);
-  if (bytes > TRIM_AFTER_BYTES)
-    kv_bus_commit_trim_after_next(self->commit);
-
-  BusWrite *pending = g_new0(BusWrite, 1);
-  pending->plan = plan;
-  pending->changes = g_steal_pointer(&changes);
-  pending->write = (KvWrite){.kind = KV_WRITE_SET_MANY,
-                             .changes = (KvChange *)pending->changes->data,
-                             .n_changes = pending->changes->len,
-                             .lease = lease};
-  if (lease != 0) {
-    r = identify_writer(self, m, &pending->writer, ret_error);
-    if (r < 0) {
-      kv_bus_access_settle(self->access, plan, FALSE);
-      bus_write_free(pending);
-      return r;
-    }
-  }
-  return submit_write(self, m, pending);
-}
-
-static int method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  return set_many(m, userdata, 0, ret_error);
-}
-
-static int method_set_many_leased(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  uint64_t lease;
-  int r = sd_bus_message_read(m, "t", &lease);
-
-  return r < 0 ? r : set_many(m, userdata, lease, ret_error);
-}
-/* DeleteMany and DeletePrefix (of @prefix, else NULL): deletes @keys (taken) as one
- * change. */
-static int delete_keys(KvBus *self, sd_bus_message *m, char **keys, const char *prefix,
-                       sd_bus_error *ret_error)
-{
-  KvBusWritePlan *plan;
-  int r = check_deletions(self, m, keys, prefix, &plan, ret_error);
-  if (r <= 0) {
-    g_strfreev(keys);
-    return r < 0 ? r : 1;
-  }
-
-  BusWrite *pending = g_new0(BusWrite, 1);
-  pending->plan = plan;
-  pending->keys = keys;
-  pending->write =
-      (KvWrite){.kind = KV_WRITE_DELETE_MANY, .keys = (const char *const *)pending->keys};
-  return submit_write(self, m, pending);
-}
-static int method_delete_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  char **keys = NULL;
-  int r = kv_variant_bridge_read_strv(m, KV_BATCH_MAX_KEYS, &keys);
-
-  return r < 0 ? r : delete_keys(userdata, m, keys, NULL, ret_error);
-}
-
 /* The keys the caller may not read are not its to delete, nor to learn of. */
 static int method_delete_prefix(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
@@ -720,35 +293,9 @@ static int method_delete_prefix(sd_bus_message *m, void *userdata, sd_bus_error 
   char **keys = kv_service_prefix_keys(self->service, prefix, filter, &error);
   if (keys == NULL)
     return kv_bus_error_set(ret_error, error);
-  return delete_keys(self, m, keys, prefix, ret_error);
+  return kv_bus_delete_keys(self, m, keys, prefix, ret_error);
 }
 
-static int method_compare_and_set(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  const char *key;
-  uint64_t expected;
-  int r = sd_bus_message_read(m, "st", &key, &expected);
-
-  if (r < 0)
-    return r;
-  return write_key(
-      userdata, m,
-      (KvWrite){.kind = KV_WRITE_COMPARE_AND_SET, .key = key, .expected_revision = expected},
-      ret_error);
-}
-static int method_compare_and_delete(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  const char *key;
-  uint64_t expected;
-  int r = sd_bus_message_read(m, "st", &key, &expected);
-
-  if (r < 0)
-    return r;
-  return write_key(
-      userdata, m,
-      (KvWrite){.kind = KV_WRITE_COMPARE_AND_DELETE, .key = key, .expected_revision = expected},
-      ret_error);
-}
 static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBus *self = userdata;
@@ -878,14 +425,14 @@ static const sd_bus_vtable kv_vtable[] = {
     SD_BUS_PROPERTY("ReplicaCurrent", "b", property_get_replica_current, 0, 0),
     SD_BUS_METHOD_WITH_ARGS("Get", SD_BUS_ARGS("s", key), SD_BUS_RESULT("v", value), method_get,
                             SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "v", value), SD_BUS_NO_RESULT, method_set,
-                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Set", SD_BUS_ARGS("s", key, "v", value), SD_BUS_NO_RESULT,
+                            kv_bus_method_set, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Exists", SD_BUS_ARGS("s", key), SD_BUS_RESULT("b", exists),
                             method_exists, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", key), SD_BUS_RESULT("b", existed),
-                            method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+                            kv_bus_method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Increment", SD_BUS_ARGS("s", key, "x", delta),
-                            SD_BUS_RESULT("x", value), method_increment,
+                            SD_BUS_RESULT("x", value), kv_bus_method_increment,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Keys", SD_BUS_ARGS("s", prefix), SD_BUS_RESULT("as", keys),
                             method_keys, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -903,31 +450,31 @@ static const sd_bus_vtable kv_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("GetMany", SD_BUS_ARGS("as", keys), SD_BUS_RESULT("a{sv}", found),
                             method_get_many, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("SetMany", SD_BUS_ARGS("a{sv}", entries), SD_BUS_RESULT("t", revision),
-                            method_set_many, SD_BUS_VTABLE_UNPRIVILEGED),
+                            kv_bus_method_set_many, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("DeleteMany", SD_BUS_ARGS("as", keys),
-                            SD_BUS_RESULT("u", deleted, "t", revision), method_delete_many,
+                            SD_BUS_RESULT("u", deleted, "t", revision), kv_bus_method_delete_many,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("DeletePrefix", SD_BUS_ARGS("s", prefix),
                             SD_BUS_RESULT("u", deleted, "t", revision), method_delete_prefix,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS(
         "CompareAndSet", SD_BUS_ARGS("s", key, "t", expected_revision, "v", value),
-        SD_BUS_RESULT("t", revision), method_compare_and_set, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_RESULT("t", revision), kv_bus_method_compare_and_set, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("CompareAndDelete", SD_BUS_ARGS("s", key, "t", expected_revision),
-                            SD_BUS_RESULT("t", revision), method_compare_and_delete,
+                            SD_BUS_RESULT("t", revision), kv_bus_method_compare_and_delete,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("SetLeased", SD_BUS_ARGS("s", key, "t", lease, "v", value),
-                            SD_BUS_RESULT("t", revision), method_set_leased,
+                            SD_BUS_RESULT("t", revision), kv_bus_method_set_leased,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("SetWithTtl", SD_BUS_ARGS("s", key, "t", ttl_ms, "v", value),
-                            SD_BUS_RESULT("t", revision, "t", lease), method_set_with_ttl,
+                            SD_BUS_RESULT("t", revision, "t", lease), kv_bus_method_set_with_ttl,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("SetManyLeased", SD_BUS_ARGS("t", lease, "a{sv}", entries),
-                            SD_BUS_RESULT("t", revision), method_set_many_leased,
+                            SD_BUS_RESULT("t", revision), kv_bus_method_set_many_leased,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("CompareAndSetLeased",
                             SD_BUS_ARGS("s", key, "t", expected_revision, "t", lease, "v", value),
-                            SD_BUS_RESULT("t", revision), method_compare_and_set_leased,
+                            SD_BUS_RESULT("t", revision), kv_bus_method_compare_and_set_leased,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_ARGS("s", prefix), SD_BUS_NO_RESULT,
                             method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
