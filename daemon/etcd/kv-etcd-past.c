@@ -73,9 +73,11 @@ gboolean kv_etcd_past_take(KvEtcdPast *self, GArray *entries, guint64 last_revis
   while (n < entries->len && g_array_index(entries, KvEtcdEntry, n).mod_revision <= self->until)
     n++;
   /* Moved, not copied: the answer's array keeps what comes after. */
-  g_array_append_vals(self->kept, entries->data, n);
-  memset(entries->data, 0, n * sizeof(KvEtcdEntry));
-  g_array_remove_range(entries, 0, n);
+  if (n > 0) {
+    g_array_append_vals(self->kept, entries->data, n);
+    memset(entries->data, 0, n * sizeof(KvEtcdEntry));
+    g_array_remove_range(entries, 0, n);
+  }
   if (last_revision < self->until)
     return FALSE;
   fill(self);

@@ -202,14 +202,15 @@ typedef struct {
   gpointer turn_data;
   GDestroyNotify turn_drop;
   gboolean every_key; /* a read of every key (a listing): it waits for all writes */
-  char *lease_key;    /* the record key a write of a lease takes turns on */
+  char *lease_key;    /* the key a write of a lease or lock takes turns on */
 } Submission;
 
 static void attempt(Submission *submission);
 
 /* The keys @write names, whether it changes them or not; a keep-alive or a revoke names
- * its lease's record (kept in @lease_key), so that those of one lease take turns rather
- * than all but one meet a changed record and start again. */
+ * its lease's record, a lock or unlock its lock's queue (kept in @lease_key), so that
+ * those of one lease or lock take turns rather than all but one meet a changed record
+ * and start again. */
 static GPtrArray *write_keys(const KvWrite *write, char **lease_key)
 {
   GPtrArray *keys = g_ptr_array_new();
@@ -228,10 +229,15 @@ static GPtrArray *write_keys(const KvWrite *write, char **lease_key)
     *lease_key = kv_lease_record_key(write->lease);
     g_ptr_array_add(keys, *lease_key);
     break;
-  case KV_WRITE_LEASE_GRANT:
   case KV_WRITE_LOCK:
   case KV_WRITE_UNLOCK:
-    /* New keys of kvstored's own, whose conditions keep them right. */
+    /* A lock's queue grows a place at a time: a thousand callers at once wait here, not
+     * all in etcd together. */
+    *lease_key = g_strconcat(KV_LOCK_PREFIX, write->name, NULL);
+    g_ptr_array_add(keys, *lease_key);
+    break;
+  case KV_WRITE_LEASE_GRANT:
+    /* A new key of kvstored's own, whose condition keeps it right. */
     break;
   default:
     g_ptr_array_add(keys, (gpointer)write->key);
