@@ -56,6 +56,10 @@ static inline GQuark kv_store_error_quark(void)
   };
   static gsize quark = 0;
 
+  /* Once a process: a program that includes this header and links libkvstore, which
+   * includes it too, has two copies of this function. */
+  if (quark == 0 && g_quark_try_string("kv-store-error-quark") != 0)
+    return g_quark_from_static_string("kv-store-error-quark");
   g_dbus_error_register_error_domain("kv-store-error-quark", &quark, entries,
                                      G_N_ELEMENTS(entries));
   return (GQuark)quark;

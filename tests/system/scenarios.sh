@@ -93,6 +93,8 @@ s_install_and_activation() {
     fail "Documentation= does not name kvstored(8)"
   pkg-config --exists kvstore || fail "no kvstore.pc"
   [ -f /usr/include/kvstore/kvstore-error.h ] || fail "no kvstore/kvstore-error.h"
+  pkg-config --exists kvstore-1 || fail "no kvstore-1.pc (libkvstore)"
+  [ -f /usr/include/kvstore/kvstore.h ] || fail "no kvstore/kvstore.h"
 }
 
 # The service as systemd sandboxes it, read from /proc; its status text from READY on.

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libkvstore (KvStoreClient) against a real kvstored on a private bus: each call, sync
+ * and async, and errors in KV_STORE_ERROR with kvstored's own message. */
+
+#include "kv-test-bus.h"
+
+#include <kvstore/kvstore.h>
+
+static KvStoreClient *client_of(KvTestBus *bus)
+{
+  return kv_store_client_new_for_connection(bus->connection);
+}
+
+static void test_calls_sync(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(KvStoreClient) client = client_of(bus);
+  g_autoptr(GError) error = NULL;
+  guint64 revision = 0, set_revision = 0;
+  gint64 counted = 0;
+  gboolean existed = FALSE;
+
+  g_assert_true(
+      kv_store_client_set_sync(client, "app/a", g_variant_new_string("one"), NULL, &error));
+  g_assert_no_error(error);
+  g_autoptr(GVariant) value = kv_store_client_get_sync(client, "app/a", &revision, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(g_variant_get_string(value, NULL), ==, "one");
+  g_assert_cmpuint(revision, >, 0);
+
+  g_assert_true(kv_store_client_compare_and_set_sync(
+      client, "app/a", revision, g_variant_new_string("two"), &set_revision, NULL, &error));
+  g_assert_cmpuint(set_revision, ==, revision + 1);
+  g_assert_true(kv_store_client_increment_sync(client, "app/n", 5, &counted, NULL, &error));
+  g_assert_cmpint(counted, ==, 5);
+  g_assert_true(kv_store_client_set_many_sync(
+      client, g_variant_new_parsed("{'app/b': <1>, 'app/c': <2>}"), &set_revision, NULL, &error));
+  g_assert_cmpuint(set_revision, ==, revision + 3);
+  g_assert_true(kv_store_client_delete_sync(client, "app/b", &existed, NULL, &error));
+  g_assert_true(existed);
+  g_assert_true(kv_store_client_delete_sync(client, "app/b", &existed, NULL, &error));
+  g_assert_false(existed);
+  g_assert_no_error(error);
+}
+
+static void test_errors(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(KvStoreClient) client = client_of(bus);
+  g_autoptr(GError) missing = NULL, conflict = NULL, overflow = NULL, empty = NULL;
+
+  g_assert_null(kv_store_client_get_sync(client, "nowhere", NULL, NULL, &missing));
+  g_assert_error(missing, KV_STORE_ERROR, KV_STORE_ERROR_NOT_FOUND);
+  g_assert_cmpstr(missing->message, ==, "Key 'nowhere' not found");
+  g_assert_false(kv_store_client_compare_and_set_sync(client, "nowhere", 7, g_variant_new_int32(1),
+                                                      NULL, NULL, &conflict));
+  g_assert_error(conflict, KV_STORE_ERROR, KV_STORE_ERROR_CONFLICT);
+  g_assert_true(kv_store_client_set_sync(client, "big", g_variant_new_byte(250), NULL, NULL));
+  g_assert_false(kv_store_client_increment_sync(client, "big", 10, NULL, NULL, &overflow));
+  g_assert_error(overflow, KV_STORE_ERROR, KV_STORE_ERROR_OVERFLOW);
+  g_assert_false(kv_store_client_set_sync(client, "", g_variant_new_int32(1), NULL, &empty));
+  g_assert_error(empty, KV_STORE_ERROR, KV_STORE_ERROR_INVALID_KEY);
+}
+
+typedef struct {
+  KvStoreClient *client;
+  GMainLoop *loop;
+  GVariant *value;
+  guint64 revision;
+  GError *error;
+} Async;
+
+static void on_got(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Async *async = user_data;
+
+  async->value = kv_store_client_get_finish(async->client, result, &async->revision, &async->error);
+  g_main_loop_quit(async->loop);
+}
+
+static void on_set(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Async *async = user_data;
+
+  g_assert_true(kv_store_client_set_finish(async->client, result, &async->error));
+  kv_store_client_get(async->client, "async", NULL, on_got, async);
+}
+
+static void test_calls_async(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(KvStoreClient) client = client_of(bus);
+  g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+  Async async = {client, loop, NULL, 0, NULL};
+
+  kv_store_client_set(client, "async", g_variant_new_int64(42), NULL, on_set, &async);
+  g_main_loop_run(loop);
+  g_assert_no_error(async.error);
+  g_assert_cmpint(g_variant_get_int64(async.value), ==, 42);
+  g_assert_cmpuint(async.revision, >, 0);
+  g_variant_unref(async.value);
+
+  async.value = NULL;
+  kv_store_client_get(client, "nowhere", NULL, on_got, &async);
+  g_main_loop_run(loop);
+  g_assert_null(async.value);
+  g_assert_error(async.error, KV_STORE_ERROR, KV_STORE_ERROR_NOT_FOUND);
+  g_clear_error(&async.error);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(path, func)                                                                            \
+  g_test_add("/client-lib/" path, KvTestBus, NULL, kv_test_bus_setup, func, kv_test_bus_teardown)
+  ADD("calls-sync", test_calls_sync);
+  ADD("errors", test_errors);
+  ADD("calls-async", test_calls_async);
+#undef ADD
+  return g_test_run();
+}
