@@ -4,3 +4,4 @@
 
 #include <kvstore/kvstore-client.h>
 #include <kvstore/kvstore-error.h>
+#include <kvstore/kvstore-view.h>

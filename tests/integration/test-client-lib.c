@@ -105,6 +105,81 @@ static void test_calls_async(KvTestBus *bus, gconstpointer data)
   g_clear_error(&async.error);
 }
 
+/* The view's "changed" signals, as "KEY=VALUE" or "KEY deleted". */
+static void on_view_changed(KvStoreView *view, const char *key, GVariant *value, guint64 revision,
+                            gpointer user_data)
+{
+  g_autofree char *text = value != NULL ? g_variant_print(value, FALSE) : NULL;
+
+  g_ptr_array_add(user_data, value != NULL ? g_strdup_printf("%s=%s", key, text)
+                                           : g_strdup_printf("%s deleted", key));
+}
+
+/* Iterates until @seen holds @n, then a little longer for any extra. */
+static void wait_seen(GPtrArray *seen, guint n)
+{
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+  while (seen->len < n) {
+    g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    if (!g_main_context_iteration(NULL, FALSE))
+      g_usleep(1000);
+  }
+  gint64 settle = g_get_monotonic_time() + G_USEC_PER_SEC / 5;
+  while (g_get_monotonic_time() < settle)
+    g_main_context_iteration(NULL, FALSE);
+}
+
+static char *joined(GPtrArray *seen)
+{
+  g_ptr_array_add(seen, NULL);
+  char *text = g_strjoinv(" ", (char **)seen->pdata);
+  g_ptr_array_remove_index(seen, seen->len - 1);
+  return text;
+}
+
+/* A view of app/: filled, then told of each real change under its prefix alone, and
+ * still following after kvstored restarted under it. */
+static void test_view(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(KvStoreClient) client = client_of(bus);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
+
+  g_assert_true(kv_store_client_set_many_sync(
+      client, g_variant_new_parsed("{'app/a': <1>, 'app/b': <2>, 'other': <3>}"), NULL, NULL,
+      &error));
+  g_autoptr(KvStoreView) view = kv_store_view_new_sync(client, "app/", NULL, &error);
+  g_assert_no_error(error);
+  g_auto(GStrv) keys = kv_store_view_list_keys(view);
+  g_autofree char *listed = g_strjoinv(",", keys);
+  g_assert_cmpstr(listed, ==, "app/a,app/b");
+  g_autoptr(GVariant) b = kv_store_view_lookup(view, "app/b");
+  g_assert_cmpint(g_variant_get_int32(b), ==, 2);
+  g_assert_null(kv_store_view_lookup(view, "other"));
+  g_signal_connect(view, "changed", G_CALLBACK(on_view_changed), seen);
+
+  /* The same value again is no change; another prefix is not the view's. */
+  g_assert_true(kv_store_client_set_sync(client, "app/a", g_variant_new_int32(1), NULL, NULL));
+  g_assert_true(kv_store_client_set_sync(client, "other", g_variant_new_int32(4), NULL, NULL));
+  g_assert_true(kv_store_client_set_sync(client, "app/a", g_variant_new_int32(5), NULL, NULL));
+  g_assert_true(kv_store_client_delete_sync(client, "app/b", NULL, NULL, NULL));
+  wait_seen(seen, 2);
+  g_autofree char *first = joined(seen);
+  g_assert_cmpstr(first, ==, "app/a=5 app/b deleted");
+
+  /* kvstored restarts: the view subscribes again from where it was. */
+  kv_test_bus_stop_daemon(bus);
+  g_assert_true(kv_store_client_set_sync(client, "app/c", g_variant_new_int32(6), NULL, NULL));
+  wait_seen(seen, 3);
+  g_assert_true(kv_store_client_set_sync(client, "app/c", g_variant_new_int32(7), NULL, NULL));
+  wait_seen(seen, 4);
+  g_autofree char *after = joined(seen);
+  g_assert_cmpstr(after, ==, "app/a=5 app/b deleted app/c=6 app/c=7");
+  g_autoptr(GVariant) c = kv_store_view_lookup(view, "app/c");
+  g_assert_cmpint(g_variant_get_int32(c), ==, 7);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
@@ -113,6 +188,7 @@ int main(int argc, char **argv)
   ADD("calls-sync", test_calls_sync);
   ADD("errors", test_errors);
   ADD("calls-async", test_calls_async);
+  ADD("view", test_view);
 #undef ADD
   return g_test_run();
 }
