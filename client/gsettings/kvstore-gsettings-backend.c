@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The GSettings backend "kvstore", a GIO module on libkvstore (GSETTINGS_BACKEND=kvstore
+ * selects it; its priority is below every other backend's, so that it never takes over
+ * unasked). Settings path P + key K is the kvstore key "gsettings" P K: "/org/gnome/x/"
+ * and "y" is "gsettings/org/gnome/x/y". Reads never call: they come from a KvStoreView of
+ * "gsettings/". Writes apply at once (a pending value that reads see), go to kvstored
+ * asynchronously, and are taken back, with a changed signal, when kvstored refuses them.
+ * write_tree, one batch: the values with SetMany, then the resets with DeleteMany. */
+#define G_SETTINGS_ENABLE_BACKEND
+#include <gio/gsettingsbackend.h>
+
+#include "kvstore/kvstore.h"
+
+#include <string.h>
+
+#define KEY_PREFIX "gsettings"
+#define PRIORITY   (-200)
+
+typedef struct {
+  GSettingsBackend parent;
+  KvStoreClient *client;
+  KvStoreView *view;   /* NULL when kvstored could not be reached */
+  GHashTable *pending; /* settings key -> GVariant (NULL: reset), written, not yet in */
+  guint in_flight;     /* writes sent, not yet answered */
+} KvSettingsBackend;
+
+typedef GSettingsBackendClass KvSettingsBackendClass;
+
+static GType kv_settings_backend_get_type(void);
+G_DEFINE_DYNAMIC_TYPE(KvSettingsBackend, kv_settings_backend, G_TYPE_SETTINGS_BACKEND)
+
+void g_io_module_load(GIOModule *module);
+void g_io_module_unload(GIOModule *module);
+char **g_io_module_query(void);
+
+static void value_unref(gpointer value)
+{
+  if (value != NULL)
+    g_variant_unref(value);
+}
+
+static char *store_key(const char *key)
+{
+  return g_strconcat(KEY_PREFIX, key, NULL);
+}
+
+static GVariant *kv_settings_read(GSettingsBackend *backend, const char *key,
+                                  const GVariantType *expected_type, gboolean default_value)
+{
+  KvSettingsBackend *self = (KvSettingsBackend *)backend;
+  GVariant *value;
+
+  if (default_value)
+    return NULL;
+  if (g_hash_table_lookup_extended(self->pending, key, NULL, (gpointer *)&value))
+    return value != NULL && g_variant_is_of_type(value, expected_type) ? g_variant_ref(value)
+                                                                       : NULL;
+  if (self->view == NULL)
+    return NULL;
+  g_autofree char *stored_key = store_key(key);
+  g_autoptr(GVariant) stored = kv_store_view_lookup(self->view, stored_key);
+  /* A value of another type (written by someone else) reads as the default. */
+  return stored != NULL && g_variant_is_of_type(stored, expected_type) ? g_variant_ref(stored)
+                                                                       : NULL;
+}
+
+/* One write on its way: the settings keys it holds pending. */
+typedef struct {
+  KvSettingsBackend *self;
+  GPtrArray *keys;
+  gpointer origin_tag;
+} Write;
+
+static void write_done(Write *write, const GError *error)
+{
+  KvSettingsBackend *self = write->self;
+
+  for (guint i = 0; i < write->keys->len; i++) {
+    const char *key = g_ptr_array_index(write->keys, i);
+    g_hash_table_remove(self->pending, key);
+    /* Refused: what reads see goes back to what the store holds. */
+    if (error != NULL)
+      g_settings_backend_changed((GSettingsBackend *)self, key, NULL);
+  }
+  /* GSettings has no way to tell the writer: said, not a warning (a program running with
+   * fatal warnings would end on it). */
+  if (error != NULL)
+    g_message("kvstore settings: kvstored refused a write, taken back: %s", error->message);
+  self->in_flight--;
+  g_ptr_array_unref(write->keys);
+  g_object_unref(self);
+  g_free(write);
+}
+
+static void on_call_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply =
+      g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+
+  if (error != NULL && error->domain == KV_STORE_ERROR)
+    g_dbus_error_strip_remote_error(error);
+  write_done(user_data, error);
+}
+
+static Write *write_new(KvSettingsBackend *self)
+{
+  Write *write = g_new0(Write, 1);
+
+  write->self = g_object_ref(self);
+  write->keys = g_ptr_array_new_with_free_func(g_free);
+  self->in_flight++;
+  return write;
+}
+
+static void send(KvSettingsBackend *self, Write *write, const char *method, GVariant *parameters)
+{
+  g_dbus_connection_call(kv_store_client_get_connection(self->client), "org.example.KVStore",
+                         "/org/example/KVStore", "org.example.KVStore", method, parameters, NULL,
+                         G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_call_done, write);
+}
+
+/* Holds @value (NULL: reset) pending for @key in @write. */
+static void hold(KvSettingsBackend *self, Write *write, const char *key, GVariant *value)
+{
+  g_hash_table_replace(self->pending, g_strdup(key),
+                       value != NULL ? g_variant_ref_sink(value) : NULL);
+  g_ptr_array_add(write->keys, g_strdup(key));
+}
+
+static gboolean kv_settings_write(GSettingsBackend *backend, const char *key, GVariant *value,
+                                  gpointer origin_tag)
+{
+  KvSettingsBackend *self = (KvSettingsBackend *)backend;
+  g_autoptr(GVariant) owned = g_variant_ref_sink(value);
+  g_autofree char *stored_key = store_key(key);
+  Write *write = write_new(self);
+
+  hold(self, write, key, owned);
+  g_settings_backend_changed(backend, key, origin_tag);
+  send(self, write, "Set", g_variant_new("(sv)", stored_key, owned));
+  return TRUE;
+}
+
+static void kv_settings_reset(GSettingsBackend *backend, const char *key, gpointer origin_tag)
+{
+  KvSettingsBackend *self = (KvSettingsBackend *)backend;
+  g_autofree char *stored_key = store_key(key);
+  Write *write = write_new(self);
+
+  hold(self, write, key, NULL);
+  g_settings_backend_changed(backend, key, origin_tag);
+  send(self, write, "Delete", g_variant_new("(s)", stored_key));
+}
+
+typedef struct {
+  KvSettingsBackend *self;
+  Write *sets, *resets;
+  GVariantBuilder entries;
+  GPtrArray *deleted;
+} Tree;
+
+static gboolean add_to_tree(gpointer key, gpointer value, gpointer user_data)
+{
+  Tree *tree = user_data;
+  g_autofree char *stored_key = store_key(key);
+
+  if (value != NULL) {
+    hold(tree->self, tree->sets, key, value);
+    g_variant_builder_add(&tree->entries, "{sv}", stored_key, value);
+  } else {
+    hold(tree->self, tree->resets, key, NULL);
+    g_ptr_array_add(tree->deleted, g_steal_pointer(&stored_key));
+  }
+  return FALSE;
+}
+
+static gboolean kv_settings_write_tree(GSettingsBackend *backend, GTree *changes,
+                                       gpointer origin_tag)
+{
+  KvSettingsBackend *self = (KvSettingsBackend *)backend;
+  Tree tree = {
+      self, write_new(self), write_new(self), {{{0}}}, g_ptr_array_new_with_free_func(g_free)};
+
+  g_variant_builder_init(&tree.entries, G_VARIANT_TYPE_VARDICT);
+  g_tree_foreach(changes, add_to_tree, &tree);
+  g_settings_backend_changed_tree(backend, changes, origin_tag);
+  /* The values in one change: a delayed apply lands as one revision. */
+  if (tree.sets->keys->len > 0)
+    send(self, tree.sets, "SetMany", g_variant_new("(a{sv})", &tree.entries));
+  else {
+    g_variant_builder_clear(&tree.entries);
+    write_done(tree.sets, NULL);
+  }
+  g_ptr_array_add(tree.deleted, NULL);
+  if (tree.resets->keys->len > 0)
+    send(self, tree.resets, "DeleteMany", g_variant_new("(^as)", tree.deleted->pdata));
+  else
+    write_done(tree.resets, NULL);
+  g_ptr_array_unref(tree.deleted);
+  return TRUE;
+}
+
+static gboolean kv_settings_get_writable(GSettingsBackend *backend, const char *key)
+{
+  KvSettingsBackend *self = (KvSettingsBackend *)backend;
+  g_autofree char *stored_key = store_key(key);
+  gboolean can_write = FALSE;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
+      kv_store_client_get_connection(self->client), "org.example.KVStore", "/org/example/KVStore",
+      "org.example.KVStore", "CheckAccess", g_variant_new("(s)", stored_key),
+      G_VARIANT_TYPE("(sbb)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+
+  if (reply != NULL)
+    g_variant_get(reply, "(&sbb)", NULL, NULL, &can_write);
+  return can_write;
+}
+
+static GPermission *kv_settings_get_permission(GSettingsBackend *backend, const char *path)
+{
+  return g_simple_permission_new(TRUE);
+}
+
+/* Waits for every write sent to be answered. */
+static void kv_settings_sync(GSettingsBackend *backend)
+{
+  KvSettingsBackend *self = (KvSettingsBackend *)backend;
+
+  while (self->in_flight > 0)
+    g_main_context_iteration(NULL, TRUE);
+}
+
+/* The view tells a real change of the store: GSettings is told, unless it is a value
+ * this backend wrote and told already. */
+static void on_view_changed(KvStoreView *view, const char *stored_key, GVariant *value,
+                            guint64 revision, gpointer user_data)
+{
+  KvSettingsBackend *self = user_data;
+  const char *key = stored_key + strlen(KEY_PREFIX);
+  GVariant *pending;
+
+  if (key[0] != '/')
+    return;
+  if (g_hash_table_lookup_extended(self->pending, key, NULL, (gpointer *)&pending) &&
+      (pending == NULL ? value == NULL : value != NULL && g_variant_equal(pending, value)))
+    return;
+  g_settings_backend_changed((GSettingsBackend *)self, key, NULL);
+}
+
+static void kv_settings_backend_finalize(GObject *object)
+{
+  KvSettingsBackend *self = (KvSettingsBackend *)object;
+
+  g_clear_object(&self->view);
+  g_clear_object(&self->client);
+  g_hash_table_unref(self->pending);
+  G_OBJECT_CLASS(kv_settings_backend_parent_class)->finalize(object);
+}
+
+static void kv_settings_backend_init(KvSettingsBackend *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  self->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, value_unref);
+  self->client = kv_store_client_new_sync(G_BUS_TYPE_SESSION, NULL, &error);
+  if (self->client != NULL)
+    self->view = kv_store_view_new_sync(self->client, KEY_PREFIX "/", NULL, &error);
+  if (self->view == NULL) {
+    g_message("kvstore settings: cannot read the store, defaults only: %s", error->message);
+    return;
+  }
+  g_signal_connect(self->view, "changed", G_CALLBACK(on_view_changed), self);
+}
+
+static void kv_settings_backend_class_init(KvSettingsBackendClass *klass)
+{
+  GSettingsBackendClass *backend = G_SETTINGS_BACKEND_CLASS(klass);
+
+  G_OBJECT_CLASS(klass)->finalize = kv_settings_backend_finalize;
+  backend->read = kv_settings_read;
+  backend->write = kv_settings_write;
+  backend->write_tree = kv_settings_write_tree;
+  backend->reset = kv_settings_reset;
+  backend->get_writable = kv_settings_get_writable;
+  backend->get_permission = kv_settings_get_permission;
+  backend->sync = kv_settings_sync;
+}
+
+static void kv_settings_backend_class_finalize(KvSettingsBackendClass *klass)
+{
+}
+
+void g_io_module_load(GIOModule *module)
+{
+  kv_settings_backend_register_type(G_TYPE_MODULE(module));
+  g_io_extension_point_implement(G_SETTINGS_BACKEND_EXTENSION_POINT_NAME,
+                                 kv_settings_backend_get_type(), "kvstore", PRIORITY);
+}
+
+void g_io_module_unload(GIOModule *module)
+{
+}
+
+char **g_io_module_query(void)
+{
+  return g_strsplit(G_SETTINGS_BACKEND_EXTENSION_POINT_NAME, "!", 0);
+}
