@@ -95,6 +95,10 @@ s_install_and_activation() {
   [ -f /usr/include/kvstore/kvstore-error.h ] || fail "no kvstore/kvstore-error.h"
   pkg-config --exists kvstore-1 || fail "no kvstore-1.pc (libkvstore)"
   [ -f /usr/include/kvstore/kvstore.h ] || fail "no kvstore/kvstore.h"
+  [ -f "$(pkg-config --variable=giomoduledir gio-2.0)/libkvstoregsettings.so" ] ||
+    fail "no GSettings backend module"
+  grep -q libkvstoregsettings "$(pkg-config --variable=giomoduledir gio-2.0)/giomodule.cache" ||
+    fail "gio-querymodules did not run after the install"
 }
 
 # The service as systemd sandboxes it, read from /proc; its status text from READY on.
