@@ -136,19 +136,6 @@ static void on_write_done(KvWrite *write, const GError *error, gpointer user_dat
   bus_write_free(pending);
 }
 
-/* Submits @pending (its write and access plan filled in) to the service. Returns 1: the
- * call is taken care of. */
-static int submit_write(KvBus *self, sd_bus_message *m, BusWrite *pending)
-{
-  pending->self = self;
-  pending->call = sd_bus_message_ref(m);
-  /* Only a write with a lease needs to know who makes it. */
-  pending->write.writer = pending->writer.peer != NULL ? &pending->writer : NULL;
-  self->writes_in_flight++;
-  kv_service_submit(self->service, &pending->write, on_write_done, pending);
-  return 1;
-}
-
 /* Fills @writer with who sends @m: its uid, its unique name and this bus. */
 static int identify_writer(KvBus *self, sd_bus_message *m, KvWriter *writer,
                            sd_bus_error *ret_error)
@@ -164,6 +151,30 @@ static int identify_writer(KvBus *self, sd_bus_message *m, KvWriter *writer,
   return 0;
 }
 
+/* Submits @pending (its write and access plan filled in) to the service, made by the
+ * caller of @m when @identify (a write of leases: who makes it matters). Returns 1: the
+ * call is taken care of; or a negative errno with @ret_error set, @pending freed and its
+ * plan settled, when the caller cannot be identified. */
+static int submit_write(KvBus *self, sd_bus_message *m, BusWrite *pending, gboolean identify,
+                        sd_bus_error *ret_error)
+{
+  if (identify) {
+    int r = identify_writer(self, m, &pending->writer, ret_error);
+    if (r < 0) {
+      kv_bus_access_settle(self->access, pending->plan, FALSE);
+      bus_write_free(pending);
+      return r;
+    }
+  }
+  pending->self = self;
+  pending->call = sd_bus_message_ref(m);
+  /* Only a write with a lease needs to know who makes it. */
+  pending->write.writer = pending->writer.peer != NULL ? &pending->writer : NULL;
+  self->writes_in_flight++;
+  kv_service_submit(self->service, &pending->write, on_write_done, pending);
+  return 1;
+}
+
 int kv_bus_submit(KvBus *self, sd_bus_message *m, KvWrite write, const char *access_key,
                   KvBusWritePlan *deletions, KvBusAppendFunc append, sd_bus_error *ret_error)
 {
@@ -177,13 +188,7 @@ int kv_bus_submit(KvBus *self, sd_bus_message *m, KvWrite write, const char *acc
   pending->plan = plan;
   pending->write = write;
   pending->append = append;
-  r = identify_writer(self, m, &pending->writer, ret_error);
-  if (r < 0) {
-    kv_bus_access_settle(self->access, plan, FALSE);
-    g_free(pending);
-    return r;
-  }
-  return submit_write(self, m, pending);
+  return submit_write(self, m, pending, TRUE, ret_error);
 }
 
 /* The writes of one key: @write, read from @m up to its value, which Set and
@@ -211,15 +216,7 @@ static int write_key_leased(KvBus *self, sd_bus_message *m, KvWrite write, KvBus
   pending->write = write;
   pending->write.value = pending->value;
   pending->append = append;
-  if (append != NULL) {
-    r = identify_writer(self, m, &pending->writer, ret_error);
-    if (r < 0) {
-      kv_bus_access_settle(self->access, plan, FALSE);
-      bus_write_free(pending);
-      return r;
-    }
-  }
-  return submit_write(self, m, pending);
+  return submit_write(self, m, pending, append != NULL, ret_error);
 }
 
 static int write_key(KvBus *self, sd_bus_message *m, KvWrite write, sd_bus_error *ret_error)
@@ -369,15 +366,7 @@ static int set_many(sd_bus_message *m, KvBus *self, guint64 lease, sd_bus_error 
                              .changes = (KvChange *)pending->changes->data,
                              .n_changes = pending->changes->len,
                              .lease = lease};
-  if (lease != 0) {
-    r = identify_writer(self, m, &pending->writer, ret_error);
-    if (r < 0) {
-      kv_bus_access_settle(self->access, plan, FALSE);
-      bus_write_free(pending);
-      return r;
-    }
-  }
-  return submit_write(self, m, pending);
+  return submit_write(self, m, pending, lease != 0, ret_error);
 }
 
 int kv_bus_method_set_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -408,7 +397,7 @@ int kv_bus_delete_keys(KvBus *self, sd_bus_message *m, char **keys, const char *
   pending->keys = keys;
   pending->write =
       (KvWrite){.kind = KV_WRITE_DELETE_MANY, .keys = (const char *const *)pending->keys};
-  return submit_write(self, m, pending);
+  return submit_write(self, m, pending, FALSE, ret_error);
 }
 
 int kv_bus_method_delete_many(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
