@@ -179,12 +179,21 @@ static Request *request_new(KvEtcdClient *self, const char *path, const char *bo
   return request;
 }
 
-/* Whether @result says that the request never reached the endpoint, so that sending it
- * to another cannot make it happen twice. A connection that broke after the request went
+/* Whether the transfer that ended with @result never reached the endpoint, so that
+ * sending it to another cannot make it happen twice: no connection was taken, or the time
+ * ran out before one was made (a member behind a firewall that drops packets, or a loop
+ * too busy to see the refusal in time). A connection that broke after the request went
  * out may have carried a write that etcd made: it is not sent again. */
-static gboolean never_sent(CURLcode result)
+static gboolean never_sent(CURL *easy, CURLcode result)
 {
-  return result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST;
+  curl_off_t pretransfer = 0;
+
+  if (result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_HOST)
+    return TRUE;
+  /* curl stamps the moment before it sends, on a new connection or a kept one. */
+  return result == CURLE_OPERATION_TIMEDOUT &&
+         curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) == CURLE_OK &&
+         pretransfer == 0;
 }
 
 /* Whether etcd's answer says it dropped the request before proposing it (no leader, or
@@ -204,12 +213,14 @@ static GError *transfer_error(Request *request, CURLcode result, gboolean *retry
 
   *retry = FALSE;
   if (result != CURLE_OK) {
-    *retry = never_sent(result) || (request->idempotent && result != CURLE_OPERATION_TIMEDOUT);
-    int code = result == CURLE_OPERATION_TIMEDOUT ? G_IO_ERROR_TIMED_OUT
-               : never_sent(result)               ? G_IO_ERROR_CONNECTION_REFUSED
-                                                  : G_IO_ERROR_HOST_UNREACHABLE;
-    return g_error_new(G_IO_ERROR, code, "%s: %s", request->client->endpoints[request->endpoint],
-                       curl_easy_strerror(result));
+    gboolean unsent = never_sent(request->easy, result);
+    *retry = unsent || (request->idempotent && result != CURLE_OPERATION_TIMEDOUT);
+    int code = unsent                               ? G_IO_ERROR_CONNECTION_REFUSED
+               : result == CURLE_OPERATION_TIMEDOUT ? G_IO_ERROR_TIMED_OUT
+                                                    : G_IO_ERROR_HOST_UNREACHABLE;
+    return g_error_new(G_IO_ERROR, code, "%s: %s%s", request->client->endpoints[request->endpoint],
+                       curl_easy_strerror(result),
+                       unsent && result == CURLE_OPERATION_TIMEDOUT ? " (no connection made)" : "");
   }
   curl_easy_getinfo(request->easy, CURLINFO_RESPONSE_CODE, &status);
   if (status == 200)
@@ -250,6 +261,7 @@ static void finish(KvEtcdClient *self, Request *request, CURLcode result)
   long status = 0;
 
   curl_easy_getinfo(request->easy, CURLINFO_RESPONSE_CODE, &status);
+  gboolean unsent = never_sent(request->easy, result);
 
   g_hash_table_remove(self->running, request);
   curl_multi_remove_handle(self->multi, request->easy);
@@ -259,8 +271,7 @@ static void finish(KvEtcdClient *self, Request *request, CURLcode result)
   /* A member that did not answer, or answered that it could not serve (no leader, a
    * proposal that timed out), is passed over for a while; one that answered is current. A
    * stream ends with an error always: only one that never connected tells against it. */
-  gboolean failed =
-      request->on_line != NULL ? never_sent(result) : result != CURLE_OK || status >= 500;
+  gboolean failed = request->on_line != NULL ? unsent : result != CURLE_OK || status >= 500;
   if (failed) {
     suspect(self, request->endpoint);
   } else {
