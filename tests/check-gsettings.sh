@@ -3,7 +3,8 @@
 # The GSettings backend "kvstore" through the real gsettings tool and a compiled test
 # schema, on a private bus whose kvstored (--max-value-size 1K) is activated: get, set,
 # reset and list-recursively; a monitor told of another process's writes; a refused write
-# taken back; a delayed apply (Python, GSettings.delay) as one revision.
+# taken back; a delayed apply (Python, GSettings.delay) as one revision; kvstored killed
+# and activated again under a running app.
 #   check-gsettings.sh MODULE_DIR KVCTL
 set -u
 work=$(mktemp -d)
@@ -29,6 +30,8 @@ cat >"$work/schemas/org.example.Test.gschema.xml" <<'SCHEMA'
 </schemalist>
 SCHEMA
 glib-compile-schemas "$work/schemas" || exit 1
+# A store on disk, which outlives a kvstored killed below.
+dbus-update-activation-environment KV_TEST_STATE_DIR="$work/state" || exit 1
 export GSETTINGS_SCHEMA_DIR="$work/schemas" GIO_EXTRA_MODULES="$1" GSETTINGS_BACKEND=kvstore
 
 check default "$(gsettings get org.example.Test greeting)" "'hello'"
@@ -78,4 +81,52 @@ Gio.Settings.sync()
 check one-revision "$("$kvctl" revision)" "$((before + 1))"
 check applied "$(gsettings get org.example.Test count) $(gsettings get org.example.Test greeting)" \
   "3 'applied'"
+
+# kvstored killed under a running app, and activated again by the next call: the app hears
+# of the changes after it, and its own writes go on.
+/usr/bin/python3 -u -c "
+from gi.repository import Gio, GLib
+s = Gio.Settings.new('org.example.Test')
+def on_count(settings, key):
+    count = settings.get_int(key)
+    print('count', count)
+    if count == 2:
+        settings.set_string('greeting', 'after restart')
+        Gio.Settings.sync()
+        print('wrote')
+s.connect('changed::count', on_count)
+GLib.timeout_add_seconds(20, lambda: GLib.MainLoop.quit(loop))
+loop = GLib.MainLoop()
+loop.run()
+" >"$work/app" 2>&1 &
+app=$!
+await() {
+  tries=100
+  until grep -qx "$2" "$work/app"; do
+    tries=$((tries - 1))
+    if [ "$tries" -eq 0 ]; then
+      echo "$1: the app never printed '$2': $(cat "$work/app")" >&2
+      status=1
+      return
+    fi
+    sleep 0.1
+  done
+}
+sleep 1
+"$kvctl" set --type int32 gsettings/org/example/test/count 1
+await before-restart "count 1"
+kvstored_pid() {
+  gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+    --method org.freedesktop.DBus.GetConnectionUnixProcessID org.example.KVStore |
+    sed 's/^(uint32 \([0-9]*\),)$/\1/'
+}
+pid=$(kvstored_pid)
+kill -KILL "$pid" || status=1
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+"$kvctl" set --type int32 gsettings/org/example/test/count 2
+[ "$(kvstored_pid)" != "$pid" ] || { echo "restart: the same kvstored ($pid)" >&2; status=1; }
+await after-restart "count 2"
+await app-writes "wrote"
+check app-write-stored "$("$kvctl" get gsettings/org/example/test/greeting)" "after restart"
+kill "$app" 2>/dev/null
 exit "$status"

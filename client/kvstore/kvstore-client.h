@@ -132,7 +132,7 @@ gboolean kv_store_client_set_sync(KvStoreClient *self, const char *key, GVariant
  *
  * Deletes @key; a missing key is no error.
  *
- * Returns: whether the call succeeded
+ * Returns: (skip): whether the call succeeded
  */
 gboolean kv_store_client_delete_sync(KvStoreClient *self, const char *key, gboolean *out_existed,
                                      GCancellable *cancellable, GError **error);
@@ -149,7 +149,7 @@ gboolean kv_store_client_delete_sync(KvStoreClient *self, const char *key, gbool
  * Adds @delta to the integer under @key, keeping its type (a missing key counts as int64
  * 0): %KV_STORE_ERROR_OVERFLOW or %KV_STORE_ERROR_INVALID_VALUE_TYPE otherwise.
  *
- * Returns: whether the value was changed
+ * Returns: (skip): whether the value was changed
  */
 gboolean kv_store_client_increment_sync(KvStoreClient *self, const char *key, gint64 delta,
                                         gint64 *out_value, GCancellable *cancellable,
@@ -167,7 +167,7 @@ gboolean kv_store_client_increment_sync(KvStoreClient *self, const char *key, gi
  *
  * Stores @value only if @key is at @expected_revision; %KV_STORE_ERROR_CONFLICT otherwise.
  *
- * Returns: whether the value was stored
+ * Returns: (skip): whether the value was stored
  */
 gboolean kv_store_client_compare_and_set_sync(KvStoreClient *self, const char *key,
                                               guint64 expected_revision, GVariant *value,
@@ -184,7 +184,7 @@ gboolean kv_store_client_compare_and_set_sync(KvStoreClient *self, const char *k
  *
  * Stores every entry as one change: all or nothing.
  *
- * Returns: whether the entries were stored
+ * Returns: (skip): whether the entries were stored
  */
 gboolean kv_store_client_set_many_sync(KvStoreClient *self, GVariant *entries,
                                        guint64 *out_revision, GCancellable *cancellable,

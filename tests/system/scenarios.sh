@@ -99,6 +99,12 @@ s_install_and_activation() {
     fail "no GSettings backend module"
   grep -q libkvstoregsettings "$(pkg-config --variable=giomoduledir gio-2.0)/giomodule.cache" ||
     fail "gio-querymodules did not run after the install"
+  # The typelib, installed where GObject Introspection looks, reads through the system bus.
+  expect 0 /usr/bin/python3 -c "import gi; gi.require_version('Kvstore', '1.0')
+from gi.repository import Gio, Kvstore
+client = Kvstore.Client.new_sync(Gio.BusType.SYSTEM, None)
+print(client.get_sync('demo/first', None)[0].unpack())"
+  [ "$OUT" = hello ] || fail "libkvstore through its typelib read: $OUT"
 }
 
 # The service as systemd sandboxes it, read from /proc; its status text from READY on.
