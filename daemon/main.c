@@ -42,6 +42,7 @@
 #define DEFAULT_MESSAGE_BYTES      (32 * 1024 * 1024)
 #define MIN_MESSAGE_BYTES          (1024 * 1024)
 #define DEFAULT_ACCESS_DIRS        "/usr/share/kvstore/access.d", "/etc/kvstore/access.d"
+#define DEFAULT_DEFAULTS_DIRS      "/usr/share/kvstore/defaults.d", "/etc/kvstore/defaults.d"
 
 typedef struct {
   gboolean session;
@@ -53,6 +54,7 @@ typedef struct {
   char *state_dir;
   char *sync;
   char **access_dirs;
+  char **defaults_dirs;
   double idle_timeout;
   guint64 max_value_size;
   guint64 max_message_size;
@@ -84,6 +86,32 @@ static char **access_dirs(const Options *options)
   static const char *const defaults[] = {DEFAULT_ACCESS_DIRS, NULL};
 
   return g_strdupv(options->access_dirs != NULL ? options->access_dirs : (char **)defaults);
+}
+
+/* The administrator's defaults' directories, in rising priority. */
+static char **defaults_dirs(const Options *options)
+{
+  static const char *const defaults[] = {DEFAULT_DEFAULTS_DIRS, NULL};
+
+  return g_strdupv(options->defaults_dirs != NULL ? options->defaults_dirs : (char **)defaults);
+}
+
+/* Gives @service the administrator's defaults and locks; FALSE when a file is bad. */
+static gboolean load_defaults(const Options *options, KvService *service)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) dirs = defaults_dirs(options);
+  KvDefaults *defaults = kv_defaults_load((const char *const *)dirs, &error);
+
+  if (defaults == NULL) {
+    kv_log(LOG_ERR, "Cannot read the defaults: %s", error->message);
+    return FALSE;
+  }
+  if (kv_defaults_n_values(defaults) + kv_defaults_n_locks(defaults) > 0)
+    kv_log(LOG_INFO, "The administrator's defaults: %u values and %u locks",
+           kv_defaults_n_values(defaults), kv_defaults_n_locks(defaults));
+  kv_service_set_defaults(service, defaults);
+  return TRUE;
 }
 
 static gboolean parse_max_value_size(const char *option_name, const char *value, gpointer data,
@@ -161,6 +189,11 @@ static gboolean parse_options(int *argc, char ***argv, Options *options)
       {"access-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->access_dirs,
        "On the system bus, read the access rules from the *.conf files of DIR instead of "
        "/usr/share/kvstore/access.d and /etc/kvstore/access.d (repeatable; later "
+       "directories override earlier ones)",
+       "DIR"},
+      {"defaults-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->defaults_dirs,
+       "Read the administrator's defaults and locks from the *.conf files of DIR instead of "
+       "/usr/share/kvstore/defaults.d and /etc/kvstore/defaults.d (repeatable; later "
        "directories override earlier ones)",
        "DIR"},
       {"etcd", 0, 0, G_OPTION_ARG_STRING, &options->etcd,
@@ -606,6 +639,8 @@ static int run(const Options *options)
   if (repository == NULL)
     return exit_status;
   service = kv_service_new(repository, options->max_value_size);
+  if (!load_defaults(options, service))
+    return EXIT_FAILURE;
   kv_service_set_history(service, history);
   kv_service_set_linearizable(service, options->etcd_linearizable_reads);
   if (options->etcd != NULL) {
@@ -697,6 +732,7 @@ int main(int argc, char **argv)
   g_free(options.state_dir);
   g_free(options.sync);
   g_strfreev(options.access_dirs);
+  g_strfreev(options.defaults_dirs);
   g_free(options.etcd);
   g_free(options.etcd_prefix);
   return status;

@@ -6,6 +6,7 @@
 #include "kv-bus.h"
 
 #include "kv-bus-commit.h"
+#include "kv-bus-defaults.h"
 #include "kv-bus-history.h"
 #include "kv-bus-leases.h"
 #include "kv-bus-properties.h"
@@ -26,6 +27,7 @@ struct _KvBus {
   KvBusHistory *history; /* ChangesSince and SubscribeSince */
   KvBusProperties *properties;
   KvBusLeases *leases; /* the lease and lock methods, expiry and departures */
+  KvBusDefaults *defaults; /* the administrator's defaults and locks */
   KvBusCallers *callers;
   char *bus_name;         /* this machine's and this bus's IDs, for bound leases */
   guint writes_in_flight; /* submitted to the service, not yet done */

@@ -23,8 +23,11 @@ static int check_write(KvBus *self, sd_bus_message *m, const char *key, GVariant
                        gboolean increment, KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
 {
   KvBusWrite write = {key, value, increment};
+  int r = kv_bus_defaults_check_writes(self->defaults, m, &key, 1, NULL, ret_error);
 
-  return kv_bus_access_check_writes(self->access, m, &write, 1, NULL, ret_plan, ret_error);
+  *ret_plan = NULL;
+  return r < 0 ? r
+               : kv_bus_access_check_writes(self->access, m, &write, 1, NULL, ret_plan, ret_error);
 }
 
 /* TOO_LARGE for a value (of @key, or of a batch) refused before it was all read. */
@@ -314,15 +317,17 @@ int kv_bus_method_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret
 static int check_changes(KvBus *self, sd_bus_message *m, GArray *changes, KvBusWritePlan **ret_plan,
                          sd_bus_error *ret_error)
 {
-  if (self->access == NULL) {
-    *ret_plan = NULL;
-    return 1;
-  }
   g_autofree KvBusWrite *writes = g_new(KvBusWrite, MAX(changes->len, 1));
+  g_autofree const char **keys = g_new(const char *, MAX(changes->len, 1));
   for (guint i = 0; i < changes->len; i++) {
     const KvChange *change = &g_array_index(changes, KvChange, i);
     writes[i] = (KvBusWrite){change->key, change->value, FALSE};
+    keys[i] = change->key;
   }
+  *ret_plan = NULL;
+  int r = kv_bus_defaults_check_writes(self->defaults, m, keys, changes->len, NULL, ret_error);
+  if (r < 0)
+    return r;
   return kv_bus_access_check_writes(self->access, m, writes, changes->len, NULL, ret_plan,
                                     ret_error);
 }
@@ -336,7 +341,12 @@ static int check_deletions(KvBus *self, sd_bus_message *m, char **keys, const ch
 
   for (gsize i = 0; i < n; i++)
     writes[i].key = keys[i];
-  return kv_bus_access_check_writes(self->access, m, writes, n, prefix, ret_plan, ret_error);
+  *ret_plan = NULL;
+  int r = kv_bus_defaults_check_writes(self->defaults, m, (const char *const *)keys, n, prefix,
+                                       ret_error);
+  return r < 0
+             ? r
+             : kv_bus_access_check_writes(self->access, m, writes, n, prefix, ret_plan, ret_error);
 }
 
 /* SetMany, and SetManyLeased with @lease. */

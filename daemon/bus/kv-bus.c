@@ -346,6 +346,12 @@ static int method_check_access(sd_bus_message *m, void *userdata, sd_bus_error *
     r = kv_bus_access_explain(self->access, m, key, &rule, &can_read, &can_write, ret_error);
   if (r < 0)
     return r;
+  const char *lock = kv_bus_defaults_lock_for(self->defaults, m, key);
+  if (lock != NULL) {
+    g_autofree char *rules = g_steal_pointer(&rule);
+    rule = g_strdup_printf("%s; locked by the administrator (%s)", rules, lock);
+    can_write = FALSE;
+  }
   return sd_bus_reply_method_return(m, "sbb", rule, can_read, can_write);
 }
 
@@ -367,6 +373,11 @@ gboolean kv_bus_reload(KvBus *self, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
 
+  if (!kv_bus_defaults_reload(self->defaults, &local_error)) {
+    kv_log(LOG_ERR, "Cannot reload the defaults, keeping the old ones: %s", local_error->message);
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return FALSE;
+  }
   /* The session bus has no access rules to read. */
   if (self->access == NULL)
     return TRUE;
@@ -511,6 +522,7 @@ void kv_bus_free(KvBus *self)
   sd_bus_slot_unref(self->slot);
   kv_bus_history_free(self->history);
   kv_bus_leases_free(self->leases);
+  kv_bus_defaults_free(self->defaults);
   g_free(self->bus_name);
   kv_bus_signals_free(self->signals);
   kv_bus_properties_free(self->properties);
@@ -550,6 +562,8 @@ int kv_bus_new(sd_bus *bus, KvService *service, KvPeerFlow *flow, KvBusCallers *
     r = kv_bus_commit_new(bus, service, access, self->signals, self->properties, &self->commit);
   if (r >= 0)
     r = sd_bus_add_object_vtable(bus, &self->slot, KV_OBJECT_PATH, KV_INTERFACE, kv_vtable, self);
+  if (r >= 0)
+    r = kv_bus_defaults_new(self, bus, &self->defaults);
   if (r < 0)
     return r;
   /* Before the leases: those that ended while kvstored was away end now, with signals. */

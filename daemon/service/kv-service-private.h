@@ -33,6 +33,7 @@ struct _KvService {
   guint64 bound_ttl_ms; /* the TTL kvstored renews for bound leases; 0: none */
   KvServiceLeasesFunc on_leases;
   gpointer on_leases_data;
+  KvDefaults *defaults; /* the administrator's defaults and locks; never NULL */
 };
 
 /* A write's plan: its changes (borrowing keys and values from the write or the plan), the

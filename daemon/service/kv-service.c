@@ -50,6 +50,7 @@ KvService *kv_service_new(KvRepository *repository, gsize max_value_size)
   self->locks = kv_locks_new();
   kv_leases_load(self->leases, repository);
   kv_locks_load(self->locks, repository);
+  self->defaults = kv_defaults_new_empty();
   return self;
 }
 
@@ -64,7 +65,30 @@ void kv_service_free(KvService *self)
   g_queue_free(self->waiting);
   kv_leases_free(self->leases);
   kv_locks_free(self->locks);
+  kv_defaults_free(self->defaults);
   g_free(self);
+}
+
+void kv_service_set_defaults(KvService *self, KvDefaults *defaults)
+{
+  kv_defaults_free(self->defaults);
+  self->defaults = defaults;
+}
+
+KvDefaults *kv_service_get_defaults(KvService *self)
+{
+  return self->defaults;
+}
+
+const char *kv_service_get_origin(KvService *self, const char *key, const char **out_file,
+                                  GError **error)
+{
+  *out_file = NULL;
+  if (!kv_service_validate_key(key, error))
+    return NULL;
+  if (kv_repository_exists(self->repository, key))
+    return "stored";
+  return kv_defaults_lookup(self->defaults, key, out_file) != NULL ? "default" : "none";
 }
 
 void kv_service_set_change_func(KvService *self, KvServiceChangeFunc func, gpointer user_data)
@@ -80,6 +104,11 @@ GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64
     return NULL;
 
   g_autoptr(GVariant) value = kv_repository_lookup(self->repository, key, out_revision);
+  if (value == NULL && (value = kv_defaults_lookup(self->defaults, key, NULL)) != NULL) {
+    g_variant_ref(value);
+    if (out_revision != NULL)
+      *out_revision = 0;
+  }
   if (value == NULL) {
     g_set_error(error, KV_ERROR, KV_ERROR_NOT_FOUND, "Key '%s' not found", key);
     return NULL;
@@ -109,6 +138,8 @@ KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_
         (filter != NULL && !filter->admits(keys[i], filter->data)))
       continue;
     g_autoptr(GVariant) value = kv_repository_peek(self->repository, keys[i]);
+    if (value == NULL && (value = kv_defaults_lookup(self->defaults, keys[i], NULL)) != NULL)
+      g_variant_ref(value);
     if (value == NULL || kv_page_add(page, keys[i], value, error))
       continue;
     if (page->full)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "kv-defaults.h"
 #include "kv-history.h"
 #include "kv-leases.h"
 #include "kv-locks.h"
@@ -34,17 +35,31 @@ KvService *kv_service_new(KvRepository *repository, gsize max_value_size);
 /* Frees the service, not its repository. */
 void kv_service_free(KvService *self);
 
+/* Takes @defaults (kv-defaults.h) as the administrator's defaults and locks, in place of
+ * those before (none at first). */
+void kv_service_set_defaults(KvService *self, KvDefaults *defaults);
+
+/* The administrator's defaults and locks (borrowed). */
+KvDefaults *kv_service_get_defaults(KvService *self);
+
+/* Where the value a read of @key returns comes from: "stored", "default" (with the file
+ * in @out_file) or "none"; NULL with INVALID_KEY. */
+const char *kv_service_get_origin(KvService *self, const char *key, const char **out_file,
+                                  GError **error);
+
 /* Sets the one observer of changes (NULL for none). */
 void kv_service_set_change_func(KvService *self, KvServiceChangeFunc func, gpointer user_data);
 
-/* Returns a new reference to the value of @key, or NULL with NOT_FOUND or INVALID_KEY. */
+/* Returns a new reference to the value of @key (stored, else its default), or NULL with
+ * NOT_FOUND or INVALID_KEY. */
 GVariant *kv_service_get(KvService *self, const char *key, GError **error);
 
-/* kv_service_get() that also gives the revision of the key's last change. */
+/* kv_service_get() that also gives the revision of the key's last change (0 for a
+ * default). */
 GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64 *out_revision,
                                        GError **error);
 
-/* The values of those @keys that exist (and that @filter, if not NULL, admits), each once,
+/* The values (stored, else default) of those @keys that have one (and that @filter, if not NULL, admits), each once,
  * in the order first named, as a page whose a{sv} fits @max_bytes on the wire; INVALID_KEY
  * for a bad key, TOO_LARGE when the call names more than KV_BATCH_MAX_KEYS keys or the
  * values do not fit. The page's values may be the repository's own bytes

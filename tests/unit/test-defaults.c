@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The administrator's defaults and locks (kv-defaults.c) and how reads use them
+ * (kv-service.c), without a bus: layering of directories, masking, bad files, lookups,
+ * locks on keys and prefixes. */
+#include "kv-defaults.h"
+#include "kv-error.h"
+#include "kv-memory-repository.h"
+#include "kv-service.h"
+
+#include <glib/gstdio.h>
+
+typedef struct {
+  char *root;
+  char *low, *high; /* /usr/share/…/defaults.d and /etc/…/defaults.d */
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer data)
+{
+  f->root = g_dir_make_tmp("kv-defaults-XXXXXX", NULL);
+  f->low = g_build_filename(f->root, "low", NULL);
+  f->high = g_build_filename(f->root, "high", NULL);
+  g_mkdir(f->low, 0755);
+  g_mkdir(f->high, 0755);
+}
+
+static void remove_all(const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *child = g_build_filename(path, name, NULL);
+    if (g_file_test(child, G_FILE_TEST_IS_DIR))
+      remove_all(child);
+    else
+      g_unlink(child);
+  }
+  g_rmdir(path);
+}
+
+static void teardown(Fixture *f, gconstpointer data)
+{
+  remove_all(f->root);
+  g_free(f->root);
+  g_free(f->low);
+  g_free(f->high);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+  g_autofree char *path = g_build_filename(dir, name, NULL);
+
+  g_assert_true(g_file_set_contents(path, text, -1, NULL));
+}
+
+static KvDefaults *load(Fixture *f, GError **error)
+{
+  const char *dirs[] = {f->low, f->high, NULL};
+
+  return kv_defaults_load(dirs, error);
+}
+
+static KvDefaults *load_ok(Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  KvDefaults *defaults = load(f, &error);
+
+  g_assert_no_error(error);
+  return defaults;
+}
+
+static void assert_default(KvDefaults *defaults, const char *key, const char *text,
+                           const char *file_suffix)
+{
+  const char *file;
+  GVariant *value = kv_defaults_lookup(defaults, key, &file);
+
+  if (text == NULL) {
+    g_assert_null(value);
+    return;
+  }
+  g_assert_nonnull(value);
+  g_autofree char *printed = g_variant_print(value, TRUE);
+  g_assert_cmpstr(printed, ==, text);
+  g_assert_true(g_str_has_suffix(file, file_suffix));
+}
+
+/* Groups are prefixes, their keys the keys under them; a later file wins; a file in the
+ * higher directory masks the lower one of its name whole. */
+static void test_layers(Fixture *f, gconstpointer data)
+{
+  write_file(f->low, "10-vendor.conf",
+             "[org/app]\ncolor='blue'\nsize=uint32 3\n[/org/app/window/]\nmaximized=true\n");
+  write_file(f->low, "20-distro.conf", "[org/app]\ncolor='green'\n");
+  write_file(f->high, "20-distro.conf", "[org/app]\nfont='Sans'\n");
+  write_file(f->high, "90-site.conf", "[org/app]\nsize=uint32 5\n");
+  write_file(f->high, "notes.txt", "[org/app]\ncolor='red'\n");
+  g_autoptr(KvDefaults) defaults = load_ok(f);
+
+  assert_default(defaults, "org/app/color", "'blue'", "low/10-vendor.conf");
+  assert_default(defaults, "org/app/font", "'Sans'", "high/20-distro.conf");
+  assert_default(defaults, "org/app/size", "uint32 5", "high/90-site.conf");
+  assert_default(defaults, "org/app/window/maximized", "true", "low/10-vendor.conf");
+  assert_default(defaults, "org/app/missing", NULL, NULL);
+  g_assert_cmpuint(kv_defaults_n_values(defaults), ==, 4);
+
+  g_autoptr(GVariant) listed = g_variant_ref_sink(kv_defaults_list(defaults, "org/app/"));
+  g_autofree char *printed = g_variant_print(listed, FALSE);
+  g_assert_cmpstr(
+      printed, ==,
+      "{'org/app/color': <'blue'>, 'org/app/font': <'Sans'>, 'org/app/size': <uint32 5>, "
+      "'org/app/window/maximized': <true>}");
+}
+
+static void test_locks(Fixture *f, gconstpointer data)
+{
+  write_file(f->high, "50-locks.conf", "[.kvstore/locks]\nkeys=org/app/color;org/lockdown/\n");
+  g_autoptr(KvDefaults) defaults = load_ok(f);
+
+  g_assert_cmpuint(kv_defaults_n_locks(defaults), ==, 2);
+  g_assert_nonnull(kv_defaults_lock_of(defaults, "org/app/color"));
+  g_assert_null(kv_defaults_lock_of(defaults, "org/app/colors"));
+  g_assert_null(kv_defaults_lock_of(defaults, "org/app/col"));
+  g_assert_nonnull(kv_defaults_lock_of(defaults, "org/lockdown/usb"));
+  g_assert_null(kv_defaults_lock_of(defaults, "org/lockdownx"));
+  g_assert_true(
+      g_str_has_suffix(kv_defaults_lock_of(defaults, "org/lockdown/a/b"), "high/50-locks.conf"));
+  /* A DeletePrefix reaches a lock under it, or one that covers it. */
+  g_assert_nonnull(kv_defaults_lock_within(defaults, "org/"));
+  g_assert_nonnull(kv_defaults_lock_within(defaults, "org/lockdown/usb/"));
+  g_assert_null(kv_defaults_lock_within(defaults, "org/other/"));
+}
+
+/* Each bad file is refused with its name and what is wrong, not half read. */
+static void test_bad_files(Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *text;
+    const char *says;
+  } cases[] = {
+      {"[org/app]\ncolor=blue\n", "is not a value in GVariant text"},
+      {"[org/app\ncolor='blue'\n", "bad.conf"},
+      {"[.kvstore/locks]\nkey=org/app\n", "the locks are listed in keys="},
+      {"[.kvstore]\nlease/1=1\n", "keys under .kvstore/ are kvstored's own"},
+      {"[org/app]\nnothing=@ms nothing\n", "D-Bus carries no value of type ms"},
+      {"[org/app]\nhandle=@h 0\n", "org/app/handle"},
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(GError) error = NULL;
+    write_file(f->high, "bad.conf", cases[i].text);
+    g_autoptr(KvDefaults) defaults = load(f, &error);
+    g_assert_null(defaults);
+    g_assert_nonnull(error);
+    if (g_strstr_len(error->message, -1, cases[i].says) == NULL)
+      g_error("case %zu: '%s' does not say '%s'", i, error->message, cases[i].says);
+    g_assert_nonnull(g_strstr_len(error->message, -1, "bad.conf"));
+  }
+}
+
+static void test_missing_dirs(Fixture *f, gconstpointer data)
+{
+  const char *dirs[] = {"/nonexistent/kvstore/defaults.d", NULL};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KvDefaults) defaults = kv_defaults_load(dirs, &error);
+
+  g_assert_no_error(error);
+  g_assert_cmpuint(kv_defaults_n_values(defaults), ==, 0);
+}
+
+static void test_equal(Fixture *f, gconstpointer data)
+{
+  write_file(f->low, "a.conf", "[k]\na=1\n[.kvstore/locks]\nkeys=k/a\n");
+  g_autoptr(KvDefaults) one = load_ok(f);
+  g_autoptr(KvDefaults) two = load_ok(f);
+  g_assert_true(kv_defaults_equal(one, two));
+
+  write_file(f->low, "a.conf", "[k]\na=2\n[.kvstore/locks]\nkeys=k/a\n");
+  g_autoptr(KvDefaults) other_value = load_ok(f);
+  g_assert_false(kv_defaults_equal(one, other_value));
+  write_file(f->low, "a.conf", "[k]\na=1\n");
+  g_autoptr(KvDefaults) no_lock = load_ok(f);
+  g_assert_false(kv_defaults_equal(one, no_lock));
+}
+
+/* Reads fall back to the defaults, at revision 0; a stored value wins; deleting it
+ * returns the key to its default; GetMany mixes both. */
+static void test_service_reads(Fixture *f, gconstpointer data)
+{
+  write_file(f->low, "a.conf", "[app]\ncolor='blue'\nsize=3\n");
+  g_autoptr(KvRepository) repository = kv_memory_repository_new();
+  g_autoptr(KvService) service = kv_service_new(repository, KV_DEFAULT_MAX_VALUE_SIZE);
+  g_autoptr(GError) error = NULL;
+  guint64 revision = 99;
+  const char *file;
+
+  kv_service_set_defaults(service, load_ok(f));
+  g_autoptr(GVariant) blue = kv_service_get_with_revision(service, "app/color", &revision, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(g_variant_get_string(blue, NULL), ==, "blue");
+  g_assert_cmpuint(revision, ==, 0);
+  g_assert_cmpstr(kv_service_get_origin(service, "app/color", &file, &error), ==, "default");
+  g_assert_true(g_str_has_suffix(file, "a.conf"));
+  g_assert_cmpstr(kv_service_get_origin(service, "app/none", &file, &error), ==, "none");
+  g_assert_null(file);
+  g_assert_null(kv_service_get_origin(service, "", &file, &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_INVALID_KEY);
+  g_clear_error(&error);
+
+  g_assert_true(kv_service_set(service, "app/color", g_variant_new_string("red"), &error));
+  g_assert_true(kv_service_commit(service, &error));
+  g_autoptr(GVariant) red = kv_service_get(service, "app/color", &error);
+  g_assert_cmpstr(g_variant_get_string(red, NULL), ==, "red");
+  g_assert_cmpstr(kv_service_get_origin(service, "app/color", &file, &error), ==, "stored");
+
+  const char *keys[] = {"app/color", "app/size", "app/none", NULL};
+  g_autoptr(KvPage) page = kv_service_get_many(service, keys, G_MAXSIZE, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(page->keys->len, ==, 2);
+  g_assert_cmpstr(g_ptr_array_index(page->keys, 0), ==, "app/color");
+  g_assert_cmpstr(g_variant_get_string(g_ptr_array_index(page->values, 0), NULL), ==, "red");
+  g_assert_cmpstr(g_ptr_array_index(page->keys, 1), ==, "app/size");
+  g_assert_cmpint(g_variant_get_int32(g_ptr_array_index(page->values, 1)), ==, 3);
+
+  gboolean existed;
+  g_assert_true(kv_service_delete(service, "app/color", &existed, &error));
+  g_assert_true(kv_service_commit(service, &error));
+  g_autoptr(GVariant) back = kv_service_get(service, "app/color", &error);
+  g_assert_cmpstr(g_variant_get_string(back, NULL), ==, "blue");
+  g_assert_null(kv_service_get(service, "app/none", &error));
+  g_assert_error(error, KV_ERROR, KV_ERROR_NOT_FOUND);
+}
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define ADD(name, func) g_test_add("/defaults/" name, Fixture, NULL, setup, func, teardown)
+  ADD("layers", test_layers);
+  ADD("locks", test_locks);
+  ADD("bad-files", test_bad_files);
+  ADD("missing-dirs", test_missing_dirs);
+  ADD("equal", test_equal);
+  ADD("service-reads", test_service_reads);
+#undef ADD
+  return g_test_run();
+}
