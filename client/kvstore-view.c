@@ -15,12 +15,13 @@ struct _KvStoreView {
   KvStoreClient *client;
   GDBusConnection *connection;
   char *prefix;
-  GHashTable *values; /* key -> GVariant */
+  GHashTable *values;   /* key -> GVariant, as stored */
+  GHashTable *defaults; /* key -> GVariant, the administrator's (GetDefaults) */
   /* Where the view is: every change up to @revision, and at @revision up to @key ("" for
    * all of it), is applied. A change at or before it came twice and is skipped. */
   guint64 revision;
   char *key;
-  guint changes_id, lost_id, owner_id;
+  guint changes_id, lost_id, defaults_id, owner_id;
   char *owner; /* kvstored's unique name when last seen */
 };
 
@@ -38,7 +39,9 @@ static void kv_store_view_dispose(GObject *object)
       g_dbus_connection_signal_unsubscribe(self->connection, self->changes_id);
     if (self->lost_id != 0)
       g_dbus_connection_signal_unsubscribe(self->connection, self->lost_id);
-    self->changes_id = self->lost_id = 0;
+    if (self->defaults_id != 0)
+      g_dbus_connection_signal_unsubscribe(self->connection, self->defaults_id);
+    self->changes_id = self->lost_id = self->defaults_id = 0;
   }
   if (self->owner_id != 0)
     g_bus_unwatch_name(self->owner_id);
@@ -53,6 +56,7 @@ static void kv_store_view_finalize(GObject *object)
   KvStoreView *self = KV_STORE_VIEW(object);
 
   g_hash_table_unref(self->values);
+  g_hash_table_unref(self->defaults);
   g_free(self->prefix);
   g_free(self->key);
   g_free(self->owner);
@@ -67,7 +71,8 @@ static void kv_store_view_class_init(KvStoreViewClass *klass)
    * KvStoreView::changed:
    * @view: the view
    * @key: the key whose value changed
-   * @value: (nullable): its new value, or %NULL when it was deleted
+   * @value: (nullable): its new value (stored, else its default), or %NULL when it has
+   *   none
    * @revision: the revision of the change
    *
    * A key under the view's prefix has a new value, one that differs from the one before.
@@ -82,24 +87,99 @@ static void kv_store_view_init(KvStoreView *self)
   self->values =
       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
   self->key = g_strdup("");
+  self->defaults =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
 }
 
-/* Sets @key to @value (NULL: deleted) in the view, telling a real change if @tell. */
+/* What a read of @key returns: its stored value, else its default; NULL: none. */
+static GVariant *effective(KvStoreView *self, const char *key)
+{
+  GVariant *value = g_hash_table_lookup(self->values, key);
+
+  return value != NULL ? value : g_hash_table_lookup(self->defaults, key);
+}
+
+static gboolean same(GVariant *a, GVariant *b)
+{
+  return a == b || (a != NULL && b != NULL && g_variant_equal(a, b));
+}
+
+/* Tells @key's new value if it differs from @before (a reference, taken). */
+static void tell_if_changed(KvStoreView *self, const char *key, GVariant *before, guint64 revision)
+{
+  g_autoptr(GVariant) old = before;
+  GVariant *now = effective(self, key);
+
+  if (!same(old, now))
+    g_signal_emit(self, signals[SIGNAL_CHANGED], 0, key, now, revision);
+}
+
+static GVariant *ref_or_null(GVariant *value)
+{
+  return value != NULL ? g_variant_ref(value) : NULL;
+}
+
+/* Sets @key to @value (NULL: deleted) in the view, telling a real change if @tell: a
+ * deleted key with a default changes only if its default differs. */
 static void apply(KvStoreView *self, const char *key, GVariant *value, guint64 revision,
                   gboolean tell)
 {
-  GVariant *old = g_hash_table_lookup(self->values, key);
+  GVariant *before = ref_or_null(effective(self, key));
 
-  if (old == NULL && value == NULL)
-    return;
-  if (old != NULL && value != NULL && g_variant_equal(old, value))
-    return;
   if (value != NULL)
     g_hash_table_replace(self->values, g_strdup(key), g_variant_ref(value));
   else
     g_hash_table_remove(self->values, key);
   if (tell)
-    g_signal_emit(self, signals[SIGNAL_CHANGED], 0, key, value, revision);
+    tell_if_changed(self, key, before, revision);
+  else if (before != NULL)
+    g_variant_unref(before);
+}
+
+/* Reads the administrator's defaults under the prefix again, telling the keys whose value
+ * they change if @tell. A kvstored without them (UnknownMethod) has none. */
+static gboolean read_defaults(KvStoreView *self, gboolean tell, GCancellable *cancellable,
+                              GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GVariant) reply =
+      g_dbus_connection_call_sync(self->connection, BUS_NAME, OBJECT_PATH, INTERFACE, "GetDefaults",
+                                  g_variant_new("(s)", self->prefix), G_VARIANT_TYPE("(a{sv})"),
+                                  G_DBUS_CALL_FLAGS_NONE, -1, cancellable, &local_error);
+
+  if (reply == NULL && !g_error_matches(local_error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD)) {
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return FALSE;
+  }
+  GHashTable *old = self->defaults;
+  self->defaults =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
+  if (reply != NULL) {
+    g_autoptr(GVariant) entries = g_variant_get_child_value(reply, 0);
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+    g_variant_iter_init(&iter, entries);
+    while (g_variant_iter_next(&iter, "{&sv}", &key, &value))
+      g_hash_table_replace(self->defaults, g_strdup(key), value);
+  }
+  g_autoptr(GHashTable) keys = g_hash_table_new(g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  gpointer key;
+  g_hash_table_iter_init(&iter, old);
+  while (g_hash_table_iter_next(&iter, &key, NULL))
+    g_hash_table_add(keys, key);
+  g_hash_table_iter_init(&iter, self->defaults);
+  while (g_hash_table_iter_next(&iter, &key, NULL))
+    g_hash_table_add(keys, key);
+  g_hash_table_iter_init(&iter, keys);
+  while (tell && g_hash_table_iter_next(&iter, &key, NULL)) {
+    if (g_hash_table_contains(self->values, key))
+      continue;
+    tell_if_changed(self, key, ref_or_null(g_hash_table_lookup(old, key)), self->revision);
+  }
+  g_hash_table_unref(old);
+  return TRUE;
 }
 
 /* Applies one change of the history unless the view has it already, and moves past it. */
@@ -274,6 +354,17 @@ static void resume(KvStoreView *self)
     g_warning("kvstore view of '%s': cannot follow the store: %s", self->prefix, error->message);
 }
 
+static void on_defaults_changed(GDBusConnection *connection, const char *sender, const char *path,
+                                const char *interface, const char *member, GVariant *parameters,
+                                gpointer user_data)
+{
+  KvStoreView *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!read_defaults(self, TRUE, NULL, &error))
+    g_warning("kvstore view of '%s': cannot read the defaults: %s", self->prefix, error->message);
+}
+
 static void on_lost(GDBusConnection *connection, const char *sender, const char *path,
                     const char *interface, const char *member, GVariant *parameters,
                     gpointer user_data)
@@ -290,8 +381,11 @@ static void on_owner(GDBusConnection *connection, const char *name, const char *
   /* A kvstored started again (after an idle exit, say) has no subscription of ours. */
   g_free(self->owner);
   self->owner = g_strdup(owner);
-  if (again)
-    resume(self);
+  if (!again)
+    return;
+  /* Its defaults may have changed while it was away. */
+  on_defaults_changed(connection, NULL, NULL, NULL, NULL, NULL, self);
+  resume(self);
 }
 
 KvStoreView *kv_store_view_new_sync(KvStoreClient *client, const char *prefix,
@@ -304,7 +398,7 @@ KvStoreView *kv_store_view_new_sync(KvStoreClient *client, const char *prefix,
   self->client = g_object_ref(client);
   self->connection = g_object_ref(kv_store_client_get_connection(client));
   self->prefix = g_strdup(prefix);
-  if (!fill(self, FALSE, cancellable, error))
+  if (!read_defaults(self, FALSE, cancellable, error) || !fill(self, FALSE, cancellable, error))
     return NULL;
   /* Signals first, so that none between the subscription and its answer is missed. */
   self->changes_id = g_dbus_connection_signal_subscribe(
@@ -313,6 +407,9 @@ KvStoreView *kv_store_view_new_sync(KvStoreClient *client, const char *prefix,
   self->lost_id = g_dbus_connection_signal_subscribe(self->connection, BUS_NAME, INTERFACE,
                                                      "SubscriptionLost", OBJECT_PATH, NULL,
                                                      G_DBUS_SIGNAL_FLAGS_NONE, on_lost, self, NULL);
+  self->defaults_id = g_dbus_connection_signal_subscribe(
+      self->connection, BUS_NAME, INTERFACE, "DefaultsChanged", OBJECT_PATH, NULL,
+      G_DBUS_SIGNAL_FLAGS_NONE, on_defaults_changed, self, NULL);
   if (!subscribe(self, cancellable, error) || !pull(self, FALSE, cancellable, error))
     return NULL;
   self->owner_id = g_bus_watch_name_on_connection(
@@ -323,9 +420,7 @@ KvStoreView *kv_store_view_new_sync(KvStoreClient *client, const char *prefix,
 GVariant *kv_store_view_lookup(KvStoreView *self, const char *key)
 {
   g_return_val_if_fail(KV_IS_STORE_VIEW(self), NULL);
-  GVariant *value = g_hash_table_lookup(self->values, key);
-
-  return value != NULL ? g_variant_ref(value) : NULL;
+  return ref_or_null(effective(self, key));
 }
 
 guint64 kv_store_view_get_revision(KvStoreView *self)

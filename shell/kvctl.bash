@@ -19,7 +19,7 @@ _kvctl()
     _init_completion || return
 
     local commands="get set set-many cas exists del incr keys dump load watch changes
-        lease lock revision access ping help"
+        lease lock revision access origin ping help"
     local global_options="--system --user --session --address --timeout --help --version"
     local types="string bool byte int16 uint16 int32 uint32 int64 uint64 double objectpath
         signature"
@@ -108,7 +108,7 @@ _kvctl()
     done
 
     case $command in
-        get | exists | access | watch | changes | keys | dump | del)
+        get | exists | access | origin | watch | changes | keys | dump | del)
             _kvctl_keys "$cur" "${bus[@]}"
             ;;
         set | cas | incr)

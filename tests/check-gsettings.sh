@@ -26,12 +26,22 @@ cat >"$work/schemas/org.example.Test.gschema.xml" <<'SCHEMA'
   <schema id="org.example.Test" path="/org/example/test/">
     <key name="greeting" type="s"><default>'hello'</default></key>
     <key name="count" type="i"><default>0</default></key>
+    <key name="theme" type="s"><default>'light'</default></key>
+    <key name="locked" type="i"><default>0</default></key>
   </schema>
 </schemalist>
 SCHEMA
 glib-compile-schemas "$work/schemas" || exit 1
+# The administrator's defaults: a vendor's, masked by the site's file of the same name,
+# and a lock.
+mkdir -p "$work/usr" "$work/etc"
+printf "[gsettings/org/example/test]\ntheme='vendor-dark'\nlocked=1\n" >"$work/usr/10-defaults.conf"
+printf "[gsettings/org/example/test]\ntheme='site-dark'\nlocked=42\n" >"$work/etc/10-defaults.conf"
+printf "[.kvstore/locks]\nkeys=gsettings/org/example/test/locked\n" >"$work/etc/50-locks.conf"
 # A store on disk, which outlives a kvstored killed below.
-dbus-update-activation-environment KV_TEST_STATE_DIR="$work/state" || exit 1
+dbus-update-activation-environment KV_TEST_STATE_DIR="$work/state" \
+  KV_TEST_DAEMON_ARGS="$KV_TEST_DAEMON_ARGS --defaults-dir $work/usr --defaults-dir $work/etc" ||
+  exit 1
 export GSETTINGS_SCHEMA_DIR="$work/schemas" GIO_EXTRA_MODULES="$1" GSETTINGS_BACKEND=kvstore
 
 check default "$(gsettings get org.example.Test greeting)" "'hello'"
@@ -40,10 +50,34 @@ check set "$(gsettings get org.example.Test greeting)" "'hi'"
 check stored "$("$kvctl" get gsettings/org/example/test/greeting)" "hi"
 gsettings set org.example.Test count 5
 check list "$(gsettings list-recursively org.example.Test | tr '\n' ';')" \
-  "org.example.Test count 5;org.example.Test greeting 'hi';"
+  "org.example.Test count 5;org.example.Test greeting 'hi';org.example.Test locked 42;org.example.Test theme 'site-dark';"
 gsettings reset org.example.Test greeting
 check reset "$(gsettings get org.example.Test greeting)" "'hello'"
 check deleted "$("$kvctl" exists gsettings/org/example/test/greeting)" "false"
+
+# The administrator's default comes before the schema's; a value stored wins; a reset
+# returns to the administrator's default, which kvctl names.
+check admin-default "$(gsettings get org.example.Test theme)" "'site-dark'"
+check origin-default "$("$kvctl" origin gsettings/org/example/test/theme)" \
+  "default $work/etc/10-defaults.conf"
+gsettings set org.example.Test theme "'mine'"
+check stored-wins "$(gsettings get org.example.Test theme)" "'mine'"
+check origin-stored "$("$kvctl" origin gsettings/org/example/test/theme)" "stored"
+gsettings reset org.example.Test theme
+check reset-to-admin "$(gsettings get org.example.Test theme)" "'site-dark'"
+check origin-none "$("$kvctl" origin gsettings/org/example/test/nothing)" "none"
+
+# A locked key is not writable; a write is refused and taken back.
+check writable "$(gsettings writable org.example.Test theme)" "true"
+check locked-writable "$(gsettings writable org.example.Test locked)" "false"
+gsettings set org.example.Test locked 7 2>"$work/locked"
+check locked-kept "$(gsettings get org.example.Test locked)" "42"
+grep -q "locked by the administrator ($work/etc/50-locks.conf)" "$work/locked" || {
+  echo "locked: no warning: $(cat "$work/locked")" >&2
+  status=1
+}
+"$kvctl" set --type int32 gsettings/org/example/test/locked 7 2>/dev/null
+check kvctl-locked "$?" "3"
 
 # A running monitor sees another process's writes: kvctl's, and another gsettings'.
 gsettings monitor org.example.Test >"$work/monitor" 2>&1 &
@@ -57,6 +91,20 @@ while [ "$(wc -l <"$work/monitor")" -lt 2 ] && [ "$tries" -gt 0 ]; do
   tries=$((tries - 1))
 done
 check monitor "$(sort "$work/monitor" | tr '\n' ';')" "count: 9;greeting: 'from another';"
+
+# The site changes its default and kvstored reads it again (SIGHUP): the monitor hears.
+printf "[gsettings/org/example/test]\ntheme='site-blue'\nlocked=42\n" >"$work/etc/10-defaults.conf"
+"$kvctl" reload || status=1
+tries=50
+until grep -q "theme: 'site-blue'" "$work/monitor" || [ "$tries" -eq 0 ]; do
+  sleep 0.1
+  tries=$((tries - 1))
+done
+check reloaded-default "$(gsettings get org.example.Test theme)" "'site-blue'"
+grep -q "theme: 'site-blue'" "$work/monitor" || {
+  echo "reload: the monitor did not hear: $(cat "$work/monitor")" >&2
+  status=1
+}
 
 # Refused (over kvstored's 1 KiB): the value stays what the store holds, and it says why.
 big=$(head -c 2000 /dev/zero | tr '\0' x)

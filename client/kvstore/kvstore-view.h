@@ -12,8 +12,10 @@ G_BEGIN_DECLS
  * store, then kept current by a subscription that resumes from the revision the copy
  * holds (SubscribeSince), so that no change is missed nor applied twice, also when
  * kvstored restarts or drops the subscription. Lookups see the store as it was at
- * kv_store_view_get_revision(). The #KvStoreView::changed signal tells each key whose
- * value really changed, from the main context the view was made in.
+ * kv_store_view_get_revision(). A key with no value stored reads as the administrator's
+ * default, if it has one. The #KvStoreView::changed signal tells each key whose value
+ * really changed (deleting a key back to an equal default is no change), from the main
+ * context the view was made in.
  */
 #define KV_TYPE_STORE_VIEW (kv_store_view_get_type())
 G_DECLARE_FINAL_TYPE(KvStoreView, kv_store_view, KV, STORE_VIEW, GObject)
@@ -37,7 +39,8 @@ KvStoreView *kv_store_view_new_sync(KvStoreClient *client, const char *prefix,
  * @self: a #KvStoreView
  * @key: a key under the view's prefix
  *
- * Returns: (transfer full) (nullable): the value of @key, or %NULL when it is not stored
+ * Returns: (transfer full) (nullable): the value of @key: stored, else the
+ *   administrator's default (GetDefaults); %NULL when it has neither
  */
 GVariant *kv_store_view_lookup(KvStoreView *self, const char *key);
 
@@ -53,7 +56,7 @@ guint64 kv_store_view_get_revision(KvStoreView *self);
  * kv_store_view_list_keys:
  * @self: a #KvStoreView
  *
- * Returns: (transfer full): the keys the view holds, sorted bytewise
+ * Returns: (transfer full): the keys the view holds a stored value of, sorted bytewise
  */
 GStrv kv_store_view_list_keys(KvStoreView *self);
 

@@ -139,7 +139,6 @@ static gboolean load_values(KvDefaults *self, GKeyFile *keyfile, const char *gro
                   "%s: [%s] %s is not a value in GVariant text: %s", file, group, names[i], why);
       return FALSE;
     }
-    g_variant_ref_sink(value);
     g_autoptr(GError) value_error = NULL;
     const char *type = g_variant_get_type_string(value);
     if (strchr(type, 'm') != NULL || strstr(type, "()") != NULL) {

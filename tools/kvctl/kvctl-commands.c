@@ -188,6 +188,14 @@ static const KvctlCommand commands[] = {
      "Example:\n"
      "  kvctl --system access users/1000/theme\n",
      TRUE, kvctl_command_access},
+    {"origin", "[--] KEY", "Print where KEY's value comes from: stored, default FILE, none",
+     "Prints 'stored' when a value of KEY is stored; 'default' and the file when a read\n"
+     "returns the administrator's default (defaults.d); 'none' when it has neither. A lock\n"
+     "on KEY shows in 'kvctl access'.\n"
+     "\n"
+     "Example:\n"
+     "  kvctl origin gsettings/org/gnome/desktop/interface/clock-format\n",
+     TRUE, kvctl_command_origin},
     {"ping", "", "Check that kvstored answers", "Prints pong.\n", TRUE, kvctl_command_ping},
     {"reload", "", "Make kvstored read its access rules again (root)",
      "Asks kvstored to read its access rules again, as SIGHUP does, and waits for the\n"

@@ -244,6 +244,27 @@ int kvctl_command_access(Kvctl *kvctl, int argc, char **argv)
   return KVCTL_EXIT_OK;
 }
 
+int kvctl_command_origin(Kvctl *kvctl, int argc, char **argv)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  const char *origin, *file;
+  int status;
+
+  if (!kvctl_parse_arguments(kvctl, &argc, &argv, NULL, 1, 1, "one KEY", &status))
+    return status;
+  status = kvctl_call_with_key(kvctl, "GetOrigin", argv[1], &reply);
+  if (status != KVCTL_EXIT_OK)
+    return status;
+  int r = sd_bus_message_read(reply, "ss", &origin, &file);
+  if (r < 0)
+    return kvctl_read_failure(r);
+  if (file[0] != '\0')
+    printf("%s %s\n", origin, file);
+  else
+    printf("%s\n", origin);
+  return KVCTL_EXIT_OK;
+}
+
 int kvctl_command_ping(Kvctl *kvctl, int argc, char **argv)
 {
   g_autoptr(sd_bus_message) message = NULL;

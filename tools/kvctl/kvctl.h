@@ -101,6 +101,7 @@ int kvctl_command_keys(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_dump(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_revision(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_access(Kvctl *kvctl, int argc, char **argv);
+int kvctl_command_origin(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_ping(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_reload(Kvctl *kvctl, int argc, char **argv);
 int kvctl_command_watch(Kvctl *kvctl, int argc, char **argv);
