@@ -26,7 +26,7 @@ struct _KvBus {
   KvBusSignals *signals;
   KvBusHistory *history; /* ChangesSince and SubscribeSince */
   KvBusProperties *properties;
-  KvBusLeases *leases; /* the lease and lock methods, expiry and departures */
+  KvBusLeases *leases;     /* the lease and lock methods, expiry and departures */
   KvBusDefaults *defaults; /* the administrator's defaults and locks */
   KvBusCallers *callers;
   char *bus_name;         /* this machine's and this bus's IDs, for bound leases */

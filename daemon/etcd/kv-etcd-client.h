@@ -15,8 +15,8 @@ typedef struct _KvEtcdClient KvEtcdClient;
 
 /* The answer to a request: its body, or @error (G_IO_ERROR_TIMED_OUT past the timeout,
  * G_IO_ERROR_CONNECTION_REFUSED when no endpoint took the connection, or none was made in
- * time, so that the request never left, G_IO_ERROR_HOST_UNREACHABLE when a connection broke, G_IO_ERROR_FAILED for an
- * HTTP error, with etcd's message). */
+ * time, so that the request never left, G_IO_ERROR_HOST_UNREACHABLE when a connection broke,
+ * G_IO_ERROR_FAILED for an HTTP error, with etcd's message). */
 typedef void (*KvEtcdResponseFunc)(const char *body, gsize length, const GError *error,
                                    gpointer user_data);
 

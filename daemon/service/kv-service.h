@@ -59,9 +59,9 @@ GVariant *kv_service_get(KvService *self, const char *key, GError **error);
 GVariant *kv_service_get_with_revision(KvService *self, const char *key, guint64 *out_revision,
                                        GError **error);
 
-/* The values (stored, else default) of those @keys that have one (and that @filter, if not NULL, admits), each once,
- * in the order first named, as a page whose a{sv} fits @max_bytes on the wire; INVALID_KEY
- * for a bad key, TOO_LARGE when the call names more than KV_BATCH_MAX_KEYS keys or the
+/* The values (stored, else default) of those @keys that have one (and that @filter, if not NULL,
+ * admits), each once, in the order first named, as a page whose a{sv} fits @max_bytes on the wire;
+ * INVALID_KEY for a bad key, TOO_LARGE when the call names more than KV_BATCH_MAX_KEYS keys or the
  * values do not fit. The page's values may be the repository's own bytes
  * (kv_repository_peek()): free it before the store next changes. */
 KvPage *kv_service_get_many(KvService *self, const char *const *keys, gsize max_bytes,
