@@ -3,8 +3,9 @@
 # The GSettings backend "kvstore" through the real gsettings tool and a compiled test
 # schema, on a private bus whose kvstored (--max-value-size 1K) is activated: get, set,
 # reset and list-recursively; a monitor told of another process's writes; a refused write
-# taken back; a delayed apply (Python, GSettings.delay) as one revision; kvstored killed
-# and activated again under a running app.
+# taken back; a delayed apply (Python, GSettings.delay) as one revision; one change
+# signal per write; the administrator's defaults and locks, reloaded; kvstored killed and
+# activated again under a running app.
 #   check-gsettings.sh MODULE_DIR KVCTL
 set -u
 work=$(mktemp -d)
@@ -129,6 +130,23 @@ Gio.Settings.sync()
 check one-revision "$("$kvctl" revision)" "$((before + 1))"
 check applied "$(gsettings get org.example.Test count) $(gsettings get org.example.Test greeting)" \
   "3 'applied'"
+
+# Twenty writes of one key in a row: the program hears of each once, when it makes it,
+# and not again when each comes back from the store (GNOME/dconf#2); then it reads the last.
+check echoes "$(/usr/bin/python3 -c "
+from gi.repository import Gio, GLib
+s = Gio.Settings.new('org.example.Test')
+heard = []
+s.connect('changed::count', lambda settings, key: heard.append(settings.get_int(key)))
+for i in range(1, 21):
+    s.set_int('count', i)
+Gio.Settings.sync()
+context = GLib.MainContext.default()
+end = GLib.get_monotonic_time() + 500000
+while GLib.get_monotonic_time() < end:
+    context.iteration(False)
+print(len(heard), heard[-1], s.get_int('count'))
+")" "20 20 20"
 
 # kvstored killed under a running app, and activated again by the next call: the app hears
 # of the changes after it, and its own writes go on.

@@ -5,7 +5,10 @@
  * and "y" is "gsettings/org/gnome/x/y". Reads never call: they come from a KvStoreView of
  * "gsettings/". Writes apply at once (a pending value that reads see), go to kvstored
  * asynchronously, and are taken back, with a changed signal, when kvstored refuses them.
- * write_tree, one batch: the values with SetMany, then the resets with DeleteMany. */
+ * write_tree, one batch: the values with SetMany, then the resets with DeleteMany.
+ * GSettings hears of a key once per real change: its own writes with their origin tag
+ * when made, and neither again when they come back from the store nor in between while
+ * later writes of the key are on their way. */
 #define G_SETTINGS_ENABLE_BACKEND
 #include <gio/gsettingsbackend.h>
 
@@ -20,7 +23,7 @@ typedef struct {
   GSettingsBackend parent;
   KvStoreClient *client;
   KvStoreView *view;   /* NULL when kvstored could not be reached */
-  GHashTable *pending; /* settings key -> GVariant (NULL: reset), written, not yet in */
+  GHashTable *pending; /* settings key -> Pending: written here, not yet in the view */
   guint in_flight;     /* writes sent, not yet answered */
 } KvSettingsBackend;
 
@@ -33,10 +36,20 @@ void g_io_module_load(GIOModule *module);
 void g_io_module_unload(GIOModule *module);
 char **g_io_module_query(void);
 
-static void value_unref(gpointer value)
+/* A key written here: reads see its value until the view holds what the store made of
+ * the writes. */
+typedef struct {
+  GVariant *value;  /* NULL: reset */
+  guint in_flight;  /* its writes sent, not yet answered */
+  guint64 revision; /* the last answered write's; the view is to reach it */
+  gboolean refused; /* the last answered write was refused */
+} Pending;
+
+static void pending_free(Pending *pending)
 {
-  if (value != NULL)
-    g_variant_unref(value);
+  if (pending->value != NULL)
+    g_variant_unref(pending->value);
+  g_free(pending);
 }
 
 static char *store_key(const char *key)
@@ -48,13 +61,14 @@ static GVariant *kv_settings_read(GSettingsBackend *backend, const char *key,
                                   const GVariantType *expected_type, gboolean default_value)
 {
   KvSettingsBackend *self = (KvSettingsBackend *)backend;
-  GVariant *value;
+  Pending *pending = g_hash_table_lookup(self->pending, key);
 
   if (default_value)
     return NULL;
-  if (g_hash_table_lookup_extended(self->pending, key, NULL, (gpointer *)&value))
-    return value != NULL && g_variant_is_of_type(value, expected_type) ? g_variant_ref(value)
-                                                                       : NULL;
+  if (pending != NULL)
+    return pending->value != NULL && g_variant_is_of_type(pending->value, expected_type)
+               ? g_variant_ref(pending->value)
+               : NULL;
   if (self->view == NULL)
     return NULL;
   g_autofree char *stored_key = store_key(key);
@@ -71,16 +85,47 @@ typedef struct {
   gpointer origin_tag;
 } Write;
 
-static void write_done(Write *write, const GError *error)
+/* What the view holds of settings key @key. */
+static GVariant *view_value(KvSettingsBackend *self, const char *key)
+{
+  g_autofree char *stored_key = store_key(key);
+
+  return self->view != NULL ? kv_store_view_lookup(self->view, stored_key) : NULL;
+}
+
+/* Reads of @key go to the view again once its writes are answered and the view has
+ * reached them (or they were refused); GSettings hears only if that changes what it
+ * read. @view_revision: where the view is for @key. */
+static void settle(KvSettingsBackend *self, const char *key, guint64 view_revision)
+{
+  Pending *pending = g_hash_table_lookup(self->pending, key);
+
+  if (pending == NULL || pending->in_flight > 0 ||
+      (!pending->refused && view_revision < pending->revision))
+    return;
+  g_autoptr(GVariant) now = view_value(self, key);
+  gboolean same =
+      pending->value == NULL ? now == NULL : now != NULL && g_variant_equal(pending->value, now);
+  g_autofree char *owned_key = g_strdup(key);
+  g_hash_table_remove(self->pending, key);
+  if (!same)
+    g_settings_backend_changed((GSettingsBackend *)self, owned_key, NULL);
+}
+
+/* @write was answered: made at @revision, or refused with @error. */
+static void write_done(Write *write, guint64 revision, const GError *error)
 {
   KvSettingsBackend *self = write->self;
+  guint64 view_revision = self->view != NULL ? kv_store_view_get_revision(self->view) : 0;
 
   for (guint i = 0; i < write->keys->len; i++) {
     const char *key = g_ptr_array_index(write->keys, i);
-    g_hash_table_remove(self->pending, key);
+    Pending *pending = g_hash_table_lookup(self->pending, key);
+    pending->in_flight--;
+    pending->refused = error != NULL;
+    pending->revision = MAX(pending->revision, revision);
     /* Refused: what reads see goes back to what the store holds. */
-    if (error != NULL)
-      g_settings_backend_changed((GSettingsBackend *)self, key, NULL);
+    settle(self, key, view_revision);
   }
   /* GSettings has no way to tell the writer: said, not a warning (a program running with
    * fatal warnings would end on it). */
@@ -98,9 +143,14 @@ static void on_call_done(GObject *source, GAsyncResult *result, gpointer user_da
   g_autoptr(GVariant) reply =
       g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
 
+  guint64 revision = 0;
+
   if (error != NULL && error->domain == KV_STORE_ERROR)
     g_dbus_error_strip_remote_error(error);
-  write_done(user_data, error);
+  /* SetMany answers (t revision), DeleteMany (u deleted, t revision). */
+  if (reply != NULL)
+    g_variant_get_child(reply, g_variant_n_children(reply) - 1, "t", &revision);
+  write_done(user_data, revision, error);
 }
 
 static Write *write_new(KvSettingsBackend *self)
@@ -123,8 +173,16 @@ static void send(KvSettingsBackend *self, Write *write, const char *method, GVar
 /* Holds @value (NULL: reset) pending for @key in @write. */
 static void hold(KvSettingsBackend *self, Write *write, const char *key, GVariant *value)
 {
-  g_hash_table_replace(self->pending, g_strdup(key),
-                       value != NULL ? g_variant_ref_sink(value) : NULL);
+  Pending *pending = g_hash_table_lookup(self->pending, key);
+
+  if (pending == NULL) {
+    pending = g_new0(Pending, 1);
+    g_hash_table_insert(self->pending, g_strdup(key), pending);
+  }
+  if (pending->value != NULL)
+    g_variant_unref(pending->value);
+  pending->value = value != NULL ? g_variant_ref_sink(value) : NULL;
+  pending->in_flight++;
   g_ptr_array_add(write->keys, g_strdup(key));
 }
 
@@ -136,9 +194,14 @@ static gboolean kv_settings_write(GSettingsBackend *backend, const char *key, GV
   g_autofree char *stored_key = store_key(key);
   Write *write = write_new(self);
 
+  GVariantBuilder entries;
+
   hold(self, write, key, owned);
   g_settings_backend_changed(backend, key, origin_tag);
-  send(self, write, "Set", g_variant_new("(sv)", stored_key, owned));
+  /* SetMany, not Set: its answer has the revision the view is to reach. */
+  g_variant_builder_init(&entries, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add(&entries, "{sv}", stored_key, owned);
+  send(self, write, "SetMany", g_variant_new("(a{sv})", &entries));
   return TRUE;
 }
 
@@ -148,9 +211,11 @@ static void kv_settings_reset(GSettingsBackend *backend, const char *key, gpoint
   g_autofree char *stored_key = store_key(key);
   Write *write = write_new(self);
 
+  const char *keys[] = {stored_key, NULL};
+
   hold(self, write, key, NULL);
   g_settings_backend_changed(backend, key, origin_tag);
-  send(self, write, "Delete", g_variant_new("(s)", stored_key));
+  send(self, write, "DeleteMany", g_variant_new("(^as)", keys));
 }
 
 typedef struct {
@@ -190,13 +255,13 @@ static gboolean kv_settings_write_tree(GSettingsBackend *backend, GTree *changes
     send(self, tree.sets, "SetMany", g_variant_new("(a{sv})", &tree.entries));
   else {
     g_variant_builder_clear(&tree.entries);
-    write_done(tree.sets, NULL);
+    write_done(tree.sets, 0, NULL);
   }
   g_ptr_array_add(tree.deleted, NULL);
   if (tree.resets->keys->len > 0)
     send(self, tree.resets, "DeleteMany", g_variant_new("(^as)", tree.deleted->pdata));
   else
-    write_done(tree.resets, NULL);
+    write_done(tree.resets, 0, NULL);
   g_ptr_array_unref(tree.deleted);
   return TRUE;
 }
@@ -230,20 +295,20 @@ static void kv_settings_sync(GSettingsBackend *backend)
     g_main_context_iteration(NULL, TRUE);
 }
 
-/* The view tells a real change of the store: GSettings is told, unless it is a value
- * this backend wrote and told already. */
+/* The view tells a real change of the store: GSettings is told, unless reads of the key
+ * see a value written here, which they do until the view reaches its writes. */
 static void on_view_changed(KvStoreView *view, const char *stored_key, GVariant *value,
                             guint64 revision, gpointer user_data)
 {
   KvSettingsBackend *self = user_data;
   const char *key = stored_key + strlen(KEY_PREFIX);
-  GVariant *pending;
 
   if (key[0] != '/')
     return;
-  if (g_hash_table_lookup_extended(self->pending, key, NULL, (gpointer *)&pending) &&
-      (pending == NULL ? value == NULL : value != NULL && g_variant_equal(pending, value)))
+  if (g_hash_table_contains(self->pending, key)) {
+    settle(self, key, revision);
     return;
+  }
   g_settings_backend_changed((GSettingsBackend *)self, key, NULL);
 }
 
@@ -261,7 +326,8 @@ static void kv_settings_backend_init(KvSettingsBackend *self)
 {
   g_autoptr(GError) error = NULL;
 
-  self->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, value_unref);
+  self->pending =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pending_free);
   self->client = kv_store_client_new_sync(G_BUS_TYPE_SESSION, NULL, &error);
   if (self->client != NULL)
     self->view = kv_store_view_new_sync(self->client, KEY_PREFIX "/", NULL, &error);
