@@ -174,15 +174,63 @@ gboolean kv_store_client_set_sync(KvStoreClient *self, const char *key, GVariant
   return reply != NULL;
 }
 
+void kv_store_client_delete(KvStoreClient *self, const char *key, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail(KV_IS_STORE_CLIENT(self));
+  call(self, "Delete", g_variant_new("(s)", key), "(b)", cancellable, callback, user_data,
+       kv_store_client_delete);
+}
+
+/* The boolean of a "(b)" reply. */
+static gboolean take_boolean(GVariant *reply, gboolean *out_value)
+{
+  if (reply == NULL)
+    return FALSE;
+  if (out_value != NULL)
+    g_variant_get(reply, "(b)", out_value);
+  g_variant_unref(reply);
+  return TRUE;
+}
+
+gboolean kv_store_client_delete_finish(KvStoreClient *self, GAsyncResult *result,
+                                       gboolean *out_existed, GError **error)
+{
+  return take_boolean(call_finish(self, result, kv_store_client_delete, error), out_existed);
+}
+
 gboolean kv_store_client_delete_sync(KvStoreClient *self, const char *key, gboolean *out_existed,
                                      GCancellable *cancellable, GError **error)
 {
   g_return_val_if_fail(KV_IS_STORE_CLIENT(self), FALSE);
-  g_autoptr(GVariant) reply =
-      call_sync(self, "Delete", g_variant_new("(s)", key), "(b)", cancellable, error);
-  if (reply != NULL && out_existed != NULL)
-    g_variant_get(reply, "(b)", out_existed);
-  return reply != NULL;
+  return take_boolean(
+      call_sync(self, "Delete", g_variant_new("(s)", key), "(b)", cancellable, error), out_existed);
+}
+
+void kv_store_client_increment(KvStoreClient *self, const char *key, gint64 delta,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  g_return_if_fail(KV_IS_STORE_CLIENT(self));
+  call(self, "Increment", g_variant_new("(sx)", key, delta), "(x)", cancellable, callback,
+       user_data, kv_store_client_increment);
+}
+
+/* The integer of a "(x)" reply. */
+static gboolean take_int64(GVariant *reply, gint64 *out_value)
+{
+  if (reply == NULL)
+    return FALSE;
+  if (out_value != NULL)
+    g_variant_get(reply, "(x)", out_value);
+  g_variant_unref(reply);
+  return TRUE;
+}
+
+gboolean kv_store_client_increment_finish(KvStoreClient *self, GAsyncResult *result,
+                                          gint64 *out_value, GError **error)
+{
+  return take_int64(call_finish(self, result, kv_store_client_increment, error), out_value);
 }
 
 gboolean kv_store_client_increment_sync(KvStoreClient *self, const char *key, gint64 delta,
@@ -190,11 +238,9 @@ gboolean kv_store_client_increment_sync(KvStoreClient *self, const char *key, gi
                                         GError **error)
 {
   g_return_val_if_fail(KV_IS_STORE_CLIENT(self), FALSE);
-  g_autoptr(GVariant) reply =
-      call_sync(self, "Increment", g_variant_new("(sx)", key, delta), "(x)", cancellable, error);
-  if (reply != NULL && out_value != NULL)
-    g_variant_get(reply, "(x)", out_value);
-  return reply != NULL;
+  return take_int64(
+      call_sync(self, "Increment", g_variant_new("(sx)", key, delta), "(x)", cancellable, error),
+      out_value);
 }
 
 /* The revision a write's "(t)" reply gives. */
@@ -208,6 +254,23 @@ static gboolean take_revision(GVariant *reply, guint64 *out_revision)
   return TRUE;
 }
 
+void kv_store_client_compare_and_set(KvStoreClient *self, const char *key,
+                                     guint64 expected_revision, GVariant *value,
+                                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
+  g_return_if_fail(KV_IS_STORE_CLIENT(self));
+  call(self, "CompareAndSet", g_variant_new("(stv)", key, expected_revision, value), "(t)",
+       cancellable, callback, user_data, kv_store_client_compare_and_set);
+}
+
+gboolean kv_store_client_compare_and_set_finish(KvStoreClient *self, GAsyncResult *result,
+                                                guint64 *out_revision, GError **error)
+{
+  return take_revision(call_finish(self, result, kv_store_client_compare_and_set, error),
+                       out_revision);
+}
+
 gboolean kv_store_client_compare_and_set_sync(KvStoreClient *self, const char *key,
                                               guint64 expected_revision, GVariant *value,
                                               guint64 *out_revision, GCancellable *cancellable,
@@ -218,6 +281,21 @@ gboolean kv_store_client_compare_and_set_sync(KvStoreClient *self, const char *k
                                  g_variant_new("(stv)", key, expected_revision, value), "(t)",
                                  cancellable, error),
                        out_revision);
+}
+
+void kv_store_client_set_many(KvStoreClient *self, GVariant *entries, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail(KV_IS_STORE_CLIENT(self));
+  g_return_if_fail(g_variant_is_of_type(entries, G_VARIANT_TYPE_VARDICT));
+  call(self, "SetMany", g_variant_new_tuple(&entries, 1), "(t)", cancellable, callback, user_data,
+       kv_store_client_set_many);
+}
+
+gboolean kv_store_client_set_many_finish(KvStoreClient *self, GAsyncResult *result,
+                                         guint64 *out_revision, GError **error)
+{
+  return take_revision(call_finish(self, result, kv_store_client_set_many, error), out_revision);
 }
 
 gboolean kv_store_client_set_many_sync(KvStoreClient *self, GVariant *entries,

@@ -123,6 +123,31 @@ gboolean kv_store_client_set_sync(KvStoreClient *self, const char *key, GVariant
                                   GCancellable *cancellable, GError **error);
 
 /**
+ * kv_store_client_delete:
+ * @self: a #KvStoreClient
+ * @key: the key
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once the deletion is stored durably
+ * @user_data: data for @callback
+ *
+ * Deletes @key; a missing key is no error.
+ */
+void kv_store_client_delete(KvStoreClient *self, const char *key, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data);
+
+/**
+ * kv_store_client_delete_finish:
+ * @self: a #KvStoreClient
+ * @result: the #GAsyncResult
+ * @out_existed: (out) (optional): whether the key was there
+ * @error: return location for a #GError
+ *
+ * Returns: (skip): whether the call succeeded
+ */
+gboolean kv_store_client_delete_finish(KvStoreClient *self, GAsyncResult *result,
+                                       gboolean *out_existed, GError **error);
+
+/**
  * kv_store_client_delete_sync:
  * @self: a #KvStoreClient
  * @key: the key
@@ -136,6 +161,33 @@ gboolean kv_store_client_set_sync(KvStoreClient *self, const char *key, GVariant
  */
 gboolean kv_store_client_delete_sync(KvStoreClient *self, const char *key, gboolean *out_existed,
                                      GCancellable *cancellable, GError **error);
+
+/**
+ * kv_store_client_increment:
+ * @self: a #KvStoreClient
+ * @key: the key
+ * @delta: what to add
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once the new value is stored durably
+ * @user_data: data for @callback
+ *
+ * Adds @delta to the integer under @key: see kv_store_client_increment_sync().
+ */
+void kv_store_client_increment(KvStoreClient *self, const char *key, gint64 delta,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data);
+
+/**
+ * kv_store_client_increment_finish:
+ * @self: a #KvStoreClient
+ * @result: the #GAsyncResult
+ * @out_value: (out) (optional): the value after the increment
+ * @error: return location for a #GError
+ *
+ * Returns: (skip): whether the value was changed
+ */
+gboolean kv_store_client_increment_finish(KvStoreClient *self, GAsyncResult *result,
+                                          gint64 *out_value, GError **error);
 
 /**
  * kv_store_client_increment_sync:
@@ -156,6 +208,35 @@ gboolean kv_store_client_increment_sync(KvStoreClient *self, const char *key, gi
                                         GError **error);
 
 /**
+ * kv_store_client_compare_and_set:
+ * @self: a #KvStoreClient
+ * @key: the key
+ * @expected_revision: the revision @key must be at (0: it must not exist)
+ * @value: the value (a floating reference is sunk)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once the value is stored, or refused
+ * @user_data: data for @callback
+ *
+ * Stores @value only if @key is at @expected_revision; %KV_STORE_ERROR_CONFLICT otherwise.
+ */
+void kv_store_client_compare_and_set(KvStoreClient *self, const char *key,
+                                     guint64 expected_revision, GVariant *value,
+                                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                                     gpointer user_data);
+
+/**
+ * kv_store_client_compare_and_set_finish:
+ * @self: a #KvStoreClient
+ * @result: the #GAsyncResult
+ * @out_revision: (out) (optional): the revision of the change
+ * @error: return location for a #GError
+ *
+ * Returns: (skip): whether the value was stored
+ */
+gboolean kv_store_client_compare_and_set_finish(KvStoreClient *self, GAsyncResult *result,
+                                                guint64 *out_revision, GError **error);
+
+/**
  * kv_store_client_compare_and_set_sync:
  * @self: a #KvStoreClient
  * @key: the key
@@ -173,6 +254,31 @@ gboolean kv_store_client_compare_and_set_sync(KvStoreClient *self, const char *k
                                               guint64 expected_revision, GVariant *value,
                                               guint64 *out_revision, GCancellable *cancellable,
                                               GError **error);
+
+/**
+ * kv_store_client_set_many:
+ * @self: a #KvStoreClient
+ * @entries: an `a{sv}` of keys and values (a floating reference is sunk)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once the entries are stored durably, or refused
+ * @user_data: data for @callback
+ *
+ * Stores every entry as one change: all or nothing.
+ */
+void kv_store_client_set_many(KvStoreClient *self, GVariant *entries, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data);
+
+/**
+ * kv_store_client_set_many_finish:
+ * @self: a #KvStoreClient
+ * @result: the #GAsyncResult
+ * @out_revision: (out) (optional): the revision of the change
+ * @error: return location for a #GError
+ *
+ * Returns: (skip): whether the entries were stored
+ */
+gboolean kv_store_client_set_many_finish(KvStoreClient *self, GAsyncResult *result,
+                                         guint64 *out_revision, GError **error);
 
 /**
  * kv_store_client_set_many_sync:

@@ -105,6 +105,66 @@ static void test_calls_async(KvTestBus *bus, gconstpointer data)
   g_clear_error(&async.error);
 }
 
+static void keep_result(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **)user_data = g_object_ref(result);
+}
+
+/* The result of the call just started with keep_result() and @slot. */
+static GAsyncResult *wait_for(GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration(NULL, TRUE);
+  GAsyncResult *result = *slot;
+  *slot = NULL;
+  return result;
+}
+
+/* The writes' asynchronous forms: a batch, compare-and-set (made, then refused),
+ * increment and delete, each answered through its _finish function. */
+static void test_writes_async(KvTestBus *bus, gconstpointer data)
+{
+  g_autoptr(KvStoreClient) client = client_of(bus);
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *slot = NULL;
+  guint64 batch = 0, swapped = 0;
+  GVariantBuilder entries;
+
+  g_variant_builder_init(&entries, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add(&entries, "{sv}", "w/a", g_variant_new_string("one"));
+  g_variant_builder_add(&entries, "{sv}", "w/b", g_variant_new_int64(5));
+  kv_store_client_set_many(client, g_variant_builder_end(&entries), NULL, keep_result, &slot);
+  g_autoptr(GAsyncResult) set = wait_for(&slot);
+  g_assert_true(kv_store_client_set_many_finish(client, set, &batch, &error));
+  g_assert_cmpuint(batch, >, 0);
+
+  kv_store_client_compare_and_set(client, "w/a", batch, g_variant_new_string("two"), NULL,
+                                  keep_result, &slot);
+  g_autoptr(GAsyncResult) cas = wait_for(&slot);
+  g_assert_true(kv_store_client_compare_and_set_finish(client, cas, &swapped, &error));
+  g_assert_cmpuint(swapped, ==, batch + 1);
+  kv_store_client_compare_and_set(client, "w/a", batch, g_variant_new_string("three"), NULL,
+                                  keep_result, &slot);
+  g_autoptr(GAsyncResult) stale = wait_for(&slot);
+  g_assert_false(kv_store_client_compare_and_set_finish(client, stale, NULL, &error));
+  g_assert_error(error, KV_STORE_ERROR, KV_STORE_ERROR_CONFLICT);
+  g_clear_error(&error);
+
+  gint64 counter = 0;
+  kv_store_client_increment(client, "w/b", 3, NULL, keep_result, &slot);
+  g_autoptr(GAsyncResult) incremented = wait_for(&slot);
+  g_assert_true(kv_store_client_increment_finish(client, incremented, &counter, &error));
+  g_assert_cmpint(counter, ==, 8);
+
+  gboolean existed = FALSE;
+  kv_store_client_delete(client, "w/a", NULL, keep_result, &slot);
+  g_autoptr(GAsyncResult) deleted = wait_for(&slot);
+  g_assert_true(kv_store_client_delete_finish(client, deleted, &existed, &error));
+  g_assert_true(existed);
+  g_autoptr(GVariant) gone = kv_store_client_get_sync(client, "w/a", NULL, NULL, &error);
+  g_assert_error(error, KV_STORE_ERROR, KV_STORE_ERROR_NOT_FOUND);
+}
+
 /* The view's "changed" signals, as "KEY=VALUE" or "KEY deleted". */
 static void on_view_changed(KvStoreView *view, const char *key, GVariant *value, guint64 revision,
                             gpointer user_data)
@@ -188,6 +248,7 @@ int main(int argc, char **argv)
   ADD("calls-sync", test_calls_sync);
   ADD("errors", test_errors);
   ADD("calls-async", test_calls_async);
+  ADD("writes-async", test_writes_async);
   ADD("view", test_view);
 #undef ADD
   return g_test_run();
