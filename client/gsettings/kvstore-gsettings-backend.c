@@ -4,8 +4,8 @@
  * unasked). Settings path P + key K is the kvstore key "gsettings" P K: "/org/gnome/x/"
  * and "y" is "gsettings/org/gnome/x/y". Reads never call: they come from a KvStoreView of
  * "gsettings/". Writes apply at once (a pending value that reads see), go to kvstored
- * asynchronously, and are taken back, with a changed signal, when kvstored refuses them.
- * write_tree, one batch: the values with SetMany, then the resets with DeleteMany.
+ * asynchronously in batches (one out at a time; the writes meanwhile wait and go
+ * together), and are taken back, with a changed signal, when kvstored refuses them.
  * GSettings hears of a key once per real change: its own writes with their origin tag
  * when made, and neither again when they come back from the store nor in between while
  * later writes of the key are on their way. */
@@ -24,7 +24,8 @@ typedef struct {
   KvStoreClient *client;
   KvStoreView *view;   /* NULL when kvstored could not be reached */
   GHashTable *pending; /* settings key -> Pending: written here, not yet in the view */
-  guint in_flight;     /* writes sent, not yet answered */
+  GHashTable *queued;  /* settings key -> GVariant (NULL: reset), the next batch */
+  guint calls_out;     /* the batch's calls sent, not yet answered */
 } KvSettingsBackend;
 
 typedef GSettingsBackendClass KvSettingsBackendClass;
@@ -40,10 +41,16 @@ char **g_io_module_query(void);
  * the writes. */
 typedef struct {
   GVariant *value;  /* NULL: reset */
-  guint in_flight;  /* its writes sent, not yet answered */
+  guint in_flight;  /* the batches holding it, queued or sent, not yet answered */
   guint64 revision; /* the last answered write's; the view is to reach it */
   gboolean refused; /* the last answered write was refused */
 } Pending;
+
+static void value_unref(gpointer value)
+{
+  if (value != NULL)
+    g_variant_unref(value);
+}
 
 static void pending_free(Pending *pending)
 {
@@ -78,13 +85,6 @@ static GVariant *kv_settings_read(GSettingsBackend *backend, const char *key,
                                                                        : NULL;
 }
 
-/* One write on its way: the settings keys it holds pending. */
-typedef struct {
-  KvSettingsBackend *self;
-  GPtrArray *keys;
-  gpointer origin_tag;
-} Write;
-
 /* What the view holds of settings key @key. */
 static GVariant *view_value(KvSettingsBackend *self, const char *key)
 {
@@ -112,14 +112,22 @@ static void settle(KvSettingsBackend *self, const char *key, guint64 view_revisi
     g_settings_backend_changed((GSettingsBackend *)self, owned_key, NULL);
 }
 
-/* @write was answered: made at @revision, or refused with @error. */
-static void write_done(Write *write, guint64 revision, const GError *error)
+/* One call on its way (a batch's SetMany or DeleteMany): the settings keys it carries. */
+typedef struct {
+  KvSettingsBackend *self;
+  GPtrArray *keys;
+} Call;
+
+static void flush(KvSettingsBackend *self);
+
+/* @call was answered: made at @revision, or refused with @error. */
+static void call_done(Call *call, guint64 revision, const GError *error)
 {
-  KvSettingsBackend *self = write->self;
+  KvSettingsBackend *self = call->self;
   guint64 view_revision = self->view != NULL ? kv_store_view_get_revision(self->view) : 0;
 
-  for (guint i = 0; i < write->keys->len; i++) {
-    const char *key = g_ptr_array_index(write->keys, i);
+  for (guint i = 0; i < call->keys->len; i++) {
+    const char *key = g_ptr_array_index(call->keys, i);
     Pending *pending = g_hash_table_lookup(self->pending, key);
     pending->in_flight--;
     pending->refused = error != NULL;
@@ -131,10 +139,11 @@ static void write_done(Write *write, guint64 revision, const GError *error)
    * fatal warnings would end on it). */
   if (error != NULL)
     g_message("kvstore settings: kvstored refused a write, taken back: %s", error->message);
-  self->in_flight--;
-  g_ptr_array_unref(write->keys);
+  g_ptr_array_unref(call->keys);
+  g_free(call);
+  if (--self->calls_out == 0)
+    flush(self);
   g_object_unref(self);
-  g_free(write);
 }
 
 static void on_call_done(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -142,7 +151,6 @@ static void on_call_done(GObject *source, GAsyncResult *result, gpointer user_da
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply =
       g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-
   guint64 revision = 0;
 
   if (error != NULL && error->domain == KV_STORE_ERROR)
@@ -150,28 +158,64 @@ static void on_call_done(GObject *source, GAsyncResult *result, gpointer user_da
   /* SetMany answers (t revision), DeleteMany (u deleted, t revision). */
   if (reply != NULL)
     g_variant_get_child(reply, g_variant_n_children(reply) - 1, "t", &revision);
-  write_done(user_data, revision, error);
+  call_done(user_data, revision, error);
 }
 
-static Write *write_new(KvSettingsBackend *self)
+static void send(KvSettingsBackend *self, GPtrArray *keys, const char *method, GVariant *parameters)
 {
-  Write *write = g_new0(Write, 1);
+  Call *call = g_new0(Call, 1);
 
-  write->self = g_object_ref(self);
-  write->keys = g_ptr_array_new_with_free_func(g_free);
-  self->in_flight++;
-  return write;
-}
-
-static void send(KvSettingsBackend *self, Write *write, const char *method, GVariant *parameters)
-{
+  call->self = g_object_ref(self);
+  call->keys = g_ptr_array_ref(keys);
+  self->calls_out++;
   g_dbus_connection_call(kv_store_client_get_connection(self->client), "org.example.KVStore",
                          "/org/example/KVStore", "org.example.KVStore", method, parameters, NULL,
-                         G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_call_done, write);
+                         G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_call_done, call);
 }
 
-/* Holds @value (NULL: reset) pending for @key in @write. */
-static void hold(KvSettingsBackend *self, Write *write, const char *key, GVariant *value)
+/* Sends the writes queued as one batch, unless one is out: then they wait for it,
+ * gathering the writes that come meanwhile (a key written twice goes once, with its last
+ * value). So a program that writes in a burst has at most two calls out (the bus counts
+ * the replies each connection awaits: 128 on the system bus), and a burst costs a few
+ * commits, not one per write. The values go in one SetMany, then the resets in one
+ * DeleteMany: a delayed apply lands as one revision (two with resets). */
+static void flush(KvSettingsBackend *self)
+{
+  if (self->calls_out > 0 || g_hash_table_size(self->queued) == 0)
+    return;
+  g_autoptr(GHashTable) batch = g_steal_pointer(&self->queued);
+  g_autoptr(GPtrArray) set_keys = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) reset_keys = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) deleted = g_ptr_array_new_with_free_func(g_free);
+  GVariantBuilder entries;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  self->queued = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, value_unref);
+  g_variant_builder_init(&entries, G_VARIANT_TYPE_VARDICT);
+  g_hash_table_iter_init(&iter, batch);
+  while (g_hash_table_iter_next(&iter, &key, &value)) {
+    g_autofree char *stored_key = store_key(key);
+    if (value != NULL) {
+      g_variant_builder_add(&entries, "{sv}", stored_key, value);
+      g_ptr_array_add(set_keys, g_strdup(key));
+    } else {
+      g_ptr_array_add(deleted, g_steal_pointer(&stored_key));
+      g_ptr_array_add(reset_keys, g_strdup(key));
+    }
+  }
+  /* SetMany and DeleteMany, not Set and Delete: their answers have the revision. */
+  if (set_keys->len > 0)
+    send(self, set_keys, "SetMany", g_variant_new("(a{sv})", &entries));
+  else
+    g_variant_builder_clear(&entries);
+  g_ptr_array_add(deleted, NULL);
+  if (reset_keys->len > 0)
+    send(self, reset_keys, "DeleteMany", g_variant_new("(^as)", deleted->pdata));
+}
+
+/* Queues @value (NULL: reset) for @key; reads see it from now on. */
+static void queue(KvSettingsBackend *self, const char *key, GVariant *value)
 {
   Pending *pending = g_hash_table_lookup(self->pending, key);
 
@@ -182,8 +226,11 @@ static void hold(KvSettingsBackend *self, Write *write, const char *key, GVarian
   if (pending->value != NULL)
     g_variant_unref(pending->value);
   pending->value = value != NULL ? g_variant_ref_sink(value) : NULL;
-  pending->in_flight++;
-  g_ptr_array_add(write->keys, g_strdup(key));
+  /* Once per batch it is in. */
+  if (!g_hash_table_contains(self->queued, key))
+    pending->in_flight++;
+  g_hash_table_replace(self->queued, g_strdup(key),
+                       pending->value != NULL ? g_variant_ref(pending->value) : NULL);
 }
 
 static gboolean kv_settings_write(GSettingsBackend *backend, const char *key, GVariant *value,
@@ -191,52 +238,25 @@ static gboolean kv_settings_write(GSettingsBackend *backend, const char *key, GV
 {
   KvSettingsBackend *self = (KvSettingsBackend *)backend;
   g_autoptr(GVariant) owned = g_variant_ref_sink(value);
-  g_autofree char *stored_key = store_key(key);
-  Write *write = write_new(self);
 
-  GVariantBuilder entries;
-
-  hold(self, write, key, owned);
+  queue(self, key, owned);
   g_settings_backend_changed(backend, key, origin_tag);
-  /* SetMany, not Set: its answer has the revision the view is to reach. */
-  g_variant_builder_init(&entries, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add(&entries, "{sv}", stored_key, owned);
-  send(self, write, "SetMany", g_variant_new("(a{sv})", &entries));
+  flush(self);
   return TRUE;
 }
 
 static void kv_settings_reset(GSettingsBackend *backend, const char *key, gpointer origin_tag)
 {
   KvSettingsBackend *self = (KvSettingsBackend *)backend;
-  g_autofree char *stored_key = store_key(key);
-  Write *write = write_new(self);
 
-  const char *keys[] = {stored_key, NULL};
-
-  hold(self, write, key, NULL);
+  queue(self, key, NULL);
   g_settings_backend_changed(backend, key, origin_tag);
-  send(self, write, "DeleteMany", g_variant_new("(^as)", keys));
+  flush(self);
 }
 
-typedef struct {
-  KvSettingsBackend *self;
-  Write *sets, *resets;
-  GVariantBuilder entries;
-  GPtrArray *deleted;
-} Tree;
-
-static gboolean add_to_tree(gpointer key, gpointer value, gpointer user_data)
+static gboolean queue_tree_entry(gpointer key, gpointer value, gpointer user_data)
 {
-  Tree *tree = user_data;
-  g_autofree char *stored_key = store_key(key);
-
-  if (value != NULL) {
-    hold(tree->self, tree->sets, key, value);
-    g_variant_builder_add(&tree->entries, "{sv}", stored_key, value);
-  } else {
-    hold(tree->self, tree->resets, key, NULL);
-    g_ptr_array_add(tree->deleted, g_steal_pointer(&stored_key));
-  }
+  queue(user_data, key, value);
   return FALSE;
 }
 
@@ -244,25 +264,10 @@ static gboolean kv_settings_write_tree(GSettingsBackend *backend, GTree *changes
                                        gpointer origin_tag)
 {
   KvSettingsBackend *self = (KvSettingsBackend *)backend;
-  Tree tree = {
-      self, write_new(self), write_new(self), {{{0}}}, g_ptr_array_new_with_free_func(g_free)};
 
-  g_variant_builder_init(&tree.entries, G_VARIANT_TYPE_VARDICT);
-  g_tree_foreach(changes, add_to_tree, &tree);
+  g_tree_foreach(changes, queue_tree_entry, self);
   g_settings_backend_changed_tree(backend, changes, origin_tag);
-  /* The values in one change: a delayed apply lands as one revision. */
-  if (tree.sets->keys->len > 0)
-    send(self, tree.sets, "SetMany", g_variant_new("(a{sv})", &tree.entries));
-  else {
-    g_variant_builder_clear(&tree.entries);
-    write_done(tree.sets, 0, NULL);
-  }
-  g_ptr_array_add(tree.deleted, NULL);
-  if (tree.resets->keys->len > 0)
-    send(self, tree.resets, "DeleteMany", g_variant_new("(^as)", tree.deleted->pdata));
-  else
-    write_done(tree.resets, 0, NULL);
-  g_ptr_array_unref(tree.deleted);
+  flush(self);
   return TRUE;
 }
 
@@ -286,12 +291,12 @@ static GPermission *kv_settings_get_permission(GSettingsBackend *backend, const 
   return g_simple_permission_new(TRUE);
 }
 
-/* Waits for every write sent to be answered. */
+/* Waits for every write queued to be sent and answered. */
 static void kv_settings_sync(GSettingsBackend *backend)
 {
   KvSettingsBackend *self = (KvSettingsBackend *)backend;
 
-  while (self->in_flight > 0)
+  while (self->calls_out > 0 || g_hash_table_size(self->queued) > 0)
     g_main_context_iteration(NULL, TRUE);
 }
 
@@ -319,6 +324,7 @@ static void kv_settings_backend_finalize(GObject *object)
   g_clear_object(&self->view);
   g_clear_object(&self->client);
   g_hash_table_unref(self->pending);
+  g_hash_table_unref(self->queued);
   G_OBJECT_CLASS(kv_settings_backend_parent_class)->finalize(object);
 }
 
@@ -328,6 +334,7 @@ static void kv_settings_backend_init(KvSettingsBackend *self)
 
   self->pending =
       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)pending_free);
+  self->queued = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, value_unref);
   self->client = kv_store_client_new_sync(G_BUS_TYPE_SESSION, NULL, &error);
   if (self->client != NULL)
     self->view = kv_store_view_new_sync(self->client, KEY_PREFIX "/", NULL, &error);
