@@ -732,6 +732,54 @@ static void test_polkit(Fixture *f, gconstpointer data)
   stop(polkitd);
 }
 
+/* The administrator's locks and defaults on the system bus: a lock refuses every caller
+ * but root, whatever the rules and polkit say, and CheckAccess tells it; a default reads
+ * as the rules allow; a reload that drops the lock frees the key. */
+static void test_admin_locks(Fixture *f, gconstpointer data)
+{
+  g_autofree char *err = NULL;
+
+  if (skip_unless_root())
+    return;
+  g_autofree char *defaults_dir = g_build_filename(f->dir, "defaults", NULL);
+  g_autofree char *locks = g_build_filename(defaults_dir, "50-locks.conf", NULL);
+  g_assert_cmpint(g_mkdir(defaults_dir, 0755), ==, 0);
+  g_assert_true(g_file_set_contents(
+      locks, "[app]\ntheme='dark'\n[.kvstore/locks]\nkeys=users/1/locked;app/fixed/\n", -1, NULL));
+  kv_test_system_bus_stop_kvstored(&f->bus);
+  kv_test_system_bus_start_kvstored(
+      &f->bus, (const char *const[]){"--access-dir", f->rules_dir, "--state-dir", f->state_dir,
+                                     "--defaults-dir", defaults_dir, NULL});
+
+  assert_ok(f, &alice, "set", "users/1/free", "mine");
+  assert_denied(f, &alice, "users/1/locked", "set", "users/1/locked", "mine");
+  g_assert_cmpint(kvctl_as(f, &alice, NULL, &err, "set", "users/1/locked", "mine"), ==, 3);
+  g_assert_nonnull(strstr(err, "locked by the administrator"));
+  g_assert_nonnull(strstr(err, locks));
+  assert_denied(f, &alice, "app/fixed/", "del", "--prefix", "app/fixed/");
+  g_autofree char *access = kvctl_out(f, &alice, "access", "users/1/locked");
+  g_assert_nonnull(strstr(access, "write: no (locked by the administrator)"));
+
+  /* polkit granting every write does not lift a lock. */
+  g_autoptr(GSubprocess) polkitd = start_polkit_mock(f);
+  mock_call(f, "SetAllowed", g_variant_new_parsed("(['org.example.kvstore.write'],)"));
+  assert_ok(f, &bob, "set", "app/x", "by bob");
+  assert_denied(f, &bob, "app/fixed/x", "set", "app/fixed/x", "by bob");
+  stop(polkitd);
+
+  /* Root may; everyone reads the default as the rules let them. */
+  assert_ok(f, NULL, "set", "users/1/locked", "by root");
+  g_autofree char *theme = kvctl_out(f, &bob, "get", "app/theme");
+  g_assert_cmpstr(theme, ==, "dark\n");
+  g_autofree char *origin = kvctl_out(f, &bob, "origin", "app/theme");
+  g_autofree char *expected = g_strdup_printf("default %s\n", locks);
+  g_assert_cmpstr(origin, ==, expected);
+
+  g_assert_true(g_file_set_contents(locks, "[app]\ntheme='dark'\n", -1, NULL));
+  assert_ok(f, NULL, "reload", NULL, NULL);
+  assert_ok(f, &alice, "set", "users/1/locked", "mine at last");
+}
+
 /* polkit, as a rule file would, grants keys under app/g and nothing else: every key a
  * write needs polkit for is asked about on its own, so no batch, deletion or prefix
  * deletion carries a refused key along with a granted one. */
@@ -1133,6 +1181,7 @@ int main(int argc, char **argv)
   g_test_add("/access/reload", Fixture, NULL, setup, test_reload, teardown);
   g_test_add("/access/quotas", Fixture, NULL, setup, test_quotas, teardown);
   g_test_add("/access/polkit", Fixture, NULL, setup, test_polkit, teardown);
+  g_test_add("/access/admin-locks", Fixture, NULL, setup, test_admin_locks, teardown);
   g_test_add("/access/polkit-per-key", Fixture, NULL, setup, test_polkit_per_key, teardown);
   g_test_add("/access/listing-cost-follows-answer", Fixture, NULL, setup,
              test_listing_cost_follows_answer, teardown);

@@ -239,8 +239,11 @@ int kvctl_command_access(Kvctl *kvctl, int argc, char **argv)
   int r = sd_bus_message_read(reply, "sbb", &rule, &can_read, &can_write);
   if (r < 0)
     return kvctl_read_failure(r);
-  printf("rule: %s\nread: %s\nwrite: %s\n", rule, can_read ? "yes" : "no",
-         can_write ? "yes" : "no (polkit may authorize it)");
+  /* polkit cannot lift an administrator's lock. */
+  const char *no = strstr(rule, "locked by the administrator") != NULL
+                       ? "no (locked by the administrator)"
+                       : "no (polkit may authorize it)";
+  printf("rule: %s\nread: %s\nwrite: %s\n", rule, can_read ? "yes" : "no", can_write ? "yes" : no);
   return KVCTL_EXIT_OK;
 }
 
