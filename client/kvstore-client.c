@@ -182,13 +182,13 @@ void kv_store_client_delete(KvStoreClient *self, const char *key, GCancellable *
        kv_store_client_delete);
 }
 
-/* The boolean of a "(b)" reply. */
-static gboolean take_boolean(GVariant *reply, gboolean *out_value)
+/* Whether @reply came; its one argument (in @format, "(b)" say) into @out unless NULL. */
+static gboolean take(GVariant *reply, const char *format, gpointer out)
 {
   if (reply == NULL)
     return FALSE;
-  if (out_value != NULL)
-    g_variant_get(reply, "(b)", out_value);
+  if (out != NULL)
+    g_variant_get(reply, format, out);
   g_variant_unref(reply);
   return TRUE;
 }
@@ -196,15 +196,15 @@ static gboolean take_boolean(GVariant *reply, gboolean *out_value)
 gboolean kv_store_client_delete_finish(KvStoreClient *self, GAsyncResult *result,
                                        gboolean *out_existed, GError **error)
 {
-  return take_boolean(call_finish(self, result, kv_store_client_delete, error), out_existed);
+  return take(call_finish(self, result, kv_store_client_delete, error), "(b)", out_existed);
 }
 
 gboolean kv_store_client_delete_sync(KvStoreClient *self, const char *key, gboolean *out_existed,
                                      GCancellable *cancellable, GError **error)
 {
   g_return_val_if_fail(KV_IS_STORE_CLIENT(self), FALSE);
-  return take_boolean(
-      call_sync(self, "Delete", g_variant_new("(s)", key), "(b)", cancellable, error), out_existed);
+  return take(call_sync(self, "Delete", g_variant_new("(s)", key), "(b)", cancellable, error),
+              "(b)", out_existed);
 }
 
 void kv_store_client_increment(KvStoreClient *self, const char *key, gint64 delta,
@@ -216,21 +216,10 @@ void kv_store_client_increment(KvStoreClient *self, const char *key, gint64 delt
        user_data, kv_store_client_increment);
 }
 
-/* The integer of a "(x)" reply. */
-static gboolean take_int64(GVariant *reply, gint64 *out_value)
-{
-  if (reply == NULL)
-    return FALSE;
-  if (out_value != NULL)
-    g_variant_get(reply, "(x)", out_value);
-  g_variant_unref(reply);
-  return TRUE;
-}
-
 gboolean kv_store_client_increment_finish(KvStoreClient *self, GAsyncResult *result,
                                           gint64 *out_value, GError **error)
 {
-  return take_int64(call_finish(self, result, kv_store_client_increment, error), out_value);
+  return take(call_finish(self, result, kv_store_client_increment, error), "(x)", out_value);
 }
 
 gboolean kv_store_client_increment_sync(KvStoreClient *self, const char *key, gint64 delta,
@@ -238,20 +227,9 @@ gboolean kv_store_client_increment_sync(KvStoreClient *self, const char *key, gi
                                         GError **error)
 {
   g_return_val_if_fail(KV_IS_STORE_CLIENT(self), FALSE);
-  return take_int64(
+  return take(
       call_sync(self, "Increment", g_variant_new("(sx)", key, delta), "(x)", cancellable, error),
-      out_value);
-}
-
-/* The revision a write's "(t)" reply gives. */
-static gboolean take_revision(GVariant *reply, guint64 *out_revision)
-{
-  if (reply == NULL)
-    return FALSE;
-  if (out_revision != NULL)
-    g_variant_get(reply, "(t)", out_revision);
-  g_variant_unref(reply);
-  return TRUE;
+      "(x)", out_value);
 }
 
 void kv_store_client_compare_and_set(KvStoreClient *self, const char *key,
@@ -267,8 +245,8 @@ void kv_store_client_compare_and_set(KvStoreClient *self, const char *key,
 gboolean kv_store_client_compare_and_set_finish(KvStoreClient *self, GAsyncResult *result,
                                                 guint64 *out_revision, GError **error)
 {
-  return take_revision(call_finish(self, result, kv_store_client_compare_and_set, error),
-                       out_revision);
+  return take(call_finish(self, result, kv_store_client_compare_and_set, error), "(t)",
+              out_revision);
 }
 
 gboolean kv_store_client_compare_and_set_sync(KvStoreClient *self, const char *key,
@@ -277,10 +255,10 @@ gboolean kv_store_client_compare_and_set_sync(KvStoreClient *self, const char *k
                                               GError **error)
 {
   g_return_val_if_fail(KV_IS_STORE_CLIENT(self), FALSE);
-  return take_revision(call_sync(self, "CompareAndSet",
-                                 g_variant_new("(stv)", key, expected_revision, value), "(t)",
-                                 cancellable, error),
-                       out_revision);
+  return take(call_sync(self, "CompareAndSet",
+                        g_variant_new("(stv)", key, expected_revision, value), "(t)", cancellable,
+                        error),
+              "(t)", out_revision);
 }
 
 void kv_store_client_set_many(KvStoreClient *self, GVariant *entries, GCancellable *cancellable,
@@ -295,7 +273,7 @@ void kv_store_client_set_many(KvStoreClient *self, GVariant *entries, GCancellab
 gboolean kv_store_client_set_many_finish(KvStoreClient *self, GAsyncResult *result,
                                          guint64 *out_revision, GError **error)
 {
-  return take_revision(call_finish(self, result, kv_store_client_set_many, error), out_revision);
+  return take(call_finish(self, result, kv_store_client_set_many, error), "(t)", out_revision);
 }
 
 gboolean kv_store_client_set_many_sync(KvStoreClient *self, GVariant *entries,
@@ -304,7 +282,7 @@ gboolean kv_store_client_set_many_sync(KvStoreClient *self, GVariant *entries,
 {
   g_return_val_if_fail(KV_IS_STORE_CLIENT(self), FALSE);
   g_return_val_if_fail(g_variant_is_of_type(entries, G_VARIANT_TYPE_VARDICT), FALSE);
-  return take_revision(
+  return take(
       call_sync(self, "SetMany", g_variant_new_tuple(&entries, 1), "(t)", cancellable, error),
-      out_revision);
+      "(t)", out_revision);
 }

@@ -136,6 +136,19 @@ static void apply(KvStoreView *self, const char *key, GVariant *value, guint64 r
     g_variant_unref(before);
 }
 
+/* The entries of @reply's first argument, an a{sv}, into @table (key -> GVariant). */
+static void add_entries(GHashTable *table, GVariant *reply)
+{
+  g_autoptr(GVariant) entries = g_variant_get_child_value(reply, 0);
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init(&iter, entries);
+  while (g_variant_iter_next(&iter, "{&sv}", &key, &value))
+    g_hash_table_replace(table, g_strdup(key), value);
+}
+
 /* Reads the administrator's defaults under the prefix again, telling the keys whose value
  * they change if @tell. A kvstored without them (UnknownMethod) has none. */
 static gboolean read_defaults(KvStoreView *self, gboolean tell, GCancellable *cancellable,
@@ -154,15 +167,8 @@ static gboolean read_defaults(KvStoreView *self, gboolean tell, GCancellable *ca
   GHashTable *old = self->defaults;
   self->defaults =
       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
-  if (reply != NULL) {
-    g_autoptr(GVariant) entries = g_variant_get_child_value(reply, 0);
-    GVariantIter iter;
-    const char *key;
-    GVariant *value;
-    g_variant_iter_init(&iter, entries);
-    while (g_variant_iter_next(&iter, "{&sv}", &key, &value))
-      g_hash_table_replace(self->defaults, g_strdup(key), value);
-  }
+  if (reply != NULL)
+    add_entries(self->defaults, reply);
   g_autoptr(GHashTable) keys = g_hash_table_new(g_str_hash, g_str_equal);
   GHashTableIter iter;
   gpointer key;
@@ -281,13 +287,7 @@ static gboolean fill(KvStoreView *self, gboolean tell, GCancellable *cancellable
         G_DBUS_CALL_FLAGS_NONE, -1, cancellable, error);
     if (reply == NULL)
       return FALSE;
-    g_autoptr(GVariant) entries = g_variant_get_child_value(reply, 0);
-    GVariantIter iter;
-    const char *key;
-    GVariant *value;
-    g_variant_iter_init(&iter, entries);
-    while (g_variant_iter_next(&iter, "{&sv}", &key, &value))
-      g_hash_table_replace(fresh, g_strdup(key), value);
+    add_entries(fresh, reply);
     g_free(after);
     g_variant_get_child(reply, 1, "s", &after);
   } while (after[0] != '\0');

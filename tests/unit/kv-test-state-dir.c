@@ -14,17 +14,22 @@ void kv_test_state_setup(KvTestState *f, gconstpointer data)
   f->warnings = g_ptr_array_new_with_free_func(g_free);
 }
 
-void kv_test_state_teardown(KvTestState *f, gconstpointer data)
+void kv_test_remove_dir(const char *path)
 {
-  g_autoptr(GDir) dir = g_dir_open(f->dir, 0, NULL);
+  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
   const char *name;
 
-  /* Whatever a test left: the state files, and files a repair kept aside. */
   while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *path = g_build_filename(f->dir, name, NULL);
-    g_unlink(path);
+    g_autofree char *child = g_build_filename(path, name, NULL);
+    g_unlink(child);
   }
-  g_assert_cmpint(g_rmdir(f->dir), ==, 0);
+  g_assert_cmpint(g_rmdir(path), ==, 0);
+}
+
+void kv_test_state_teardown(KvTestState *f, gconstpointer data)
+{
+  /* Whatever a test left: the state files, and files a repair kept aside. */
+  kv_test_remove_dir(f->dir);
   g_free(f->dir);
   g_clear_pointer(&f->history, kv_history_free);
   g_free(f->journal);

@@ -15,6 +15,9 @@ typedef struct {
   KvHistory *history;  /* given to the repository when a test sets it; freed at teardown */
 } KvTestState;
 
+/* Removes the directory @path and the files in it (one level). */
+void kv_test_remove_dir(const char *path);
+
 void kv_test_state_setup(KvTestState *f, gconstpointer data);
 void kv_test_state_teardown(KvTestState *f, gconstpointer data);
 

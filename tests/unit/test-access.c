@@ -3,6 +3,7 @@
  * naming file and line, and quota scopes. */
 
 #include "kv-access.h"
+#include "kv-test-state-dir.h"
 
 #include <glib/gstdio.h>
 #include <sys/stat.h>
@@ -26,22 +27,10 @@ static void dirs_setup(Dirs *d, gconstpointer data)
   g_assert_nonnull(d->etc);
 }
 
-static void remove_all(const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *child = g_build_filename(path, name, NULL);
-    g_unlink(child);
-  }
-  g_rmdir(path);
-}
-
 static void dirs_teardown(Dirs *d, gconstpointer data)
 {
-  remove_all(d->usr);
-  remove_all(d->etc);
+  kv_test_remove_dir(d->usr);
+  kv_test_remove_dir(d->etc);
   g_free(d->usr);
   g_free(d->etc);
 }

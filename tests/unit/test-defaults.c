@@ -6,42 +6,26 @@
 #include "kv-error.h"
 #include "kv-memory-repository.h"
 #include "kv-service.h"
+#include "kv-test-state-dir.h"
 
 #include <glib/gstdio.h>
 
 typedef struct {
-  char *root;
   char *low, *high; /* /usr/share/…/defaults.d and /etc/…/defaults.d */
 } Fixture;
 
 static void setup(Fixture *f, gconstpointer data)
 {
-  f->root = g_dir_make_tmp("kv-defaults-XXXXXX", NULL);
-  f->low = g_build_filename(f->root, "low", NULL);
-  f->high = g_build_filename(f->root, "high", NULL);
-  g_mkdir(f->low, 0755);
-  g_mkdir(f->high, 0755);
-}
-
-static void remove_all(const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *child = g_build_filename(path, name, NULL);
-    if (g_file_test(child, G_FILE_TEST_IS_DIR))
-      remove_all(child);
-    else
-      g_unlink(child);
-  }
-  g_rmdir(path);
+  f->low = g_dir_make_tmp("kv-defaults-low-XXXXXX", NULL);
+  f->high = g_dir_make_tmp("kv-defaults-high-XXXXXX", NULL);
+  g_assert_nonnull(f->low);
+  g_assert_nonnull(f->high);
 }
 
 static void teardown(Fixture *f, gconstpointer data)
 {
-  remove_all(f->root);
-  g_free(f->root);
+  kv_test_remove_dir(f->low);
+  kv_test_remove_dir(f->high);
   g_free(f->low);
   g_free(f->high);
 }
@@ -69,8 +53,8 @@ static KvDefaults *load_ok(Fixture *f)
   return defaults;
 }
 
-static void assert_default(KvDefaults *defaults, const char *key, const char *text,
-                           const char *file_suffix)
+static void assert_default(KvDefaults *defaults, const char *key, const char *text, const char *dir,
+                           const char *name)
 {
   const char *file;
   GVariant *value = kv_defaults_lookup(defaults, key, &file);
@@ -82,7 +66,8 @@ static void assert_default(KvDefaults *defaults, const char *key, const char *te
   g_assert_nonnull(value);
   g_autofree char *printed = g_variant_print(value, TRUE);
   g_assert_cmpstr(printed, ==, text);
-  g_assert_true(g_str_has_suffix(file, file_suffix));
+  g_autofree char *expected = g_build_filename(dir, name, NULL);
+  g_assert_cmpstr(file, ==, expected);
 }
 
 /* Groups are prefixes, their keys the keys under them; a later file wins; a file in the
@@ -97,11 +82,11 @@ static void test_layers(Fixture *f, gconstpointer data)
   write_file(f->high, "notes.txt", "[org/app]\ncolor='red'\n");
   g_autoptr(KvDefaults) defaults = load_ok(f);
 
-  assert_default(defaults, "org/app/color", "'blue'", "low/10-vendor.conf");
-  assert_default(defaults, "org/app/font", "'Sans'", "high/20-distro.conf");
-  assert_default(defaults, "org/app/size", "uint32 5", "high/90-site.conf");
-  assert_default(defaults, "org/app/window/maximized", "true", "low/10-vendor.conf");
-  assert_default(defaults, "org/app/missing", NULL, NULL);
+  assert_default(defaults, "org/app/color", "'blue'", f->low, "10-vendor.conf");
+  assert_default(defaults, "org/app/font", "'Sans'", f->high, "20-distro.conf");
+  assert_default(defaults, "org/app/size", "uint32 5", f->high, "90-site.conf");
+  assert_default(defaults, "org/app/window/maximized", "true", f->low, "10-vendor.conf");
+  assert_default(defaults, "org/app/missing", NULL, NULL, NULL);
   g_assert_cmpuint(kv_defaults_n_values(defaults), ==, 4);
 
   g_autoptr(GVariant) listed = g_variant_ref_sink(kv_defaults_list(defaults, "org/app/"));
@@ -124,7 +109,7 @@ static void test_locks(Fixture *f, gconstpointer data)
   g_assert_nonnull(kv_defaults_lock_of(defaults, "org/lockdown/usb"));
   g_assert_null(kv_defaults_lock_of(defaults, "org/lockdownx"));
   g_assert_true(
-      g_str_has_suffix(kv_defaults_lock_of(defaults, "org/lockdown/a/b"), "high/50-locks.conf"));
+      g_str_has_suffix(kv_defaults_lock_of(defaults, "org/lockdown/a/b"), "50-locks.conf"));
   /* A DeletePrefix reaches a lock under it, or one that covers it. */
   g_assert_nonnull(kv_defaults_lock_within(defaults, "org/"));
   g_assert_nonnull(kv_defaults_lock_within(defaults, "org/lockdown/usb/"));
