@@ -423,6 +423,12 @@ GVariant *kv_store_view_lookup(KvStoreView *self, const char *key)
   return ref_or_null(effective(self, key));
 }
 
+GVariant *kv_store_view_lookup_default(KvStoreView *self, const char *key)
+{
+  g_return_val_if_fail(KV_IS_STORE_VIEW(self), NULL);
+  return ref_or_null(g_hash_table_lookup(self->defaults, key));
+}
+
 guint64 kv_store_view_get_revision(KvStoreView *self)
 {
   g_return_val_if_fail(KV_IS_STORE_VIEW(self), 0);

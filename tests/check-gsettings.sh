@@ -93,9 +93,38 @@ while [ "$(wc -l <"$work/monitor")" -lt 2 ] && [ "$tries" -gt 0 ]; do
 done
 check monitor "$(sort "$work/monitor" | tr '\n' ';')" "count: 9;greeting: 'from another';"
 
-# The site changes its default and kvstored reads it again (SIGHUP): the monitor hears.
+# GSettings' own default of a key is the administrator's.
+check default-value "$(/usr/bin/python3 -c "
+from gi.repository import Gio
+print(Gio.Settings.new('org.example.Test').get_default_value('theme').unpack())
+")" "site-dark"
+
+# The site changes its default and drops its lock, and kvstored reads them again: the
+# monitor hears of the value, and a running program of the key now writable.
+/usr/bin/python3 -u -c "
+from gi.repository import Gio, GLib
+s = Gio.Settings.new('org.example.Test')
+loop = GLib.MainLoop()
+def on_writable(settings, key):
+    print('writable', settings.is_writable(key))
+    loop.quit()
+s.connect('writable-changed::locked', on_writable)
+print('ready', s.is_writable('locked'))
+GLib.timeout_add_seconds(10, loop.quit)
+loop.run()
+" >"$work/writable" 2>&1 &
+writable=$!
+tries=50
+until grep -q ready "$work/writable" || [ "$tries" -eq 0 ]; do
+  sleep 0.1
+  tries=$((tries - 1))
+done
 printf "[gsettings/org/example/test]\ntheme='site-blue'\nlocked=42\n" >"$work/etc/10-defaults.conf"
+: >"$work/etc/50-locks.conf"
 "$kvctl" reload || status=1
+wait "$writable"
+check writable-changed "$(tr '\n' ';' <"$work/writable")" "ready False;writable True;"
+check unlocked "$(gsettings writable org.example.Test locked)" "true"
 tries=50
 until grep -q "theme: 'site-blue'" "$work/monitor" || [ "$tries" -eq 0 ]; do
   sleep 0.1

@@ -26,6 +26,7 @@ typedef struct {
   GHashTable *pending; /* settings key -> Pending: written here, not yet in the view */
   GHashTable *queued;  /* settings key -> GVariant (NULL: reset), the next batch */
   guint calls_out;     /* the batch's calls sent, not yet answered */
+  guint defaults_id;   /* the DefaultsChanged subscription */
 } KvSettingsBackend;
 
 typedef GSettingsBackendClass KvSettingsBackendClass;
@@ -70,8 +71,16 @@ static GVariant *kv_settings_read(GSettingsBackend *backend, const char *key,
   KvSettingsBackend *self = (KvSettingsBackend *)backend;
   Pending *pending = g_hash_table_lookup(self->pending, key);
 
-  if (default_value)
-    return NULL;
+  /* The default GSettings falls back to when a value is reset: the administrator's,
+   * else (NULL) the schema's. */
+  if (default_value) {
+    g_autofree char *stored_key = store_key(key);
+    g_autoptr(GVariant) fallback =
+        self->view != NULL ? kv_store_view_lookup_default(self->view, stored_key) : NULL;
+    return fallback != NULL && g_variant_is_of_type(fallback, expected_type)
+               ? g_steal_pointer(&fallback)
+               : NULL;
+  }
   if (pending != NULL)
     return pending->value != NULL && g_variant_is_of_type(pending->value, expected_type)
                ? g_variant_ref(pending->value)
@@ -317,10 +326,20 @@ static void on_view_changed(KvStoreView *view, const char *stored_key, GVariant 
   g_settings_backend_changed((GSettingsBackend *)self, key, NULL);
 }
 
+static void on_defaults_changed(GDBusConnection *connection, const char *sender, const char *path,
+                                const char *interface, const char *member, GVariant *parameters,
+                                gpointer user_data)
+{
+  g_settings_backend_path_writable_changed(user_data, "/");
+}
+
 static void kv_settings_backend_finalize(GObject *object)
 {
   KvSettingsBackend *self = (KvSettingsBackend *)object;
 
+  if (self->defaults_id != 0)
+    g_dbus_connection_signal_unsubscribe(kv_store_client_get_connection(self->client),
+                                         self->defaults_id);
   g_clear_object(&self->view);
   g_clear_object(&self->client);
   g_hash_table_unref(self->pending);
@@ -343,6 +362,11 @@ static void kv_settings_backend_init(KvSettingsBackend *self)
     return;
   }
   g_signal_connect(self->view, "changed", G_CALLBACK(on_view_changed), self);
+  /* Locks may have come or gone: GSettings asks get_writable again. */
+  self->defaults_id = g_dbus_connection_signal_subscribe(
+      kv_store_client_get_connection(self->client), "org.example.KVStore", "org.example.KVStore",
+      "DefaultsChanged", "/org/example/KVStore", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+      on_defaults_changed, self, NULL);
 }
 
 static void kv_settings_backend_class_init(KvSettingsBackendClass *klass)

@@ -45,6 +45,16 @@ KvStoreView *kv_store_view_new_sync(KvStoreClient *client, const char *prefix,
 GVariant *kv_store_view_lookup(KvStoreView *self, const char *key);
 
 /**
+ * kv_store_view_lookup_default:
+ * @self: a #KvStoreView
+ * @key: a key under the view's prefix
+ *
+ * Returns: (transfer full) (nullable): the administrator's default of @key, whether or
+ *   not a value is stored; %NULL when it has none
+ */
+GVariant *kv_store_view_lookup_default(KvStoreView *self, const char *key);
+
+/**
  * kv_store_view_get_revision:
  * @self: a #KvStoreView
  *
