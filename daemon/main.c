@@ -88,6 +88,18 @@ static char **access_dirs(const Options *options)
   return g_strdupv(options->access_dirs != NULL ? options->access_dirs : (char **)defaults);
 }
 
+/* A step of the start that failed with @r: said as the bus's loss when the bus went away
+ * meanwhile (its daemon stopped, say), as any other failure otherwise. */
+static int setup_failed(const char *what, int r, const char *bus_name)
+{
+  if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE)
+    kv_log(LOG_ERR, "Lost the connection to the %s bus while starting (cannot %s: %s); exiting",
+           bus_name, what, g_strerror(-r));
+  else
+    kv_log(LOG_ERR, "Cannot %s: %s", what, g_strerror(-r));
+  return EXIT_FAILURE;
+}
+
 /* The administrator's defaults' directories, in rising priority. */
 static char **defaults_dirs(const Options *options)
 {
@@ -649,15 +661,11 @@ static int run(const Options *options)
         service, (guint64)((options->etcd_lease_ttl > 0 ? options->etcd_lease_ttl : 60) * 1000));
   }
   r = kv_peer_flow_new(bus, KV_INTERFACE, &flow);
-  if (r < 0) {
-    kv_log(LOG_ERR, "Cannot watch the callers' unread replies: %s", g_strerror(-r));
-    return EXIT_FAILURE;
-  }
+  if (r < 0)
+    return setup_failed("watch the callers' unread replies", r, bus_name);
   r = kv_bus_callers_new(bus, &callers);
-  if (r < 0) {
-    kv_log(LOG_ERR, "Cannot watch the callers: %s", g_strerror(-r));
-    return EXIT_FAILURE;
-  }
+  if (r < 0)
+    return setup_failed("watch the callers", r, bus_name);
   /* The session bus is one user's: only the system bus has access rules. */
   if (!serves_session_bus(options)) {
     g_autoptr(GError) error = NULL;
@@ -669,10 +677,8 @@ static int run(const Options *options)
     }
   }
   r = kv_bus_new(bus, service, flow, callers, access, options->max_message_size, &front);
-  if (r < 0) {
-    kv_log(LOG_ERR, "Cannot publish %s: %s", KV_OBJECT_PATH, g_strerror(-r));
-    return EXIT_FAILURE;
-  }
+  if (r < 0)
+    return setup_failed("publish " KV_OBJECT_PATH, r, bus_name);
   daemon.repository = repository;
   daemon.persistent = !options->in_memory && options->etcd == NULL;
   daemon.etcd = options->etcd != NULL;
@@ -680,10 +686,8 @@ static int run(const Options *options)
 
   if (options->idle_timeout > 0) {
     r = kv_idle_new(bus, front, KV_BUS_NAME, (guint64)(options->idle_timeout * 1e6), &idle);
-    if (r < 0) {
-      kv_log(LOG_ERR, "Cannot watch for idleness: %s", g_strerror(-r));
-      return EXIT_FAILURE;
-    }
+    if (r < 0)
+      return setup_failed("watch for idleness", r, bus_name);
   }
   r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, 0, 0, on_status_timer, &daemon);
   if (r < 0) {

@@ -95,6 +95,72 @@ void kv_change_record_read(GVariant *record, KvChangeRecord *out)
   }
 }
 
+gboolean kv_change_reader_init(KvChangeReader *reader, const guint8 *data, gsize size)
+{
+  memset(reader, 0, sizeof *reader);
+  if (size < sizeof reader->revision)
+    return FALSE;
+  memcpy(&reader->revision, data, sizeof reader->revision);
+  /* The tuple's last member, the array, takes the rest: no framing offset of its own. */
+  reader->data = data + sizeof reader->revision;
+  size -= sizeof reader->revision;
+  if (size == 0)
+    return TRUE;
+  reader->offset_size = kv_framing_offset_size(size);
+  if (size < reader->offset_size)
+    return FALSE;
+  reader->entries_end =
+      kv_framing_read_offset(reader->data + size - reader->offset_size, reader->offset_size);
+  if (reader->entries_end > size || (size - reader->entries_end) % reader->offset_size != 0)
+    return FALSE;
+  reader->n = (size - reader->entries_end) / reader->offset_size;
+  return reader->n > 0;
+}
+
+/* The "(smv)" at @data (@size bytes), checked. */
+static gboolean read_change(KvChangeReader *reader, const guint8 *data, gsize size,
+                            KvChangeEntry *entry)
+{
+  guint framing = kv_framing_offset_size(size);
+
+  if (size < framing)
+    return FALSE;
+  gsize body = size - framing;
+  gsize key_end = kv_framing_read_offset(data + body, framing);
+  if (key_end == 0 || key_end > body || !kv_serialized_string_is_valid(data, key_end))
+    return FALSE;
+  entry->key = (const char *)data;
+  gsize maybe_at = kv_framing_align8(key_end);
+  if (maybe_at > body)
+    return FALSE;
+  /* Nothing: no bytes. Just a variant: its bytes, then a zero byte. */
+  if (maybe_at == body) {
+    entry->type = NULL;
+    entry->value = NULL;
+    entry->value_size = 0;
+    return TRUE;
+  }
+  if (data[body - 1] != '\0')
+    return FALSE;
+  return kv_serialized_variant_read(&reader->checker, data + maybe_at, body - 1 - maybe_at,
+                                    &entry->type, &entry->value, &entry->value_size);
+}
+
+KvChangeStatus kv_change_reader_next(KvChangeReader *reader, KvChangeEntry *entry)
+{
+  if (reader->next == reader->n)
+    return KV_CHANGE_END;
+  gsize start = kv_framing_align8(reader->last_end);
+  gsize end = kv_framing_read_offset(
+      reader->data + reader->entries_end + reader->next * reader->offset_size, reader->offset_size);
+  if (start > end || end > reader->entries_end)
+    return KV_CHANGE_DAMAGED;
+  reader->next++;
+  reader->last_end = end;
+  return read_change(reader, reader->data + start, end - start, entry) ? KV_CHANGE_ENTRY
+                                                                       : KV_CHANGE_DAMAGED;
+}
+
 void kv_change_record_clear(KvChangeRecord *record)
 {
   g_clear_pointer(&record->changes, g_array_unref);

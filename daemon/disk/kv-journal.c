@@ -78,19 +78,47 @@ typedef enum {
   WALK_FAILED,  /* the replay function failed */
 } WalkResult;
 
+/* Who is told of each record: with its payload as a GVariant of @type (checked by GLib),
+ * or as the bytes (the reader checks them). */
+typedef struct {
+  const GVariantType *type;
+  KvJournalReplayFunc replay;
+  KvJournalBytesFunc replay_bytes;
+  gpointer user_data;
+} Walker;
+
+/* The next record at *@offset, told to @walker. */
+static KvRecordStatus tell_record(const guint8 *data, gsize size, gsize *offset,
+                                  const Walker *walker, GError **error, gboolean *told)
+{
+  *told = FALSE;
+  if (walker->replay_bytes != NULL) {
+    const guint8 *payload;
+    gsize payload_size;
+    KvRecordStatus status = kv_record_read_bytes(data, size, offset, &payload, &payload_size);
+    if (status == KV_RECORD_OK)
+      *told = walker->replay_bytes(payload, payload_size, walker->user_data, error);
+    return status;
+  }
+  g_autoptr(GVariant) payload = NULL;
+  KvRecordStatus status = kv_record_read(data, size, offset, walker->type, &payload);
+  if (status == KV_RECORD_OK)
+    *told = walker->replay(payload, walker->user_data, error);
+  return status;
+}
+
 /* Replays the whole records of @data from offset @from up to the first that is not whole,
  * where *out_end is left. */
 static WalkResult walk_records(const char *path, const guint8 *data, gsize size, gsize from,
-                               const GVariantType *type, KvJournalReplayFunc replay,
-                               gpointer user_data, gsize *out_end, GError **error)
+                               const Walker *walker, gsize *out_end, GError **error)
 {
   gsize offset = from;
   KvRecordStatus status;
 
   for (;;) {
-    g_autoptr(GVariant) payload = NULL;
     gsize at = offset, next;
-    status = kv_record_read(data, size, &offset, type, &payload);
+    gboolean told;
+    status = tell_record(data, size, &offset, walker, error, &told);
     if (status != KV_RECORD_OK) {
       *out_end = at;
       /* Garbage that no whole record follows is what a crash during an append leaves. */
@@ -98,7 +126,7 @@ static WalkResult walk_records(const char *path, const guint8 *data, gsize size,
                  ? WALK_DAMAGED
                  : WALK_CLEAN;
     }
-    if (!replay(payload, user_data, error)) {
+    if (!told) {
       g_prefix_error(error, "%s, record at offset %zu: ", path, at);
       *out_end = at;
       return WALK_FAILED;
@@ -106,8 +134,8 @@ static WalkResult walk_records(const char *path, const guint8 *data, gsize size,
   }
 }
 
-KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournalReplayFunc replay,
-                           gpointer user_data, gsize *out_dropped_bytes, GError **error)
+static KvJournal *journal_open(const char *path, const Walker *walker, gsize *out_dropped_bytes,
+                               GError **error)
 {
   g_autoptr(KvJournal) self = journal_new(path);
   g_autoptr(GError) local_error = NULL;
@@ -131,8 +159,7 @@ KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournal
   gsize size = g_mapped_file_get_length(file);
   if (!kv_record_check_file_header(data, size, journal_magic, path, error))
     return NULL;
-  switch (walk_records(path, data, size, KV_RECORD_FILE_HEADER_SIZE, type, replay, user_data, &end,
-                       error)) {
+  switch (walk_records(path, data, size, KV_RECORD_FILE_HEADER_SIZE, walker, &end, error)) {
   case WALK_CLEAN:
     break;
   case WALK_DAMAGED:
@@ -156,6 +183,22 @@ KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournal
   }
   self->size = end;
   return g_steal_pointer(&self);
+}
+
+KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournalReplayFunc replay,
+                           gpointer user_data, gsize *out_dropped_bytes, GError **error)
+{
+  Walker walker = {type, replay, NULL, user_data};
+
+  return journal_open(path, &walker, out_dropped_bytes, error);
+}
+
+KvJournal *kv_journal_open_bytes(const char *path, KvJournalBytesFunc replay, gpointer user_data,
+                                 gsize *out_dropped_bytes, GError **error)
+{
+  Walker walker = {NULL, NULL, replay, user_data};
+
+  return journal_open(path, &walker, out_dropped_bytes, error);
 }
 
 void kv_journal_append_with(KvJournal *self, KvJournalSerializeFunc serialize, gpointer user_data)
@@ -291,15 +334,17 @@ gboolean kv_journal_scan(const char *path, const GVariantType *type, KvJournalRe
     out->header_problem = g_strdup(local_error->message);
     return TRUE;
   }
-  WalkResult result = walk_records(path, data, out->size, KV_RECORD_FILE_HEADER_SIZE, type, func,
-                                   user_data, &out->end, &local_error);
+  Walker walker = {type, func, NULL, user_data};
+  Walker counter = {type, count_record, NULL, &out->records_after};
+  WalkResult result = walk_records(path, data, out->size, KV_RECORD_FILE_HEADER_SIZE, &walker,
+                                   &out->end, &local_error);
   /* A whole record that @func refuses is damage as much as a bad checksum. */
   if (result == WALK_FAILED)
     out->damage_reason = g_strdup(local_error->message);
   out->damaged = result != WALK_CLEAN;
   /* Past the damage: how many whole records it cuts off. */
   for (gsize at = out->end; out->damaged && kv_record_find_next(data, out->size, at + 1, &at);)
-    walk_records(path, data, out->size, at, type, count_record, &out->records_after, &at, NULL);
+    walk_records(path, data, out->size, at, &counter, &at, NULL);
   return TRUE;
 }
 

@@ -21,6 +21,14 @@ typedef gboolean (*KvJournalReplayFunc)(GVariant *payload, gpointer user_data, G
 KvJournal *kv_journal_open(const char *path, const GVariantType *type, KvJournalReplayFunc replay,
                            gpointer user_data, gsize *out_dropped_bytes, GError **error);
 
+/* The same with each record's payload as bytes, which the function checks itself. */
+typedef gboolean (*KvJournalBytesFunc)(const guint8 *payload, gsize size, gpointer user_data,
+                                       GError **error);
+
+/* kv_journal_open() for a replay that reads the payloads' bytes itself. */
+KvJournal *kv_journal_open_bytes(const char *path, KvJournalBytesFunc replay, gpointer user_data,
+                                 gsize *out_dropped_bytes, GError **error);
+
 /* What kv_journal_scan() found. */
 typedef struct {
   gboolean exists;

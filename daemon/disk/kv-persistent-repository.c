@@ -22,6 +22,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <unistd.h>
 
 #define LOCK_WAIT_SECONDS 20
@@ -540,7 +541,19 @@ typedef struct {
   guint64 snapshot_sequence;
   guint64 last_sequence;
   guint64 replayed;
+  /* The last records, copied one after another, that the history is to hold: as many as
+   * hold its most changes. Made into changes once the whole journal is read. */
+  GByteArray *kept_bytes;
+  GArray *kept; /* Kept, oldest first, from kept_head on */
+  guint kept_head;
+  guint history_changes; /* in the records kept */
+  gboolean let_go;       /* of a record the history would have held */
 } Replay;
+
+typedef struct {
+  gsize start, size; /* in kept_bytes */
+  guint n_changes;
+} Kept;
 
 /* Applies @record to @into at the record's revision, which @into takes. Whole records
  * only: a batch is replayed entirely or, torn, not at all. */
@@ -558,12 +571,69 @@ gboolean kv_journal_record_apply(GVariant *record, KvRepository *into, GError **
   return apply_record(&read, into, error);
 }
 
-static gboolean replay_record(GVariant *record, gpointer user_data, GError **error)
+/* Keeps a copy of the record for the history, and lets go of the oldest it no longer
+ * needs for its most changes. No allocation a record: a start-up replays a million. */
+static void keep_for_history(Replay *replay, const guint8 *payload, gsize size, guint n_changes)
+{
+  guint most = kv_history_max_changes(replay->self->history);
+
+  if (most == 0)
+    return;
+  Kept kept = {replay->kept_bytes->len, size, n_changes};
+  g_byte_array_append(replay->kept_bytes, payload, (guint)size);
+  g_array_append_val(replay->kept, kept);
+  replay->history_changes += n_changes;
+  while (replay->history_changes - g_array_index(replay->kept, Kept, replay->kept_head).n_changes >=
+         most) {
+    replay->history_changes -= g_array_index(replay->kept, Kept, replay->kept_head++).n_changes;
+    replay->let_go = TRUE;
+  }
+  /* Once most of what is held is let go of, the rest moves to the front. */
+  if (replay->kept_head < 1024 || replay->kept_head < replay->kept->len / 2)
+    return;
+  gsize from = g_array_index(replay->kept, Kept, replay->kept_head).start;
+  g_byte_array_remove_range(replay->kept_bytes, 0, (guint)from);
+  g_array_remove_range(replay->kept, 0, replay->kept_head);
+  replay->kept_head = 0;
+  for (guint i = 0; i < replay->kept->len; i++)
+    g_array_index(replay->kept, Kept, i).start -= from;
+}
+
+/* The records kept for the history, into it, oldest first. */
+static void fill_history(Replay *replay)
+{
+  /* Records were let go of: the history reaches back to the first kept, not further
+   * (what it held before them, from its file, is older still). */
+  if (replay->let_go && replay->kept_head < replay->kept->len) {
+    guint64 first;
+    memcpy(&first,
+           replay->kept_bytes->data + g_array_index(replay->kept, Kept, replay->kept_head).start,
+           sizeof first);
+    kv_history_start_at(replay->self->history, first - 1);
+  }
+  for (guint i = replay->kept_head; i < replay->kept->len; i++) {
+    const Kept *kept = &g_array_index(replay->kept, Kept, i);
+    /* Copied to memory aligned as GVariant wants; checked by the change reader as it
+     * was replayed. */
+    g_autoptr(GBytes) payload = g_bytes_new(replay->kept_bytes->data + kept->start, kept->size);
+    g_autoptr(GVariant) record =
+        g_variant_ref_sink(g_variant_new_from_bytes(KV_JOURNAL_RECORD_TYPE, payload, TRUE));
+    g_auto(KvChangeRecord) read = {0};
+    kv_change_record_read(record, &read);
+    kv_history_add_record(replay->self->history, &read);
+  }
+}
+
+static gboolean replay_record(const guint8 *payload, gsize size, gpointer user_data, GError **error)
 {
   Replay *replay = user_data;
-  guint64 sequence;
+  KvChangeReader reader;
 
-  g_variant_get_child(record, 0, "t", &sequence);
+  if (!kv_change_reader_init(&reader, payload, size)) {
+    g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "not a journal record");
+    return FALSE;
+  }
+  guint64 sequence = reader.revision;
   /* Increasing, and without a gap after the snapshot. The first records may be older
    * than the snapshot: a crash between installing it and emptying the journal. */
   if (sequence <= replay->last_sequence ||
@@ -580,14 +650,31 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
     return TRUE;
 
   replay->replayed++;
-  g_auto(KvChangeRecord) read = {0};
-  kv_change_record_read(record, &read);
-  if (!apply_record(&read, replay->self->inner, error))
+  /* Straight from the bytes, as a snapshot's entries are loaded. A damaged record fails
+   * the opening, and what was applied of it goes with the repository. */
+  KvRepository *into = replay->self->inner;
+  KvChangeEntry entry;
+  KvChangeStatus status;
+  guint n = 0;
+  while ((status = kv_change_reader_next(&reader, &entry)) == KV_CHANGE_ENTRY) {
+    if (entry.type != NULL)
+      kv_memory_repository_load_data(into, entry.key, entry.type, entry.value, entry.value_size,
+                                     sequence);
+    else
+      kv_memory_repository_load(into, entry.key, NULL, 0);
+    n++;
+  }
+  if (status == KV_CHANGE_DAMAGED) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                "change %u of the record of revision %" G_GUINT64_FORMAT " is damaged", n,
+                sequence);
     return FALSE;
+  }
+  kv_memory_repository_set_revision(into, sequence);
   /* After what the history file holds: a crash between installing it and the snapshot
    * leaves journal records it has already. */
   if (replay->self->history != NULL && sequence > kv_history_committed(replay->self->history))
-    kv_history_add_record(replay->self->history, &read);
+    keep_for_history(replay, payload, size, n);
   return TRUE;
 }
 
@@ -602,7 +689,7 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
   g_autofree char *journal_tmp = g_build_filename(dir, "journal.tmp", NULL);
   g_autofree char *snapshot_tmp = g_build_filename(dir, "snapshot.tmp", NULL);
   g_autofree char *history_tmp = g_build_filename(dir, "history.tmp", NULL);
-  Replay replay = {self, 0, 0, 0};
+  Replay replay = {.self = self};
   g_autoptr(GError) local_error = NULL;
   gsize dropped;
 
@@ -638,8 +725,13 @@ KvRepository *kv_persistent_repository_open(const char *dir, KvSyncMode sync, gs
     say(self, LOG_WARNING,
         "Cannot resume the history of changes (%s): it starts at revision %" G_GUINT64_FORMAT,
         local_error->message, replay.snapshot_sequence);
-  self->journal = kv_journal_open(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay,
-                                  &dropped, error);
+  replay.kept_bytes = g_byte_array_new();
+  replay.kept = g_array_new(FALSE, FALSE, sizeof(Kept));
+  self->journal = kv_journal_open_bytes(journal_path, replay_record, &replay, &dropped, error);
+  if (self->journal != NULL)
+    fill_history(&replay);
+  g_byte_array_unref(replay.kept_bytes);
+  g_array_unref(replay.kept);
   if (self->journal == NULL)
     return NULL;
   if (dropped > 0)

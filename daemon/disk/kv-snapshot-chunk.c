@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-snapshot-chunk.h"
 
+#include "kv-serialized-value.h"
 #include "kv-variant-framing.h"
 
 #include <string.h>
@@ -28,80 +29,6 @@ gboolean kv_chunk_reader_init(KvChunkReader *reader, const guint8 *data, gsize s
   return reader->n > 0;
 }
 
-static gboolean is_string(const guint8 *data, gsize size)
-{
-  return size > 0 && data[size - 1] == '\0' && memchr(data, '\0', size - 1) == NULL &&
-         g_utf8_validate_len((const char *)data, size - 1, NULL);
-}
-
-/* Whether @data is a value of @type in normal form: the common types by hand, the rest
- * by GLib. */
-static gboolean is_normal(const char *type, const guint8 *data, gsize size)
-{
-  if (type[1] == '\0') {
-    switch (type[0]) {
-    case 'y':
-      return size == 1;
-    case 'b':
-      return size == 1 && data[0] <= 1;
-    case 'n':
-    case 'q':
-      return size == 2;
-    case 'i':
-    case 'u':
-      return size == 4;
-    case 'x':
-    case 't':
-    case 'd':
-      return size == 8;
-    case 's':
-      return is_string(data, size);
-    case 'o':
-      return is_string(data, size) && g_variant_is_object_path((const char *)data);
-    case 'g':
-      return is_string(data, size) && g_variant_is_signature((const char *)data);
-    default:
-      break;
-    }
-  }
-  /* Copied: GLib reads values at their alignment. */
-  g_autoptr(GBytes) bytes = g_bytes_new(data, size);
-  g_autoptr(GVariant) value =
-      g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(type), bytes, FALSE));
-  return g_variant_is_normal_form(value);
-}
-
-/* The variant at @data (@size bytes): its value and type, checked. */
-static gboolean read_variant(KvChunkReader *reader, const guint8 *data, gsize size,
-                             KvChunkEntry *entry)
-{
-  const guint8 *nul = NULL;
-
-  for (gsize i = size; i > 0; i--)
-    if (data[i - 1] == '\0') {
-      nul = data + i - 1;
-      break;
-    }
-  if (nul == NULL)
-    return FALSE;
-  gsize type_length = (gsize)(data + size - (nul + 1));
-  if (type_length == 0 || type_length >= sizeof reader->type)
-    return FALSE;
-  memcpy(reader->type, nul + 1, type_length);
-  reader->type[type_length] = '\0';
-  /* Entries mostly share a type: it is checked once while it repeats. */
-  if (strcmp(reader->type, reader->valid) != 0) {
-    if (!g_variant_type_string_is_valid(reader->type) ||
-        !g_variant_type_is_definite(G_VARIANT_TYPE(reader->type)))
-      return FALSE;
-    memcpy(reader->valid, reader->type, type_length + 1);
-  }
-  entry->type = reader->type;
-  entry->value = data;
-  entry->value_size = (gsize)(nul - data);
-  return is_normal(entry->type, entry->value, entry->value_size);
-}
-
 /* The entry at @data (@size bytes), checked. */
 static gboolean read_entry(KvChunkReader *reader, const guint8 *data, gsize size,
                            KvChunkEntry *entry)
@@ -112,14 +39,16 @@ static gboolean read_entry(KvChunkReader *reader, const guint8 *data, gsize size
     return FALSE;
   gsize body = size - framing;
   gsize key_end = kv_framing_read_offset(data + body, framing);
-  if (key_end == 0 || key_end > body || !is_string(data, key_end))
+  if (key_end == 0 || key_end > body || !kv_serialized_string_is_valid(data, key_end))
     return FALSE;
   gsize revision_at = kv_framing_align8(key_end);
   if (revision_at > body || body - revision_at < 8)
     return FALSE;
   entry->key = (const char *)data;
   memcpy(&entry->revision, data + revision_at, 8);
-  return read_variant(reader, data + revision_at + 8, body - revision_at - 8, entry);
+  return kv_serialized_variant_read(&reader->checker, data + revision_at + 8,
+                                    body - revision_at - 8, &entry->type, &entry->value,
+                                    &entry->value_size);
 }
 
 KvChunkStatus kv_chunk_reader_next(KvChunkReader *reader, KvChunkEntry *entry)

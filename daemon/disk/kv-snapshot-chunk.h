@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "kv-serialized-value.h"
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -25,10 +27,9 @@ typedef struct {
   gsize entries_end; /* where the entries end and their framing offsets start */
   guint offset_size;
   gsize n;
-  gsize next;      /* the index of the next entry */
-  gsize last_end;  /* where the entry before it ended */
-  char type[256];  /* the last entry's type string (D-Bus types are shorter) */
-  char valid[256]; /* the last type string found valid */
+  gsize next;     /* the index of the next entry */
+  gsize last_end; /* where the entry before it ended */
+  KvVariantChecker checker;
 } KvChunkReader;
 
 typedef enum {

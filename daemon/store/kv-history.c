@@ -235,6 +235,11 @@ void kv_history_foreach_uncommitted(KvHistory *self, KvHistoryFunc func, gpointe
   }
 }
 
+guint kv_history_max_changes(KvHistory *self)
+{
+  return self->max_changes;
+}
+
 guint kv_history_n_changes(KvHistory *self)
 {
   return self->entries->len - self->head;

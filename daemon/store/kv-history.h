@@ -68,6 +68,9 @@ gboolean kv_history_is_filling(KvHistory *self);
 void kv_history_set_ready_func(KvHistory *self, KvHistoryReadyFunc func, gpointer user_data);
 
 /* The number of changes kept, and their bytes as counted against the limit. */
+/* The most changes it keeps. */
+guint kv_history_max_changes(KvHistory *self);
+
 guint kv_history_n_changes(KvHistory *self);
 gsize kv_history_bytes(KvHistory *self);
 

@@ -104,6 +104,22 @@ static char *after_restart(KvTestState *f, guint max_changes, KvRepository **rep
   return everything(f->history);
 }
 
+/* A journal of thousands of records and a history of seven changes: the restart keeps
+ * only the last records' changes, and serves exactly what was served before it. */
+static void test_long_journal_short_history(KvTestState *f, gconstpointer data)
+{
+  KvService *service = NULL;
+  KvRepository *repository = open_with_history(f, 7, G_MAXSIZE, &service);
+
+  write_some(service, 3000);
+  g_autofree char *before = everything(f->history);
+  g_autofree char *after = after_restart(f, 7, &repository, &service);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpuint(kv_history_n_changes(f->history), <=, 8);
+  kv_service_free(service);
+  kv_repository_free(repository);
+}
+
 static void test_from_the_journal(KvTestState *f, gconstpointer data)
 {
   KvService *service = NULL;
@@ -198,6 +214,7 @@ int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   ADD("from-the-journal", test_from_the_journal);
+  ADD("long-journal-short-history", test_long_journal_short_history);
   ADD("across-compactions", test_across_compactions);
   ADD("damaged-file-set-aside", test_damaged_file_set_aside);
   ADD("uncommitted-changes-not-served", test_uncommitted_changes_not_served);

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kv-serialized-value.h"
+
+#include <string.h>
+
+gboolean kv_serialized_string_is_valid(const guint8 *data, gsize size)
+{
+  return size > 0 && data[size - 1] == '\0' && memchr(data, '\0', size - 1) == NULL &&
+         g_utf8_validate_len((const char *)data, size - 1, NULL);
+}
+
+/* Whether @data is a value of @type in normal form: the common types by hand, the rest
+ * by GLib. */
+static gboolean is_normal(const char *type, const guint8 *data, gsize size)
+{
+  if (type[1] == '\0') {
+    switch (type[0]) {
+    case 'y':
+      return size == 1;
+    case 'b':
+      return size == 1 && data[0] <= 1;
+    case 'n':
+    case 'q':
+      return size == 2;
+    case 'i':
+    case 'u':
+      return size == 4;
+    case 'x':
+    case 't':
+    case 'd':
+      return size == 8;
+    case 's':
+      return kv_serialized_string_is_valid(data, size);
+    case 'o':
+      return kv_serialized_string_is_valid(data, size) &&
+             g_variant_is_object_path((const char *)data);
+    case 'g':
+      return kv_serialized_string_is_valid(data, size) &&
+             g_variant_is_signature((const char *)data);
+    default:
+      break;
+    }
+  }
+  /* Copied: GLib reads values at their alignment. */
+  g_autoptr(GBytes) bytes = g_bytes_new(data, size);
+  g_autoptr(GVariant) value =
+      g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(type), bytes, FALSE));
+  return g_variant_is_normal_form(value);
+}
+
+gboolean kv_serialized_variant_read(KvVariantChecker *checker, const guint8 *data, gsize size,
+                                    const char **out_type, const guint8 **out_value,
+                                    gsize *out_value_size)
+{
+  const guint8 *nul = NULL;
+
+  for (gsize i = size; i > 0; i--)
+    if (data[i - 1] == '\0') {
+      nul = data + i - 1;
+      break;
+    }
+  if (nul == NULL)
+    return FALSE;
+  gsize type_length = (gsize)(data + size - (nul + 1));
+  if (type_length == 0 || type_length >= sizeof checker->type)
+    return FALSE;
+  memcpy(checker->type, nul + 1, type_length);
+  checker->type[type_length] = '\0';
+  if (strcmp(checker->type, checker->valid) != 0) {
+    if (!g_variant_type_string_is_valid(checker->type) ||
+        !g_variant_type_is_definite(G_VARIANT_TYPE(checker->type)))
+      return FALSE;
+    memcpy(checker->valid, checker->type, type_length + 1);
+  }
+  *out_type = checker->type;
+  *out_value = data;
+  *out_value_size = (gsize)(nul - data);
+  return is_normal(checker->type, data, *out_value_size);
+}
