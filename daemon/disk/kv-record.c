@@ -19,17 +19,23 @@ static guint32 get_u32(const guint8 *in)
   return GUINT32_FROM_LE(value);
 }
 
-void kv_record_append_file_header(GByteArray *buffer, const char magic[8])
+void kv_record_append_file_header_version(GByteArray *buffer, const char magic[8], guint32 version)
 {
   guint8 header[KV_RECORD_FILE_HEADER_SIZE] = {0};
 
   memcpy(header, magic, 8);
-  put_u32(header + 8, KV_RECORD_FORMAT_VERSION);
+  put_u32(header + 8, version);
   g_byte_array_append(buffer, header, sizeof header);
 }
 
-gboolean kv_record_check_file_header(const guint8 *data, gsize size, const char magic[8],
-                                     const char *path, GError **error)
+void kv_record_append_file_header(GByteArray *buffer, const char magic[8])
+{
+  kv_record_append_file_header_version(buffer, magic, KV_RECORD_FORMAT_VERSION);
+}
+
+gboolean kv_record_check_file_header_versions(const guint8 *data, gsize size, const char magic[8],
+                                              const char *path, guint32 newest,
+                                              guint32 *out_version, GError **error)
 {
   if (size < KV_RECORD_FILE_HEADER_SIZE || memcmp(data, magic, 8) != 0) {
     g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
@@ -37,13 +43,23 @@ gboolean kv_record_check_file_header(const guint8 *data, gsize size, const char 
     return FALSE;
   }
   guint32 version = get_u32(data + 8);
-  if (version != KV_RECORD_FORMAT_VERSION) {
+  if (version < 1 || version > newest) {
     g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
-                "%s has format version %u; this kvstored reads version %u", path, version,
-                KV_RECORD_FORMAT_VERSION);
+                "%s has format version %u; this kvstored reads version%s %s%u", path, version,
+                newest > 1 ? "s" : "", newest > 1 ? "1 to " : "", newest);
     return FALSE;
   }
+  *out_version = version;
   return TRUE;
+}
+
+gboolean kv_record_check_file_header(const guint8 *data, gsize size, const char magic[8],
+                                     const char *path, GError **error)
+{
+  guint32 version;
+
+  return kv_record_check_file_header_versions(data, size, magic, path, KV_RECORD_FORMAT_VERSION,
+                                              &version, error);
 }
 
 guint kv_record_begin(GByteArray *buffer)

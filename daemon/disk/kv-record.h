@@ -19,11 +19,19 @@ G_BEGIN_DECLS
 /* Appends the file header for @magic (8 bytes) to @buffer. */
 void kv_record_append_file_header(GByteArray *buffer, const char magic[8]);
 
+/* The same for a file of its own format @version (snapshots: kv-snapshot.c). */
+void kv_record_append_file_header_version(GByteArray *buffer, const char magic[8], guint32 version);
+
 /* Checks that @data starts with the header for @magic in a version this build reads;
  * G_FILE_ERROR_INVAL for another magic, G_FILE_ERROR_NOSYS for another version, naming
  * @path. */
 gboolean kv_record_check_file_header(const guint8 *data, gsize size, const char magic[8],
                                      const char *path, GError **error);
+
+/* The same for a file read in the versions from 1 to @newest, which *@out_version says. */
+gboolean kv_record_check_file_header_versions(const guint8 *data, gsize size, const char magic[8],
+                                              const char *path, guint32 newest,
+                                              guint32 *out_version, GError **error);
 
 /* Appends one record holding @payload to @buffer. */
 void kv_record_append(GByteArray *buffer, GVariant *payload);

@@ -9,9 +9,7 @@ gboolean kv_serialized_string_is_valid(const guint8 *data, gsize size)
          g_utf8_validate_len((const char *)data, size - 1, NULL);
 }
 
-/* Whether @data is a value of @type in normal form: the common types by hand, the rest
- * by GLib. */
-static gboolean is_normal(const char *type, const guint8 *data, gsize size)
+gboolean kv_serialized_value_is_normal(const char *type, const guint8 *data, gsize size)
 {
   if (type[1] == '\0') {
     switch (type[0]) {
@@ -75,5 +73,5 @@ gboolean kv_serialized_variant_read(KvVariantChecker *checker, const guint8 *dat
   *out_type = checker->type;
   *out_value = data;
   *out_value_size = (gsize)(nul - data);
-  return is_normal(checker->type, data, *out_value_size);
+  return kv_serialized_value_is_normal(checker->type, data, *out_value_size);
 }

@@ -13,6 +13,10 @@ G_BEGIN_DECLS
 /* Whether the @size bytes at @data are a GVariant string: UTF-8, one NUL, at the end. */
 gboolean kv_serialized_string_is_valid(const guint8 *data, gsize size);
 
+/* Whether the @size bytes at @data are a value of @type (a valid, definite type string)
+ * in normal form: the common types by hand, the rest by GLib. */
+gboolean kv_serialized_value_is_normal(const char *type, const guint8 *data, gsize size);
+
 /* Reads variants one after another, remembering the last type found valid: entries
  * mostly share a type, checked once while it repeats. */
 typedef struct {

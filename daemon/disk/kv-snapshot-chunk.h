@@ -7,8 +7,9 @@
 
 G_BEGIN_DECLS
 
-/* The entries of one snapshot chunk, a serialized GVariant "a(stv)" (key, revision,
- * value), read straight from its bytes. GLib would make five GVariants an entry to walk
+/* The entries of one snapshot chunk of format 1 (kvstored now writes format 2,
+ * kv-packed-chunk.h), a serialized GVariant "a(stv)" (key, revision, value), read straight
+ * from its bytes. GLib would make five GVariants an entry to walk
  * it, and check the whole chunk's normal form first: two thirds of loading a million keys.
  * Here each part is checked as it is read (offsets in bounds, the key a UTF-8 string, the
  * value's type valid and its bytes in normal form), so damaged bytes are refused and never
@@ -43,25 +44,5 @@ gboolean kv_chunk_reader_init(KvChunkReader *reader, const guint8 *data, gsize s
 
 /* Reads the next entry into @entry. */
 KvChunkStatus kv_chunk_reader_next(KvChunkReader *reader, KvChunkEntry *entry);
-
-/* Writes a chunk, entry by entry, straight into a buffer: byte for byte what GLib makes
- * of the same "a(stv)", without a GVariant per entry and a whole tree to serialize. */
-typedef struct {
-  GByteArray *out;
-  guint start;  /* where the chunk starts in out */
-  GArray *ends; /* gsize: each entry's end, from the start */
-} KvChunkWriter;
-
-/* Starts a chunk at the end of @out. */
-void kv_chunk_writer_begin(KvChunkWriter *writer, GByteArray *out);
-
-/* Appends an entry; @value must be in normal form (as every value GLib builds). */
-void kv_chunk_writer_add(KvChunkWriter *writer, const char *key, guint64 revision, GVariant *value);
-
-/* The entries added since the chunk began. */
-guint kv_chunk_writer_count(const KvChunkWriter *writer);
-
-/* Ends the chunk (its framing offsets) and frees what the writer held. */
-void kv_chunk_writer_end(KvChunkWriter *writer);
 
 G_END_DECLS

@@ -4,6 +4,7 @@
 #include "kv-file-util.h"
 #include "kv-memory-repository.h"
 #include "kv-record.h"
+#include "kv-packed-chunk.h"
 #include "kv-snapshot-chunk.h"
 
 #include <errno.h>
@@ -13,10 +14,14 @@
 
 static const char snapshot_magic[8] = {'K', 'V', 'S', 'T', 'S', 'N', 'P', '\n'};
 
-/* Records: a "(tt)" head (store revision, key count), "a(stv)" chunks of entries (key,
- * revision, value), and the head again as a trailer, so that a snapshot cut short can
- * never pass for a whole one. */
-#define HEAD_TYPE G_VARIANT_TYPE("(tt)")
+/* Records: a "(tt)" head (store revision, key count), chunks of entries (key, revision,
+ * value), and the head again as a trailer, so that a snapshot cut short can never pass for
+ * a whole one. The chunks are packed (kv-packed-chunk.h) in format 2, which kvstored
+ * writes; in format 1, which it still reads, they were GVariant "a(stv)"
+ * (kv-snapshot-chunk.h). */
+#define FORMAT_GVARIANT_CHUNKS 1
+#define FORMAT_PACKED_CHUNKS   2
+#define HEAD_TYPE              G_VARIANT_TYPE("(tt)")
 /* A chunk is read whole or not at all: a damaged byte loses it whole under --repair. Small
  * chunks lose little (a 4,096-entry chunk once lost 2,880 keys to two bytes); the reader
  * takes chunks of any size. */
@@ -43,10 +48,33 @@ static gboolean read_expected(const guint8 *data, gsize size, gsize *offset,
   return TRUE;
 }
 
-/* Reads the chunk in the @size bytes at @data, loading its entries into @into (NULL: only
- * checking them) and counting them in @loaded; FALSE when it does not read as one. */
-static gboolean read_chunk(const guint8 *data, gsize size, KvRepository *into, guint64 *loaded)
+/* read_chunk() of a packed chunk. */
+static gboolean read_packed_chunk(const guint8 *data, gsize size, KvRepository *into,
+                                  guint64 *loaded)
 {
+  KvPackedReader reader;
+  KvPackedEntry entry;
+  KvPackedStatus status;
+
+  kv_packed_reader_init(&reader, data, size);
+  while ((status = kv_packed_reader_next(&reader, &entry)) == KV_PACKED_ENTRY) {
+    if (into != NULL)
+      kv_memory_repository_load_data(into, entry.key, entry.type, entry.value, entry.value_size,
+                                     entry.revision);
+    (*loaded)++;
+  }
+  kv_packed_reader_clear(&reader);
+  return status == KV_PACKED_END;
+}
+
+/* Reads the chunk of snapshot format @format in the @size bytes at @data, loading its
+ * entries into @into (NULL: only checking them) and counting them in @loaded; FALSE when it
+ * does not read as one. */
+static gboolean read_chunk(guint32 format, const guint8 *data, gsize size, KvRepository *into,
+                           guint64 *loaded)
+{
+  if (format == FORMAT_PACKED_CHUNKS)
+    return read_packed_chunk(data, size, into, loaded);
   KvChunkReader reader;
   KvChunkEntry entry;
   KvChunkStatus status;
@@ -83,8 +111,10 @@ gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_seq
   g_autoptr(GVariant) head = NULL;
   g_autoptr(GVariant) trailer = NULL;
   guint64 sequence, count, loaded = 0;
+  guint32 format;
 
-  if (!kv_record_check_file_header(data, size, snapshot_magic, path, error) ||
+  if (!kv_record_check_file_header_versions(data, size, snapshot_magic, path, FORMAT_PACKED_CHUNKS,
+                                            &format, error) ||
       !read_expected(data, size, &offset, HEAD_TYPE, path, &head, error))
     return FALSE;
   g_variant_get(head, "(tt)", &sequence, &count);
@@ -96,7 +126,7 @@ gboolean kv_snapshot_load(const char *path, KvRepository *into, guint64 *out_seq
 
     if (kv_record_read_bytes(data, size, &offset, &chunk, &chunk_size) != KV_RECORD_OK)
       return damaged(error, path, at, "a record is missing or fails its checksum");
-    if (!read_chunk(chunk, chunk_size, into, &loaded))
+    if (!read_chunk(format, chunk, chunk_size, into, &loaded))
       return damaged(error, path, at, "a chunk of entries does not read as one");
   }
   gsize trailer_offset = offset;
@@ -131,7 +161,9 @@ gboolean kv_snapshot_salvage(const char *path, KvRepository *into, KvSnapshotSal
     return FALSE;
   const guint8 *data = (const guint8 *)g_mapped_file_get_contents(file);
   gsize size = g_mapped_file_get_length(file);
-  if (!kv_record_check_file_header(data, size, snapshot_magic, path, error))
+  guint32 format;
+  if (!kv_record_check_file_header_versions(data, size, snapshot_magic, path, FORMAT_PACKED_CHUNKS,
+                                            &format, error))
     return FALSE;
 
   /* Every record whose checksums hold, found past any damage: the first and the last are
@@ -159,8 +191,8 @@ gboolean kv_snapshot_salvage(const char *path, KvRepository *into, KvSnapshotSal
       out->head_found = TRUE;
       out->sequence = sequence;
       out->count = count;
-    } else if (!read_chunk(record, record_size, NULL, &checked) ||
-               !read_chunk(record, record_size, into, &out->salvaged)) {
+    } else if (!read_chunk(format, record, record_size, NULL, &checked) ||
+               !read_chunk(format, record, record_size, into, &out->salvaged)) {
       /* A chunk is loaded whole or not at all. */
       out->damaged_bytes += at - start;
     }
@@ -174,8 +206,8 @@ typedef struct {
   const char *path;
   GByteArray *buffer;
   gsize written;
-  KvChunkWriter chunk; /* while a chunk is open */
-  guint record;        /* where its record starts in buffer */
+  KvPackedWriter chunk; /* while a chunk is open */
+  guint record;         /* where its record starts in buffer */
   gboolean in_chunk;
   GError *error;
 } Writer;
@@ -194,7 +226,7 @@ static gboolean writer_flush(Writer *w, gboolean force)
 
 static void writer_end_chunk(Writer *w)
 {
-  kv_chunk_writer_end(&w->chunk);
+  kv_packed_writer_end(&w->chunk);
   kv_record_end(w->buffer, w->record);
   w->in_chunk = FALSE;
   writer_flush(w, FALSE);
@@ -208,11 +240,11 @@ static gboolean add_entry(const char *key, GVariant *value, guint64 revision, gp
     return FALSE;
   if (!w->in_chunk) {
     w->record = kv_record_begin(w->buffer);
-    kv_chunk_writer_begin(&w->chunk, w->buffer);
+    kv_packed_writer_begin(&w->chunk, w->buffer);
     w->in_chunk = TRUE;
   }
-  kv_chunk_writer_add(&w->chunk, key, revision, value);
-  if (kv_chunk_writer_count(&w->chunk) == ENTRIES_PER_CHUNK ||
+  kv_packed_writer_add(&w->chunk, key, revision, value);
+  if (kv_packed_writer_count(&w->chunk) == ENTRIES_PER_CHUNK ||
       w->buffer->len - w->record >= CHUNK_BYTES)
     writer_end_chunk(w);
   return TRUE;
@@ -231,7 +263,7 @@ gboolean kv_snapshot_write(const char *path, KvRepository *from, guint64 sequenc
     kv_file_set_error(error, errno, "create", tmp);
     return FALSE;
   }
-  kv_record_append_file_header(buffer, snapshot_magic);
+  kv_record_append_file_header_version(buffer, snapshot_magic, FORMAT_PACKED_CHUNKS);
   kv_record_append(buffer, head);
   kv_repository_foreach(from, "", NULL, TRUE, add_entry, &w);
   if (w.in_chunk)

@@ -331,6 +331,54 @@ static void test_unknown_version_is_refused(KvTestState *f, gconstpointer data)
   g_assert_nonnull(strstr(error->message, "format version 99"));
 }
 
+/* A snapshot of format 1 (GVariant chunks, written by kvstored before 0.2) loads as it
+ * was, and the next compaction writes format 2 (packed chunks) with the same entries:
+ * an upgrade needs nothing done. The file is tests/unit/data/snapshot-format-1. */
+static void test_format_1_snapshot_upgrades(KvTestState *f, gconstpointer data)
+{
+  g_autofree char *fixture =
+      g_build_filename(g_getenv("KV_TEST_UNIT_DATA_DIR"), "snapshot-format-1", NULL);
+  g_autofree char *contents = NULL;
+  gsize size;
+  g_autoptr(GError) error = NULL;
+  static const char *const expected[] = {
+      "'hello'",
+      "-7",
+      "uint64 18446744073709551615",
+      "3.5",
+      "true",
+      "[1, 2, 3]",
+      "{'a': <1>, 'b': <'x'>}",
+      "(byte 0x01, 'two', ['three'])",
+      "objectpath '/org/example'",
+      "''",
+  };
+
+  g_assert_true(g_file_get_contents(fixture, &contents, &size, &error));
+  g_assert_true(g_file_set_contents(f->snapshot, contents, (gssize)size, &error));
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+  g_assert_cmpuint(kv_repository_count(repository), ==, G_N_ELEMENTS(expected));
+  for (int round = 0; round < 2; round++) {
+    for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
+      g_autofree char *key = g_strdup_printf("fixture/%02zu", i);
+      guint64 revision;
+      g_autoptr(GVariant) value = kv_repository_lookup(repository, key, &revision);
+      g_assert_nonnull(value);
+      g_autofree char *printed = g_variant_print(value, TRUE);
+      g_assert_cmpstr(printed, ==, expected[i]);
+      g_assert_cmpuint(revision, ==, i + 1);
+    }
+    if (round == 1)
+      break;
+    g_assert_true(kv_persistent_repository_compact(repository, &error));
+    g_clear_pointer(&repository, kv_repository_free);
+    g_autofree char *rewritten = NULL;
+    g_assert_true(g_file_get_contents(f->snapshot, &rewritten, &size, &error));
+    g_assert_cmpint(rewritten[8], ==, 2);
+    repository = kv_test_state_open_ok(f);
+  }
+}
+
 static void test_damaged_snapshot_is_refused(KvTestState *f, gconstpointer data)
 {
   g_autofree char *bytes = NULL;
@@ -719,6 +767,7 @@ int main(int argc, char **argv)
   ADD("torn-batch-is-lost-whole", test_torn_batch_is_lost_whole);
   ADD("unknown-version-is-refused", test_unknown_version_is_refused);
   ADD("damaged-snapshot-is-refused", test_damaged_snapshot_is_refused);
+  ADD("format-1-snapshot-upgrades", test_format_1_snapshot_upgrades);
   ADD("compaction-interrupted-at-each-step", test_compaction_interrupted_at_each_step);
   ADD("failed-commit-changes-nothing", test_failed_commit_changes_nothing);
   ADD("failed-compaction-retried", test_failed_compaction_retried);
