@@ -5,6 +5,8 @@
 # - kvstored's state directory with every key in the snapshot, then with half of them in
 #   the journal (kvbench-scale): bytes on disk per key, the load in-process, and kvstored
 #   itself from its start to its first answer on a private bus;
+# - a background compaction of the half-journal directory: the stall of the commit that
+#   forks it (what a reader then waits), and the child's time and CPU;
 # - Redis 7 with the same keys (redis-cli --pipe), saved: the RDB's bytes per key, and a
 #   restart from it to the first PONG of a loaded server; its RSS per key.
 # Run by 'tools/dev scale' (minutes, gigabytes of memory at 10M keys). Without
@@ -52,6 +54,7 @@ redis_down() {
 
 printf '%-9s | %-30s | %-30s | %-24s | %-24s\n' keys "kvstored disk B/key (snap; half journal)" \
   "kvstored load ms/M (snap; half)" "kvstored start ms (snap)" "Redis RDB B/key, load ms/M"
+compactions=
 for keys in "$@"; do
   rm -rf "$work/kv" && out=$("$scale" "$work/kv" "$keys" 0 3)
   snap_bytes=$(echo "$out" | awk '/^figures/ { printf "%.1f", ($5 + $6) / $2 }')
@@ -59,7 +62,9 @@ for keys in "$@"; do
   start_ms=$(kvstored_start_ms "$work/kv")
   rm -rf "$work/kv" && out=$("$scale" "$work/kv" "$keys" 0.5 3)
   half_bytes=$(echo "$out" | awk '/^figures/ { printf "%.1f", ($5 + $6) / $2 }')
-  half_ms=$(echo "$out" | awk '/^figures/ { printf "%.0f", $4 * 1e6 / $2 }')
+    half_ms=$(echo "$out" | awk '/^figures/ { printf "%.0f", $4 * 1e6 / $2 }')
+  compactions="$compactions
+$(echo "$out" | grep '^compaction')"
   rm -rf "$work/kv"
 
     if ! command -v redis-server >/dev/null; then
@@ -88,3 +93,4 @@ for keys in "$@"; do
     "$(awk -v r="$rdb" -v n="$keys" -v ms="$redis_ms" -v rss="$redis_rss" 'BEGIN {
       printf "%.1f, %.0f (RSS %.0f B/key)", r / n, ms * 1e6 / n, rss / n }')"
 done
+echo "$compactions"
