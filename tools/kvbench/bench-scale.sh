@@ -6,7 +6,8 @@
 #   the journal (kvbench-scale): bytes on disk per key, the load in-process, and kvstored
 #   itself from its start to its first answer on a private bus;
 # - a background compaction of the half-journal directory: the stall of the commit that
-#   forks it (what a reader then waits), and the child's time and CPU;
+#   forks it (what a reader then waits), and the child's time and CPU; and one client's
+#   Gets of kvstored alone, then while it compacts such a store (kvbench --compaction);
 # - Redis 7 with the same keys (redis-cli --pipe), saved: the RDB's bytes per key, and a
 #   restart from it to the first PONG of a loaded server; its RSS per key.
 # Run by 'tools/dev scale' (minutes, gigabytes of memory at 10M keys). Without
@@ -39,6 +40,19 @@ kvstored_start_ms() {
   " 2>/dev/null
 }
 
+# kvstored on DIR, on a bus of its own: one client's Gets alone, then during a compaction
+# (kvbench --compaction: its journal has outgrown its snapshot, and a Set starts one).
+kvstored_reader() {
+  dbus-run-session -- sh -c "
+        '$build/daemon/kvstored' --session --state-dir '$1' --idle-timeout 0 --compact-size 1 \
+      2>/dev/null &
+    until gdbus call --session --dest org.example.KVStore --object-path /org/example/KVStore \
+        --method org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1; do sleep 0.05; done
+    '$build/tools/kvbench/kvbench' --user --keys $2 --compaction ${KVBENCH_SCALE_SECONDS:-4}
+    kill \$!
+  " 2>/dev/null
+}
+
 redis_port=$(/usr/bin/python3 "$(dirname "$0")/../free-port.py")
 redis_up() {
   redis-server --port "$redis_port" --dir "$work/redis" --dbfilename dump.rdb --save '' \
@@ -55,6 +69,7 @@ redis_down() {
 printf '%-9s | %-30s | %-30s | %-24s | %-24s\n' keys "kvstored disk B/key (snap; half journal)" \
   "kvstored load ms/M (snap; half)" "kvstored start ms (snap)" "Redis RDB B/key, load ms/M"
 compactions=
+readers=
 for keys in "$@"; do
   rm -rf "$work/kv" && out=$("$scale" "$work/kv" "$keys" 0 3)
   snap_bytes=$(echo "$out" | awk '/^figures/ { printf "%.1f", ($5 + $6) / $2 }')
@@ -63,8 +78,13 @@ for keys in "$@"; do
   rm -rf "$work/kv" && out=$("$scale" "$work/kv" "$keys" 0.5 3)
   half_bytes=$(echo "$out" | awk '/^figures/ { printf "%.1f", ($5 + $6) / $2 }')
     half_ms=$(echo "$out" | awk '/^figures/ { printf "%.0f", $4 * 1e6 / $2 }')
-  compactions="$compactions
+    compactions="$compactions
 $(echo "$out" | grep '^compaction')"
+  # Its reader: Gets alone, then while kvstored compacts that store (built again: the
+  # compaction above folded it).
+  rm -rf "$work/kv" && "$scale" "$work/kv" "$keys" 0.5 1 >/dev/null
+  readers="$readers
+$keys keys: $(kvstored_reader "$work/kv" "$keys" | tr '\n' ' ')"
   rm -rf "$work/kv"
 
     if ! command -v redis-server >/dev/null; then
@@ -94,3 +114,4 @@ $(echo "$out" | grep '^compaction')"
       printf "%.1f, %.0f (RSS %.0f B/key)", r / n, ms * 1e6 / n, rss / n }')"
 done
 echo "$compactions"
+echo "$readers"

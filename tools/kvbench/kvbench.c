@@ -9,6 +9,7 @@
 #include "kvbench-etcd.h"
 #include "kvbench-floor.h"
 #include "kvbench-redis.h"
+#include "kvbench-compaction.h"
 #include "kvbench-leases.h"
 #include "kvbench-resume.h"
 #include "kvbench-sync.h"
@@ -56,6 +57,7 @@ typedef struct {
   int keys;
   int raw_baseline; /* internal: measure the raw GHashTable baseline and exit */
   gboolean startup;
+  double compaction; /* seconds of Gets alone, then during a compaction */
   gboolean attacks;
   int resume;           /* changes to resume from, with --resume */
   int leases;           /* calls of each kind, with --leases */
@@ -1107,6 +1109,13 @@ static int run(const Options *options, GArray *value_sizes)
     }
     return 0;
   }
+  if (options->compaction > 0) {
+    if ((r = kvbench_compaction(bus, (guint)options->keys, options->compaction)) < 0) {
+      fprintf(stderr, "kvbench: the compaction's round failed: %s\n", g_strerror(-r));
+      return 1;
+    }
+    return 0;
+  }
   if (options->leases > 0) {
     g_autofree char *dir =
         g_strdup(options->sync_dir != NULL ? options->sync_dir : g_get_tmp_dir());
@@ -1197,6 +1206,10 @@ int main(int argc, char **argv)
        "Only write N changes and time a resume from before them (ChangesSince, "
        "SubscribeSince) against GetAllPage of as many entries; kvstored must keep N changes",
        "N"},
+      {"compaction", 0, 0, G_OPTION_ARG_DOUBLE, &options.compaction,
+       "Only time one client's Gets of the --keys the store holds for SECONDS, then again "
+       "after a Set that starts a compaction (bench-scale.sh prepares such a store)",
+       "SECONDS"},
       {"leases", 0, 0, G_OPTION_ARG_INT, &options.leases,
        "Only time N leased Sets against N plain ones, and N uncontended Lock+Unlock against "
        "flock(2) on a file (in --sync-anchor's DIR, else the temporary directory)",
