@@ -102,32 +102,17 @@ gboolean kv_change_reader_init(KvChangeReader *reader, const guint8 *data, gsize
     return FALSE;
   memcpy(&reader->revision, data, sizeof reader->revision);
   /* The tuple's last member, the array, takes the rest: no framing offset of its own. */
-  reader->data = data + sizeof reader->revision;
-  size -= sizeof reader->revision;
-  if (size == 0)
-    return TRUE;
-  reader->offset_size = kv_framing_offset_size(size);
-  if (size < reader->offset_size)
-    return FALSE;
-  reader->entries_end =
-      kv_framing_read_offset(reader->data + size - reader->offset_size, reader->offset_size);
-  if (reader->entries_end > size || (size - reader->entries_end) % reader->offset_size != 0)
-    return FALSE;
-  reader->n = (size - reader->entries_end) / reader->offset_size;
-  return reader->n > 0;
+  return kv_framed_array_init(&reader->array, data + sizeof reader->revision,
+                              size - sizeof reader->revision);
 }
 
 /* The "(smv)" at @data (@size bytes), checked. */
 static gboolean read_change(KvChangeReader *reader, const guint8 *data, gsize size,
                             KvChangeEntry *entry)
 {
-  guint framing = kv_framing_offset_size(size);
+  gsize key_end, body;
 
-  if (size < framing)
-    return FALSE;
-  gsize body = size - framing;
-  gsize key_end = kv_framing_read_offset(data + body, framing);
-  if (key_end == 0 || key_end > body || !kv_serialized_string_is_valid(data, key_end))
+  if (!kv_serialized_tuple_key(data, size, &key_end, &body))
     return FALSE;
   entry->key = (const char *)data;
   gsize maybe_at = kv_framing_align8(key_end);
@@ -148,17 +133,17 @@ static gboolean read_change(KvChangeReader *reader, const guint8 *data, gsize si
 
 KvChangeStatus kv_change_reader_next(KvChangeReader *reader, KvChangeEntry *entry)
 {
-  if (reader->next == reader->n)
+  const guint8 *item;
+  gsize size;
+
+  switch (kv_framed_array_next(&reader->array, &item, &size)) {
+  case 0:
     return KV_CHANGE_END;
-  gsize start = kv_framing_align8(reader->last_end);
-  gsize end = kv_framing_read_offset(
-      reader->data + reader->entries_end + reader->next * reader->offset_size, reader->offset_size);
-  if (start > end || end > reader->entries_end)
+  case 1:
+    return read_change(reader, item, size, entry) ? KV_CHANGE_ENTRY : KV_CHANGE_DAMAGED;
+  default:
     return KV_CHANGE_DAMAGED;
-  reader->next++;
-  reader->last_end = end;
-  return read_change(reader, reader->data + start, end - start, entry) ? KV_CHANGE_ENTRY
-                                                                       : KV_CHANGE_DAMAGED;
+  }
 }
 
 void kv_change_record_clear(KvChangeRecord *record)

@@ -40,12 +40,7 @@ typedef struct {
 
 typedef struct {
   guint64 revision;
-  const guint8 *data; /* the changes' array */
-  gsize entries_end;  /* where the changes end and their framing offsets start */
-  guint offset_size;
-  gsize n;
-  gsize next;
-  gsize last_end;
+  KvFramedArray array; /* the changes */
   KvVariantChecker checker;
 } KvChangeReader;
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-serialized-value.h"
 
+#include "kv-variant-framing.h"
+
 #include <string.h>
 
 gboolean kv_serialized_string_is_valid(const guint8 *data, gsize size)
@@ -74,4 +76,49 @@ gboolean kv_serialized_variant_read(KvVariantChecker *checker, const guint8 *dat
   *out_value = data;
   *out_value_size = (gsize)(nul - data);
   return kv_serialized_value_is_normal(checker->type, data, *out_value_size);
+}
+
+gboolean kv_framed_array_init(KvFramedArray *array, const guint8 *data, gsize size)
+{
+  memset(array, 0, sizeof *array);
+  array->data = data;
+  if (size == 0)
+    return TRUE;
+  array->offset_size = kv_framing_offset_size(size);
+  if (size < array->offset_size)
+    return FALSE;
+  array->items_end = kv_framing_read_offset(data + size - array->offset_size, array->offset_size);
+  if (array->items_end > size || (size - array->items_end) % array->offset_size != 0)
+    return FALSE;
+  array->n = (size - array->items_end) / array->offset_size;
+  return array->n > 0;
+}
+
+int kv_framed_array_next(KvFramedArray *array, const guint8 **out_item, gsize *out_size)
+{
+  if (array->next == array->n)
+    return 0;
+  gsize start = kv_framing_align8(array->last_end);
+  gsize end = kv_framing_read_offset(
+      array->data + array->items_end + array->next * array->offset_size, array->offset_size);
+  if (start > end || end > array->items_end)
+    return -1;
+  array->next++;
+  array->last_end = end;
+  *out_item = array->data + start;
+  *out_size = end - start;
+  return 1;
+}
+
+gboolean kv_serialized_tuple_key(const guint8 *data, gsize size, gsize *out_key_end,
+                                 gsize *out_body)
+{
+  guint framing = kv_framing_offset_size(size);
+
+  if (size < framing)
+    return FALSE;
+  *out_body = size - framing;
+  *out_key_end = kv_framing_read_offset(data + *out_body, framing);
+  return *out_key_end > 0 && *out_key_end <= *out_body &&
+         kv_serialized_string_is_valid(data, *out_key_end);
 }

@@ -30,4 +30,28 @@ gboolean kv_serialized_variant_read(KvVariantChecker *checker, const guint8 *dat
                                     const char **out_type, const guint8 **out_value,
                                     gsize *out_value_size);
 
+/* The items of a serialized GVariant array of variable-size items (each on an 8-byte
+ * boundary, their end offsets after the last), checked as they are walked. */
+typedef struct {
+  const guint8 *data;
+  gsize items_end; /* where the items end and their framing offsets start */
+  guint offset_size;
+  gsize n;
+  gsize next;
+  gsize last_end;
+} KvFramedArray;
+
+/* Starts walking the @size bytes at @data; FALSE when they cannot hold an array (an
+ * empty one reads as no item). */
+gboolean kv_framed_array_init(KvFramedArray *array, const guint8 *data, gsize size);
+
+/* The next item's bytes: 1, or 0 after the last, or -1 when its offsets are out of bounds. */
+int kv_framed_array_next(KvFramedArray *array, const guint8 **out_item, gsize *out_size);
+
+/* A tuple of @size bytes at @data whose first member is a string (a key) and whose last
+ * framing offset is that string's end: where the key ends, checked as a string, and where
+ * the members end (*@out_body). FALSE when it does not read so. */
+gboolean kv_serialized_tuple_key(const guint8 *data, gsize size, gsize *out_key_end,
+                                 gsize *out_body);
+
 G_END_DECLS

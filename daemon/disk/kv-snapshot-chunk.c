@@ -15,31 +15,16 @@
 gboolean kv_chunk_reader_init(KvChunkReader *reader, const guint8 *data, gsize size)
 {
   memset(reader, 0, sizeof *reader);
-  reader->data = data;
-  if (size == 0)
-    return TRUE;
-  reader->offset_size = kv_framing_offset_size(size);
-  if (size < reader->offset_size)
-    return FALSE;
-  reader->entries_end =
-      kv_framing_read_offset(data + size - reader->offset_size, reader->offset_size);
-  if (reader->entries_end > size || (size - reader->entries_end) % reader->offset_size != 0)
-    return FALSE;
-  reader->n = (size - reader->entries_end) / reader->offset_size;
-  return reader->n > 0;
+  return kv_framed_array_init(&reader->array, data, size);
 }
 
 /* The entry at @data (@size bytes), checked. */
 static gboolean read_entry(KvChunkReader *reader, const guint8 *data, gsize size,
                            KvChunkEntry *entry)
 {
-  guint framing = kv_framing_offset_size(size);
+  gsize key_end, body;
 
-  if (size < framing)
-    return FALSE;
-  gsize body = size - framing;
-  gsize key_end = kv_framing_read_offset(data + body, framing);
-  if (key_end == 0 || key_end > body || !kv_serialized_string_is_valid(data, key_end))
+  if (!kv_serialized_tuple_key(data, size, &key_end, &body))
     return FALSE;
   gsize revision_at = kv_framing_align8(key_end);
   if (revision_at > body || body - revision_at < 8)
@@ -53,15 +38,15 @@ static gboolean read_entry(KvChunkReader *reader, const guint8 *data, gsize size
 
 KvChunkStatus kv_chunk_reader_next(KvChunkReader *reader, KvChunkEntry *entry)
 {
-  if (reader->next == reader->n)
+  const guint8 *item;
+  gsize size;
+
+  switch (kv_framed_array_next(&reader->array, &item, &size)) {
+  case 0:
     return KV_CHUNK_END;
-  gsize start = kv_framing_align8(reader->last_end);
-  gsize end = kv_framing_read_offset(
-      reader->data + reader->entries_end + reader->next * reader->offset_size, reader->offset_size);
-  if (start > end || end > reader->entries_end)
+  case 1:
+    return read_entry(reader, item, size, entry) ? KV_CHUNK_ENTRY : KV_CHUNK_DAMAGED;
+  default:
     return KV_CHUNK_DAMAGED;
-  reader->next++;
-  reader->last_end = end;
-  return read_entry(reader, reader->data + start, end - start, entry) ? KV_CHUNK_ENTRY
-                                                                      : KV_CHUNK_DAMAGED;
+  }
 }

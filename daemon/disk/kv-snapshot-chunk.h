@@ -24,12 +24,7 @@ typedef struct {
 } KvChunkEntry;
 
 typedef struct {
-  const guint8 *data;
-  gsize entries_end; /* where the entries end and their framing offsets start */
-  guint offset_size;
-  gsize n;
-  gsize next;     /* the index of the next entry */
-  gsize last_end; /* where the entry before it ended */
+  KvFramedArray array;
   KvVariantChecker checker;
 } KvChunkReader;
 
