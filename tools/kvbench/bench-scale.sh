@@ -8,6 +8,8 @@
 # - a background compaction of the half-journal directory: the stall of the commit that
 #   forks it (what a reader then waits), and the child's time and CPU; and one client's
 #   Gets of kvstored alone, then while it compacts such a store (kvbench --compaction);
+# - kvbench's reads against Ping and its floor peer, and kvstored's memory per key, on a
+#   store that holds the keys (kvbench --stored);
 # - Redis 7 with the same keys (redis-cli --pipe), saved: the RDB's bytes per key, and a
 #   restart from it to the first PONG of a loaded server; its RSS per key.
 # Run by 'tools/dev scale' (minutes, gigabytes of memory at 10M keys). Without
@@ -37,6 +39,18 @@ kvstored_start_ms() {
         --method org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1; do sleep 0.005; done
     echo \$(( (\$(date +%s%N) - start) / 1000000 ))
         kill \$!
+  " 2>/dev/null
+}
+
+# kvbench's reads (against Ping and the floor peer) and kvstored's memory per key, on DIR.
+kvstored_kvbench() {
+  dbus-run-session -- sh -c "
+    '$build/daemon/kvstored' --session --state-dir '$1' --idle-timeout 0 2>/dev/null &
+    until gdbus call --session --dest org.example.KVStore --object-path /org/example/KVStore \
+        --method org.freedesktop.DBus.Peer.Ping >/dev/null 2>&1; do sleep 0.05; done
+    '$build/tools/kvbench/kvbench' --user --keys $2 --stored --ops get,exists,getmany \
+      --duration ${KVBENCH_SCALE_SECONDS:-2}
+    kill \$!
   " 2>/dev/null
 }
 
@@ -70,11 +84,16 @@ printf '%-9s | %-30s | %-30s | %-24s | %-24s\n' keys "kvstored disk B/key (snap;
   "kvstored load ms/M (snap; half)" "kvstored start ms (snap)" "Redis RDB B/key, load ms/M"
 compactions=
 readers=
+calls=
 for keys in "$@"; do
   rm -rf "$work/kv" && out=$("$scale" "$work/kv" "$keys" 0 3)
   snap_bytes=$(echo "$out" | awk '/^figures/ { printf "%.1f", ($5 + $6) / $2 }')
   snap_ms=$(echo "$out" | awk '/^figures/ { printf "%.0f", $4 * 1e6 / $2 }')
-  start_ms=$(kvstored_start_ms "$work/kv")
+    start_ms=$(kvstored_start_ms "$work/kv")
+  calls="$calls
+
+== $keys keys: kvbench against kvstored on a store that holds them (--stored)
+$(kvstored_kvbench "$work/kv" "$keys")"
   rm -rf "$work/kv" && out=$("$scale" "$work/kv" "$keys" 0.5 3)
   half_bytes=$(echo "$out" | awk '/^figures/ { printf "%.1f", ($5 + $6) / $2 }')
     half_ms=$(echo "$out" | awk '/^figures/ { printf "%.0f", $4 * 1e6 / $2 }')
@@ -115,3 +134,4 @@ $keys keys: $(kvstored_reader "$work/kv" "$keys" | tr '\n' ' ')"
 done
 echo "$compactions"
 echo "$readers"
+echo "$calls"

@@ -57,6 +57,7 @@ typedef struct {
   int keys;
   int raw_baseline; /* internal: measure the raw GHashTable baseline and exit */
   gboolean startup;
+  gboolean stored;   /* the store holds the keys already: no preload */
   double compaction; /* seconds of Gets alone, then during a compaction */
   gboolean attacks;
   int resume;           /* changes to resume from, with --resume */
@@ -537,6 +538,17 @@ static double raw_hash_table_bytes_per_key(int n)
   return per_key;
 }
 
+/* The store's Count, or 0 when it cannot be read. */
+static guint32 store_count(sd_bus *bus)
+{
+  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+  guint32 count = 0;
+
+  (void)sd_bus_get_property_trivial(bus, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Count", &error,
+                                    'u', &count);
+  return count;
+}
+
 static int preload(sd_bus *bus, const Options *options)
 {
   Workload w = {.op = OP_LOAD};
@@ -544,6 +556,11 @@ static int preload(sd_bus *bus, const Options *options)
 
   if (options->keys == 0)
     return 0;
+  if (options->stored) {
+    guint32 count = store_count(bus);
+    printf("The store holds %u keys already (--stored)\n", count);
+    return count >= (guint32)options->keys ? 0 : -ENOENT;
+  }
   result_init(&result);
   int r = run_pipelined(bus, &w, G_MAXINT32, (guint64)options->keys, options->pipeline, &result);
   printf("Preloaded %d keys in %.1f s (%.0f sets/s, %d in flight)\n", options->keys, result.seconds,
@@ -1049,17 +1066,6 @@ static int measure_startup(sd_bus *bus, const Options *options)
   return 0;
 }
 
-/* The store's Count, or 0 when it cannot be read. */
-static guint32 store_count(sd_bus *bus)
-{
-  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-  guint32 count = 0;
-
-  (void)sd_bus_get_property_trivial(bus, KV_BUS_NAME, KV_OBJECT_PATH, KV_INTERFACE, "Count", &error,
-                                    'u', &count);
-  return count;
-}
-
 /* Memory per key from the growth of kvstored's RSS over the keys the preload added; when
  * they were there already (a state directory from an earlier run), from its whole RSS
  * over all its keys, which counts its own baseline too. */
@@ -1206,6 +1212,10 @@ int main(int argc, char **argv)
        "Only write N changes and time a resume from before them (ChangesSince, "
        "SubscribeSince) against GetAllPage of as many entries; kvstored must keep N changes",
        "N"},
+      {"stored", 0, 0, G_OPTION_ARG_NONE, &options.stored,
+       "The store holds the --keys keys already (tools/kvbench/bench-scale.sh builds such a "
+       "store with kvbench-scale): measure without preloading them",
+       NULL},
       {"compaction", 0, 0, G_OPTION_ARG_DOUBLE, &options.compaction,
        "Only time one client's Gets of the --keys the store holds for SECONDS, then again "
        "after a Set that starts a compaction (bench-scale.sh prepares such a store)",
