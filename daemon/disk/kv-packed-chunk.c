@@ -87,7 +87,7 @@ static gboolean read_key(KvPackedReader *reader)
   memcpy(reader->key + shared, suffix, length);
   reader->key_length = shared + length;
   reader->key[reader->key_length] = '\0';
-  return g_utf8_validate_len(reader->key, reader->key_length, NULL);
+  return kv_serialized_text_is_utf8((const guint8 *)reader->key, reader->key_length);
 }
 
 static gboolean read_type(KvPackedReader *reader, const char **out)

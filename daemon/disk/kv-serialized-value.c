@@ -5,10 +5,27 @@
 
 #include <string.h>
 
+gboolean kv_serialized_text_is_utf8(const guint8 *data, gsize size)
+{
+  gsize i = 0;
+  guint64 high = 0;
+
+  /* Keys and strings are mostly ASCII: eight bytes at a time, and GLib only for the rest. */
+  for (; i + 8 <= size; i += 8) {
+    guint64 word;
+    memcpy(&word, data + i, sizeof word);
+    high |= word;
+  }
+  for (; i < size; i++)
+    high |= data[i];
+  return (high & G_GUINT64_CONSTANT(0x8080808080808080)) == 0 ||
+         g_utf8_validate_len((const char *)data, size, NULL);
+}
+
 gboolean kv_serialized_string_is_valid(const guint8 *data, gsize size)
 {
   return size > 0 && data[size - 1] == '\0' && memchr(data, '\0', size - 1) == NULL &&
-         g_utf8_validate_len((const char *)data, size - 1, NULL);
+         kv_serialized_text_is_utf8(data, size - 1);
 }
 
 gboolean kv_serialized_value_is_normal(const char *type, const guint8 *data, gsize size)

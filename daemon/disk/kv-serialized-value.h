@@ -10,6 +10,9 @@ G_BEGIN_DECLS
  * is read, so that damaged bytes are refused and never read out of bounds, and what is
  * handed on may be taken as trusted GVariant data. */
 
+/* Whether the @size bytes at @data are UTF-8 (NUL bytes not refused). */
+gboolean kv_serialized_text_is_utf8(const guint8 *data, gsize size);
+
 /* Whether the @size bytes at @data are a GVariant string: UTF-8, one NUL, at the end. */
 gboolean kv_serialized_string_is_valid(const guint8 *data, gsize size);
 

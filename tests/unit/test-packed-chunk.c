@@ -208,11 +208,41 @@ static void test_damage(void)
   }
 }
 
+/* The readers' UTF-8 check, which takes ASCII eight bytes at a time, says what GLib says
+ * of random text without NUL bytes: mostly ASCII, some multi-byte, some broken, at every
+ * place in and after the 8-byte steps. */
+static void test_utf8_like_glib(void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed(26);
+  guint8 text[40];
+  guint valid = 0;
+
+  for (guint round = 0; round < 200000; round++) {
+    gsize size = (gsize)g_rand_int_range(rand, 0, sizeof text);
+    for (gsize i = 0; i < size; i++)
+      text[i] = g_rand_int_range(rand, 0, 100) < 95 ? (guint8)g_rand_int_range(rand, 1, 0x80)
+                                                    : (guint8)g_rand_int_range(rand, 0x80, 0x100);
+    /* Now and then a valid two-byte character somewhere. */
+    if (size >= 2 && round % 3 == 0) {
+      gsize at = (gsize)g_rand_int_range(rand, 0, (gint32)size - 1);
+      text[at] = 0xc3;
+      text[at + 1] = 0xa9;
+    }
+    gboolean expected = g_utf8_validate_len((const char *)text, size, NULL);
+    g_assert_cmpint(kv_serialized_text_is_utf8(text, size), ==, expected);
+    valid += expected;
+  }
+  /* Both kinds were tried. */
+  g_assert_cmpuint(valid, >, 1000);
+  g_assert_cmpuint(valid, <, 199000);
+}
+
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/packed-chunk/every-value", test_every_value);
   g_test_add_func("/packed-chunk/benchmark-entry-size", test_benchmark_entry_size);
   g_test_add_func("/packed-chunk/damage", test_damage);
+  g_test_add_func("/packed-chunk/utf8-like-glib", test_utf8_like_glib);
   return g_test_run();
 }
