@@ -44,7 +44,7 @@ static int refuse(const char *key, const char *file, sd_bus_error *ret_error)
                            "Access denied: '%s' is locked by the administrator (%s)", key, file);
 }
 
-int kv_bus_defaults_check_writes(KvBusDefaults *self, sd_bus_message *m, const char *const *keys,
+int kv_bus_defaults_check_writes(KvBusDefaults *self, sd_bus_message *m, const KvBusWrite *writes,
                                  gsize n, const char *prefix, sd_bus_error *ret_error)
 {
   KvDefaults *defaults = defaults_of(self);
@@ -55,8 +55,8 @@ int kv_bus_defaults_check_writes(KvBusDefaults *self, sd_bus_message *m, const c
   if (file != NULL)
     return refuse(prefix, file, ret_error);
   for (gsize i = 0; i < n; i++)
-    if ((file = kv_defaults_lock_of(defaults, keys[i])) != NULL)
-      return refuse(keys[i], file, ret_error);
+    if ((file = kv_defaults_lock_of(defaults, writes[i].key)) != NULL)
+      return refuse(writes[i].key, file, ret_error);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "kv-bus-access.h"
 #include "kv-bus.h"
 
 #include <systemd/sd-bus.h>
@@ -15,11 +16,11 @@ typedef struct _KvBusDefaults KvBusDefaults;
 int kv_bus_defaults_new(KvBus *front, sd_bus *bus, KvBusDefaults **ret);
 void kv_bus_defaults_free(KvBusDefaults *self);
 
-/* 0 when no lock stops the sender of @m from writing @keys (@n of them; or deleting under
+/* 0 when no lock stops the sender of @m from making @writes (@n of them; or deleting under
  * @prefix, when not NULL); else a negative errno with AccessDenied naming the key and the
  * file of its lock. Root may write locked keys on the system bus; on a session bus, the
  * user's own store, nobody may: the administrator changes the file instead. */
-int kv_bus_defaults_check_writes(KvBusDefaults *self, sd_bus_message *m, const char *const *keys,
+int kv_bus_defaults_check_writes(KvBusDefaults *self, sd_bus_message *m, const KvBusWrite *writes,
                                  gsize n, const char *prefix, sd_bus_error *ret_error);
 
 /* Whether a lock stops the sender of @m from writing @key: its file, or NULL. */

@@ -18,16 +18,27 @@
 /* A batch of more value bytes than this has memory trimmed after its commit. */
 #define TRIM_AFTER_BYTES (1024 * 1024)
 
-/* kv_bus_access_check_writes() for one key; see there for what it returns. */
+/* Whether the sender of @m may make @writes (of a DeletePrefix of @prefix, or NULL): no
+ * administrator's lock stops them, then kv_bus_access_check_writes(), which says what
+ * this returns. */
+static int check_writes(KvBus *self, sd_bus_message *m, const KvBusWrite *writes, gsize n,
+                        const char *prefix, KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
+{
+  int r = kv_bus_defaults_check_writes(self->defaults, m, writes, n, prefix, ret_error);
+
+  *ret_plan = NULL;
+  return r < 0
+             ? r
+             : kv_bus_access_check_writes(self->access, m, writes, n, prefix, ret_plan, ret_error);
+}
+
+/* check_writes() for one key. */
 static int check_write(KvBus *self, sd_bus_message *m, const char *key, GVariant *value,
                        gboolean increment, KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
 {
   KvBusWrite write = {key, value, increment};
-  int r = kv_bus_defaults_check_writes(self->defaults, m, &key, 1, NULL, ret_error);
 
-  *ret_plan = NULL;
-  return r < 0 ? r
-               : kv_bus_access_check_writes(self->access, m, &write, 1, NULL, ret_plan, ret_error);
+  return check_writes(self, m, &write, 1, NULL, ret_plan, ret_error);
 }
 
 /* TOO_LARGE for a value (of @key, or of a batch) refused before it was all read. */
@@ -313,26 +324,19 @@ int kv_bus_method_increment(sd_bus_message *m, void *userdata, sd_bus_error *ret
                    ret_error);
 }
 
-/* kv_bus_access_check_writes() for the KvChange @changes of a SetMany. */
+/* check_writes() for the KvChange @changes of a SetMany. */
 static int check_changes(KvBus *self, sd_bus_message *m, GArray *changes, KvBusWritePlan **ret_plan,
                          sd_bus_error *ret_error)
 {
   g_autofree KvBusWrite *writes = g_new(KvBusWrite, MAX(changes->len, 1));
-  g_autofree const char **keys = g_new(const char *, MAX(changes->len, 1));
   for (guint i = 0; i < changes->len; i++) {
     const KvChange *change = &g_array_index(changes, KvChange, i);
     writes[i] = (KvBusWrite){change->key, change->value, FALSE};
-    keys[i] = change->key;
   }
-  *ret_plan = NULL;
-  int r = kv_bus_defaults_check_writes(self->defaults, m, keys, changes->len, NULL, ret_error);
-  if (r < 0)
-    return r;
-  return kv_bus_access_check_writes(self->access, m, writes, changes->len, NULL, ret_plan,
-                                    ret_error);
+  return check_writes(self, m, writes, changes->len, NULL, ret_plan, ret_error);
 }
 
-/* kv_bus_access_check_writes() for the deletion of @keys (under @prefix, or NULL). */
+/* check_writes() for the deletion of @keys (under @prefix, or NULL). */
 static int check_deletions(KvBus *self, sd_bus_message *m, char **keys, const char *prefix,
                            KvBusWritePlan **ret_plan, sd_bus_error *ret_error)
 {
@@ -341,12 +345,7 @@ static int check_deletions(KvBus *self, sd_bus_message *m, char **keys, const ch
 
   for (gsize i = 0; i < n; i++)
     writes[i].key = keys[i];
-  *ret_plan = NULL;
-  int r = kv_bus_defaults_check_writes(self->defaults, m, (const char *const *)keys, n, prefix,
-                                       ret_error);
-  return r < 0
-             ? r
-             : kv_bus_access_check_writes(self->access, m, writes, n, prefix, ret_plan, ret_error);
+  return check_writes(self, m, writes, n, prefix, ret_plan, ret_error);
 }
 
 /* SetMany, and SetManyLeased with @lease. */
