@@ -78,11 +78,6 @@ gboolean kv_bus_defaults_reload(KvBusDefaults *self, GError **error)
   return TRUE;
 }
 
-typedef struct {
-  const KvKeyFilter *filter;
-  GVariantBuilder builder;
-} Readable;
-
 static int method_get_defaults(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
   KvBusDefaults *self = userdata;
@@ -94,17 +89,9 @@ static int method_get_defaults(sd_bus_message *m, void *userdata, sd_bus_error *
     r = kv_bus_access_read_filter(self->front->access, m, &filter, ret_error);
   if (r < 0)
     return r;
-  g_autoptr(GVariant) all = g_variant_ref_sink(kv_defaults_list(defaults_of(self), prefix));
-  GVariantBuilder readable;
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
-  g_variant_builder_init(&readable, G_VARIANT_TYPE("a{sv}"));
-  g_variant_iter_init(&iter, all);
-  while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
-    if (filter == NULL || filter->admits(key, filter->data))
-      g_variant_builder_add(&readable, "{sv}", key, value);
-  g_autoptr(GVariant) reply_value = g_variant_ref_sink(g_variant_builder_end(&readable));
+  /* Keys the caller may not read are left out, as from a listing. */
+  g_autoptr(GVariant) reply_value =
+      g_variant_ref_sink(kv_defaults_list(defaults_of(self), prefix, filter));
 
   g_autoptr(sd_bus_message) reply = NULL;
   r = sd_bus_message_new_method_return(m, &reply);

@@ -252,6 +252,7 @@ const char *kv_defaults_lock_within(KvDefaults *self, const char *prefix)
 
 typedef struct {
   const char *prefix;
+  const KvKeyFilter *filter;
   GVariantBuilder builder;
 } Listing;
 
@@ -260,14 +261,15 @@ static gboolean add_listed(gpointer key, gpointer value, gpointer user_data)
   Listing *listing = user_data;
   Default *entry = value;
 
-  if (g_str_has_prefix(key, listing->prefix))
+  if (g_str_has_prefix(key, listing->prefix) &&
+      (listing->filter == NULL || listing->filter->admits(key, listing->filter->data)))
     g_variant_builder_add(&listing->builder, "{sv}", (const char *)key, entry->value);
   return FALSE;
 }
 
-GVariant *kv_defaults_list(KvDefaults *self, const char *prefix)
+GVariant *kv_defaults_list(KvDefaults *self, const char *prefix, const KvKeyFilter *filter)
 {
-  Listing listing = {prefix};
+  Listing listing = {prefix, filter};
 
   g_variant_builder_init(&listing.builder, G_VARIANT_TYPE("a{sv}"));
   g_tree_foreach(self->values, add_listed, &listing);

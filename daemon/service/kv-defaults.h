@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "kv-page.h"
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -45,8 +47,9 @@ const char *kv_defaults_lock_of(KvDefaults *self, const char *key);
  * @prefix, or on a prefix of it; its file, or NULL. */
 const char *kv_defaults_lock_within(KvDefaults *self, const char *prefix);
 
-/* The defaults of the keys starting with @prefix, as a new a{sv} in key order. */
-GVariant *kv_defaults_list(KvDefaults *self, const char *prefix);
+/* The defaults of the keys starting with @prefix that @filter (if not NULL) admits, as a new
+ * a{sv} in key order. */
+GVariant *kv_defaults_list(KvDefaults *self, const char *prefix, const KvKeyFilter *filter);
 
 /* Whether @a and @b hold the same defaults and locks. */
 gboolean kv_defaults_equal(KvDefaults *a, KvDefaults *b);

@@ -70,6 +70,11 @@ static void assert_default(KvDefaults *defaults, const char *key, const char *te
   g_assert_cmpstr(file, ==, expected);
 }
 
+static gboolean admits_window(const char *key, gpointer data)
+{
+  return g_str_has_prefix(key, "org/app/window/");
+}
+
 /* Groups are prefixes, their keys the keys under them; a later file wins; a file in the
  * higher directory masks the lower one of its name whole. */
 static void test_layers(Fixture *f, gconstpointer data)
@@ -89,12 +94,19 @@ static void test_layers(Fixture *f, gconstpointer data)
   assert_default(defaults, "org/app/missing", NULL, NULL, NULL);
   g_assert_cmpuint(kv_defaults_n_values(defaults), ==, 4);
 
-  g_autoptr(GVariant) listed = g_variant_ref_sink(kv_defaults_list(defaults, "org/app/"));
+  g_autoptr(GVariant) listed = g_variant_ref_sink(kv_defaults_list(defaults, "org/app/", NULL));
   g_autofree char *printed = g_variant_print(listed, FALSE);
   g_assert_cmpstr(
       printed, ==,
       "{'org/app/color': <'blue'>, 'org/app/font': <'Sans'>, 'org/app/size': <uint32 5>, "
       "'org/app/window/maximized': <true>}");
+
+  /* What a caller may not read is left out (GetDefaults on the system bus). */
+  KvKeyFilter only_window = {admits_window, NULL, NULL};
+  g_autoptr(GVariant) filtered =
+      g_variant_ref_sink(kv_defaults_list(defaults, "org/", &only_window));
+  g_autofree char *filtered_text = g_variant_print(filtered, FALSE);
+  g_assert_cmpstr(filtered_text, ==, "{'org/app/window/maximized': <true>}");
 }
 
 static void test_locks(Fixture *f, gconstpointer data)
