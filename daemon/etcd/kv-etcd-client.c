@@ -205,15 +205,14 @@ static gboolean dropped_unproposed(GByteArray *body)
   return strstr(text, "no leader") != NULL || strstr(text, "leader changed") != NULL;
 }
 
-/* The error of a finished transfer, or NULL; @retry tells whether another endpoint may
- * do better, without the risk of a write made twice. */
-static GError *transfer_error(Request *request, CURLcode result, gboolean *retry)
+/* The error of a finished transfer, or NULL (@unsent: never_sent()); @retry tells whether
+ * another endpoint may do better, without the risk of a write made twice. */
+static GError *transfer_error(Request *request, CURLcode result, gboolean unsent, gboolean *retry)
 {
   long status = 0;
 
   *retry = FALSE;
   if (result != CURLE_OK) {
-    gboolean unsent = never_sent(request->easy, result);
     *retry = unsent || (request->idempotent && result != CURLE_OPERATION_TIMEDOUT);
     int code = unsent                               ? G_IO_ERROR_CONNECTION_REFUSED
                : result == CURLE_OPERATION_TIMEDOUT ? G_IO_ERROR_TIMED_OUT
@@ -257,11 +256,11 @@ static void kick(KvEtcdClient *self)
 static void finish(KvEtcdClient *self, Request *request, CURLcode result)
 {
   gboolean retry;
-  g_autoptr(GError) error = transfer_error(request, result, &retry);
+  gboolean unsent = never_sent(request->easy, result);
+  g_autoptr(GError) error = transfer_error(request, result, unsent, &retry);
   long status = 0;
 
   curl_easy_getinfo(request->easy, CURLINFO_RESPONSE_CODE, &status);
-  gboolean unsent = never_sent(request->easy, result);
 
   g_hash_table_remove(self->running, request);
   curl_multi_remove_handle(self->multi, request->easy);
@@ -465,7 +464,7 @@ char *kv_etcd_client_post_sync(KvEtcdClient *self, const char *path, const char 
     gboolean retry = FALSE;
     CURLcode result = request->easy != NULL ? curl_easy_perform(request->easy) : CURLE_FAILED_INIT;
     g_clear_error(&last_error);
-    last_error = transfer_error(request, result, &retry);
+    last_error = transfer_error(request, result, never_sent(request->easy, result), &retry);
     if (last_error == NULL) {
       self->current = request->endpoint;
       g_byte_array_append(request->received, (const guint8 *)"", 1);
