@@ -354,15 +354,20 @@ static void resume(KvStoreView *self)
     g_warning("kvstore view of '%s': cannot follow the store: %s", self->prefix, error->message);
 }
 
-static void on_defaults_changed(GDBusConnection *connection, const char *sender, const char *path,
-                                const char *interface, const char *member, GVariant *parameters,
-                                gpointer user_data)
+/* read_defaults() from the main loop, telling what changed; a failure is said. */
+static void reread_defaults(KvStoreView *self)
 {
-  KvStoreView *self = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!read_defaults(self, TRUE, NULL, &error))
     g_warning("kvstore view of '%s': cannot read the defaults: %s", self->prefix, error->message);
+}
+
+static void on_defaults_changed(GDBusConnection *connection, const char *sender, const char *path,
+                                const char *interface, const char *member, GVariant *parameters,
+                                gpointer user_data)
+{
+  reread_defaults(user_data);
 }
 
 static void on_lost(GDBusConnection *connection, const char *sender, const char *path,
@@ -384,7 +389,7 @@ static void on_owner(GDBusConnection *connection, const char *name, const char *
   if (!again)
     return;
   /* Its defaults may have changed while it was away. */
-  on_defaults_changed(connection, NULL, NULL, NULL, NULL, NULL, self);
+  reread_defaults(self);
   resume(self);
 }
 
