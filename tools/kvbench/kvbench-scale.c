@@ -62,6 +62,17 @@ static void check(gboolean ok, GError *error)
   }
 }
 
+/* Exits unless @repository, opened on @dir, holds @expected keys. */
+static void check_count(KvRepository *repository, guint expected, const char *dir)
+{
+  guint count = kv_repository_count(repository);
+
+  if (count != expected) {
+    fprintf(stderr, "kvbench-scale: %s holds %u keys, not %u\n", dir, count, expected);
+    exit(1);
+  }
+}
+
 static void write_keys(KvRepository *repository, guint from, guint to)
 {
   g_autoptr(GError) error = NULL;
@@ -167,8 +178,7 @@ int main(int argc, char **argv)
   KvRepository *repository =
       kv_persistent_repository_open(dir, KV_SYNC_NONE, G_MAXSIZE, NULL, NULL, NULL, &info, &error);
   check(repository != NULL, error);
-  check(kv_repository_count(repository) == 0,
-        g_error_new(G_FILE_ERROR, G_FILE_ERROR_EXIST, "%s holds keys already", dir));
+  check_count(repository, 0, dir);
   write_keys(repository, 0, in_snapshot);
   check(kv_persistent_repository_compact(repository, &error), error);
   write_keys(repository, in_snapshot, keys);
@@ -190,9 +200,7 @@ int main(int argc, char **argv)
                                                &info, &error);
     ms[r] = (g_get_monotonic_time() - start) / 1e3;
     check(repository != NULL, error);
-    check(kv_repository_count(repository) == keys,
-          g_error_new(G_FILE_ERROR, G_FILE_ERROR_FAILED, "loaded %u keys, not %u",
-                      kv_repository_count(repository), keys));
+    check_count(repository, keys, dir);
     kv_repository_free(repository);
   }
   qsort(ms, rounds, sizeof *ms, compare_double);
