@@ -6,8 +6,10 @@
 #include "kv-bus-private.h"
 #include "kv-config.h"
 #include "kv-log.h"
+#include "kv-peer-flow.h"
 #include "kv-sd-bus-cleanup.h"
 #include "kv-variant-bridge.h"
+#include "kv-wire.h"
 
 struct _KvBusDefaults {
   KvBus *front;
@@ -92,6 +94,8 @@ static int method_get_defaults(sd_bus_message *m, void *userdata, sd_bus_error *
   /* Keys the caller may not read are left out, as from a listing. */
   g_autoptr(GVariant) reply_value =
       g_variant_ref_sink(kv_defaults_list(defaults_of(self), prefix, filter));
+  /* Counted against a caller that does not read its replies, as every read is. */
+  kv_peer_flow_add(self->front->flow, sd_bus_message_get_sender(m), kv_wire_end(reply_value, 0));
 
   g_autoptr(sd_bus_message) reply = NULL;
   r = sd_bus_message_new_method_return(m, &reply);

@@ -520,16 +520,17 @@ static int count_outcome(sd_bus_message *reply, void *userdata, sd_bus_error *re
   return 0;
 }
 
-/* A new connection that sends @n Gets of "big" and reads none of the replies; each is
- * counted in @outcomes once read_outcomes() reads them. */
-static sd_bus *send_unread_gets(KvTestBus *bus, guint n, Outcomes *outcomes)
+/* A new connection that sends @n calls of @method with the one argument @arg and reads
+ * none of the replies; each is counted in @outcomes once read_outcomes() reads them. */
+static sd_bus *send_unread(KvTestBus *bus, const char *method, const char *arg, guint n,
+                           Outcomes *outcomes)
 {
   sd_bus *attacker = attacker_connect(bus);
 
   for (guint i = 0; i < n; i++)
     g_assert_cmpint(sd_bus_call_method_async(attacker, NULL, KV_BUS_NAME, KV_OBJECT_PATH,
-                                             KV_INTERFACE, "Get", count_outcome, outcomes, "s",
-                                             "big"),
+                                             KV_INTERFACE, method, count_outcome, outcomes, "s",
+                                             arg),
                     >=, 0);
   /* Pushes the calls out without reading anything. */
   g_assert_cmpint(sd_bus_flush(attacker), >=, 0);
@@ -547,17 +548,16 @@ static void read_outcomes(sd_bus *attacker, Outcomes *outcomes, guint n)
   }
 }
 
-/* A caller that sends 300 Gets of a 1 MB value and reads nothing: 300 MB of replies
- * if kvstored sent them all. It gets about 64 before kvstored refuses the rest, others
- * go on being served, and kvstored's memory stays bounded. */
-static void test_slow_reader(KvTestBus *bus, gconstpointer data)
+/* A caller that sends 300 calls of @method (@arg) answered with a 1 MB value and reads
+ * nothing: 300 MB of replies if kvstored sent them all. It gets about 64 before kvstored
+ * refuses the rest, others go on being served, and kvstored's memory stays bounded. */
+static void check_slow_reader(KvTestBus *bus, const char *method, const char *arg)
 {
   enum { CALLS = 300 };
   Outcomes outcomes = {0, 0, 0};
 
-  set_value(bus, "big", big_value(7));
   set_value(bus, "small", g_variant_new_int32(1));
-  sd_bus *attacker = send_unread_gets(bus, CALLS, &outcomes);
+  sd_bus *attacker = send_unread(bus, method, arg, CALLS, &outcomes);
 
   pid_t pid = kv_test_bus_daemon_pid(bus);
   guint64 peak = 0;
@@ -581,6 +581,41 @@ static void test_slow_reader(KvTestBus *bus, gconstpointer data)
 
   /* Having read, it is served again. */
   g_autoptr(GVariant) again = kv_test_bus_call_ok(bus, "Get", g_variant_new("(s)", "small"));
+}
+
+static void test_slow_reader(KvTestBus *bus, gconstpointer data)
+{
+  set_value(bus, "big", big_value(7));
+  check_slow_reader(bus, "Get", "big");
+}
+
+/* The same with GetDefaults of an administrator's default of 1 MB (setup_big_default). */
+static void test_slow_defaults_reader(KvTestBus *bus, gconstpointer data)
+{
+  check_slow_reader(bus, "GetDefaults", "big/");
+}
+
+/* A defaults directory with a default of BIG_BYTES under "big/value", for kvstored. */
+static char *big_default_dir;
+
+static void setup_big_default(KvTestBus *bus, gconstpointer args)
+{
+  g_autofree char *text = g_strnfill(BIG_BYTES, 'x');
+  g_autofree char *file = NULL;
+  g_autofree char *contents = g_strdup_printf("[big]\nvalue=b'%s'\n", text);
+
+  big_default_dir = g_dir_make_tmp("kv-limits-defaults-XXXXXX", NULL);
+  file = g_build_filename(big_default_dir, "10-big.conf", NULL);
+  g_assert_true(g_file_set_contents(file, contents, -1, NULL));
+  g_autofree char *daemon_args = g_strdup_printf("--in-memory --defaults-dir %s", big_default_dir);
+  kv_test_bus_setup(bus, daemon_args);
+}
+
+static void teardown_big_default(KvTestBus *bus, gconstpointer args)
+{
+  kv_test_bus_teardown(bus, args);
+  kv_test_remove_tree(big_default_dir);
+  g_clear_pointer(&big_default_dir, g_free);
 }
 
 /* A blocking dbus-python (libdbus) client without a main loop: it reads every reply but
@@ -607,7 +642,7 @@ static void test_blocking_clients(KvTestBus *bus, gconstpointer data)
   Outcomes outcomes = {0, 0, 0};
 
   set_value(bus, "big", big_value(3));
-  sd_bus *attacker = send_unread_gets(bus, ATTACKER_CALLS, &outcomes);
+  sd_bus *attacker = send_unread(bus, "Get", "big", ATTACKER_CALLS, &outcomes);
 
   g_autofree char *gets = g_strdup_printf("%d", GETS);
   g_autoptr(GSubprocess) python = g_subprocess_new(
@@ -900,6 +935,8 @@ int main(int argc, char **argv)
   ADD("many-keys", test_many_keys, "--in-memory");
   ADD("kvctl-pages", test_kvctl_pages, "--in-memory");
   ADD("slow-reader", test_slow_reader, "--in-memory");
+  g_test_add("/limits/slow-defaults-reader", KvTestBus, NULL, setup_big_default,
+             test_slow_defaults_reader, teardown_big_default);
   ADD("slow-subscriber", test_slow_subscriber, "--in-memory");
   g_test_add("/limits/blocking-clients", KvTestBus, NULL, kv_test_bus_setup, test_blocking_clients,
              kv_test_bus_teardown);
