@@ -134,7 +134,22 @@ s_polkit_per_key() {
     >"$RULES_DIR/50-system-test.conf"
   expect 0 systemctl reload kvstored
   expect 0 kvctl --system set-many race/b=original other/a=1
-  expect 0 as alice kvctl --system set other/x 1
+    expect 0 as alice kvctl --system set other/x 1
+  # An administrator's lock refuses alice though polkit grants her the prefix; root still
+  # may; everyone reads the default; a reload without the lock frees the key.
+  mkdir -p /etc/kvstore/defaults.d
+  printf '[other]\nlocked=42\n[.kvstore/locks]\nkeys=other/locked\n' \
+    >/etc/kvstore/defaults.d/50-system-test.conf
+  expect 0 systemctl reload kvstored
+  expect 0 as alice kvctl --system get other/locked
+  [ "$OUT" = 42 ] || fail "the default of other/locked reads '$OUT'"
+  expect 3 as alice kvctl --system set other/locked 1
+  contains "$OUT" "locked by the administrator (/etc/kvstore/defaults.d/50-system-test.conf)"
+  expect 0 kvctl --system set other/locked 7
+  rm /etc/kvstore/defaults.d/50-system-test.conf
+  expect 0 systemctl reload kvstored
+  expect 0 as alice kvctl --system set other/locked 1
+  expect 0 kvctl --system del other/locked
   expect 3 as alice kvctl --system set-many other/z=1 race/b=HACKED
   contains "$OUT" "race/b"
   expect 3 as alice kvctl --system del other/a race/b
