@@ -110,6 +110,10 @@ check 0 "rule: session bus: its owner reads and writes every key
 read: yes
 write: yes" kvctl access app/w
 check 0 "" busctl --user call $SERVICE Reload
+# Where a read's value comes from; the administrator's defaults (none on this bus's
+# kvstored unless /etc/kvstore/defaults.d has some).
+check 0 "stored" kvctl origin greeting
+check 0 "ss \"none\" \"\"" busctl --user call $SERVICE GetOrigin s app/nothing
 
 say "deleting a prefix, values from stdin, JSON that keeps types"
 check 0 "17" kvctl set-many cfg/x=1 cfg/y=2
