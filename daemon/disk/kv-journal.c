@@ -312,8 +312,16 @@ static gboolean count_record(GVariant *payload, gpointer user_data, GError **err
   return TRUE;
 }
 
-gboolean kv_journal_scan(const char *path, const GVariantType *type, KvJournalReplayFunc func,
-                         gpointer user_data, KvJournalScan *out, GError **error)
+static gboolean count_record_bytes(const guint8 *payload, gsize size, gpointer user_data,
+                                   GError **error)
+{
+  (*(guint *)user_data)++;
+  return TRUE;
+}
+
+/* kv_journal_scan() with @walker, past the damage counting with @counter. */
+static gboolean journal_scan(const char *path, const Walker *walker, Walker *counter,
+                             KvJournalScan *out, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GMappedFile) file = g_mapped_file_new(path, FALSE, &local_error);
@@ -334,18 +342,35 @@ gboolean kv_journal_scan(const char *path, const GVariantType *type, KvJournalRe
     out->header_problem = g_strdup(local_error->message);
     return TRUE;
   }
-  Walker walker = {type, func, NULL, user_data};
-  Walker counter = {type, count_record, NULL, &out->records_after};
-  WalkResult result = walk_records(path, data, out->size, KV_RECORD_FILE_HEADER_SIZE, &walker,
+  counter->user_data = &out->records_after;
+  WalkResult result = walk_records(path, data, out->size, KV_RECORD_FILE_HEADER_SIZE, walker,
                                    &out->end, &local_error);
-  /* A whole record that @func refuses is damage as much as a bad checksum. */
+  /* A whole record that the walker refuses is damage as much as a bad checksum. */
   if (result == WALK_FAILED)
     out->damage_reason = g_strdup(local_error->message);
   out->damaged = result != WALK_CLEAN;
   /* Past the damage: how many whole records it cuts off. */
   for (gsize at = out->end; out->damaged && kv_record_find_next(data, out->size, at + 1, &at);)
-    walk_records(path, data, out->size, at, &counter, &at, NULL);
+    walk_records(path, data, out->size, at, counter, &at, NULL);
   return TRUE;
+}
+
+gboolean kv_journal_scan(const char *path, const GVariantType *type, KvJournalReplayFunc func,
+                         gpointer user_data, KvJournalScan *out, GError **error)
+{
+  Walker walker = {type, func, NULL, user_data};
+  Walker counter = {type, count_record, NULL, NULL};
+
+  return journal_scan(path, &walker, &counter, out, error);
+}
+
+gboolean kv_journal_scan_bytes(const char *path, KvJournalBytesFunc func, gpointer user_data,
+                               KvJournalScan *out, GError **error)
+{
+  Walker walker = {NULL, NULL, func, user_data};
+  Walker counter = {NULL, NULL, count_record_bytes, NULL};
+
+  return journal_scan(path, &walker, &counter, out, error);
 }
 
 void kv_journal_scan_clear(KvJournalScan *scan)

@@ -48,6 +48,11 @@ typedef struct {
 gboolean kv_journal_scan(const char *path, const GVariantType *type, KvJournalReplayFunc func,
                          gpointer user_data, KvJournalScan *out, GError **error);
 
+/* kv_journal_scan() for a @func that reads the payloads' bytes itself, as
+ * kv_journal_open_bytes() does: the records the one refuses, the other finds damaged. */
+gboolean kv_journal_scan_bytes(const char *path, KvJournalBytesFunc func, gpointer user_data,
+                               KvJournalScan *out, GError **error);
+
 /* Frees what a scan allocated. */
 void kv_journal_scan_clear(KvJournalScan *scan);
 

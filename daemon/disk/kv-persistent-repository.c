@@ -557,18 +557,36 @@ typedef struct {
 
 /* Applies @record to @into at the record's revision, which @into takes. Whole records
  * only: a batch is replayed entirely or, torn, not at all. */
-static gboolean apply_record(const KvChangeRecord *record, KvRepository *into, GError **error)
+gboolean kv_journal_record_load(KvChangeReader *reader, KvRepository *into, guint *out_changes,
+                                GError **error)
 {
-  kv_memory_repository_set_revision(into, record->revision - 1);
-  return kv_repository_apply(into, (KvChange *)record->changes->data, record->changes->len, error);
-}
+  KvChangeEntry entry;
+  KvChangeStatus status;
+  guint n = 0;
 
-gboolean kv_journal_record_apply(GVariant *record, KvRepository *into, GError **error)
-{
-  g_auto(KvChangeRecord) read = {0};
-
-  kv_change_record_read(record, &read);
-  return apply_record(&read, into, error);
+  /* Straight from the bytes, as a snapshot's entries are loaded. What was loaded of a
+   * damaged record stays: the caller drops @into or stops. */
+  while ((status = kv_change_reader_next(reader, &entry)) == KV_CHANGE_ENTRY) {
+    n++;
+    if (into == NULL)
+      continue;
+    if (entry.type != NULL)
+      kv_memory_repository_load_data(into, entry.key, entry.type, entry.value, entry.value_size,
+                                     reader->revision);
+    else
+      kv_memory_repository_load(into, entry.key, NULL, 0);
+  }
+  if (status == KV_CHANGE_DAMAGED) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                "change %u of the record of revision %" G_GUINT64_FORMAT " is damaged", n,
+                reader->revision);
+    return FALSE;
+  }
+  if (into != NULL)
+    kv_memory_repository_set_revision(into, reader->revision);
+  if (out_changes != NULL)
+    *out_changes = n;
+  return TRUE;
 }
 
 /* Keeps a copy of the record for the history, and lets go of the oldest it no longer
@@ -650,27 +668,9 @@ static gboolean replay_record(const guint8 *payload, gsize size, gpointer user_d
     return TRUE;
 
   replay->replayed++;
-  /* Straight from the bytes, as a snapshot's entries are loaded. A damaged record fails
-   * the opening, and what was applied of it goes with the repository. */
-  KvRepository *into = replay->self->inner;
-  KvChangeEntry entry;
-  KvChangeStatus status;
-  guint n = 0;
-  while ((status = kv_change_reader_next(&reader, &entry)) == KV_CHANGE_ENTRY) {
-    if (entry.type != NULL)
-      kv_memory_repository_load_data(into, entry.key, entry.type, entry.value, entry.value_size,
-                                     sequence);
-    else
-      kv_memory_repository_load(into, entry.key, NULL, 0);
-    n++;
-  }
-  if (status == KV_CHANGE_DAMAGED) {
-    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                "change %u of the record of revision %" G_GUINT64_FORMAT " is damaged", n,
-                sequence);
+  guint n;
+  if (!kv_journal_record_load(&reader, replay->self->inner, &n, error))
     return FALSE;
-  }
-  kv_memory_repository_set_revision(into, sequence);
   /* After what the history file holds: a crash between installing it and the snapshot
    * leaves journal records it has already. */
   if (replay->self->history != NULL && sequence > kv_history_committed(replay->self->history))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "kv-change-record.h"
 #include "kv-history.h"
 #include "kv-repository.h"
 
@@ -34,9 +35,12 @@ typedef void (*KvLogFunc)(int priority, const char *message, gpointer user_data)
  * makes, each a key with its new value, or with nothing for a deletion. */
 #define KV_JOURNAL_RECORD_TYPE G_VARIANT_TYPE("(ta(smv))")
 
-/* Applies the changes of @record, a journal record, to @into, a memory repository, at the
- * record's revision, which @into takes. */
-gboolean kv_journal_record_apply(GVariant *record, KvRepository *into, GError **error);
+/* Loads the changes of the journal record @reader reads (its revision read already) into
+ * @into, a memory repository, which takes the record's revision; with @into NULL, only
+ * checks them. FALSE with @error naming the first damaged change; the changes before it
+ * were loaded. */
+gboolean kv_journal_record_load(KvChangeReader *reader, KvRepository *into, guint *out_changes,
+                                GError **error);
 
 /* What opening found. */
 typedef struct {

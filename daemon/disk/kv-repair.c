@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kv-repair.h"
 
+#include "kv-change-record.h"
 #include "kv-file-util.h"
 #include "kv-history-file.h"
 #include "kv-journal.h"
@@ -29,12 +30,18 @@ static gboolean journal_follows(const Replay *replay)
   return replay->first_after == 0 || replay->first_after == replay->snapshot_sequence + 1;
 }
 
-static gboolean replay_record(GVariant *record, gpointer user_data, GError **error)
+/* As kvstored reads them at start (kv_journal_open_bytes()): a record it would refuse is
+ * damage here, however whole its bytes. */
+static gboolean replay_record(const guint8 *payload, gsize size, gpointer user_data, GError **error)
 {
   Replay *replay = user_data;
-  guint64 sequence;
+  KvChangeReader reader;
 
-  g_variant_get_child(record, 0, "t", &sequence);
+  if (!kv_change_reader_init(&reader, payload, size)) {
+    g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "not a journal record");
+    return FALSE;
+  }
+  guint64 sequence = reader.revision;
   /* As kvstored loads them: each record newer than the one before and, once past the
    * snapshot, right after it. Only a gap right after the snapshot is the snapshot's
    * matter (it is rebuilt). */
@@ -45,17 +52,16 @@ static gboolean replay_record(GVariant *record, gpointer user_data, GError **err
                 replay->last);
     return FALSE;
   }
+  /* Records the snapshot holds already are not read further, as at start. */
+  if (sequence > replay->snapshot_sequence &&
+      !kv_journal_record_load(&reader, replay->into, NULL, error))
+    return FALSE;
   if (replay->n++ == 0)
     replay->first = sequence;
   replay->last = sequence;
   if (sequence > replay->snapshot_sequence && replay->first_after == 0)
     replay->first_after = sequence;
-  if (replay->into == NULL || sequence <= replay->snapshot_sequence)
-    return TRUE;
-
-  /* A contiguous run of records replayed from any point at or before the snapshot's
-   * revision ends in the same state: each key ends with its last change. */
-  return kv_journal_record_apply(record, replay->into, error);
+  return TRUE;
 }
 
 static void describe_records(GString *report, const Replay *replay)
@@ -275,8 +281,7 @@ gboolean kv_repair_check(const char *dir, GString *report, gboolean *out_healthy
   if (!salvage_snapshot(snapshot_path, scratch, &snapshot, &snapshot_error))
     snapshot.unreadable = g_strdup(snapshot_error->message);
   replay.snapshot_sequence = snapshot_revision(&snapshot, scratch);
-  gboolean looked =
-      kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan, error);
+  gboolean looked = kv_journal_scan_bytes(journal_path, replay_record, &replay, &scan, error);
   close(lock);
   if (!looked)
     return FALSE;
@@ -345,7 +350,7 @@ static gboolean repair_snapshot(const char *path, const SnapshotState *snapshot,
     return TRUE;
   guint64 sequence = snapshot_revision(snapshot, rebuilt);
   Replay replay = {rebuilt, sequence, 0, 0, 0, 0};
-  if (!kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan, error))
+  if (!kv_journal_scan_bytes(journal_path, replay_record, &replay, &scan, error))
     return FALSE;
   guint64 final = MAX(sequence, replay.last);
   kv_memory_repository_set_revision(rebuilt, final);
@@ -392,8 +397,7 @@ static gboolean repair_locked(const char *dir, GString *report, GError **error)
   if (!salvage_snapshot(snapshot_path, rebuilt, &snapshot, error))
     return FALSE;
   Replay replay = {NULL, snapshot_revision(&snapshot, rebuilt), 0, 0, 0, 0};
-  if (!kv_journal_scan(journal_path, KV_JOURNAL_RECORD_TYPE, replay_record, &replay, &scan,
-                       error) ||
+  if (!kv_journal_scan_bytes(journal_path, replay_record, &replay, &scan, error) ||
       !journal_readable(&scan, error) ||
       !repair_journal(dir, journal_path, &scan, &replay, report, error))
     return FALSE;

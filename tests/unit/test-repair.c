@@ -3,6 +3,7 @@
  * what is lost said, the damaged file kept beside. */
 
 #include "kv-memory-repository.h"
+#include "kv-record.h"
 #include "kv-repair.h"
 #include "kv-service.h"
 #include "kv-test-assert.h"
@@ -34,6 +35,17 @@ static gsize file_size(const char *path)
 
   g_assert_true(g_file_get_contents(path, &data, &size, NULL));
   return size;
+}
+
+static GByteArray *read_bytes(const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize size;
+
+  g_assert_true(g_file_get_contents(path, &data, &size, NULL));
+  GByteArray *bytes = g_byte_array_new();
+  g_byte_array_append(bytes, (const guint8 *)data, (guint)size);
+  return bytes;
 }
 
 static char *check(KvTestState *f, gboolean *healthy)
@@ -175,6 +187,48 @@ static void test_journal_damaged_mid_file(KvTestState *f, gconstpointer data)
   g_assert_cmpuint(kv_repository_revision(repository), ==, 4);
   kv_test_set_committed(repository, "k4", g_variant_new_uint32(4));
   g_assert_cmpuint(kv_repository_revision(repository), ==, 5);
+}
+
+/* The last record of the journal written whole (both checksums right) but with a payload no
+ * kvstored reads: not a torn append, which the start would cut, but damage, which the start
+ * refuses. --check and --repair must say the same, or a repair that found "nothing to
+ * repair" leaves a directory that does not load (found by fuzz-state-dir). */
+static void test_journal_last_record_unreadable(KvTestState *f, gconstpointer data)
+{
+  g_autoptr(GArray) offsets = ten_records(f);
+  gsize last = g_array_index(offsets, gsize, 9);
+  g_autoptr(GByteArray) journal = read_bytes(f->journal);
+  g_autoptr(GError) error = NULL;
+  gboolean healthy = TRUE;
+
+  /* The payload again, its array's framing offset pointing past its end. */
+  g_autoptr(GByteArray) payload = g_byte_array_new();
+  g_byte_array_append(payload, journal->data + last + 12, journal->len - last - 12);
+  payload->data[payload->len - 1] = 0xff;
+  g_byte_array_set_size(journal, (guint)last);
+  guint start = kv_record_begin(journal);
+  g_byte_array_append(journal, payload->data, payload->len);
+  kv_record_end(journal, start);
+  g_assert_true(g_file_set_contents(f->journal, (const char *)journal->data, journal->len, NULL));
+
+  g_autoptr(KvRepository) refused = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
+  g_assert_null(refused);
+  g_autofree char *offset_text = g_strdup_printf("offset %zu", last);
+  assert_contains(error->message, offset_text);
+
+  g_autofree char *report = check(f, &healthy);
+  g_assert_false(healthy);
+  g_autofree char *damaged_text = g_strdup_printf("DAMAGED at offset %zu", last);
+  assert_contains(report, damaged_text);
+  assert_contains(report, "with 0 whole records after the damage");
+
+  g_autofree char *repaired = repair(f);
+  assert_contains(repaired, "journal: kept 9 whole records (revisions 1-9)");
+  g_autofree char *rechecked = check(f, &healthy);
+  g_assert_true(healthy);
+  g_autoptr(KvRepository) repository = kv_test_state_open_ok(f);
+  g_assert_cmpuint(kv_repository_revision(repository), ==, 9);
+  g_assert_false(kv_repository_exists(repository, "k9"));
 }
 
 static void set_many_keys(KvRepository *repository, guint n)
@@ -330,17 +384,6 @@ static void damage(GRand *rand, GByteArray *data)
   }
 }
 
-static GByteArray *read_bytes(const char *path)
-{
-  g_autofree char *data = NULL;
-  gsize size;
-
-  g_assert_true(g_file_get_contents(path, &data, &size, NULL));
-  GByteArray *bytes = g_byte_array_new();
-  g_byte_array_append(bytes, (const guint8 *)data, (guint)size);
-  return bytes;
-}
-
 /* Random damage to either file, 400 times: kvstored either loads a state the store really
  * had (losing at most what a torn tail held) or refuses; after a refusal, --check says
  * damaged and --repair makes the directory load again. */
@@ -403,6 +446,7 @@ int main(int argc, char **argv)
   g_test_add("/repair/" path, KvTestState, NULL, kv_test_state_setup, func, kv_test_state_teardown)
   ADD("healthy", test_healthy);
   ADD("journal-damaged-mid-file", test_journal_damaged_mid_file);
+  ADD("journal-last-record-unreadable", test_journal_last_record_unreadable);
   ADD("snapshot-chunk-damaged", test_snapshot_chunk_damaged);
   ADD("snapshot-head-damaged", test_snapshot_head_damaged);
   ADD("other-version-left-alone", test_other_version_left_alone);
