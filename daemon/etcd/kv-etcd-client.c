@@ -146,17 +146,22 @@ static CURL *make_easy(Request *request)
 }
 
 /* The endpoint a request goes to first: the current one unless it is suspect and
- * another is not. */
+ * another is not. With every one suspect (a leader killed: the others answer "no leader"
+ * to the probes while they elect), the one suspected longest ago, never the one that
+ * failed last, which may be a dead process refusing every connection. */
 static guint choose_endpoint(KvEtcdClient *self)
 {
   gint64 now = g_get_monotonic_time();
+  guint soonest = self->current;
 
   for (guint i = 0; i < self->n_endpoints; i++) {
     guint endpoint = (self->current + i) % self->n_endpoints;
     if (self->suspect_until[endpoint] <= now)
       return endpoint;
+    if (self->suspect_until[endpoint] < self->suspect_until[soonest])
+      soonest = endpoint;
   }
-  return self->current;
+  return soonest;
 }
 
 static void suspect(KvEtcdClient *self, guint endpoint)
