@@ -83,6 +83,27 @@ static guint count_files(KvTestState *f, const char *prefix)
   return n;
 }
 
+/* The start refuses the journal, naming the damage at @offset, and --check says it is
+ * there, with @after whole records after it; the report. */
+static char *assert_journal_damaged_at(KvTestState *f, gsize offset, guint after)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean healthy = TRUE;
+
+  g_autoptr(KvRepository) refused = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
+  g_assert_null(refused);
+  g_autofree char *offset_text = g_strdup_printf("offset %zu", offset);
+  assert_contains(error->message, offset_text);
+
+  g_autofree char *report = check(f, &healthy);
+  g_assert_false(healthy);
+  g_autofree char *damaged_text = g_strdup_printf("DAMAGED at offset %zu", offset);
+  assert_contains(report, damaged_text);
+  g_autofree char *after_text = g_strdup_printf(", with %u whole records after the damage", after);
+  assert_contains(report, after_text);
+  return g_steal_pointer(&report);
+}
+
 /* Writes k0..k9, one record each, and returns where each record starts. */
 static GArray *ten_records(KvTestState *f)
 {
@@ -156,20 +177,10 @@ static void test_journal_damaged_mid_file(KvTestState *f, gconstpointer data)
 {
   g_autoptr(GArray) offsets = ten_records(f);
   gsize damage = g_array_index(offsets, gsize, 4);
-  g_autoptr(GError) error = NULL;
-  gboolean healthy = TRUE;
+  gboolean healthy = FALSE;
 
   flip_byte(f->journal, damage + 12 + 2);
-  g_autoptr(KvRepository) refused = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
-  g_assert_null(refused);
-  g_autofree char *offset_text = g_strdup_printf("offset %zu", damage);
-  assert_contains(error->message, offset_text);
-
-  g_autofree char *report = check(f, &healthy);
-  g_assert_false(healthy);
-  g_autofree char *damaged_text =
-      g_strdup_printf("DAMAGED at offset %zu, with 5 whole records after the damage", damage);
-  assert_contains(report, damaged_text);
+  g_autofree char *report = assert_journal_damaged_at(f, damage, 5);
   /* The same count as --repair keeps, said to stop at the damage. */
   assert_contains(report, "journal: 4 whole records (revisions 1-4) before the damage,");
 
@@ -198,8 +209,7 @@ static void test_journal_last_record_unreadable(KvTestState *f, gconstpointer da
   g_autoptr(GArray) offsets = ten_records(f);
   gsize last = g_array_index(offsets, gsize, 9);
   g_autoptr(GByteArray) journal = read_bytes(f->journal);
-  g_autoptr(GError) error = NULL;
-  gboolean healthy = TRUE;
+  gboolean healthy = FALSE;
 
   /* The payload again, its array's framing offset pointing past its end. */
   g_autoptr(GByteArray) payload = g_byte_array_new();
@@ -211,16 +221,7 @@ static void test_journal_last_record_unreadable(KvTestState *f, gconstpointer da
   kv_record_end(journal, start);
   g_assert_true(g_file_set_contents(f->journal, (const char *)journal->data, journal->len, NULL));
 
-  g_autoptr(KvRepository) refused = kv_test_state_open(f, G_MAXSIZE, NULL, &error);
-  g_assert_null(refused);
-  g_autofree char *offset_text = g_strdup_printf("offset %zu", last);
-  assert_contains(error->message, offset_text);
-
-  g_autofree char *report = check(f, &healthy);
-  g_assert_false(healthy);
-  g_autofree char *damaged_text = g_strdup_printf("DAMAGED at offset %zu", last);
-  assert_contains(report, damaged_text);
-  assert_contains(report, "with 0 whole records after the damage");
+  g_autofree char *report = assert_journal_damaged_at(f, last, 0);
 
   g_autofree char *repaired = repair(f);
   assert_contains(repaired, "journal: kept 9 whole records (revisions 1-9)");
