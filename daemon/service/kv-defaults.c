@@ -3,6 +3,7 @@
 
 #include "kv-service.h"
 #include "kv-value-check.h"
+#include "kv-wire.h"
 
 #include <errno.h>
 #include <string.h>
@@ -199,6 +200,16 @@ KvDefaults *kv_defaults_load(const char *const *dirs, GError **error)
   for (guint i = 0; i < g_hash_table_size(files); i++)
     if (!load_file(self, g_hash_table_lookup(files, names[i]), error))
       return NULL;
+  /* Bounded as a whole, so that one GetDefaults reply carries them all, on any bus. */
+  g_autoptr(GVariant) all = g_variant_ref_sink(kv_defaults_list(self, "", NULL));
+  gsize size = kv_wire_end(all, 0);
+  if (size > KV_DEFAULTS_MAX_BYTES) {
+    g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                "the defaults take %zu bytes in all, more than the %u bytes one reply carries; "
+                "keep large values out of the defaults",
+                size, KV_DEFAULTS_MAX_BYTES);
+    return NULL;
+  }
   return g_steal_pointer(&self);
 }
 

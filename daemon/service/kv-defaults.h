@@ -23,12 +23,18 @@ G_BEGIN_DECLS
  * [.kvstore/locks] has one key, keys=, a list of locked keys and prefixes (ending in /). */
 typedef struct _KvDefaults KvDefaults;
 
+/* The most all the defaults may take together, as one GetDefaults reply, so that it
+ * fits well within a bus's largest message (32 MiB on dbus-daemon's system bus) and
+ * kvstored's own bound on a reply (8 MiB). */
+#define KV_DEFAULTS_MAX_BYTES (4u * 1024 * 1024)
+
 /* The group of a defaults file that lists the locks, and its one key. */
 #define KV_DEFAULTS_LOCKS_GROUP ".kvstore/locks"
 #define KV_DEFAULTS_LOCKS_KEY   "keys"
 
 /* Reads the files in @dirs (lowest first; missing directories are empty). NULL with
- * @error naming the file (and line or key) of the first bad one. */
+ * @error naming the file (and line or key) of the first bad one, or when the values take
+ * more than KV_DEFAULTS_MAX_BYTES together. */
 KvDefaults *kv_defaults_load(const char *const *dirs, GError **error);
 
 /* No defaults and no locks. */

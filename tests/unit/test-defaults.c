@@ -9,6 +9,7 @@
 #include "kv-test-state-dir.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
 
 typedef struct {
   char *low, *high; /* /usr/share/…/defaults.d and /etc/…/defaults.d */
@@ -155,6 +156,33 @@ static void test_bad_files(Fixture *f, gconstpointer data)
   }
 }
 
+/* All the defaults together fit one GetDefaults reply: four values of 900 KB load, a
+ * fifth is refused; a file masking the fifth's makes room again. */
+static void test_total_bounded(Fixture *f, gconstpointer data)
+{
+  g_autofree char *big = g_strnfill(900 * 1000, 'x');
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < 4; i++) {
+    g_autofree char *name = g_strdup_printf("%u.conf", i);
+    g_autofree char *text = g_strdup_printf("[org/app]\nbig%u='%s'\n", i, big);
+    write_file(f->low, name, text);
+  }
+  g_autoptr(KvDefaults) four = load_ok(f);
+  g_assert_cmpuint(kv_defaults_n_values(four), ==, 4);
+
+  g_autofree char *fifth = g_strdup_printf("[org/app]\nbig4='%s'\n", big);
+  write_file(f->low, "4.conf", fifth);
+  g_autoptr(KvDefaults) five = load(f, &error);
+  g_assert_null(five);
+  g_assert_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE);
+  g_assert_nonnull(strstr(error->message, "bytes in all"));
+
+  write_file(f->high, "4.conf", "[org/app]\nsmall=1\n");
+  g_autoptr(KvDefaults) masked = load_ok(f);
+  g_assert_cmpuint(kv_defaults_n_values(masked), ==, 5);
+}
+
 static void test_missing_dirs(Fixture *f, gconstpointer data)
 {
   const char *dirs[] = {"/nonexistent/kvstore/defaults.d", NULL};
@@ -235,6 +263,7 @@ int main(int argc, char **argv)
   ADD("layers", test_layers);
   ADD("locks", test_locks);
   ADD("bad-files", test_bad_files);
+  ADD("total-bounded", test_total_bounded);
   ADD("missing-dirs", test_missing_dirs);
   ADD("equal", test_equal);
   ADD("service-reads", test_service_reads);
