@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer: a state directory from bytes (a snapshot and a journal), loaded, checked and
- * repaired. Whatever the bytes, nothing crashes, and a directory that --repair mended
- * loads. */
+ * repaired. Whatever the bytes, nothing crashes, --check calls healthy exactly what
+ * kvstored loads, and a directory that --repair mended loads. */
 
 #include "kv-persistent-repository.h"
 #include "kv-repair.h"
@@ -51,8 +51,15 @@ int LLVMFuzzerTestOneInput(const guint8 *data, size_t size)
   gboolean healthy;
   g_autoptr(GError) error = NULL;
   if (kv_repair_check(state_dir, report, &healthy, NULL)) {
-    kv_repository_free(kv_persistent_repository_open(state_dir, KV_SYNC_NONE, G_MAXSIZE, NULL, NULL,
-                                                     NULL, &info, &error));
+    g_autoptr(KvRepository) loaded = kv_persistent_repository_open(
+        state_dir, KV_SYNC_NONE, G_MAXSIZE, NULL, NULL, NULL, &info, &error);
+    /* --check says healthy exactly when kvstored would start. */
+    if ((loaded != NULL) != healthy) {
+      g_printerr("--check said %s, yet the start %s: %s\n%s", healthy ? "healthy" : "damaged",
+                 loaded != NULL ? "loaded it" : "failed",
+                 error != NULL ? error->message : "no error", report->str);
+      abort();
+    }
     g_clear_error(&error);
   }
   if (kv_repair(state_dir, report, NULL)) {
