@@ -757,6 +757,9 @@ static void test_admin_locks(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(err, "locked by the administrator"));
   g_assert_nonnull(strstr(err, locks));
   assert_denied(f, &alice, "app/fixed/", "del", "--prefix", "app/fixed/");
+  /* A lock name is a key to the rules (Lock NAME is allowed where writing NAME is), and
+   * so to the administrator's locks. */
+  assert_denied(f, &alice, "users/1/locked", "lock", "users/1/locked", "true");
   g_autofree char *access = kvctl_out(f, &alice, "access", "users/1/locked");
   g_assert_nonnull(strstr(access, "write: no (locked by the administrator)"));
 
