@@ -555,8 +555,8 @@ typedef struct {
   guint n_changes;
 } Kept;
 
-/* Applies @record to @into at the record's revision, which @into takes. Whole records
- * only: a batch is replayed entirely or, torn, not at all. */
+/* Shared by the start and --repair, so that a record one refuses the other finds
+ * damaged: they disagreed when --repair read records through GLib. */
 gboolean kv_journal_record_load(KvChangeReader *reader, KvRepository *into, guint *out_changes,
                                 GError **error)
 {
