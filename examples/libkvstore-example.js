@@ -33,8 +33,7 @@ for (const delta of [2, 3]) {
 try {
     client.get_sync('example/missing', null);
 } catch (error) {
-    // The typelib carries no error domain: the domain is matched by its name.
-    if (error.matches(GLib.quark_from_string('kv-store-error-quark'), Kvstore.Error.NOT_FOUND))
+    if (error.matches(Kvstore.Error, Kvstore.Error.NOT_FOUND))
         print('missing: not found');
 }
 

@@ -38,7 +38,7 @@ def main():
     try:
         client.get_sync("example/missing", None)
     except GLib.Error as error:
-        if error.matches(GLib.quark_from_string("kv-store-error-quark"), Kvstore.Error.NOT_FOUND):
+        if error.matches(Kvstore.error_quark(), Kvstore.Error.NOT_FOUND):
             print("missing: not found")
 
     def on_timeout():

@@ -34,9 +34,8 @@ int main (string[] args) {
         }
         try {
             client.get_sync ("example/missing", out revision);
-        } catch (Error error) {
-            // The GIR carries no error domain: the domain is matched by its name.
-            if (error.matches (Quark.from_string ("kv-store-error-quark"), KvStore.Error.NOT_FOUND))
+        } catch (KvStore.Error error) {
+            if (error is KvStore.Error.NOT_FOUND)
                 print ("missing: not found\n");
         }
 

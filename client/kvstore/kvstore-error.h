@@ -37,6 +37,11 @@ typedef enum {
 
 #define KV_STORE_ERROR (kv_store_error_quark())
 
+#ifdef __GI_SCANNER__
+/* What GObject Introspection sees: libkvstore exports the function too (kvstore-error.c),
+ * so that the typelib carries the error domain. */
+GQuark kv_store_error_quark(void);
+#else
 /* The GError domain of KvStoreError codes, registered with GDBus at the first call. */
 static inline GQuark kv_store_error_quark(void)
 {
@@ -64,5 +69,6 @@ static inline GQuark kv_store_error_quark(void)
                                      G_N_ELEMENTS(entries));
   return (GQuark)quark;
 }
+#endif
 
 G_END_DECLS
