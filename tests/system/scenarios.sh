@@ -373,6 +373,9 @@ BUILD=$1
 results=$2/results.tap
 export KV_SYSTEM_BUILD=$BUILD
 : >"$results"
+# When the scenarios began and ended, for run.sh to tell boot and shutdown apart.
+date +%s >"$2/began"
+trap 'date +%s >"$2/ended"' EXIT
 
 # Users and rules an administrator would have.
 useradd -m alice
