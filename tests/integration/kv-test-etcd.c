@@ -36,17 +36,21 @@ guint free_port(void)
 
 gboolean member_healthy(const Member *member)
 {
-  g_autoptr(GSubprocess) check = g_subprocess_new(
-      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL, "etcdctl",
-      "--endpoints", member->member_url, "--command-timeout=1s", "endpoint", "health", NULL);
+  g_autoptr(GSubprocess) check =
+      g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL,
+                       "etcdctl", "--endpoints", member->member_url, "--dial-timeout=1s",
+                       "--command-timeout=1s", "endpoint", "health", NULL);
 
   return check != NULL && g_subprocess_wait_check(check, NULL, NULL);
 }
 
 void member_wait(const Member *member)
 {
-  for (int i = 0; !member_healthy(member); i++) {
-    if (i == 100)
+  /* By the clock, not by tries: a try that waits out its timeouts takes seconds. */
+  gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+
+  while (!member_healthy(member)) {
+    if (g_get_monotonic_time() > deadline)
       g_error("etcd at %s did not come up in 20 s", member->member_url);
     g_usleep(200 * 1000);
   }
@@ -216,7 +220,7 @@ gboolean name_has_owner(Host *host)
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
       host->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
       "NameHasOwner", g_variant_new("(s)", KV_BUS_NAME), G_VARIANT_TYPE("(b)"),
-      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+      G_DBUS_CALL_FLAGS_NONE, 1000, NULL, NULL);
   gboolean owned = FALSE;
 
   if (reply != NULL)
@@ -247,8 +251,10 @@ GSubprocess *kvstored_spawn(Host *host, const Fixture *f, GSubprocessFlags flags
 void kvstored_start(Host *host, const Fixture *f)
 {
   host->kvstored = kvstored_spawn(host, f, G_SUBPROCESS_FLAGS_NONE, host->option, NULL);
-  for (int i = 0; !name_has_owner(host); i++) {
-    if (i == 300)
+  gint64 deadline = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;
+
+  while (!name_has_owner(host)) {
+    if (g_get_monotonic_time() > deadline)
       g_error("kvstored did not take its name in 15 s");
     g_usleep(50 * 1000);
   }
@@ -315,10 +321,16 @@ void setup(Fixture *f, gconstpointer data)
 
   f->prefix = g_strdup_printf("/kvstore-test-%08x/", g_random_int());
   f->etcd.relayed = cluster != NULL && cluster->relayed;
+  /* Each step said, so that a setup that hangs (CI run 64: etcd-history, no output in
+   * 120 s) shows where. */
+  gint64 start = g_get_monotonic_time();
   etcd_start(&f->etcd, cluster != NULL ? cluster->members : 1,
              cluster != NULL ? cluster->options : NULL);
+  g_test_message("etcd: %u members up in %.1f s at %s", f->etcd.n,
+                 (g_get_monotonic_time() - start) / 1e6, f->etcd.urls);
   host_start(&f->a, f);
   host_start(&f->b, f);
+  g_test_message("kvstored A and B serving after %.1f s", (g_get_monotonic_time() - start) / 1e6);
 }
 
 void teardown(Fixture *f, gconstpointer data)
