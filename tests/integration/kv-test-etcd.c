@@ -12,11 +12,18 @@
 
 /* A loopback port free now, below the kernel's ephemeral range: one inside it, let go,
  * could be taken by an outgoing connection (of a test beside this one) before the member
- * binds it, or binds it again after a restart (tools/free-port.py does the same). */
+ * binds it, or binds it again after a restart (tools/free-port.py does the same). Never
+ * one it gave before: a port is let go of until its member binds it, so asking twice
+ * could give the same one to two members, and the one that lost the race would never
+ * come up. */
 guint free_port(void)
 {
+  static GHashTable *given;
   g_autofree char *ranges = NULL;
   guint lowest_ephemeral = 32768;
+
+  if (given == NULL)
+    given = g_hash_table_new(g_direct_hash, g_direct_equal);
 
   if (g_file_get_contents("/proc/sys/net/ipv4/ip_local_port_range", &ranges, NULL, NULL))
     lowest_ephemeral = MAX((guint)g_ascii_strtoull(ranges, NULL, 10), 10001);
@@ -29,7 +36,7 @@ guint free_port(void)
     g_assert_cmpint(fd, >=, 0);
     int r = bind(fd, (struct sockaddr *)&address, sizeof address);
     close(fd);
-    if (r == 0)
+    if (r == 0 && g_hash_table_add(given, GUINT_TO_POINTER(port)))
       return port;
   }
 }
