@@ -134,7 +134,7 @@ s_polkit_per_key() {
     >"$RULES_DIR/50-system-test.conf"
   expect 0 systemctl reload kvstored
   expect 0 kvctl --system set-many race/b=original other/a=1
-    expect 0 as alice kvctl --system set other/x 1
+  expect 0 as alice kvctl --system set other/x 1
   # An administrator's lock refuses alice though polkit grants her the prefix; root still
   # may; everyone reads the default; a reload without the lock frees the key.
   mkdir -p /etc/kvstore/defaults.d
@@ -145,6 +145,9 @@ s_polkit_per_key() {
   [ "$OUT" = 42 ] || fail "the default of other/locked reads '$OUT'"
   expect 3 as alice kvctl --system set other/locked 1
   contains "$OUT" "locked by the administrator (/etc/kvstore/defaults.d/50-system-test.conf)"
+  # A lock name is a key to the rules, and so to the administrator's locks.
+  expect 3 as alice kvctl --system lock other/locked -- true
+  contains "$OUT" "locked by the administrator"
   expect 0 kvctl --system set other/locked 7
   rm /etc/kvstore/defaults.d/50-system-test.conf
   expect 0 systemctl reload kvstored
