@@ -49,10 +49,13 @@ boot() {
   cp /usr/lib/os-release "$root/usr/lib/"
   cp -a /etc "$root/etc"
   : >"$root/etc/machine-id"
-  # A stop job that hangs at poweroff (dbus-broker's did once, for systemd's default
-  # 90 s) costs the suite its time, not a scenario its result.
-  mkdir -p "$root/etc/systemd/system.conf.d"
+  # A stop job that hangs at poweroff costs the suite its time, not a scenario its
+  # result: dbus-broker's did once, for systemd's default 90 s, and alice's user manager
+  # (user@1001) once, for user@.service's own 120 s.
+  mkdir -p "$root/etc/systemd/system.conf.d" "$root/etc/systemd/system/user@.service.d"
   printf '[Manager]\nDefaultTimeoutStopSec=10s\n' >"$root/etc/systemd/system.conf.d/kvstore-system-test.conf"
+  printf '[Service]\nTimeoutStopSec=10s\n' \
+    >"$root/etc/systemd/system/user@.service.d/kvstore-system-test.conf"
   # Installing dbus-broker made it dbus.service; without the aliases, dbus-daemon is.
   if [ "$bus" = dbus-daemon ]; then
     rm -f "$root/etc/systemd/system/dbus.service" "$root/etc/systemd/user/dbus.service"
